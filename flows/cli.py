@@ -1,0 +1,126 @@
+"""The ``custsync`` command line. Commands import their machinery lazily: start-up stays cheap."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="custsync",
+    help="Load and keep CRM customers in the Verifone Customer API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+class Options:
+    """Global flags, set by the callback."""
+
+    verbose = False
+    quiet = False
+
+
+@app.callback()
+def _global(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+) -> None:
+    Options.verbose, Options.quiet = verbose, quiet
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one clear line on stderr; the caller raises the returned Exit."""
+    typer.echo(f"custsync: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
+    db: Annotated[str, typer.Option(help="SQLite file for the customers, or :memory:.")] = (
+        ".custsync/sandbox.db"
+    ),
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Accepted Basic credentials UID:KEY (repeatable).",
+            envvar="CUSTSYNC_SANDBOX_USERS",
+        ),
+    ] = None,
+    read_only_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Basic credentials UID:KEY that may read but not write (403).",
+            envvar="CUSTSYNC_SANDBOX_READ_ONLY_USERS",
+        ),
+    ] = None,
+    jwt_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Accept HS256 Bearer JWTs signed with this.", envvar="CUSTSYNC_SANDBOX_JWT_SECRET"
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(help="Token bucket: requests per second (429 past it).")
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option(help="Token bucket size (default: one second).")
+    ] = None,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="Share of requests answered 500.")] = 0.0,
+    reset_rate: Annotated[
+        float, typer.Option(help="Share of connections dropped unanswered.")
+    ] = 0.0,
+    lost_response_rate: Annotated[
+        float, typer.Option(help="Share of writes committed, then their response dropped.")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
+) -> None:
+    """Run the local Customer API in the foreground (Ctrl-C stops it)."""
+    from sandbox.auth import AuthConfig, parse_user_pairs
+    from sandbox.faults import FaultSettings
+    from sandbox.server import SandboxConfig, serve
+
+    try:
+        auth = AuthConfig(
+            users=parse_user_pairs(_split_pairs(user)),
+            read_only_users=parse_user_pairs(_split_pairs(read_only_user)),
+            jwt_secret=jwt_secret,
+        )
+        faults = FaultSettings(
+            rate_limit=rate_limit,
+            burst=burst,
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            reset_rate=reset_rate,
+            lost_response_rate=lost_response_rate,
+        )
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo("custsync: warning: the sandbox is listening beyond loopback", err=True)
+    serve(SandboxConfig(host=host, port=port, db=db, auth=auth, faults=faults, seed=seed))
+
+
+def _split_pairs(values: list[str] | None) -> list[str]:
+    # From the environment the pairs arrive as one space-separated string.
+    return [pair for value in values or [] for pair in value.split()]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

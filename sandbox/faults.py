@@ -1,0 +1,129 @@
+"""The sandbox's operating knobs: rate limit, latency and injected faults, plus what they did."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FaultSettings:
+    """Knobs; all off by default. Rates are probabilities per API request (lost: per write)."""
+
+    rate_limit: float | None = None
+    burst: int | None = None
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    lost_response_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError naming the first knob out of range."""
+        for name in ("error_rate", "reset_rate", "lost_response_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name.replace('_', '-')} must be between 0 and 1")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate-limit must be positive")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("burst must be at least 1")
+        if self.latency_ms < 0:
+            raise ValueError("latency-ms must not be negative")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return asdict(self)
+
+
+class TokenBucket:
+    """Classic token bucket: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 when granted, else the seconds until one is available."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+
+def retry_after_header(wait_s: float) -> str:
+    """``Retry-After`` is whole seconds (RFC 9110); never 0, which would invite an instant retry."""
+    return str(max(1, math.ceil(wait_s)))
+
+
+@dataclass
+class SandboxStats:
+    """What the sandbox saw, for tests and benchmarks (``GET /_sandbox/stats``)."""
+
+    requests: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    by_operation: Counter[str] = field(default_factory=Counter)
+    writes: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    injected_errors: int = 0
+    resets: int = 0
+    lost_responses: int = 0
+    in_flight: int = 0
+    peak_concurrency: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "requests": self.requests,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_operation": dict(sorted(self.by_operation.items())),
+            "writes": {"total": sum(self.writes.values()), **dict(sorted(self.writes.items()))},
+            "rate_limited": self.rate_limited,
+            "injected_errors": self.injected_errors,
+            "resets": self.resets,
+            "lost_responses": self.lost_responses,
+            "in_flight": self.in_flight,
+            "peak_concurrency": self.peak_concurrency,
+        }
+
+
+class FaultInjector:
+    """Rolls the dice for each request; seeded for reproducible runs."""
+
+    def __init__(self, settings: FaultSettings, seed: int | None = None) -> None:
+        self.settings = settings
+        self._random = random.Random(seed)
+        self.bucket: TokenBucket | None = None
+        self.reconfigure(settings)
+
+    def reconfigure(self, settings: FaultSettings) -> None:
+        """Apply new knobs (a fresh, full bucket when a rate limit is set)."""
+        self.settings = settings
+        if settings.rate_limit is None:
+            self.bucket = None
+        else:
+            burst = settings.burst or max(1, math.ceil(settings.rate_limit))
+            self.bucket = TokenBucket(settings.rate_limit, burst)
+
+    def rate_limit_wait(self) -> float:
+        """0.0 when the request may go on, else seconds until it could."""
+        return 0.0 if self.bucket is None else self.bucket.take()
+
+    def roll(self, probability: float) -> bool:
+        """True with the given probability."""
+        return probability > 0.0 and self._random.random() < probability

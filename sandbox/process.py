@@ -1,0 +1,159 @@
+"""A sandbox in a child process on a free loopback port: the embedded target and the test server.
+
+A separate process keeps the sandbox's CPU off the caller's GIL, so a sync (or a benchmark) and
+the API it talks to do not slow each other down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from sandbox.faults import FaultSettings
+
+BANNER_URL = re.compile(r"listening on (http://\S+)")
+USERS_ENV = "CUSTSYNC_SANDBOX_USERS"
+READ_ONLY_USERS_ENV = "CUSTSYNC_SANDBOX_READ_ONLY_USERS"
+JWT_SECRET_ENV = "CUSTSYNC_SANDBOX_JWT_SECRET"
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox process exited or stayed silent instead of listening."""
+
+
+class SandboxProcess:
+    """``custsync sandbox`` as a child process; a context manager that stops it on exit."""
+
+    def __init__(
+        self,
+        db: str | Path = ":memory:",
+        users: dict[str, str] | None = None,
+        read_only_users: dict[str, str] | None = None,
+        jwt_secret: str | None = None,
+        faults: FaultSettings | None = None,
+        seed: int | None = None,
+        start_timeout_s: float = 60.0,
+    ) -> None:
+        self.db = str(db)
+        self.users = users or {}
+        self.read_only_users = read_only_users or {}
+        self.jwt_secret = jwt_secret
+        self.faults = faults or FaultSettings()
+        self.seed = seed
+        self.start_timeout_s = start_timeout_s
+        self.url = ""
+        self.root = ""
+        self._process: subprocess.Popen[str] | None = None
+        self._stderr: Any = None
+
+    def _command(self) -> list[str]:
+        command = [sys.executable, "-m", "flows", "sandbox", "--port", "0", "--db", self.db]
+        f = self.faults
+        if f.rate_limit is not None:
+            command += ["--rate-limit", str(f.rate_limit)]
+        if f.burst is not None:
+            command += ["--burst", str(f.burst)]
+        for flag, value in (
+            ("--latency-ms", f.latency_ms),
+            ("--error-rate", f.error_rate),
+            ("--reset-rate", f.reset_rate),
+            ("--lost-response-rate", f.lost_response_rate),
+        ):
+            if value:
+                command += [flag, str(value)]
+        if self.seed is not None:
+            command += ["--seed", str(self.seed)]
+        return command
+
+    def _environment(self) -> dict[str, str]:
+        # Credentials travel in the environment, never on the command line (visible in `ps`).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTSYNC_SANDBOX_")}
+        if self.users:
+            env[USERS_ENV] = " ".join(f"{u}:{k}" for u, k in self.users.items())
+        if self.read_only_users:
+            env[READ_ONLY_USERS_ENV] = " ".join(f"{u}:{k}" for u, k in self.read_only_users.items())
+        if self.jwt_secret:
+            env[JWT_SECRET_ENV] = self.jwt_secret
+        return env
+
+    def start(self) -> SandboxProcess:
+        """Start the process and wait until it listens."""
+        # stderr to a file: a pipe nobody drains would block the sandbox once it fills.
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        self._process = subprocess.Popen(
+            self._command(),
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=self._environment(),
+        )
+        found: list[str] = []
+
+        def read_banner() -> None:
+            assert self._process is not None and self._process.stdout is not None
+            for line in self._process.stdout:
+                match = BANNER_URL.search(line)
+                if match:
+                    found.append(match.group(1))
+                    return
+
+        reader = threading.Thread(target=read_banner, daemon=True)
+        reader.start()
+        reader.join(self.start_timeout_s)
+        if not found:
+            self._stderr.seek(0)
+            stderr = self._stderr.read()
+            self.stop()
+            last = stderr.strip().splitlines()[-1:] or ["no output"]
+            raise SandboxStartError(f"the local sandbox did not start: {last[0]}")
+        self.url = found[0]
+        self.root = self.url.split("/oidc/")[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def stats(self) -> dict[str, Any]:
+        """The sandbox's ``/_sandbox/stats``."""
+        response = httpx.get(f"{self.root}/_sandbox/stats", timeout=10)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def set_faults(self, settings: FaultSettings) -> None:
+        """Change the knobs of the running sandbox."""
+        response = httpx.post(f"{self.root}/_sandbox/faults", json=settings.as_dict(), timeout=10)
+        response.raise_for_status()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,93 @@
+"""Serving the sandbox: uvicorn in the foreground, with a one-line banner once it listens."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from sandbox.app import TRANSPORT_KEY, create_app
+from sandbox.auth import AuthConfig
+from sandbox.faults import FaultSettings
+from sandbox.openapi import BASE_PATH
+from sandbox.store import CustomerStore
+
+
+class TransportExposingProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, handing each request's transport to the app.
+
+    ASGI gives an app no way to drop a connection without answering; the sandbox needs exactly
+    that for ``--reset-rate`` and ``--lost-response-rate``.
+    """
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {TRANSPORT_KEY: self.transport}  # type: ignore[typeddict-unknown-key]
+
+
+@dataclass
+class SandboxConfig:
+    """How to run a sandbox."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    db: str = ":memory:"
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    seed: int | None = None
+
+    def banner(self, port: int) -> str:
+        """The one line printed once the sandbox listens (no secrets in it)."""
+        return (
+            f"custsync sandbox listening on http://{self.host}:{port}{BASE_PATH}"
+            f" | auth: {self.auth.describe()} | db: {self.db} | Ctrl-C stops it"
+        )
+
+
+class _BannerServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            port = self.servers[0].sockets[0].getsockname()[1]
+            self._on_started(port)
+
+
+def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) -> None:
+    """Run the sandbox until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+    if config.db != ":memory:":
+        Path(config.db).parent.mkdir(parents=True, exist_ok=True)
+    store = CustomerStore(config.db)
+    app = create_app(store, config.auth, config.faults, config.seed)
+    uv_config = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        http=TransportExposingProtocol,
+        lifespan="off",
+        access_log=False,
+        log_level="error",
+        # The gateway handles load itself; uvicorn must not answer 503s of its own.
+        timeout_keep_alive=30,
+    )
+
+    def on_started(port: int) -> None:
+        line = config.banner(port)
+        if announce is not None:
+            announce(line)
+        else:
+            print(line, flush=True)
+            sys.stdout.flush()
+
+    try:
+        _BannerServer(uv_config, on_started).run()
+    finally:
+        store.close()
