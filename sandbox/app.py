@@ -71,14 +71,18 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
-def _operation(method: str, path: str) -> str | None:
-    """Name of the API operation a request is, or None outside the API."""
+COLLECTION_OPERATIONS = {"GET": "search", "POST": "create"}
+ITEM_OPERATIONS = {"GET": "get", "POST": "update", "DELETE": "delete"}
+
+
+def _operation(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The API operation a request is (``other`` for an undocumented method) and the path's
+    operations by method; None outside the API."""
     if not path.startswith(BASE_PATH + "/v2/customer"):
         return None
     rest = path[len(BASE_PATH + "/v2/customer") :]
-    if rest in ("", "/"):
-        return {"GET": "search", "POST": "create"}.get(method, "other")
-    return {"GET": "get", "POST": "update", "DELETE": "delete"}.get(method, "other")
+    operations = COLLECTION_OPERATIONS if rest in ("", "/") else ITEM_OPERATIONS
+    return operations.get(method, "other"), operations
 
 
 def drop_connection(scope: Scope) -> bool:
@@ -105,21 +109,24 @@ class Gateway:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        operation = _operation(scope["method"], scope["path"])
-        if operation is None:
+        found = _operation(scope["method"], scope["path"])
+        if found is None:
             await self.app(scope, receive, send)
             return
+        operation, allowed = found
         stats = self.state.stats
         stats.requests += 1
         stats.by_operation[operation] += 1
         stats.in_flight += 1
         stats.peak_concurrency = max(stats.peak_concurrency, stats.in_flight)
         try:
-            await self._handle(operation, scope, receive, send)
+            await self._handle(operation, allowed, scope, receive, send)
         finally:
             stats.in_flight -= 1
 
-    async def _handle(self, operation: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, operation: str, allowed: dict[str, str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
         state, stats, faults = self.state, self.state.stats, self.state.faults
         settings = faults.settings
 
@@ -146,6 +153,11 @@ class Gateway:
             await error_response(401, "Unauthorized", {"authorization": reason})(
                 scope, receive, counted_send
             )
+            return
+        if operation == "other":
+            await error_response(
+                405, "Method Not Allowed", {"method": scope["method"]}, Allow=", ".join(allowed)
+            )(scope, receive, counted_send)
             return
         if access is Access.READ_ONLY and operation in WRITE_OPERATIONS:
             await error_response(403, "Forbidden", {"authorization": "read-only credentials"})(
@@ -319,7 +331,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, exc.detail)
+    # Keeps headers such as Allow on a 405 (RFC 9110).
+    return error_response(exc.status_code, exc.detail, **(exc.headers or {}))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.api_fields import ADDRESS_FIELDS, OBJECT_FIELDS, TOP_LEVEL_FIELDS, ApiField
+from schemas.api_fields import (
+    ADDRESS_FIELDS,
+    OBJECT_FIELDS,
+    SEARCHABLE_FIELDS,
+    TOP_LEVEL_FIELDS,
+    ApiField,
+)
 
 BASE_PATH = "/oidc/customer-service"
 API_VERSION = "1.17.0"
@@ -113,7 +119,7 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "searchCustomers",
                     "parameters": [
                         _query("search", {"type": "string", "minLength": 1}, required=True),
-                        _query("order_criteria", {"type": "string"}),
+                        _query("order_criteria", {"type": "string", "enum": sorted(SEARCHABLE_FIELDS)}),
                         _query("order_by", {"type": "string", "enum": ["ASC", "DESC"]}),
                         _query("page_number", {"type": "integer", "minimum": 1}),
                         _query("page_size", {"type": "integer", "minimum": 1}),
