@@ -170,7 +170,7 @@ class _Parser:
         return value
 
     def read_quoted(self, quote: str) -> str:
-        text = self.text
+        text, start = self.text, self.pos
         self.pos += 1
         chars: list[str] = []
         while self.pos < len(text):
@@ -186,4 +186,5 @@ class _Parser:
             else:
                 chars.append(char)
                 self.pos += 1
-        raise self.fail(f"unterminated {quote}-quoted value")
+        # Point at the opening quote: that is where the reader must look.
+        raise RSQLSyntaxError(f"unterminated {quote}-quoted value", start, text)

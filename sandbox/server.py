@@ -89,5 +89,7 @@ def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) 
 
     try:
         _BannerServer(uv_config, on_started).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down gracefully
     finally:
         store.close()

@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.rsql import equals, quote
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.rsql import all_of, equals, quote
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +172,22 @@ def test_syntax_error_says_where_it_broke(api: httpx.Client) -> None:
     details = response.json()["details"]
     assert details["position"] == len("billing.city==Paris;(email_address==")
     assert "position" in details["search"]
+
+
+company_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=100
+).filter(lambda s: s.strip() != "")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=company_names)
+def test_any_quoted_value_matches_itself_and_nothing_else(api: httpx.Client, name: str) -> None:
+    entity = "quoting-property"
+    created = api.post("/v2/customer", json={"entity_id": entity, "company_name": name})
+    assert created.status_code == 200, created.text
+    decoy = api.post("/v2/customer", json={"entity_id": entity, "company_name": name + "x"})
+    assert decoy.status_code == 200
+    search = all_of([equals("entity_id", entity), equals("company_name", name)])
+    found = api.get("/v2/customer", params={"search": search, "page_size": 500}).json()
+    assert {c["company_name"] for c in found} == {name}
+    assert created.json()["id"] in {c["id"] for c in found}
