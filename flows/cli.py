@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from connectors.export_files import ReadOptions
+from schemas.errors import CustsyncError, InputError
+from schemas.normalize import Profile
 
 app = typer.Typer(
     name="custsync",
@@ -107,6 +115,79 @@ def sandbox(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("custsync: warning: the sandbox is listening beyond loopback", err=True)
     serve(SandboxConfig(host=host, port=port, db=db, auth=auth, faults=faults, seed=seed))
+
+
+SourcesArg = Annotated[list[str], typer.Argument(help="CSV or Parquet exports: paths or globs.")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="Column mapping (TOML).", dir_okay=False)
+]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", help="api: Customer API rules; 3ds: also 3-D Secure.")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="Source encoding (default: UTF-8, BOM or not).")
+]
+DelimiterOpt = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
+]
+
+
+def _profile(value: str) -> Profile:
+    if value not in ("api", "3ds"):
+        raise InputError(f"--profile must be api or 3ds, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    if delimiter is not None:
+        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise InputError("--delimiter must be one character (or 'tab')")
+    return ReadOptions(encoding=encoding, delimiter=delimiter)
+
+
+@app.command()
+def validate(
+    sources: SourcesArg,
+    mapping: MappingOpt = None,
+    profile: ProfileOpt = "api",
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")
+    ] = None,
+) -> None:
+    """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
+    from flows.summary import print_validation
+    from flows.validate_run import run_validate
+
+    with errors_as_exit():
+        run = run_validate(
+            sources,
+            mapping,
+            _profile(profile),
+            _read_options(encoding, delimiter),
+            out or default_out_dir("validate"),
+        )
+    if not Options.quiet:
+        print_validation(run.report, run.out_dir)
+
+
+def default_out_dir(kind: str) -> Path:
+    """``out/<kind>-<UTC timestamp>/``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("out") / f"{kind}-{stamp}"
+
+
+@contextmanager
+def errors_as_exit() -> Iterator[None]:
+    """Turn custsync errors into one line on stderr and their exit code (traceback with -v)."""
+    try:
+        yield
+    except CustsyncError as exc:
+        if Options.verbose:
+            logging.getLogger("custsync").exception("stopped")
+        raise fail(str(exc), exc.exit_code) from None
 
 
 def _split_pairs(values: list[str] | None) -> list[str]:

@@ -119,7 +119,9 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "searchCustomers",
                     "parameters": [
                         _query("search", {"type": "string", "minLength": 1}, required=True),
-                        _query("order_criteria", {"type": "string", "enum": sorted(SEARCHABLE_FIELDS)}),
+                        _query(
+                            "order_criteria", {"type": "string", "enum": sorted(SEARCHABLE_FIELDS)}
+                        ),
                         _query("order_by", {"type": "string", "enum": ["ASC", "DESC"]}),
                         _query("page_number", {"type": "integer", "minimum": 1}),
                         _query("page_size", {"type": "integer", "minimum": 1}),

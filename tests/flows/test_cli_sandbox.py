@@ -39,7 +39,7 @@ def test_banner_is_one_line_and_ctrl_c_stops_cleanly(tmp_path) -> None:
 
 def test_bad_flag_value_is_one_line_exit_2() -> None:
     process = start("--error-rate", "1.5")
-    out, err = process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     assert process.returncode == 2
     assert err.strip().splitlines() == ["custsync: error: error-rate must be between 0 and 1"]
 

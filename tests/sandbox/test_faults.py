@@ -113,6 +113,7 @@ def test_stats_count_by_status_and_peak_concurrency() -> None:
     import concurrent.futures
 
     with SandboxProcess(users={"u": "k"}, faults=FaultSettings(latency_ms=200)) as server:
+
         def one(_: int) -> int:
             return httpx.get(f"{server.url}/v2/customer/{uuid.uuid4()}", auth=AUTH).status_code
 

@@ -8,7 +8,6 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from sandbox.openapi import openapi_document
@@ -51,13 +50,18 @@ def test_schemas_carry_the_documented_limits() -> None:
     assert request["required"] == ["entity_id"]
     assert request["properties"]["company_name"]["maxLength"] == 100
     assert request["properties"]["email_address"] == {
-        "type": "string", "maxLength": 255, "format": "email"
+        "type": "string",
+        "maxLength": 255,
+        "format": "email",
     }
     assert request["properties"]["title"]["pattern"] == r"^[a-zA-Z\-\s.]+$"
     assert schemas["Billing"]["properties"]["city"]["maxLength"] == 28
     assert schemas["Tax"]["properties"]["identifier"]["pattern"] == "^[0-9]+$"
     assert set(schemas["CustomerResponse"]["required"]) == {
-        "id", "entity_id", "created_at", "updated_at"
+        "id",
+        "entity_id",
+        "created_at",
+        "updated_at",
     }
     assert schemas["ErrorResponse"]["required"] == ["code", "message", "details", "timestamp"]
 
@@ -70,7 +74,9 @@ BASIC = "Basic " + base64.b64encode(f"{USER}:{KEY}".encode()).decode()
 @pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_sandbox_conforms_to_its_openapi(case: schemathesis.Case, sandbox_server: SandboxProcess) -> None:
+def test_sandbox_conforms_to_its_openapi(
+    case: schemathesis.Case, sandbox_server: SandboxProcess
+) -> None:
     # Schema-valid is not API-valid here: an RSQL string or the company_name-or-names rule cannot
     # be said in JSON Schema, so "valid data accepted" is left out; every other check runs.
     case.call_and_validate(

@@ -35,7 +35,9 @@ def test_value_lists_round_trip(items: list[str]) -> None:
 atoms = st.sampled_from(["a", "b", "c", "d"])
 trees = st.recursive(
     atoms,
-    lambda children: st.tuples(st.sampled_from([";", ","]), st.lists(children, min_size=2, max_size=3)),
+    lambda children: st.tuples(
+        st.sampled_from([";", ","]), st.lists(children, min_size=2, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -74,14 +76,20 @@ def test_and_binds_tighter_than_or(tree: object) -> None:
 
 def test_precedence_shape() -> None:
     assert parse("a==1,b==2;c==3") == Or(
-        (Comparison("a", "==", ("1",)), And((Comparison("b", "==", ("2",)), Comparison("c", "==", ("3",)))))
+        (
+            Comparison("a", "==", ("1",)),
+            And((Comparison("b", "==", ("2",)), Comparison("c", "==", ("3",)))),
+        )
     )
 
 
 def test_builders_parenthesise_each_clause() -> None:
     text = all_of([any_of(["a==1", "b==2"]), "c==3"])
     assert parse(text) == And(
-        (Or((Comparison("a", "==", ("1",)), Comparison("b", "==", ("2",)))), Comparison("c", "==", ("3",)))
+        (
+            Or((Comparison("a", "==", ("1",)), Comparison("b", "==", ("2",)))),
+            Comparison("c", "==", ("3",)),
+        )
     )
 
 

@@ -65,7 +65,9 @@ def test_entity_id_is_required(api: httpx.Client) -> None:
 )
 def test_company_name_required_without_both_names(api: httpx.Client, billing: dict) -> None:
     assert_rejected(api, {"entity_id": "E1", "billing": billing}, "company_name")
-    ok = api.post("/v2/customer", json={"entity_id": "E1", "billing": billing, "company_name": "Co"})
+    ok = api.post(
+        "/v2/customer", json={"entity_id": "E1", "billing": billing, "company_name": "Co"}
+    )
     assert ok.status_code == 200
 
 

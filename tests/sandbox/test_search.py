@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +26,7 @@ def people(sandbox_server: Any) -> Iterator[dict[str, Any]]:
         ("Bob", "Paris", "FR", "bob@example.com", "+33 1 2345 6789"),
         ("Cid", "Paris", "FR", "cid@example.org", "555 0100"),
         ("Dee", "Ohio City", "US", "o'brien+tag@example.com", "555 0200"),
-        ("Eve", "Berlin", "DE", 'eve=q!x~{y}@example.com', "555 0300"),
+        ("Eve", "Berlin", "DE", "eve=q!x~{y}@example.com", "555 0300"),
     ]
     created: dict[str, Any] = {}
     with httpx.Client(base_url=sandbox_server.url, auth=(USER, KEY)) as client:
@@ -35,12 +34,16 @@ def people(sandbox_server: Any) -> Iterator[dict[str, Any]]:
             payload = {
                 "entity_id": entity,
                 "email_address": email,
-                "billing": {"first_name": first, "last_name": "Test", "city": city,
-                            "country_code": country},
+                "billing": {
+                    "first_name": first,
+                    "last_name": "Test",
+                    "city": city,
+                    "country_code": country,
+                },
                 "shipping": {"phone": phone, "city": city},
             }
             if first == "Eve":
-                payload["company_name"] = "A, B; (C) \"D\""
+                payload["company_name"] = 'A, B; (C) "D"'
             response = client.post("/v2/customer", json=payload)
             assert response.status_code == 200, response.text
             created[first] = response.json()
@@ -91,7 +94,7 @@ def test_quoted_values_with_reserved_characters(api: httpx.Client, people: dict)
     assert sorted_names(api, people, 'billing.city=="Ohio City"') == ["Dee"]
     assert sorted_names(api, people, equals("email_address", "o'brien+tag@example.com")) == ["Dee"]
     assert sorted_names(api, people, "email_address=='o\\'brien+tag@example.com'") == ["Dee"]
-    assert sorted_names(api, people, equals("email_address", 'eve=q!x~{y}@example.com')) == ["Eve"]
+    assert sorted_names(api, people, equals("email_address", "eve=q!x~{y}@example.com")) == ["Eve"]
     assert sorted_names(api, people, equals("company_name", 'A, B; (C) "D"')) == ["Eve"]
     # A prefix of a value is not the value: no wildcard, no partial match.
     assert sorted_names(api, people, equals("company_name", "A, B")) == []
@@ -102,7 +105,13 @@ def test_date_comparisons(api: httpx.Client, people: dict) -> None:
     assert sorted_names(api, people, f"created_at=ge={quote(cid_created)}") == ["Cid", "Dee", "Eve"]
     assert sorted_names(api, people, f"created_at=lt={quote(cid_created)}") == ["Ann", "Bob"]
     assert sorted_names(api, people, f"created_at=={quote(cid_created)}") == ["Cid"]
-    assert sorted_names(api, people, "updated_at=gt=2000-01-01") == ["Ann", "Bob", "Cid", "Dee", "Eve"]
+    assert sorted_names(api, people, "updated_at=gt=2000-01-01") == [
+        "Ann",
+        "Bob",
+        "Cid",
+        "Dee",
+        "Eve",
+    ]
     assert sorted_names(api, people, "created_at<2000-01-01T00:00:00+02:00") == []
 
 
@@ -125,7 +134,8 @@ def test_order_criteria_and_direction(api: httpx.Client, people: dict) -> None:
 
 def test_paging(api: httpx.Client, people: dict) -> None:
     pages = [
-        names(api, people, "id!=x", order_by="ASC", page_size=2, page_number=n) for n in (1, 2, 3, 4)
+        names(api, people, "id!=x", order_by="ASC", page_size=2, page_number=n)
+        for n in (1, 2, 3, 4)
     ]
     assert pages == [["Ann", "Bob"], ["Cid", "Dee"], ["Eve"], []]
 
@@ -179,7 +189,9 @@ company_names = st.text(
 ).filter(lambda s: s.strip() != "")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=company_names)
 def test_any_quoted_value_matches_itself_and_nothing_else(api: httpx.Client, name: str) -> None:
     entity = "quoting-property"

@@ -1,0 +1,233 @@
+"""Reading CRM exports: CSV (any encoding, delimiter, quoting) and Parquet, as text columns.
+
+Every column is read as text, so ``02134`` stays ``02134``. CSV: UTF-8 with or without BOM is
+read directly; another encoding named with ``--encoding`` is transcoded to UTF-8 first
+(streaming, into a scratch directory), since polars reads UTF-8 only. The delimiter is detected
+among ``,`` ``;`` and tab from the header unless given. Ragged rows (more or fewer fields than
+the header) are reported as rejects, never fatal, never silently padded or cut.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from schemas.errors import SourceError
+from schemas.mapping import EXTERNAL_ID, ColumnMapping
+from schemas.normalize import API_COLUMNS
+from schemas.validation import FILE, RAGGED, ROW
+
+HEAD_BYTES = 1 << 20
+DELIMITERS = (",", ";", "\t")
+TRANSCODE_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read sources: ``encoding`` None = UTF-8 (BOM or not); ``delimiter`` None = detect."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def expand_sources(patterns: list[str]) -> list[Path]:
+    """Paths and globs -> existing files, in the order given (each glob sorted)."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            files = [p for p in matches if p.is_file()]
+            if not files:
+                raise SourceError(f"no file matches {pattern}")
+            paths.extend(files)
+        else:
+            path = Path(pattern)
+            if not path.is_file():
+                raise SourceError(f"{pattern}: no such file")
+            paths.append(path)
+    if not paths:
+        raise SourceError("no source given")
+    return paths
+
+
+def is_parquet(path: Path) -> bool:
+    """Parquet by extension or by its magic bytes."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+@contextmanager
+def reading(
+    paths: list[Path], mapping_file: ColumnMapping | None, options: ReadOptions
+) -> Iterator[pl.DataFrame]:
+    """All sources as one frame: ``__file``, ``__row``, ``__ragged``, ``external_id``, every API
+    column (String; null where unmapped). Scratch files live until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="custsync-") as scratch:
+        frames = [_read_one(path, mapping_file, options, Path(scratch)) for path in paths]
+        yield pl.concat(frames, how="vertical")
+
+
+def _read_one(
+    path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path
+) -> pl.DataFrame:
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path}: the file is empty")
+    if is_parquet(path):
+        raw = _read_parquet(path)
+        ragged = pl.lit(None, pl.String)
+    else:
+        raw, ragged = _read_csv(path, options, scratch)
+    columns = [c for c in raw.columns if c != ROW]
+    if raw.height == 0:
+        raise SourceError(f"{path}: no data rows")
+    mapping = mapping_file or ColumnMapping.canonical(columns)
+    mapping.check_source(columns, str(path))
+    selected = [pl.col(mapping.external_id).alias(EXTERNAL_ID)]
+    selected += [pl.col(column).alias(field) for field, column in mapping.columns.items()]
+    selected += [
+        pl.lit(None, pl.String).alias(field)
+        for field in API_COLUMNS
+        if field not in mapping.columns
+    ]
+    return raw.select(
+        pl.lit(str(path)).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected
+    ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several types for a corrupt file
+        raise SourceError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    # Text everywhere: whatever the export typed as numbers or dates is text to the API.
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    return frame.with_row_index(ROW, offset=1)
+
+
+def _read_csv(path: Path, options: ReadOptions, scratch: Path) -> tuple[pl.DataFrame, pl.Expr]:
+    utf8_path = _as_utf8(path, options.encoding, scratch)
+    header = _header_line(utf8_path)
+    delimiter = options.delimiter or detect_delimiter(header)
+    names = next(csv.reader([header], delimiter=delimiter))
+    if len(names) != len(set(names)):
+        seen = sorted({n for n in names if names.count(n) > 1})
+        raise SourceError(f"{path}: the header repeats column {seen[0]!r}")
+    scan_options = {
+        "separator": delimiter,
+        "infer_schema": False,
+        "empty_string_is_null": False,
+        "row_index_name": ROW,
+        "row_index_offset": 1,
+    }
+    long_rows = _long_rows(utf8_path, delimiter, len(names), scan_options)
+    try:
+        frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options).collect()
+    except pl.exceptions.ComputeError as exc:
+        raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+    # With empty strings kept, a null in the last column can only mean the row ended early.
+    last = pl.col(names[-1])
+    field_count = len(names)
+    ragged = (
+        pl.when(pl.col(ROW).is_in(list(long_rows)))
+        .then(pl.lit(f"ragged row: more fields than the header's {field_count}"))
+        .when(last.is_null())
+        .then(pl.lit(f"ragged row: fewer fields than the header's {field_count}"))
+        .otherwise(None)
+    )
+    return frame, ragged
+
+
+def _long_rows(path: Path, delimiter: str, field_count: int, scan_options: dict) -> set[int]:
+    """Data rows with more fields than the header. polars parses the file once to check; only
+    when it finds any does a Python pass locate them."""
+    try:
+        pl.scan_csv(path, truncate_ragged_lines=False, **scan_options).select(pl.len()).collect()
+        return set()
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.reader(handle, delimiter=delimiter)
+        next(rows, None)
+        return {n for n, row in enumerate(rows, start=1) if len(row) > field_count}
+
+
+def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
+    """``path`` itself when it is UTF-8, else a transcoded copy in ``scratch``."""
+    if encoding is not None:
+        try:
+            codec = codecs.lookup(encoding)
+        except LookupError:
+            raise SourceError(f"unknown encoding {encoding!r}") from None
+        if codec.name not in ("utf-8", "utf-8-sig"):
+            return _transcode(path, codec.name, scratch)
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path} is not UTF-8 (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
+            "pass --encoding, e.g. --encoding cp1252"
+        ) from None
+    return path
+
+
+def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
+    target = scratch / f"{len(list(scratch.iterdir()))}-{path.name}.utf8.csv"
+    try:
+        with (
+            path.open("r", encoding=encoding, newline="") as src,
+            target.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            while chunk := src.read(TRANSCODE_CHUNK):
+                dst.write(chunk)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path} is not valid {encoding} at byte {exc.start}") from None
+    return target
+
+
+def _header_line(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text = head.decode("utf-8-sig", errors="replace")
+    line = text[: _end_of_first_record(text)]
+    if not line.strip():
+        raise SourceError(f"{path}: no header line")
+    return line
+
+
+def _end_of_first_record(text: str) -> int:
+    quoted = False
+    for index, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char in "\r\n" and not quoted:
+            return index
+    return len(text)
+
+
+def detect_delimiter(header: str) -> str:
+    """The one of ``,`` ``;`` tab that appears most in the header outside quotes (``,`` on a tie)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

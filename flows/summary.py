@@ -1,0 +1,40 @@
+"""Rich summaries printed at the end of a command (counts only: no shopper data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_validation(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+    """Rows read/valid/rejected, top reasons, and 3-D Secure readiness."""
+    console = console or Console()
+    table = Table(title=f"custsync validate ({report['profile']} profile)", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("rows read", f"{report['rows_read']:,}")
+    table.add_row("valid", f"{report['rows_valid']:,}")
+    table.add_row("rejected", f"{report['rows_rejected']:,}")
+    share = report["threeds_ready_share"]
+    table.add_row("3-D Secure ready (of valid)", f"{report['threeds_ready']:,} ({share:.1%})")
+    console.print(table)
+    if report["rejects_by_reason"]:
+        reasons = Table(title="Reject reasons", show_lines=False)
+        reasons.add_column("field")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        for (field, reason), count in _top_pairs(report)[:12]:
+            reasons.add_row(field, reason, f"{count:,}")
+        console.print(reasons)
+    console.print(f"artefacts: {out_dir}/rejects.csv, {out_dir}/report.json")
+
+
+def _top_pairs(report: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
+    pairs = report.get("rejects_by_field_and_reason", {})
+    return sorted(
+        ((tuple(key.split(": ", 1)), n) for key, n in pairs.items()),  # type: ignore[misc]
+        key=lambda item: -item[1],
+    )

@@ -1,0 +1,167 @@
+"""Country and subdivision lookup tables, built once from pycountry and joined in polars.
+
+Only exact matches (case-insensitive, whitespace collapsed) of what ISO 3166 and pycountry
+publish, plus a short list of unambiguous English forms people type ("UK", "USA", "Russia").
+No fuzzy matching: a country that is not found is rejected, never guessed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+import pycountry
+
+# Unambiguous everyday names ISO does not list. Each means exactly one alpha-2 code.
+ALIASES: dict[str, str] = {
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "united states of america": "US",
+    "america": "US",
+    "russia": "RU",
+    "turkey": "TR",
+    "czech republic": "CZ",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "south korea": "KR",
+    "korea, south": "KR",
+    "north korea": "KP",
+    "ivory coast": "CI",
+    "vatican": "VA",
+    "vatican city": "VA",
+    "macedonia": "MK",
+    "swaziland": "SZ",
+    "burma": "MM",
+}
+
+# Countries that use no postal code: 3-D Secure does not require one there.
+NO_POSTAL_CODE: frozenset[str] = frozenset(
+    {
+        "AE",
+        "AG",
+        "AO",
+        "AW",
+        "BF",
+        "BI",
+        "BJ",
+        "BO",
+        "BS",
+        "BW",
+        "BZ",
+        "CD",
+        "CF",
+        "CG",
+        "CI",
+        "CK",
+        "CM",
+        "DJ",
+        "DM",
+        "ER",
+        "FJ",
+        "GA",
+        "GD",
+        "GH",
+        "GM",
+        "GQ",
+        "GY",
+        "HK",
+        "KI",
+        "KM",
+        "KN",
+        "KP",
+        "LY",
+        "ML",
+        "MO",
+        "MR",
+        "MW",
+        "NR",
+        "NU",
+        "QA",
+        "RW",
+        "SB",
+        "SC",
+        "SL",
+        "SR",
+        "SS",
+        "ST",
+        "SY",
+        "TD",
+        "TF",
+        "TG",
+        "TK",
+        "TL",
+        "TO",
+        "TV",
+        "UG",
+        "VU",
+        "YE",
+        "ZW",
+    }
+)
+
+# Where 3-D Secure needs billing.state (ISO 3166-2 subdivision code without the country prefix).
+STATE_REQUIRED: frozenset[str] = frozenset({"US", "CA", "CN"})
+
+COUNTRY_CODES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def lookup_key(value: str) -> str:
+    """How a country or state text is matched: case-folded, whitespace collapsed."""
+    return " ".join(value.split()).casefold()
+
+
+@cache
+def country_table() -> pl.DataFrame:
+    """``key`` (lookup_key of a name or code) -> ``alpha_2``."""
+    pairs: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        names = [
+            code,
+            country.alpha_3,
+            country.numeric,
+            str(int(country.numeric)),  # "36" as well as "036"
+            country.name,
+            getattr(country, "official_name", None),
+            getattr(country, "common_name", None),
+        ]
+        for name in names:
+            if name:
+                pairs.setdefault(lookup_key(name), code)
+    for alias, code in ALIASES.items():
+        pairs.setdefault(alias, code)
+    return pl.DataFrame(
+        {"key": list(pairs), "alpha_2": list(pairs.values())},
+        schema={"key": pl.String, "alpha_2": pl.String},
+    )
+
+
+@cache
+def subdivision_table() -> pl.DataFrame:
+    """``country``, ``key`` (code with or without prefix, or name) -> ``state`` code (no prefix).
+
+    Covers the countries where 3-D Secure requires a state.
+    """
+    rows: dict[tuple[str, str], str] = {}
+    for country in sorted(STATE_REQUIRED):
+        for sub in pycountry.subdivisions.get(country_code=country) or []:
+            short = sub.code.split("-", 1)[1]
+            for name in (short, sub.code, sub.name):
+                rows.setdefault((country, lookup_key(name)), short)
+    return pl.DataFrame(
+        {
+            "country": [k[0] for k in rows],
+            "key": [k[1] for k in rows],
+            "state": list(rows.values()),
+        },
+        schema={"country": pl.String, "key": pl.String, "state": pl.String},
+    )
