@@ -25,7 +25,8 @@ SALESFORCE_HEADER = [
 ]  # fmt: skip
 
 FIRST = ["Ann", "Bob", "José", "Zoë", "Chloé", "Mohammed", "Li", "Sven", "Ólafur", "Grace",
-         "Hannah", "Ivan", "Jürgen", "Kate", "Luis", "Mei", "Noah", "Priya", "Siobhán", "Tom"]  # fmt: skip
+         "Hannah", "Ivan", "Jürgen", "Kate", "Luis", "Mei", "Noah", "Priya", "Siobhán",
+         "Tom"]  # fmt: skip
 LAST = ["Lee", "Smith", "García", "Müller", "O'Brien", "Nguyen", "Kowalski", "Dubois",
         "Rossi", "Ivanova", "Tanaka", "Brown", "Jones", "Björk", "Núñez", "Khan"]  # fmt: skip
 COMPANIES = ["Acme Ltd", "Globex GmbH", "Initech Inc", "Umbrella & Co", "Stark Industries",

@@ -129,7 +129,8 @@ def main() -> None:
         verdict = "ok" if rate >= target else "BELOW TARGET"
         print(f"{kind:<10}{target:>8,}{rate:>15,.0f}{rates[(kind, 'httpx')]:>13,.0f}  {verdict}")
     print(
-        f"sandbox saw {stats['requests']:,} requests, peak concurrency {stats['peak_concurrency']}, "
+        f"sandbox saw {stats['requests']:,} requests, "
+        f"peak concurrency {stats['peak_concurrency']}, "
         f"{stats['customers']:,} customers stored"
     )
 

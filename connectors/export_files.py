@@ -218,7 +218,7 @@ def _end_of_first_record(text: str) -> int:
 
 
 def detect_delimiter(header: str) -> str:
-    """The one of ``,`` ``;`` tab that appears most in the header outside quotes (``,`` on a tie)."""
+    """Whichever of ``,`` ``;`` tab the header holds most outside quotes (``,`` on a tie)."""
     counts = dict.fromkeys(DELIMITERS, 0)
     quoted = False
     for char in header:

@@ -176,7 +176,7 @@ def find_failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> Failures:
             first = unplaced.row(0, named=True)
             raise RuntimeError(
                 f"schema check {first['check']!r} failed to run on {first['column']}"
-            )
+            ) from errors
         reasons = cases.select(
             pl.col("index").cast(pl.UInt32).alias(ROW_ID),
             pl.col("column").alias("field"),

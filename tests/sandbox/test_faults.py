@@ -49,12 +49,12 @@ def test_retry_after_is_whole_seconds_never_zero() -> None:
 
 
 def test_latency_is_added() -> None:
-    with SandboxProcess(users={"u": "k"}, faults=FaultSettings(latency_ms=150)) as server:
-        with client(server) as api:
-            api.get(f"/v2/customer/{uuid.uuid4()}")  # warm the connection
-            started = time.perf_counter()
-            api.get(f"/v2/customer/{uuid.uuid4()}")
-            assert time.perf_counter() - started >= 0.15
+    settings = FaultSettings(latency_ms=150)
+    with SandboxProcess(users={"u": "k"}, faults=settings) as server, client(server) as api:
+        api.get(f"/v2/customer/{uuid.uuid4()}")  # warm the connection
+        started = time.perf_counter()
+        api.get(f"/v2/customer/{uuid.uuid4()}")
+        assert time.perf_counter() - started >= 0.15
 
 
 def test_injected_errors_are_500_error_responses_and_write_nothing() -> None:
@@ -90,9 +90,8 @@ def test_lost_response_commits_the_write_then_drops_the_connection() -> None:
 
 def test_fault_rates_are_rates() -> None:
     settings = FaultSettings(error_rate=0.3)
-    with SandboxProcess(users={"u": "k"}, faults=settings, seed=7) as server:
-        with client(server) as api:
-            codes = [api.get(f"/v2/customer/{uuid.uuid4()}").status_code for _ in range(300)]
+    with SandboxProcess(users={"u": "k"}, faults=settings, seed=7) as server, client(server) as api:
+        codes = [api.get(f"/v2/customer/{uuid.uuid4()}").status_code for _ in range(300)]
     assert 60 <= codes.count(500) <= 120
     assert codes.count(500) + codes.count(404) == 300
 
