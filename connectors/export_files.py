@@ -129,37 +129,54 @@ def _read_csv(path: Path, options: ReadOptions, scratch: Path) -> tuple[pl.DataF
         "row_index_name": ROW,
         "row_index_offset": 1,
     }
-    long_rows = _long_rows(utf8_path, delimiter, len(names), scan_options)
     try:
         frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options).collect()
     except pl.exceptions.ComputeError as exc:
         raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
-    # With empty strings kept, a null in the last column can only mean the row ended early.
-    last = pl.col(names[-1])
     field_count = len(names)
+    # polars pads a short row with "" like an empty field, and cuts a long one only when told:
+    # a Python pass counts fields exactly, but only when polars shows either could be present.
+    maybe_short = frame.get_column(names[-1]).eq("").any()
+    counts = (
+        _ragged_field_counts(utf8_path, delimiter, field_count)
+        if maybe_short or _has_long_rows(utf8_path, scan_options)
+        else {}
+    )
+    rows = list(counts)
+    fields = [counts[r] for r in rows]
+    found = pl.DataFrame(
+        {ROW: rows, "__fields": fields}, schema={ROW: pl.UInt32, "__fields": pl.Int64}
+    )
+    frame = frame.join(found, on=ROW, how="left", maintain_order="left")
     ragged = (
-        pl.when(pl.col(ROW).is_in(list(long_rows)))
-        .then(pl.lit(f"ragged row: more fields than the header's {field_count}"))
-        .when(last.is_null())
-        .then(pl.lit(f"ragged row: fewer fields than the header's {field_count}"))
+        pl.when(pl.col("__fields").is_not_null())
+        .then(
+            pl.format(
+                "ragged row: {} fields where the header has {}", pl.col("__fields"), field_count
+            )
+        )
         .otherwise(None)
     )
     return frame, ragged
 
 
-def _long_rows(path: Path, delimiter: str, field_count: int, scan_options: dict) -> set[int]:
-    """Data rows with more fields than the header. polars parses the file once to check; only
-    when it finds any does a Python pass locate them."""
+def _has_long_rows(path: Path, scan_options: dict[str, object]) -> bool:
+    """Whether any row has more fields than the header (polars refuses it when not truncating)."""
     try:
         pl.scan_csv(path, truncate_ragged_lines=False, **scan_options).select(pl.len()).collect()
-        return set()
     except pl.exceptions.ComputeError as exc:
-        if "more fields" not in str(exc):
-            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+        if "more fields" in str(exc):
+            return True
+        raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+    return False
+
+
+def _ragged_field_counts(path: Path, delimiter: str, field_count: int) -> dict[int, int]:
+    """Data row number -> field count, for rows whose count differs from the header's."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = csv.reader(handle, delimiter=delimiter)
-        next(rows, None)
-        return {n for n, row in enumerate(rows, start=1) if len(row) > field_count}
+        records = csv.reader(handle, delimiter=delimiter)
+        next(records, None)
+        return {n: len(r) for n, r in enumerate(records, start=1) if len(r) != field_count}
 
 
 def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:

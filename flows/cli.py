@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from connectors.export_files import ReadOptions
 from schemas.errors import CustsyncError, InputError
-from schemas.normalize import Profile
+
+if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
+    from connectors.export_files import ReadOptions
+    from schemas.normalize import Profile
 
 app = typer.Typer(
     name="custsync",
@@ -139,6 +141,8 @@ def _profile(value: str) -> Profile:
 
 
 def _read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    from connectors.export_files import ReadOptions
+
     if delimiter is not None:
         delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
         if len(delimiter) != 1:

@@ -111,12 +111,15 @@ NO_POSTAL_CODE: frozenset[str] = frozenset(
 # Where 3-D Secure needs billing.state (ISO 3166-2 subdivision code without the country prefix).
 STATE_REQUIRED: frozenset[str] = frozenset({"US", "CA", "CN"})
 
+CN_TYPE_SUFFIXES = (" Sheng", " Shi", " Zizhiqu", " Tebiexingzhengqu")
+
 COUNTRY_CODES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 
 
 def lookup_key(value: str) -> str:
-    """How a country or state text is matched: case-folded, whitespace collapsed."""
-    return " ".join(value.split()).casefold()
+    """How a country or state text is matched: lower-cased, whitespace collapsed."""
+    # Same folding as polars str.to_lowercase, which applies it to the data.
+    return " ".join(value.split()).lower()
 
 
 @cache
@@ -155,7 +158,11 @@ def subdivision_table() -> pl.DataFrame:
     for country in sorted(STATE_REQUIRED):
         for sub in pycountry.subdivisions.get(country_code=country) or []:
             short = sub.code.split("-", 1)[1]
-            for name in (short, sub.code, sub.name):
+            # CN names carry their type in pinyin ("Beijing Shi"): the bare name is unambiguous.
+            bare = sub.name.rsplit(" ", 1)[0] if sub.name.endswith(CN_TYPE_SUFFIXES) else None
+            for name in (short, sub.code, sub.name, bare):
+                if name is None:
+                    continue
                 rows.setdefault((country, lookup_key(name)), short)
     return pl.DataFrame(
         {

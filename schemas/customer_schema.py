@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import pandera.polars as pa
 import polars as pl
@@ -99,6 +100,7 @@ def _names_or_company() -> pa.Check:
     )
 
 
+@cache
 def api_schema(entity_required: bool) -> pa.DataFrameSchema:
     """Every rule of the Customer API reference (CustomerRequest)."""
     columns: dict[str, pa.Column] = {EXTERNAL_ID: pa.Column(str, nullable=False)}
@@ -111,6 +113,7 @@ def api_schema(entity_required: bool) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name="customer-api")
 
 
+@cache
 def threeds_schema(profile: Profile) -> pa.DataFrameSchema:
     """The 3-D Secure requirements on top of the API's (reference: '3-D Secure')."""
     country = pl.col("billing.country_code")

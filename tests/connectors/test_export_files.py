@@ -1,0 +1,143 @@
+"""Reading real files: BOM, cp1252, semicolons, tabs, quoted newlines, ragged rows, Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors.export_files import ReadOptions, detect_delimiter, expand_sources, reading
+from schemas.errors import MappingError, SourceError
+from schemas.mapping import parse_mapping
+
+HEADER = "external_id,billing.first_name,billing.postal_code,billing.city\n"
+
+
+def read(paths: list[Path], options: ReadOptions = ReadOptions(), mapping=None) -> pl.DataFrame:  # noqa: B008
+    with reading(paths, mapping, options) as frame:
+        return frame
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_utf8_with_bom_and_leading_zeros(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "\ufeff" + HEADER + "1,Zoë,02134,Boston\n")
+    frame = read([path])
+    row = frame.row(0, named=True)
+    assert row["external_id"] == "1"  # BOM not glued to the first column name
+    assert row["billing.postal_code"] == "02134"
+    assert row["billing.first_name"] == "Zoë"
+    assert row["__row"] == 1 and row["__file"] == str(path)
+
+
+def test_cp1252_needs_encoding_and_then_reads(tmp_path: Path) -> None:
+    path = write(tmp_path / "w.csv", HEADER + "1,Zoë Müller,02134,Köln\n", "cp1252")
+    with pytest.raises(SourceError) as info:
+        read([path])
+    assert "--encoding" in str(info.value) and "not UTF-8" in str(info.value)
+    frame = read([path], ReadOptions(encoding="cp1252"))
+    assert frame.row(0, named=True)["billing.city"] == "Köln"
+
+
+def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
+    with pytest.raises(SourceError, match="unknown encoding"):
+        read([path], ReadOptions(encoding="klingon"))
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_delimiters_are_detected(tmp_path: Path, delimiter: str) -> None:
+    text = (HEADER + "1,Ann,0123,Paris\n").replace(",", delimiter)
+    frame = read([write(tmp_path / "s.csv", text)])
+    assert frame.row(0, named=True)["billing.city"] == "Paris"
+
+
+def test_given_delimiter_wins(tmp_path: Path) -> None:
+    text = "external_id|billing.city\n1|Lyon, Rhône\n"
+    frame = read([write(tmp_path / "p.csv", text)], ReadOptions(delimiter="|"))
+    assert frame.row(0, named=True)["billing.city"] == "Lyon, Rhône"
+
+
+def test_detect_delimiter_ignores_quoted() -> None:
+    assert detect_delimiter('"a;b;c",d,e') == ","
+    assert detect_delimiter("a;b,c;d") == ";"
+
+
+def test_quoted_newlines_and_quotes(tmp_path: Path) -> None:
+    text = HEADER + '1,"Ann ""Annie""","0123","Line one\nLine two"\n2,Bob,1,X\n'
+    frame = read([write(tmp_path / "q.csv", text)])
+    assert frame.get_column("billing.first_name").to_list() == ['Ann "Annie"', "Bob"]
+    assert frame.get_column("billing.city").to_list()[0] == "Line one\nLine two"
+    assert frame.get_column("__row").to_list() == [1, 2]  # data rows, not lines
+
+
+def test_ragged_rows_are_marked_not_fatal(tmp_path: Path) -> None:
+    text = HEADER + "1,Ann,1,A\n2,Bob\n3,Cid,3,C,extra\n4,Dee,,\n"
+    frame = read([write(tmp_path / "r.csv", text)])
+    marks = dict(zip(frame["external_id"], frame["__ragged"], strict=True))
+    assert marks["1"] is None and marks["4"] is None  # empty trailing fields are fine
+    assert marks["2"] == "ragged row: 2 fields where the header has 4"
+    assert marks["3"] == "ragged row: 5 fields where the header has 4"
+
+
+def test_parquet_with_non_string_columns(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    pl.DataFrame(
+        {
+            "external_id": [1, 2],
+            "billing.postal_code": ["02134", "10001"],
+            "tax.identifier": [123, None],
+        }
+    ).write_parquet(path)
+    frame = read([path])
+    assert frame.get_column("external_id").to_list() == ["1", "2"]
+    assert frame.get_column("billing.postal_code").to_list() == ["02134", "10001"]
+    assert frame.get_column("tax.identifier").to_list() == ["123", None]
+    assert frame.schema["external_id"] == pl.String
+
+
+def test_many_files_and_globs(tmp_path: Path) -> None:
+    write(tmp_path / "a1.csv", HEADER + "1,A,1,X\n")
+    write(tmp_path / "a2.csv", HEADER + "2,B,2,Y\n")
+    paths = expand_sources([str(tmp_path / "a*.csv")])
+    assert [p.name for p in paths] == ["a1.csv", "a2.csv"]
+    assert read(paths).get_column("external_id").to_list() == ["1", "2"]
+
+
+def test_missing_files_and_empty_globs(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        expand_sources([str(tmp_path / "nope.csv")])
+    with pytest.raises(SourceError, match="no file matches"):
+        expand_sources([str(tmp_path / "*.csv")])
+
+
+def test_empty_and_header_only_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="empty"):
+        read([write(tmp_path / "e.csv", "")])
+    with pytest.raises(SourceError, match="no data rows"):
+        read([write(tmp_path / "h.csv", HEADER)])
+
+
+def test_mapping_renames_and_checks_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "sf.csv", "Contact ID,Mailing City,Notes\n003A,Leeds,x\n")
+    mapping = parse_mapping(
+        'external_id = "Contact ID"\n[columns]\n"billing.city" = "Mailing City"\n'
+    )
+    row = read([path], mapping=mapping).row(0, named=True)
+    assert (row["external_id"], row["billing.city"], row["email_address"]) == (
+        "003A",
+        "Leeds",
+        None,
+    )
+    bad = parse_mapping('external_id = "Contact ID"\n[columns]\n"billing.city" = "City"\n')
+    with pytest.raises(MappingError, match="'City'"):
+        read([path], mapping=bad)
+
+
+def test_duplicate_header_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="repeats column 'email_address'"):
+        read([write(tmp_path / "d.csv", "external_id,email_address,email_address\n1,a,b\n")])

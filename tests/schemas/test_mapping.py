@@ -1,0 +1,60 @@
+"""Mapping files: parsing, unknown fields, missing columns, canonical names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.errors import MappingError
+from schemas.mapping import ColumnMapping, parse_mapping
+
+PRESETS = Path(__file__).parents[2] / "data" / "mappings"
+
+
+def test_parse_a_mapping() -> None:
+    mapping = parse_mapping('external_id = "Id"\n[columns]\n"billing.city" = "City"\n')
+    assert mapping == ColumnMapping("Id", {"billing.city": "City"})
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('external_id = "Id"\n[columns]\n"billing.county" = "County"\n', "'billing.county'"),
+        (
+            'external_id = "Id"\n[columns]\n"emial_address" = "Email"\n',
+            "did you mean 'email_address'",
+        ),
+        ('[columns]\n"billing.city" = "City"\n', "external_id"),
+        ("external_id = \n", "not valid TOML"),
+        ('external_id = "Id"\ncolumn = {}\n', "unknown top-level key 'column'"),
+        ('external_id = "Id"\n[columns]\n"billing.city" = 3\n', "billing.city"),
+    ],
+)
+def test_bad_mappings_name_the_culprit(text: str, needle: str) -> None:
+    with pytest.raises(MappingError) as info:
+        parse_mapping(text, "m.toml")
+    assert needle in str(info.value)
+
+
+def test_missing_source_column_names_it_and_lists_what_exists() -> None:
+    mapping = parse_mapping('external_id = "Id"\n[columns]\n"billing.city" = "Mailing City"\n')
+    with pytest.raises(MappingError) as info:
+        mapping.check_source(["Id", "Mailing_City", "Email"], "export.csv")
+    message = str(info.value)
+    assert "'Mailing City'" in message and "export.csv" in message
+    assert "'Mailing_City'" in message and "did you mean" in message
+
+
+def test_canonical_names_need_external_id() -> None:
+    assert ColumnMapping.canonical(["external_id", "billing.city", "notes"]).columns == {
+        "billing.city": "billing.city"
+    }
+    with pytest.raises(MappingError):
+        ColumnMapping.canonical(["id", "billing.city"])
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS.glob("*.toml")), ids=lambda p: p.stem)
+def test_presets_parse(preset: Path) -> None:
+    mapping = parse_mapping(preset.read_text(), preset.name)
+    assert mapping.columns["email_address"]

@@ -1,0 +1,181 @@
+"""Every Customer API rule and 3-D Secure requirement rejects with a reason naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.api_fields import REQUEST_FIELDS
+from schemas.validation import ValidationResult, validate_customers
+from tests.schemas.conftest import customer_frame, person
+
+
+def run(*rows: dict, profile: str = "api", entity_required: bool = False) -> ValidationResult:
+    return validate_customers(customer_frame(*rows), profile, entity_required)  # type: ignore[arg-type]
+
+
+def reasons(result: ValidationResult) -> set[tuple[str, str]]:
+    return {(r["field"], r["reason"]) for r in result.rejects.iter_rows(named=True)}
+
+
+def test_a_clean_person_is_valid_and_3ds_ready() -> None:
+    result = run(person())
+    assert (result.rows_valid, result.rows_rejected, result.threeds_ready) == (1, 0, 1)
+    assert result.rejects.height == 0
+
+
+@pytest.mark.parametrize(
+    "spec", [f for f in REQUEST_FIELDS if f.max_length and f.kind != "email"], ids=lambda f: f.path
+)
+def test_every_max_length(spec) -> None:  # type: ignore[no-untyped-def]
+    fill = {"phone": "1", "tax": "1"}.get(spec.kind, "a")
+    at_limit = run(person(**{spec.path.replace(".", "__"): fill * spec.max_length}))
+    assert at_limit.rows_valid == 1, at_limit.rejects
+    over = run(person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}))
+    assert reasons(over) == {(spec.path, f"longer than {spec.max_length} characters")}
+
+
+def test_over_long_values_are_rejected_not_cut() -> None:
+    result = run(person(billing__address_1="12 Long Road, Building 7, Industrial Estate North"))
+    assert result.rows_valid == 0
+    assert result.rejects.row(0, named=True)["row"] == 1
+
+
+@pytest.mark.parametrize("path", ["phone_number", "work_phone", "billing.phone", "shipping.phone"])
+def test_phone_pattern(path: str) -> None:
+    result = run(person(**{path.replace(".", "__"): "020 7946 0000 ext 12"}))
+    assert reasons(result) == {(path, "only digits, spaces and + - ( ) . allowed")}
+
+
+def test_title_pattern() -> None:
+    assert reasons(run(person(title="Mr/Mrs"))) == {
+        ("title", "only letters, spaces, - and . allowed")
+    }
+    assert run(person(title="Prof. Dr.")).rows_valid == 1
+
+
+def test_tax_identifier_pattern() -> None:
+    assert reasons(run(person(tax__identifier="12-34"))) == {
+        ("tax.identifier", "only digits allowed")
+    }
+
+
+@pytest.mark.parametrize("email", ["john.doe@", "jane@@example.com", "no-at-sign", "a@b"])
+def test_email_format(email: str) -> None:
+    assert reasons(run(person(email_address=email))) == {
+        ("email_address", "not a valid e-mail address")
+    }
+
+
+def test_unusual_but_valid_emails_pass() -> None:
+    for email in ("o'brien+tag@example.co.uk", "user@bücher.de", "first.last+tag@sub.example.io"):
+        assert run(person(email_address=email)).rows_valid == 1, email
+
+
+@pytest.mark.parametrize("path", ["billing.country_code", "shipping.country_code"])
+def test_country_must_be_known(path: str) -> None:
+    result = run(person(**{path.replace(".", "__"): "Narnia"}))
+    assert reasons(result) == {(path, "not a country name or ISO 3166-1 code")}
+
+
+def test_company_name_or_both_names() -> None:
+    lone = person(billing__last_name=None)
+    assert reasons(run(lone)) == {
+        (
+            "company_name",
+            "required when billing.first_name and billing.last_name are not both given",
+        )
+    }
+    assert run(dict(lone, company_name="Acme Ltd")).rows_valid == 1
+
+
+def test_external_id_is_required() -> None:
+    assert reasons(run(person(external_id=None))) == {("external_id", "required")}  # type: ignore[arg-type]
+
+
+def test_entity_id_required_only_when_asked() -> None:
+    assert run(person()).rows_valid == 1
+    assert reasons(run(person(), entity_required=True)) == {("entity_id", "required")}
+
+
+def test_duplicates_last_occurrence_wins() -> None:
+    result = run(person("A", billing__city="Leeds"), person("B"), person("A", billing__city="York"))
+    assert result.rows_valid == 2
+    assert result.valid.filter(result.valid["external_id"] == "A")["billing.city"].to_list() == [
+        "York"
+    ]
+    assert [
+        (r["external_id"], r["row"], r["reason"]) for r in result.rejects.iter_rows(named=True)
+    ] == [("A", 1, "duplicate")]
+
+
+def test_ragged_rows_are_rejected_with_their_reason() -> None:
+    result = run(
+        person("A"), dict(person("B"), __ragged="ragged row: fewer fields than the header's 9")
+    )
+    assert result.rows_valid == 1
+    assert reasons(result) == {("", "ragged row: fewer fields than the header's 9")}
+
+
+def test_every_problem_of_a_row_is_listed() -> None:
+    result = run(person(title="R2D2", billing__city="x" * 29, billing__country_code="XX"))
+    assert {field for field, _ in reasons(result)} == {
+        "title",
+        "billing.city",
+        "billing.country_code",
+    }
+    assert result.rows_rejected == 1
+
+
+def test_reasons_never_carry_shopper_values() -> None:
+    result = run(person(email_address="secret.person@@example.com", billing__first_name="x" * 30))
+    text = result.rejects.write_csv()
+    assert "secret.person" not in text and "xxxxxxxx" not in text
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["email_address", "billing.first_name", "billing.last_name", "billing.address_1",
+     "billing.city", "billing.country_code", "billing.postal_code"],
+)  # fmt: skip
+def test_3ds_required_fields(missing: str) -> None:
+    row = person(**{missing.replace(".", "__"): None})
+    if missing.startswith("billing.") and missing.endswith("_name"):
+        row["company_name"] = "Acme"  # still API-valid
+    api = run(row)
+    assert api.rows_valid == 1 and api.threeds_ready == 0
+    assert api.threeds_problems == {missing: 1}
+    threeds = run(row, profile="3ds")
+    assert threeds.rows_valid == 0
+    assert reasons(threeds) == {(missing, "required for 3-D Secure")}
+
+
+def test_3ds_postal_code_not_needed_where_there_is_none() -> None:
+    row = person(billing__country_code="HK", billing__postal_code=None, billing__city="Hong Kong")
+    assert run(row, profile="3ds").rows_valid == 1
+
+
+@pytest.mark.parametrize(("country", "state"), [("US", None), ("US", "Gondor"), ("CA", "XX")])
+def test_3ds_state_required_in_us_ca_cn(country: str, state: str | None) -> None:
+    row = person(billing__country_code=country, billing__state=state)
+    result = run(row, profile="3ds")
+    assert [f for f, _ in reasons(result)] == ["billing.state"]
+    fixed = run(
+        person(billing__country_code=country, billing__state="Ohio" if country == "US" else "ON"),
+        profile="3ds",
+    )
+    assert fixed.rows_valid == 1
+
+
+def test_3ds_phone_must_convert_to_e164() -> None:
+    bad = run(person(phone_number="12345"), profile="3ds")
+    assert reasons(bad) == {("phone_number", "cannot be made E.164 with the country given")}
+    good = run(person(phone_number="020 7946 0000"), profile="3ds")
+    assert good.valid["phone_number"].to_list() == ["+442079460000"]
+
+
+def test_readiness_counts_by_country() -> None:
+    result = run(
+        person("A"), person("B", billing__country_code="US"), person("C", billing__city=None)
+    )
+    assert result.threeds_ready == 1
+    assert result.threeds_not_ready_by_country == {"US": 1, "GB": 1}
