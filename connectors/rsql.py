@@ -37,3 +37,20 @@ def all_of(clauses: Iterable[str]) -> str:
 def any_of(clauses: Iterable[str]) -> str:
     """Clauses joined with ``,`` (OR), each parenthesised."""
     return ",".join(f"({clause})" for clause in clauses)
+
+
+def record_query(entity_id: str, body: dict[str, object], created_since: str | None) -> str:
+    """A search matching customers that carry exactly ``body``'s fields (nested ones by dotted
+    path) in ``entity_id``, created at or after ``created_since``: how a create whose response
+    was lost is found again."""
+    clauses = [equals("entity_id", entity_id)]
+    for key, value in sorted(body.items()):
+        if key == "entity_id":
+            continue
+        if isinstance(value, dict):
+            clauses += [equals(f"{key}.{k}", str(v)) for k, v in sorted(value.items())]
+        else:
+            clauses.append(equals(key, str(value)))
+    if created_since is not None:
+        clauses.append(since("created_at", created_since))
+    return all_of(clauses)

@@ -122,7 +122,10 @@ def test_normalising_twice_changes_nothing(values: list[tuple[str, ...]]) -> Non
         for n, (a, c, s, p, e) in enumerate(values)
     ]  # fmt: skip
     once = normalize_customers(customer_frame(*rows)).select(TEXT_COLUMNS)
-    twice = normalize_customers(once.with_columns(
-        pl.lit("f").alias("__file"), pl.lit(1).alias("__row"), pl.lit(None, pl.String).alias("__ragged")
-    )).select(TEXT_COLUMNS)  # fmt: skip
+    again = once.with_columns(
+        pl.lit("f").alias("__file"),
+        pl.lit(1).alias("__row"),
+        pl.lit(None, pl.String).alias("__ragged"),
+    )
+    twice = normalize_customers(again).select(TEXT_COLUMNS)
     assert once.equals(twice)

@@ -1,0 +1,200 @@
+"""Loading a plan into the Customer API, each result landing in the state store at once.
+
+Exactly once, without an idempotency key: a create is journalled (durably) before it is sent;
+when its outcome is unknown (timeout, reset, lost response, 5xx) it is never re-sent blindly:
+the API is searched for exactly what was sent, and a match is adopted. Only when the search
+finds nothing is the create sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.customer_api import ApiResult, CustomerApi, Decision
+from connectors.rsql import record_query
+from connectors.state_store import CustomerState, StateStore
+from schemas.payload import PAYLOAD_HASH, request_body
+from schemas.plan import ACTION, KNOWN_ID
+
+log = logging.getLogger("custsync.load")
+
+MAX_CREATE_ROUNDS = 4  # create -> unknown outcome -> search finds nothing -> create again ...
+RECONCILE_PAGE = 20
+
+
+@dataclass
+class RowOutcome:
+    """What happened to one external id in this run."""
+
+    entity_id: str
+    external_id: str
+    status: str  # created | updated | unchanged | adopted | deleted | rejected | failed
+    customer_id: str | None = None
+    reason: str | None = None
+    fields: list[str] = field(default_factory=list)
+    recreated: bool = False
+
+
+@dataclass
+class LoadTotals:
+    """Requests spent reconciling, and recreated customers, for the report."""
+
+    reconciliations: int = 0
+    reconcile_requests: int = 0
+    recreated: int = 0
+
+
+class Loader:
+    """Sends planned rows; records every result; reconciles unknown outcomes."""
+
+    def __init__(self, api: CustomerApi, store: StateStore, run_id: str) -> None:
+        self.api = api
+        self.store = store
+        self.run_id = run_id
+        self.totals = LoadTotals()
+
+    async def load(
+        self,
+        rows: Iterable[dict[str, Any]],
+        on_result: Callable[[RowOutcome], None],
+        window: int = 256,
+    ) -> None:
+        """Send every row (bounded number of tasks alive at once; the client bounds requests)."""
+        slots = asyncio.Semaphore(window)
+
+        async def one(row: dict[str, Any]) -> None:
+            try:
+                on_result(await self.send(row))
+            finally:
+                slots.release()
+
+        async with asyncio.TaskGroup() as group:
+            for row in rows:
+                await slots.acquire()
+                group.create_task(one(row))
+
+    async def send(self, row: dict[str, Any]) -> RowOutcome:
+        """One planned row to the API, its result recorded before returning."""
+        action = row[ACTION]
+        if action == "update":
+            return await self._update(row)
+        if action == "reconcile":
+            state = self.store.get(row["entity_id"], row["external_id"])
+            if state is not None and state.pending_body is not None:
+                adopted = await self._reconcile_pending(state)
+                if adopted is not None:
+                    if adopted.customer_id and state.pending_hash != row[PAYLOAD_HASH]:
+                        # Found the earlier create, but the export has changed since: update it.
+                        return await self._update({**row, KNOWN_ID: adopted.customer_id})
+                    return adopted
+        return await self._create(row)
+
+    # -- operations ----------------------------------------------------------------------------
+
+    async def _create(self, row: dict[str, Any], recreated: bool = False) -> RowOutcome:
+        entity_id, external_id, payload_hash = (
+            row["entity_id"],
+            row["external_id"],
+            row[PAYLOAD_HASH],
+        )
+        body = request_body(row)
+        for _ in range(MAX_CREATE_ROUNDS):
+            since = self.store.mark_pending(entity_id, external_id, payload_hash, body, self.run_id)
+            result = await self.api.create(body)
+            if result.decision is not Decision.AMBIGUOUS:
+                return self._finish(row, result, "created", recreated)
+            log.info("create of %s: outcome unknown (%s); reconciling", external_id, result.reason)
+            found = await self._find_created(entity_id, external_id, body, since)
+            if isinstance(found, RowOutcome):
+                return found
+            if found is not None:
+                self.store.record(
+                    entity_id, external_id, "created", self.run_id, found, payload_hash
+                )
+                return RowOutcome(entity_id, external_id, "created", found, recreated=recreated)
+        reason = (
+            f"create outcome still unknown after {MAX_CREATE_ROUNDS} tries; reconciles next run"
+        )
+        self.store.record(
+            entity_id, external_id, "failed", self.run_id, error=reason, keep_pending=True
+        )
+        return RowOutcome(entity_id, external_id, "failed", reason=reason)
+
+    async def _update(self, row: dict[str, Any]) -> RowOutcome:
+        result = await self.api.update(row[KNOWN_ID], request_body(row))
+        if result.decision is Decision.NOT_FOUND:
+            # Deleted behind our back: create it again, and say so.
+            log.info("customer of %s vanished from the API; recreating", row["external_id"])
+            self.totals.recreated += 1
+            return await self._create(row, recreated=True)
+        return self._finish(row, result, "updated", False)
+
+    def _finish(
+        self, row: dict[str, Any], result: ApiResult, done: str, recreated: bool
+    ) -> RowOutcome:
+        entity_id, external_id = row["entity_id"], row["external_id"]
+        if result.decision is Decision.DONE:
+            customer_id = result.body["id"] if isinstance(result.body, dict) else row.get(KNOWN_ID)
+            self.store.record(
+                entity_id, external_id, done, self.run_id, customer_id, row[PAYLOAD_HASH]
+            )
+            return RowOutcome(entity_id, external_id, done, customer_id, recreated=recreated)
+        if result.decision is Decision.ROW_ERROR:
+            self.store.record(entity_id, external_id, "rejected", self.run_id, error=result.reason)
+            return RowOutcome(
+                entity_id, external_id, "rejected", row.get(KNOWN_ID), result.reason, result.fields
+            )
+        self.store.record(entity_id, external_id, "failed", self.run_id, error=result.reason)
+        return RowOutcome(entity_id, external_id, "failed", row.get(KNOWN_ID), result.reason)
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    async def _find_created(
+        self, entity_id: str, external_id: str, body: dict[str, Any], since: str
+    ) -> str | RowOutcome | None:
+        """The UUID of the customer an unanswered create made, None if it made none, or a
+        failed outcome when the API holds several candidates (never guess)."""
+        self.totals.reconciliations += 1
+        query = record_query(entity_id, body, since)
+        self.totals.reconcile_requests += 1
+        result = await self.api.search(query, page_size=RECONCILE_PAGE)
+        if result.decision is not Decision.DONE:
+            reason = f"could not reconcile an unanswered create: {result.reason}"
+            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason,
+                              keep_pending=True)  # fmt: skip
+            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+        candidates = [c["id"] for c in result.body or []]
+        taken = self._ids_mapped_elsewhere(entity_id, external_id, candidates)
+        free = [c for c in candidates if c not in taken]
+        if len(free) > 1:
+            reason = f"{len(free)} customers match an unanswered create; not guessing"
+            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason,
+                              keep_pending=True)  # fmt: skip
+            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+        return free[0] if free else None
+
+    def _ids_mapped_elsewhere(self, entity_id: str, external_id: str, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        mapped = self.store.owners_of(entity_id, ids)
+        return {cid for cid, owner in mapped.items() if owner != external_id}
+
+    async def _reconcile_pending(self, state: CustomerState) -> RowOutcome | None:
+        """A create journalled by an earlier run: adopt what it made, or None to create anew."""
+        body = json.loads(state.pending_body or "{}")
+        found = await self._find_created(
+            state.entity_id, state.external_id, body, state.pending_since
+        )
+        if isinstance(found, RowOutcome):
+            return found
+        if found is None:
+            return None
+        self.store.record(
+            state.entity_id, state.external_id, "created", self.run_id, found, state.pending_hash
+        )
+        return RowOutcome(state.entity_id, state.external_id, "created", found)

@@ -1,0 +1,55 @@
+"""CustomerRequest payloads from normalised rows: the body sent, and a stable hash of it.
+
+The hash is SHA-256 of a canonical JSON (every field, nulls included, fixed order) built by
+polars, so a nightly run compares one string per customer with what the store remembers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import polars as pl
+
+from schemas.api_fields import OBJECT_FIELDS, TOP_LEVEL_FIELDS
+
+HASH_VERSION = "v1"
+PAYLOAD_HASH = "payload_hash"
+
+
+def _canonical_struct() -> pl.Expr:
+    fields: list[pl.Expr] = [pl.col(f.path).alias(f.path) for f in TOP_LEVEL_FIELDS]
+    for parent, leaves in OBJECT_FIELDS.items():
+        fields.append(
+            pl.struct([pl.col(f"{parent}.{leaf.path}").alias(leaf.path) for leaf in leaves]).alias(
+                parent
+            )
+        )
+    return pl.struct(fields)
+
+
+def with_payload_hash(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``payload_hash`` to rows holding every API column (entity_id filled in)."""
+    canonical = frame.select(_canonical_struct().struct.json_encode()).to_series()
+    # hashlib over a list: polars has no stable cryptographic hash (its own hash changes across
+    # versions, which would make every customer look changed after an upgrade).
+    digests = [f"{HASH_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}" for text in canonical]
+    return frame.with_columns(pl.Series(PAYLOAD_HASH, digests, dtype=pl.String))
+
+
+def request_body(row: dict[str, Any]) -> dict[str, Any]:
+    """The CustomerRequest of one row: dotted columns -> nested JSON, absent fields left out."""
+    body: dict[str, Any] = {}
+    for spec in TOP_LEVEL_FIELDS:
+        value = row.get(spec.path)
+        if value is not None:
+            body[spec.path] = value
+    for parent, leaves in OBJECT_FIELDS.items():
+        nested = {
+            leaf.path: row[f"{parent}.{leaf.path}"]
+            for leaf in leaves
+            if row.get(f"{parent}.{leaf.path}") is not None
+        }
+        if nested:
+            body[parent] = nested
+    return body

@@ -1,0 +1,45 @@
+"""The sync plan: which valid rows to create, update, reconcile, or leave alone.
+
+Pure: a join of this run's rows with what the state store knows, compared by payload hash.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+from schemas.payload import PAYLOAD_HASH
+
+Action = Literal["create", "update", "unchanged", "reconcile"]
+ACTION = "action"
+KNOWN_ID = "known_customer_id"
+
+
+def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (entity_id, external_id, payload_hash, ...) + ``state`` (the store's lookup) ->
+    rows with ``action`` and ``known_customer_id``.
+
+    - unknown to the store -> create
+    - a create journalled but never answered (a crash, a lost response) -> reconcile first
+    - known without a customer (its create failed, or it was deleted) -> create
+    - known, same payload hash -> unchanged; different -> update
+    """
+    known = state.select(
+        pl.col("entity_id"),
+        pl.col("external_id"),
+        pl.col("customer_id").alias(KNOWN_ID),
+        pl.col("payload_hash").alias("__known_hash"),
+        pl.col("pending_since").alias("__pending_since"),
+    )
+    joined = rows.join(known, on=["entity_id", "external_id"], how="left", maintain_order="left")
+    action = (
+        pl.when(pl.col(KNOWN_ID).is_null() & pl.col("__pending_since").is_not_null())
+        .then(pl.lit("reconcile"))
+        .when(pl.col(KNOWN_ID).is_null())
+        .then(pl.lit("create"))
+        .when(pl.col(PAYLOAD_HASH) == pl.col("__known_hash"))
+        .then(pl.lit("unchanged"))
+        .otherwise(pl.lit("update"))
+    )
+    return joined.with_columns(action.alias(ACTION)).drop("__known_hash", "__pending_since")
