@@ -25,3 +25,25 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     path = out_dir / "report.json"
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def write_mappings(mappings: pl.DataFrame, out_dir: Path) -> Path:
+    """``mappings.csv``: ``external_id,customer_id,status`` (+ ``entity_id``), one row per id."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "mappings.csv"
+    mappings.sort("external_id").write_csv(path)
+    return path
+
+
+def export_mappings(mappings: pl.DataFrame, target: Path) -> Path:
+    """The state store's full mapping as CSV or Parquet (by the file's extension)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() in (".parquet", ".pq"):
+        mappings.write_parquet(target)
+    elif target.suffix.lower() == ".csv":
+        mappings.write_csv(target)
+    else:
+        from schemas.errors import InputError
+
+        raise InputError(f"--out must end in .csv or .parquet, not {target.name}")
+    return target

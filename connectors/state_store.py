@@ -114,7 +114,8 @@ class StateStore:
                 raise InputError(f"cannot open the PostgreSQL state store: {first}") from None
             return cls(connection, "%s", _mask_url(location))
         path = Path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if location != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = sqlite3.connect(path, timeout=30)
             connection.execute("PRAGMA journal_mode=WAL")

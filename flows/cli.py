@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,6 +176,134 @@ def validate(
         )
     if not Options.quiet:
         print_validation(run.report, run.out_dir)
+
+
+@app.command()
+def sync(
+    sources: SourcesArg,
+    mapping: MappingOpt = None,
+    target: Annotated[
+        str,
+        typer.Option(help="local (embedded sandbox), sandbox, us-sandbox, emea, us, nz, or a URL."),
+    ] = "local",
+    entity_id: Annotated[
+        str | None,
+        typer.Option("--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID)."),
+    ] = None,
+    state: Annotated[
+        str, typer.Option(help="State store: SQLite path or postgresql:// URL.")
+    ] = ".custsync/state.db",
+    out: Annotated[
+        Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option("--rate-limit", help="Requests per second allowed.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at most.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan only; send and change nothing.")
+    ] = False,
+    profile: ProfileOpt = "api",
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+) -> None:
+    """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
+    from flows.summary import print_sync
+    from flows.sync_run import run_sync
+    from flows.sync_steps import SyncConfig
+
+    with errors_as_exit():
+        if rate_limit is not None and rate_limit <= 0:
+            raise InputError("--rate-limit must be positive")
+        if concurrency is not None and concurrency < 1:
+            raise InputError("--concurrency must be at least 1")
+        config = SyncConfig(
+            sources=sources,
+            mapping_path=mapping,
+            target=target,
+            entity_id=entity_id,
+            state=state,
+            out_dir=out,
+            rate_limit=rate_limit,
+            concurrency=concurrency,
+            dry_run=dry_run,
+            profile=_profile(profile),
+            read_options=_read_options(encoding, delimiter),
+        )
+        with progress_bar(enabled=not Options.quiet) as progress:
+            outcome = run_sync(config, on_start=_announce_target, progress=progress)
+    if not Options.quiet:
+        print_sync(outcome.report, outcome.out_dir)
+    if outcome.error:
+        typer.echo(f"custsync: error: {outcome.error}", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+mappings_app = typer.Typer(help="The external id -> customer UUID mappings in the state store.")
+app.add_typer(mappings_app, name="mappings")
+
+
+@mappings_app.command("export")
+def mappings_export(
+    out: Annotated[Path, typer.Option(help="Target file: .csv or .parquet.")],
+    state: Annotated[
+        str, typer.Option(help="State store: SQLite path or postgresql:// URL.")
+    ] = ".custsync/state.db",
+) -> None:
+    """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
+    from connectors.artifacts import export_mappings
+    from connectors.state_store import StateStore
+
+    with errors_as_exit():
+        if not state.startswith(("postgresql://", "postgres://")) and not Path(state).exists():
+            raise InputError(f"no state store at {state}")
+        store = StateStore.open(state)
+        try:
+            mappings = store.mappings()
+        finally:
+            store.close()
+        path = export_mappings(mappings, out)
+    if not Options.quiet:
+        typer.echo(f"custsync: {mappings.height:,} mappings written to {path}")
+
+
+def _announce_target(description: str) -> None:
+    if not Options.quiet:
+        typer.echo(f"custsync: target: {description}", err=True)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar (rows/s, ETA) on a terminal; nothing when piped or quiet."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("sync", total=None, rate="-")
+        started = time.perf_counter()
+
+        def update(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+        yield update
 
 
 def default_out_dir(kind: str) -> Path:
