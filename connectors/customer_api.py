@@ -237,7 +237,7 @@ class CustomerApi:
             retry=retry_if_exception_type(_Retryable),
             stop=stop_after_attempt(self._max_attempts),
             wait=wait_retry_after(
-                wait_exponential_jitter(initial=0.25, max=self._backoff_max_s, jitter=0.5)
+                wait_exponential_jitter(multiplier=0.25, max=self._backoff_max_s, jitter=0.5)
             ),
             sleep=self._sleep,
             reraise=False,

@@ -23,7 +23,7 @@ from schemas.plan import ACTION, KNOWN_ID
 
 log = logging.getLogger("custsync.load")
 
-MAX_CREATE_ROUNDS = 4  # create -> unknown outcome -> search finds nothing -> create again ...
+MAX_CREATE_ROUNDS = 8  # create -> unknown outcome -> search finds nothing -> create again ...
 RECONCILE_PAGE = 20
 
 
