@@ -17,6 +17,8 @@ from schemas.errors import CustsyncError, InputError
 
 if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
     from connectors.export_files import ReadOptions
+    from flows.sync_run import SyncOutcome
+    from flows.sync_steps import SyncConfig
     from schemas.normalize import Profile
 
 app = typer.Typer(
@@ -209,7 +211,6 @@ def sync(
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from flows.summary import print_sync
-    from flows.sync_run import run_sync
     from flows.sync_steps import SyncConfig
 
     with errors_as_exit():
@@ -231,7 +232,7 @@ def sync(
             read_options=_read_options(encoding, delimiter),
         )
         with progress_bar(enabled=not Options.quiet) as progress:
-            outcome = run_sync(config, on_start=_announce_target, progress=progress)
+            outcome = _run(config, progress)
     if not Options.quiet:
         print_sync(outcome.report, outcome.out_dir)
     if outcome.error:
@@ -265,6 +266,25 @@ def mappings_export(
         path = export_mappings(mappings, out)
     if not Options.quiet:
         typer.echo(f"custsync: {mappings.height:,} mappings written to {path}")
+
+
+def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> SyncOutcome:
+    """Inside the sync-customers flow when a Prefect API is configured (PREFECT_API_URL);
+    directly otherwise, since Prefect would first start a temporary server (flows/sync_run.py)."""
+    import os
+
+    from flows.runner import InlineRunner, PrefectRunner
+    from flows.sync_run import run_sync
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return run_sync(config, on_start=_announce_target, runner=InlineRunner(progress))
+    from prefect import flow
+
+    @flow(name="sync-customers", log_prints=False, persist_result=False)
+    def sync_customers_cli() -> SyncOutcome:
+        return run_sync(config, on_start=_announce_target, runner=PrefectRunner(progress))
+
+    return sync_customers_cli()
 
 
 def _announce_target(description: str) -> None:
@@ -333,7 +353,17 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
+        typer.echo(
+            "custsync: interrupted; every finished row is recorded, rerun to go on", err=True
+        )
         sys.exit(130)
+    except Exception as exc:  # the last line of defence: one line, no traceback without -v
+        if Options.verbose:
+            raise
+        typer.echo(
+            f"custsync: error: unexpected {type(exc).__name__}: {exc} (run with -v)", err=True
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

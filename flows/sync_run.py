@@ -8,7 +8,6 @@ machine (measured: bench/prefect_overhead.py), far more than a nightly run of a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -18,9 +17,11 @@ from typing import Any
 
 import polars as pl
 
+from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
 from flows.load import RowOutcome
+from flows.runner import InlineRunner
 from schemas.errors import AuthError
 from schemas.plan import ACTION
 
@@ -38,26 +39,24 @@ class SyncOutcome:
     error: str | None = None
 
 
-Progress = Callable[[int, int], None]
-
-
 def run_sync(
     config: steps.SyncConfig,
     run_id: str | None = None,
     on_start: Callable[[str], None] | None = None,
-    progress: Progress | None = None,
+    runner: InlineRunner | None = None,
 ) -> SyncOutcome:
     """Run a sync; write its artefacts; the exit code follows the interface spec."""
+    runner = runner or InlineRunner()
     started = time.perf_counter()
     run_id = run_id or steps.new_run_id()
     out_dir = config.out_dir or Path("out") / run_id
     with steps.open_target(config) as target:
         if on_start is not None:
             on_start(target.description)
-        result = steps.read_and_validate(config)
+        result = runner.step("read-and-validate", steps.read_and_validate, config)
         store = StateStore.open(_state_location(config))
         try:
-            planned = steps.plan(result.valid, store)
+            planned = runner.step("plan", steps.plan, result.valid, store)
             actions = planned.get_column(ACTION).value_counts()
             plan_counts = dict(zip(actions[ACTION], actions["count"], strict=True))
             extra: dict[str, Any] = {
@@ -67,39 +66,62 @@ def run_sync(
                 "plan": {k: int(v) for k, v in sorted(plan_counts.items())},
             }
             if config.dry_run:
-                return _dry_run(
-                    config, result, planned, out_dir, extra, started, target.description
-                )
+                return _dry_run(result, planned, out_dir, extra, started, target.description)
             store.begin_run(run_id, "sync", target.description)
-            to_send = int(planned.height - plan_counts.get("unchanged", 0))
-            done = 0
-
-            def on_result(_: RowOutcome) -> None:
-                nonlocal done
-                done += 1
-                if progress is not None:
-                    progress(done, to_send)
-
-            error = None
-            outcomes: list[RowOutcome] = []
-            loaded = None
-            try:
-                loaded = asyncio.run(steps.load(planned, target, store, run_id, config, on_result))
-                outcomes = loaded.outcomes
-            except* AuthError as group:
-                error = str(group.exceptions[0])
-            mappings = steps.mapping_rows(result, planned, outcomes, store)
+            loaded, error = _load(planned, target, store, run_id, config, runner)
+            mappings = steps.mapping_rows(result, planned, loaded.outcomes, store)
             report = steps.build_report(
                 result, mappings, loaded, time.perf_counter() - started, extra
             )
             failed = report["failed"] > 0 or error is not None
             store.finish_run(run_id, "failed" if failed else "ok", report)
-            steps.write_back(
-                out_dir, result, mappings, steps.api_rejects(planned, outcomes), report
-            )
+            rejects = steps.api_rejects(planned, loaded.outcomes)
+            runner.step("write-back", steps.write_back, out_dir, result, mappings, rejects, report)
+            runner.publish(report, result.rejects)
             return SyncOutcome(report, out_dir, target.description, 1 if failed else 0, error)
         finally:
             store.close()
+
+
+def _load(
+    planned: pl.DataFrame,
+    target: steps.Target,
+    store: StateStore,
+    run_id: str,
+    config: steps.SyncConfig,
+    runner: InlineRunner,
+) -> tuple[steps.LoadReport, str | None]:
+    """Every row to send, batch by batch; stops at the first refused credential."""
+    to_send = planned.filter(pl.col(ACTION) != "unchanged")
+    pacer = RequestPacer(config.rate_limit)
+    reports: list[steps.LoadReport] = []
+    done = 0
+
+    def on_result(_: RowOutcome) -> None:
+        nonlocal done
+        done += 1
+        runner.progress(done, to_send.height)
+
+    error = None
+    for batch in to_send.iter_slices(config.batch_size):
+        try:
+            reports.append(
+                runner.step(
+                    "load-batch",
+                    steps.load_batch,
+                    batch,
+                    target,
+                    store,
+                    run_id,
+                    config,
+                    pacer,
+                    on_result,
+                )
+            )
+        except AuthError as exc:
+            error = str(exc)
+            break
+    return steps.merge_reports(reports), error
 
 
 def _state_location(config: steps.SyncConfig) -> str:
@@ -111,7 +133,6 @@ def _state_location(config: steps.SyncConfig) -> str:
 
 
 def _dry_run(
-    config: steps.SyncConfig,
     result: Any,
     planned: pl.DataFrame,
     out_dir: Path,

@@ -5,6 +5,7 @@ target -> read and validate -> plan -> load (in batches) -> write back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -26,7 +27,7 @@ from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows.load import Loader, LoadTotals, RowOutcome
 from flows.validate_run import load_mapping
-from schemas.errors import InputError
+from schemas.errors import AuthError, InputError
 from schemas.normalize import Profile
 from schemas.payload import with_payload_hash
 from schemas.plan import ACTION, KNOWN_ID, plan_sync
@@ -145,15 +146,17 @@ def default_concurrency(rate_limit: float | None) -> int:
     return max(4, min(64, int(rate_limit * 0.25) + 2))
 
 
-async def load(
-    planned: pl.DataFrame,
+def load_batch(
+    batch: pl.DataFrame,
     target: Target,
     store: StateStore,
     run_id: str,
     config: SyncConfig,
+    pacer: RequestPacer,
     on_result: Callable[[RowOutcome], None] | None = None,
 ) -> LoadReport:
-    """Send every row whose action is not ``unchanged``; results land in the store as they come."""
+    """Send one batch of planned rows (none ``unchanged``); results land in the store as they
+    come. The pacer is shared across batches, so the rate limit holds across them."""
     outcomes: list[RowOutcome] = []
 
     def collect(outcome: RowOutcome) -> None:
@@ -161,16 +164,38 @@ async def load(
         if on_result is not None:
             on_result(outcome)
 
-    concurrency = config.concurrency or default_concurrency(config.rate_limit)
-    pacer = RequestPacer(config.rate_limit)
-    async with CustomerApi(
-        target.base_url, target.credentials, pacer=pacer, concurrency=concurrency
-    ) as api:
-        loader = Loader(api, store, run_id)
-        to_send = planned.filter(pl.col(ACTION) != "unchanged")
-        for batch in to_send.iter_slices(config.batch_size):
-            await loader.load(batch.iter_rows(named=True), collect)
-    return LoadReport(outcomes, api.counters, loader.totals)
+    async def send() -> LoadReport:
+        concurrency = config.concurrency or default_concurrency(config.rate_limit)
+        async with CustomerApi(
+            target.base_url, target.credentials, pacer=pacer, concurrency=concurrency
+        ) as api:
+            loader = Loader(api, store, run_id)
+            try:
+                await loader.load(batch.iter_rows(named=True), collect)
+            except* AuthError as group:
+                # The task group cancelled the rest; the run stops on the first refusal.
+                raise group.exceptions[0] from None
+        return LoadReport(outcomes, api.counters, loader.totals)
+
+    return asyncio.run(send())
+
+
+def merge_reports(reports: list[LoadReport]) -> LoadReport:
+    """One LoadReport from the batches'."""
+    merged = LoadReport([], ApiCounters(), LoadTotals())
+    for report in reports:
+        merged.outcomes.extend(report.outcomes)
+        for name in ("requests", "retries", "rate_limited", "ambiguous"):
+            setattr(
+                merged.counters,
+                name,
+                getattr(merged.counters, name) + getattr(report.counters, name),
+            )
+        for name in ("reconciliations", "reconcile_requests", "recreated"):
+            setattr(
+                merged.totals, name, getattr(merged.totals, name) + getattr(report.totals, name)
+            )
+    return merged
 
 
 def mapping_rows(

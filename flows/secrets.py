@@ -1,0 +1,23 @@
+"""Credentials for scheduled runs: from the environment, or from Prefect Secret blocks.
+
+The blocks are named in the deployment's parameters (never their values): the values are
+read at run time and put into this process's environment, where the client reads them.
+"""
+
+from __future__ import annotations
+
+import os
+
+ALLOWED = ("VERIFONE_USER_UID", "VERIFONE_API_KEY", "VERIFONE_ACCESS_TOKEN", "VERIFONE_ENTITY_ID")
+
+
+def load_credentials_into_environment(blocks: dict[str, str] | None) -> None:
+    """``{"VERIFONE_API_KEY": "block-name", ...}`` -> os.environ (values never logged)."""
+    if not blocks:
+        return
+    from prefect.blocks.system import Secret
+
+    for variable, block_name in blocks.items():
+        if variable not in ALLOWED:
+            raise ValueError(f"credentials_blocks: {variable} is not one of {', '.join(ALLOWED)}")
+        os.environ[variable] = str(Secret.load(block_name).get())
