@@ -1,0 +1,61 @@
+"""The sync-customers Prefect flow, run for real (prefect_test_harness) against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.process import SandboxProcess
+from tests.conftest import KEY, USER
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    # The temporary server takes ~20 s to start on a 2-core machine: once per session.
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.mark.slow
+def test_flow_syncs_and_publishes_artifacts(
+    prefect_harness: None,
+    sandbox_server: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.sync_flow import sync_customers
+
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+    source = tmp_path / "a.csv"
+    source.write_text(
+        "external_id,billing.first_name,billing.last_name,billing.country_code\n"
+        "F1,Ann,Lee,GB\nF2,Bob,Ray,US\nF3,Cid,,FR\n"
+    )
+    entity = f"flow-{uuid.uuid4().hex[:8]}"
+    report = sync_customers(
+        sources=[str(source)], target=sandbox_server.url, entity_id=entity,
+        state=str(tmp_path / "state.db"), out=str(tmp_path / "out"),
+    )  # fmt: skip
+    assert (report["created"], report["rows_rejected"]) == (2, 1)
+    with (tmp_path / "out" / "mappings.csv").open() as handle:
+        assert {r["external_id"] for r in csv.DictReader(handle)} == {"F1", "F2", "F3"}
+
+    async def artifacts() -> dict[str, str]:
+        async with get_client() as client:
+            found = await client.read_artifacts()
+        return {a.key: a.type for a in found if a.key}
+
+    keys = asyncio.run(artifacts())
+    assert keys.get("sync-summary") == "markdown"
+    assert keys.get("sync-rejects") == "table"
+    assert keys.get("sync-progress") == "progress"
