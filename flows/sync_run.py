@@ -8,6 +8,7 @@ machine (measured: bench/prefect_overhead.py), far more than a nightly run of a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -103,24 +104,14 @@ def _load(
         runner.progress(done, to_send.height)
 
     error = None
-    for batch in to_send.iter_slices(config.batch_size):
-        try:
-            reports.append(
-                runner.step(
-                    "load-batch",
-                    steps.load_batch,
-                    batch,
-                    target,
-                    store,
-                    run_id,
-                    config,
-                    pacer,
-                    on_result,
-                )
-            )
-        except AuthError as exc:
-            error = str(exc)
-            break
+    with asyncio.Runner() as loop:
+        for batch in to_send.iter_slices(config.batch_size):
+            arguments = (batch, target, store, run_id, config, pacer, loop, on_result)
+            try:
+                reports.append(runner.step("load-batch", steps.load_batch, *arguments))
+            except AuthError as exc:
+                error = str(exc)
+                break
     return steps.merge_reports(reports), error
 
 

@@ -153,10 +153,12 @@ def load_batch(
     run_id: str,
     config: SyncConfig,
     pacer: RequestPacer,
+    loop: asyncio.Runner,
     on_result: Callable[[RowOutcome], None] | None = None,
 ) -> LoadReport:
     """Send one batch of planned rows (none ``unchanged``); results land in the store as they
-    come. The pacer is shared across batches, so the rate limit holds across them."""
+    come. The pacer and the event loop are shared across batches, so the rate limit holds
+    across them (a limiter belongs to one loop)."""
     outcomes: list[RowOutcome] = []
 
     def collect(outcome: RowOutcome) -> None:
@@ -177,7 +179,7 @@ def load_batch(
                 raise group.exceptions[0] from None
         return LoadReport(outcomes, api.counters, loader.totals)
 
-    return asyncio.run(send())
+    return loop.run(send())
 
 
 def merge_reports(reports: list[LoadReport]) -> LoadReport:
