@@ -208,6 +208,16 @@ def sync(
     profile: ProfileOpt = "api",
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    match_on: Annotated[
+        list[str] | None,
+        typer.Option(help="Adopt an existing customer with these fields instead of creating one."),
+    ] = None,
+    delete_missing: Annotated[
+        bool, typer.Option("--delete-missing", help="Delete customers whose id left the export.")
+    ] = False,
+    max_deletes: Annotated[
+        int | None, typer.Option(help="Deletions allowed (default: 5% of known customers).")
+    ] = None,
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from flows.summary import print_sync
@@ -230,6 +240,9 @@ def sync(
             dry_run=dry_run,
             profile=_profile(profile),
             read_options=_read_options(encoding, delimiter),
+            match_on=_match_fields(match_on),
+            delete_missing=delete_missing,
+            max_deletes=max_deletes,
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)
@@ -341,6 +354,16 @@ def errors_as_exit() -> Iterator[None]:
         if Options.verbose:
             logging.getLogger("custsync").exception("stopped")
         raise fail(str(exc), exc.exit_code) from None
+
+
+def _match_fields(values: list[str] | None) -> tuple[str, ...]:
+    from schemas.api_fields import FIELDS_BY_PATH
+
+    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
+    for field in fields:
+        if field not in FIELDS_BY_PATH or field == "entity_id":
+            raise InputError(f"--match-on: {field!r} is not an API field")
+    return fields
 
 
 def _split_pairs(values: list[str] | None) -> list[str]:

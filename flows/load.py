@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.customer_api import ApiResult, CustomerApi, Decision
-from connectors.rsql import record_query
+from connectors.rsql import all_of, equals, record_query
 from connectors.state_store import CustomerState, StateStore
 from schemas.payload import PAYLOAD_HASH, request_body
 from schemas.plan import ACTION, KNOWN_ID
@@ -52,10 +52,17 @@ class LoadTotals:
 class Loader:
     """Sends planned rows; records every result; reconciles unknown outcomes."""
 
-    def __init__(self, api: CustomerApi, store: StateStore, run_id: str) -> None:
+    def __init__(
+        self,
+        api: CustomerApi,
+        store: StateStore,
+        run_id: str,
+        match_on: tuple[str, ...] = (),
+    ) -> None:
         self.api = api
         self.store = store
         self.run_id = run_id
+        self.match_on = match_on
         self.totals = LoadTotals()
 
     async def load(
@@ -92,7 +99,53 @@ class Loader:
                         # Found the earlier create, but the export has changed since: update it.
                         return await self._update({**row, KNOWN_ID: adopted.customer_id})
                     return adopted
+        if self.match_on:
+            matched = await self._match_existing(row)
+            if matched is not None:
+                return matched
         return await self._create(row)
+
+    async def delete(self, entity_id: str, external_id: str, customer_id: str) -> RowOutcome:
+        """Delete a customer whose external id left the export (mirror syncs)."""
+        result = await self.api.delete(customer_id)
+        if result.decision in (Decision.DONE, Decision.NOT_FOUND):
+            self.store.forget_customer(entity_id, external_id, "deleted", self.run_id)
+            return RowOutcome(entity_id, external_id, "deleted", customer_id)
+        self.store.record(entity_id, external_id, "failed", self.run_id, error=result.reason)
+        return RowOutcome(entity_id, external_id, "failed", customer_id, result.reason)
+
+    async def reconcile_journal(self, state: CustomerState) -> RowOutcome | None:
+        """A create an earlier run journalled for an external id absent from this run's rows:
+        adopt what it made, or clear the intent when it made nothing."""
+        outcome = await self._reconcile_pending(state)
+        if outcome is None:
+            self.store.record(state.entity_id, state.external_id, "failed", self.run_id,
+                              error="an earlier create never reached the API")  # fmt: skip
+        return outcome
+
+    async def _match_existing(self, row: dict[str, Any]) -> RowOutcome | None:
+        """--match-on: adopt the one customer that already carries these fields (made by
+        checkout, say) instead of creating a twin; several: a conflict, never a guess."""
+        values = {field: row.get(field) for field in self.match_on}
+        if any(v is None for v in values.values()):
+            return None
+        query = all_of([equals("entity_id", row["entity_id"])] +
+                       [equals(f, str(v)) for f, v in values.items()])  # fmt: skip
+        result = await self.api.search(query, page_size=RECONCILE_PAGE)
+        entity_id, external_id = row["entity_id"], row["external_id"]
+        if result.decision is not Decision.DONE:
+            return self._finish(row, result, "adopted", False)
+        ids = [c["id"] for c in result.body or []]
+        free = [c for c in ids if c not in self._ids_mapped_elsewhere(entity_id, external_id, ids)]
+        if not free:
+            return None
+        if len(free) > 1:
+            reason = f"conflict: {len(free)} customers match on {', '.join(self.match_on)}"
+            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason)
+            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+        # Adopted: bring the record in line with the CRM (one full-record update).
+        updated = await self.api.update(free[0], request_body(row))
+        return self._finish({**row, KNOWN_ID: free[0]}, updated, "adopted", False)
 
     # -- operations ----------------------------------------------------------------------------
 

@@ -35,6 +35,9 @@ def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
         dry_run=bool(parameters.get("dry_run", False)),
         profile=parameters.get("profile") or "api",
         read_options=ReadOptions(parameters.get("encoding"), parameters.get("delimiter")),
+        match_on=tuple(parameters.get("match_on") or ()),
+        delete_missing=bool(parameters.get("delete_missing", False)),
+        max_deletes=parameters.get("max_deletes"),
     )
 
 
@@ -59,6 +62,9 @@ def sync_customers(
     encoding: str | None = None,
     delimiter: str | None = None,
     credentials_blocks: dict[str, str] | None = None,
+    match_on: list[str] | None = None,
+    delete_missing: bool = False,
+    max_deletes: int | None = None,
 ) -> dict[str, Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 

@@ -23,8 +23,7 @@ from connectors.state_store import StateStore
 from flows import sync_steps as steps
 from flows.load import RowOutcome
 from flows.runner import InlineRunner
-from schemas.errors import AuthError
-from schemas.plan import ACTION
+from schemas.plan import ACTION, KNOWN_STATUS
 
 log = logging.getLogger("custsync.sync")
 
@@ -58,18 +57,26 @@ def run_sync(
         store = StateStore.open(_state_location(config))
         try:
             planned = runner.step("plan", steps.plan, result.valid, store)
+            gone = (
+                steps.deletions(result, store, config)
+                if config.delete_missing
+                else pl.DataFrame(
+                    schema=dict.fromkeys(["entity_id", "external_id", "customer_id"], pl.String)
+                )
+            )
             actions = planned.get_column(ACTION).value_counts()
             plan_counts = dict(zip(actions[ACTION], actions["count"], strict=True))
             extra: dict[str, Any] = {
                 "run_id": run_id,
                 "target": target.description,
                 "dry_run": config.dry_run,
-                "plan": {k: int(v) for k, v in sorted(plan_counts.items())},
+                "plan": {k: int(v) for k, v in sorted(plan_counts.items())}
+                | ({"delete": gone.height} if gone.height else {}),
             }
             if config.dry_run:
-                return _dry_run(result, planned, out_dir, extra, started, target.description)
+                return _dry_run(result, planned, gone, out_dir, extra, started, target.description)
             store.begin_run(run_id, "sync", target.description)
-            loaded, error = _load(planned, target, store, run_id, config, runner)
+            loaded, error = _load(planned, gone, target, store, run_id, config, runner)
             mappings = steps.mapping_rows(result, planned, loaded.outcomes, store)
             report = steps.build_report(
                 result, mappings, loaded, time.perf_counter() - started, extra
@@ -86,6 +93,7 @@ def run_sync(
 
 def _load(
     planned: pl.DataFrame,
+    gone: pl.DataFrame,
     target: steps.Target,
     store: StateStore,
     run_id: str,
@@ -93,7 +101,10 @@ def _load(
     runner: InlineRunner,
 ) -> tuple[steps.LoadReport, str | None]:
     """Every row to send, batch by batch; stops at the first refused credential."""
-    to_send = planned.filter(pl.col(ACTION) != "unchanged")
+    # Rows that failed last time go first: the next run retries them before anything else.
+    to_send = planned.filter(pl.col(ACTION) != "unchanged").sort(
+        pl.col(KNOWN_STATUS).fill_null("") != "failed", maintain_order=True
+    )
     pacer = RequestPacer(config.rate_limit)
     reports: list[steps.LoadReport] = []
     done = 0
@@ -101,18 +112,21 @@ def _load(
     def on_result(_: RowOutcome) -> None:
         nonlocal done
         done += 1
-        runner.progress(done, to_send.height)
+        runner.progress(done, to_send.height + gone.height)
 
-    error = None
     with asyncio.Runner() as loop:
+        settle = (planned, gone.head(0), target, store, run_id, config, pacer, loop)
+        reports.append(runner.step("reconcile-journal", steps.settle, *settle))
         for batch in to_send.iter_slices(config.batch_size):
-            arguments = (batch, target, store, run_id, config, pacer, loop, on_result)
-            try:
-                reports.append(runner.step("load-batch", steps.load_batch, *arguments))
-            except AuthError as exc:
-                error = str(exc)
+            if reports[-1].error:
                 break
-    return steps.merge_reports(reports), error
+            arguments = (batch, target, store, run_id, config, pacer, loop, on_result)
+            reports.append(runner.step("load-batch", steps.load_batch, *arguments))
+        if gone.height and not reports[-1].error:
+            settle = (planned, gone, target, store, run_id, config, pacer, loop, on_result)
+            reports.append(runner.step("delete-missing", steps.settle, *settle))
+    merged = steps.merge_reports(reports)
+    return merged, merged.error
 
 
 def _state_location(config: steps.SyncConfig) -> str:
@@ -126,6 +140,7 @@ def _state_location(config: steps.SyncConfig) -> str:
 def _dry_run(
     result: Any,
     planned: pl.DataFrame,
+    gone: pl.DataFrame,
     out_dir: Path,
     extra: dict[str, Any],
     started: float,
@@ -135,9 +150,11 @@ def _dry_run(
     from connectors.artifacts import write_rejects, write_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    planned.select(
+    rows = planned.select(
         "external_id", "entity_id", pl.col("known_customer_id").alias("customer_id"), ACTION
-    ).sort("external_id").write_csv(out_dir / "plan.csv")
+    )
+    deletes = gone.select("external_id", "entity_id", "customer_id", pl.lit("delete").alias(ACTION))
+    pl.concat([rows, deletes]).sort("external_id").write_csv(out_dir / "plan.csv")
     write_rejects(result.rejects, out_dir)
     report = {
         "rows_read": result.rows_read,

@@ -30,7 +30,7 @@ from flows.validate_run import load_mapping
 from schemas.errors import AuthError, InputError
 from schemas.normalize import Profile
 from schemas.payload import with_payload_hash
-from schemas.plan import ACTION, KNOWN_ID, plan_sync
+from schemas.plan import ACTION, KNOWN_ID, deletion_limit, plan_deletions, plan_sync
 from schemas.validation import FILE, ROW, ValidationResult, validate_customers
 
 log = logging.getLogger("custsync.sync")
@@ -57,6 +57,9 @@ class SyncConfig:
     profile: Profile = "api"
     read_options: ReadOptions = field(default_factory=ReadOptions)
     batch_size: int = 2_000
+    match_on: tuple[str, ...] = ()
+    delete_missing: bool = False
+    max_deletes: int | None = None
 
     def resolved_entity(self) -> str | None:
         """--entity-id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""
@@ -119,6 +122,30 @@ def read_and_validate(config: SyncConfig) -> ValidationResult:
         return validate_customers(frame, config.profile, entity_required=True)
 
 
+def deletions(result: ValidationResult, store: StateStore, config: SyncConfig) -> pl.DataFrame:
+    """--delete-missing: known customers whose external id is in no row of this run; refused
+    (exit 2, before anything is sent) past --max-deletes or 5% of the known customers."""
+    seen = pl.concat(
+        [result.valid.get_column("external_id"), result.rejects.get_column("external_id")]
+    ).drop_nulls()
+    entities = result.valid.get_column("entity_id").unique().to_list() or [config.resolved_entity()]
+    frames = []
+    known_count = 0
+    for entity in entities:
+        known = store.known_external_ids(entity)
+        known_count += known.height
+        frames.append(plan_deletions(known, seen).with_columns(pl.lit(entity).alias("entity_id")))
+    gone = pl.concat(frames) if frames else pl.DataFrame()
+    limit = deletion_limit(known_count, config.max_deletes)
+    # A dry run shows the deletions a real run would refuse, rather than refusing itself.
+    if gone.height > limit and not config.dry_run:
+        raise InputError(
+            f"refusing to delete {gone.height} customers whose external id left the export "
+            f"(limit {limit} of {known_count} known); check the export, or pass --max-deletes"
+        )
+    return gone
+
+
 def plan(valid: pl.DataFrame, store: StateStore) -> pl.DataFrame:
     """Valid rows with their payload hash, the action to take and the known customer id."""
     hashed = with_payload_hash(valid)
@@ -137,6 +164,7 @@ class LoadReport:
     outcomes: list[RowOutcome]
     counters: ApiCounters
     totals: LoadTotals
+    error: str | None = None  # the credentials were refused: the run stops here
 
 
 def default_concurrency(rate_limit: float | None) -> int:
@@ -171,15 +199,57 @@ def load_batch(
         async with CustomerApi(
             target.base_url, target.credentials, pacer=pacer, concurrency=concurrency
         ) as api:
-            loader = Loader(api, store, run_id)
+            loader = Loader(api, store, run_id, config.match_on)
+            error = None
             try:
                 await loader.load(batch.iter_rows(named=True), collect)
             except* AuthError as group:
-                # The task group cancelled the rest; the run stops on the first refusal.
-                raise group.exceptions[0] from None
-        return LoadReport(outcomes, api.counters, loader.totals)
+                # The task group cancelled the rest; what finished is kept and reported.
+                error = str(group.exceptions[0])
+        return LoadReport(outcomes, api.counters, loader.totals, error)
 
     return loop.run(send())
+
+
+def settle(
+    planned: pl.DataFrame,
+    gone: pl.DataFrame,
+    target: Target,
+    store: StateStore,
+    run_id: str,
+    config: SyncConfig,
+    pacer: RequestPacer,
+    loop: asyncio.Runner,
+    on_result: Callable[[RowOutcome], None] | None = None,
+) -> LoadReport:
+    """Before and after the upserts: reconcile creates earlier runs left unanswered for ids not
+    in this run, and delete the customers whose external id left the export."""
+    outcomes: list[RowOutcome] = []
+    in_run = set(zip(planned["entity_id"].to_list(), planned["external_id"].to_list(), strict=True))
+    orphans = [p for p in store.pending() if (p.entity_id, p.external_id) not in in_run]
+
+    async def work() -> LoadReport:
+        async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
+                               concurrency=config.concurrency or 4) as api:  # fmt: skip
+            loader = Loader(api, store, run_id)
+            error = None
+            try:
+                for state in orphans:
+                    outcome = await loader.reconcile_journal(state)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+                for entity_id, external_id, customer_id in gone.select(
+                    "entity_id", "external_id", "customer_id"
+                ).iter_rows():
+                    outcome = await loader.delete(entity_id, external_id, customer_id)
+                    outcomes.append(outcome)
+                    if on_result is not None:
+                        on_result(outcome)
+            except AuthError as exc:
+                error = str(exc)
+        return LoadReport(outcomes, api.counters, loader.totals, error)
+
+    return loop.run(work())
 
 
 def merge_reports(reports: list[LoadReport]) -> LoadReport:
@@ -197,6 +267,7 @@ def merge_reports(reports: list[LoadReport]) -> LoadReport:
             setattr(
                 merged.totals, name, getattr(merged.totals, name) + getattr(report.totals, name)
             )
+        merged.error = merged.error or report.error
     return merged
 
 

@@ -14,6 +14,7 @@ from schemas.payload import PAYLOAD_HASH
 Action = Literal["create", "update", "unchanged", "reconcile"]
 ACTION = "action"
 KNOWN_ID = "known_customer_id"
+KNOWN_STATUS = "known_status"
 
 
 def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
@@ -31,6 +32,7 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
         pl.col("customer_id").alias(KNOWN_ID),
         pl.col("payload_hash").alias("__known_hash"),
         pl.col("pending_since").alias("__pending_since"),
+        pl.col("status").alias(KNOWN_STATUS),
     )
     joined = rows.join(known, on=["entity_id", "external_id"], how="left", maintain_order="left")
     action = (
@@ -43,3 +45,15 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("update"))
     )
     return joined.with_columns(action.alias(ACTION)).drop("__known_hash", "__pending_since")
+
+
+def plan_deletions(known: pl.DataFrame, seen_external_ids: pl.Series) -> pl.DataFrame:
+    """Known customers (entity_id, external_id, customer_id) whose external id left the export."""
+    return known.filter(~pl.col("external_id").is_in(seen_external_ids.implode()))
+
+
+def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.05) -> int:
+    """How many deletions a run may make: --max-deletes, else 5% of the known customers."""
+    if max_deletes is not None:
+        return max_deletes
+    return max(1, int(known_count * share))

@@ -1,0 +1,200 @@
+"""Exactly once, whatever fails: fault storms, killed processes, a lost state store, deletes."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from sandbox.faults import FaultSettings
+from sandbox.process import SandboxProcess
+from tests.flows.conftest import ROOT, custsync
+from tests.flows.test_sync_e2e import export, people, read_csv
+
+USER, KEY = "u", "k"
+ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
+
+
+SyncResult = tuple[int, dict[str, Any], list[dict[str, str]], str]
+
+
+def sync(server: SandboxProcess, tmp: Path, source: Path, name: str, *extra: str,
+         env: dict[str, str] | None = None) -> SyncResult:  # fmt: skip
+    import json
+
+    out = tmp / name
+    result = custsync("sync", str(source), "--target", server.url, "--entity-id", "E1",
+                      "--state", str(tmp / "state.db"), "--out", str(out), *extra,
+                      env=ENV if env is None else env)  # fmt: skip
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    return result.returncode, report, read_csv(out / "mappings.csv"), result.stderr
+
+
+def on_server(server: SandboxProcess) -> list[dict[str, Any]]:
+    customers: list[dict[str, Any]] = []
+    with httpx.Client(base_url=server.url, auth=(USER, KEY), timeout=30) as client:
+        for page in range(1, 100):
+            response = client.get("/v2/customer", params={
+                "search": 'entity_id=="E1"', "page_size": 500, "page_number": page,
+            })  # fmt: skip
+            batch = response.json()
+            customers += batch
+            if len(batch) < 500:
+                return customers
+    return customers
+
+
+def assert_exactly_once(server: SandboxProcess, mappings: list[dict[str, str]], n: int) -> None:
+    server.set_faults(FaultSettings())  # the checker's own reads must not meet the faults
+    customers = on_server(server)
+    names = sorted(c["billing"]["last_name"] for c in customers)
+    assert names == sorted(f"Lee{i}" for i in range(n)), "duplicates or gaps on the server"
+    by_id = {c["id"]: c for c in customers}
+    assert len(mappings) == n
+    for mapping in mappings:
+        customer = by_id[mapping["customer_id"]]  # the mapping points at a real customer...
+        assert customer["billing"]["last_name"] == "Lee" + mapping["external_id"][1:]  # ...its own
+
+
+@pytest.mark.slow
+def test_fault_storm_every_row_exactly_once(tmp_path: Path) -> None:
+    faults = FaultSettings(lost_response_rate=0.05, error_rate=0.10, reset_rate=0.03,
+                           rate_limit=60, burst=10)  # fmt: skip
+    with SandboxProcess(users={USER: KEY}, faults=faults, seed=11) as server:
+        source = export(tmp_path / "a.csv", people(150))
+        code, report, mappings, stderr = sync(server, tmp_path, source, "one")
+        first = report
+        if code != 0:  # rows that still failed after retries: the next run finishes them
+            code, report, mappings, stderr = sync(server, tmp_path, source, "two")
+        assert code == 0, stderr
+        stats = server.stats()
+        assert stats["lost_responses"] > 0 and stats["injected_errors"] > 0 and stats["resets"] > 0
+        assert_exactly_once(server, mappings, 150)
+        assert first["reconciliations"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_killed_runs_never_duplicate_or_lose(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    faults = FaultSettings(latency_ms=15, lost_response_rate=0.05)
+    with SandboxProcess(users={USER: KEY}, faults=faults, seed=seed) as server:
+        source = export(tmp_path / "a.csv", people(120))
+        for kill in range(2):
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("VERIFONE_")}, **ENV}
+            process = subprocess.Popen(
+                [sys.executable, "-m", "flows", "-q", "sync", str(source), "--target", server.url,
+                 "--entity-id", "E1", "--state", str(tmp_path / "state.db"),
+                 "--out", str(tmp_path / f"killed{kill}"), "--concurrency", "4"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(rng.uniform(2.5, 5.0))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        server.set_faults(FaultSettings(latency_ms=15))
+        code, _, mappings, stderr = sync(server, tmp_path, source, "final")
+        assert code == 0, stderr
+        assert_exactly_once(server, mappings, 120)
+
+
+def test_lost_state_store_with_match_on_adopts_and_creates_nothing(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}) as server:
+        source = export(tmp_path / "a.csv", people(10))
+        assert sync(server, tmp_path, source, "one")[0] == 0
+        (tmp_path / "state.db").unlink()
+        before = server.stats()["writes"].get("create", 0)
+        code, report, mappings, _ = sync(
+            server, tmp_path, source, "two", "--match-on", "email_address"
+        )
+        assert code == 0
+        assert report["adopted"] == 10 and report["created"] == 0
+        assert server.stats()["writes"].get("create", 0) == before
+        assert_exactly_once(server, mappings, 10)
+
+
+def test_match_on_several_candidates_is_a_conflict_not_a_guess(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}) as server:
+        for _ in range(2):  # two customers made elsewhere (checkout) with the same e-mail
+            httpx.post(f"{server.url}/v2/customer", auth=(USER, KEY), json={
+                "entity_id": "E1", "email_address": "p0@example.com", "company_name": "Shop",
+            }).raise_for_status()  # fmt: skip
+        source = export(tmp_path / "a.csv", people(1))
+        code, report, mappings, _ = sync(
+            server, tmp_path, source, "one", "--match-on", "email_address"
+        )
+        assert code == 1 and report["failed"] == 1
+        assert mappings[0]["status"] == "failed" and mappings[0]["customer_id"] == ""
+        assert len(on_server(server)) == 2  # nothing created, nothing adopted
+
+
+def test_delete_missing_is_guarded_and_shown_in_dry_run(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}) as server:
+        rows = people(40)
+        assert sync(server, tmp_path, export(tmp_path / "a.csv", rows), "one")[0] == 0
+        fewer = export(tmp_path / "b.csv", rows[:-3])
+        code, report, _, _ = sync(server, tmp_path, fewer, "dry", "--delete-missing", "--dry-run")
+        assert code == 0 and report["plan"]["delete"] == 3
+        before = server.stats()["requests"]
+        code, _, _, stderr = sync(server, tmp_path, fewer, "refused", "--delete-missing")
+        assert code == 2 and "refusing to delete 3" in stderr  # 3 > 5% of 40
+        assert server.stats()["requests"] == before
+        code, report, mappings, _ = sync(
+            server, tmp_path, fewer, "two", "--delete-missing", "--max-deletes", "3"
+        )
+        assert code == 0 and report["deleted"] == 3
+        assert len(on_server(server)) == 37
+        gone = {m["status"] for m in mappings if m["external_id"] in ("X37", "X38", "X39")}
+        assert gone == {"deleted"}
+
+
+def test_a_bearer_token_expiring_mid_run_stops_cleanly_and_the_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    secret = "a-test-secret-of-at-least-32-bytes!!"
+    faults = FaultSettings(latency_ms=60)
+    with SandboxProcess(jwt_secret=secret, faults=faults) as server:
+        source = export(tmp_path / "a.csv", people(300))
+        # Long enough to start sending (start-up takes seconds), short enough to expire midway.
+        short = jwt.encode({"sub": "x", "exp": int(time.time()) + 7}, secret, "HS256")
+        code, report, _, stderr = sync(server, tmp_path, source, "one", "--concurrency", "2",
+                                       env={"VERIFONE_ACCESS_TOKEN": short})  # fmt: skip
+        assert code == 1
+        assert "expired" in stderr and short not in stderr
+        assert 0 < report["created"] < 300
+        fresh = jwt.encode({"sub": "x", "exp": int(time.time()) + 600}, secret, "HS256")
+        code, report, mappings, stderr = sync(server, tmp_path, source, "two",
+                                              env={"VERIFONE_ACCESS_TOKEN": fresh})  # fmt: skip
+        assert code == 0, stderr
+        assert len(on_server_bearer(server, fresh)) == 300
+        assert len({m["customer_id"] for m in mappings}) == 300
+
+
+def on_server_bearer(server: SandboxProcess, token: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{server.url}/v2/customer", headers={"Authorization": f"Bearer {token}"},
+                         params={"search": 'entity_id=="E1"', "page_size": 500})  # fmt: skip
+    return response.json()
+
+
+def test_a_briefly_locked_state_store_is_waited_for(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    with SandboxProcess(users={USER: KEY}) as server:
+        source = export(tmp_path / "a.csv", people(5))
+        assert sync(server, tmp_path, source, "one")[0] == 0
+        lock = sqlite3.connect(tmp_path / "state.db", check_same_thread=False)
+        lock.execute("BEGIN EXCLUSIVE")
+        threading.Timer(2.0, lock.rollback).start()
+        rows = people(5, city="Leeds")
+        code, report, _, stderr = sync(server, tmp_path, export(tmp_path / "b.csv", rows), "two")
+        assert code == 0, stderr
+        assert report["updated"] == 5
