@@ -12,6 +12,7 @@ the same schema and SQL on both. Every write commits at once: a run cut short ke
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,11 @@ from typing import Any
 import polars as pl
 
 from schemas.errors import InputError
+
+
+class RunLockedError(InputError):
+    """Another run holds the state store; this one sent nothing."""
+
 
 SCHEMA = (
     """
@@ -66,6 +72,7 @@ STATE_COLUMNS = {
     "pending_since": pl.String,
 }
 LOOKUP_BATCH = 5_000
+RUN_LOCK_KEY = 0x637573746D73796E  # "custmsyn": one advisory lock per PostgreSQL store
 # Margin for the API's clock running behind ours when searching created_at >= intent.
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -97,6 +104,7 @@ class StateStore:
         self._db = connection
         self._placeholder = placeholder
         self.location = location
+        self._lock_handle: Any = None
         for statement in SCHEMA:
             self._execute(statement)
         self._commit()
@@ -288,6 +296,53 @@ class StateStore:
         )
         schema = {"external_id": pl.String, "customer_id": pl.String}
         return pl.DataFrame(cursor.fetchall(), schema=schema, orient="row")
+
+    # -- one run at a time -----------------------------------------------------------------------
+
+    def lock_runs(self, run_id: str) -> None:
+        """Hold the store for this run; raise RunLockedError when another run holds it.
+
+        SQLite: an exclusive flock on ``<db>.lock`` (released by the OS even if we are killed).
+        PostgreSQL: a session advisory lock (released when the connection ends).
+        """
+        if self.is_postgres:
+            held = self._db.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
+            self._db.commit()
+            if not held[0]:
+                raise RunLockedError(
+                    f"another custsync run is using the state store {self.location}; "
+                    "wait for it to finish (runs of the same state never overlap)"
+                )
+            return
+        if self.location == ":memory:":
+            return
+        import fcntl
+
+        handle = open(f"{self.location}.lock", "a+")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another run"
+            handle.close()
+            raise RunLockedError(
+                f"{owner} is using the state store {self.location}; wait for it to finish "
+                "(runs of the same state never overlap)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run {run_id} (pid {os.getpid()})")
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock_runs(self) -> None:
+        """Release the run lock (also released when the process ends)."""
+        if self.is_postgres:
+            self._db.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+            self._db.commit()
+        elif self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -56,6 +56,9 @@ def run_sync(
         result = runner.step("read-and-validate", steps.read_and_validate, config)
         store = StateStore.open(_state_location(config))
         try:
+            if not config.dry_run:
+                # Before planning: a plan made while another run writes would be stale.
+                store.lock_runs(run_id)
             planned = runner.step("plan", steps.plan, result.valid, store)
             gone = (
                 steps.deletions(result, store, config)
@@ -88,6 +91,7 @@ def run_sync(
             runner.publish(report, result.rejects)
             return SyncOutcome(report, out_dir, target.description, 1 if failed else 0, error)
         finally:
+            store.unlock_runs()
             store.close()
 
 

@@ -112,3 +112,17 @@ def test_password_never_appears_in_the_location() -> None:
     from connectors.state_store import _mask_url
 
     assert _mask_url("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+
+
+def test_only_one_run_holds_the_store(location: str) -> None:
+    from connectors.state_store import RunLockedError
+
+    first, second = StateStore.open(location), StateStore.open(location)
+    first.lock_runs("run-a")
+    with pytest.raises(RunLockedError, match="wait for it to finish"):
+        second.lock_runs("run-b")
+    first.unlock_runs()
+    second.lock_runs("run-b")  # free again
+    second.unlock_runs()
+    first.close()
+    second.close()

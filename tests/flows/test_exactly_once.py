@@ -198,3 +198,22 @@ def test_a_briefly_locked_state_store_is_waited_for(tmp_path: Path) -> None:
         code, report, _, stderr = sync(server, tmp_path, export(tmp_path / "b.csv", rows), "two")
         assert code == 0, stderr
         assert report["updated"] == 5
+
+
+def test_a_second_run_of_the_same_state_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(latency_ms=100)) as server:
+        source = export(tmp_path / "a.csv", people(300))  # ~15 s at 2 in flight, 100 ms each
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("VERIFONE_")}, **ENV}
+        first = subprocess.Popen(
+            [sys.executable, "-m", "flows", "-q", "sync", str(source), "--target", server.url,
+             "--entity-id", "E1", "--state", str(tmp_path / "state.db"),
+             "--out", str(tmp_path / "first"), "--concurrency", "2"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.time() + 30
+        while server.stats()["requests"] == 0 and time.time() < deadline:
+            time.sleep(0.2)  # until the first run is sending
+        code, _, _, stderr = sync(server, tmp_path, source, "second")
+        assert code == 2 and "wait for it to finish" in stderr
+        assert first.wait(timeout=120) == 0
+        assert len(on_server(server)) == 300
