@@ -1,31 +1,77 @@
-"""Pacing requests to the API's rate limit.
+"""Pacing requests to the API's rate limit, known or discovered.
 
-A known limit (``--rate-limit R``) is an aiolimiter leaky bucket: at most R requests a second,
-whatever the concurrency. Without one, requests go as fast as the concurrency bound allows and
-429s (with their Retry-After) slow the caller down through the retry policy.
+One aiolimiter leaky bucket of fixed capacity (1,000 units a second) in which a request costs
+``1000 / rate`` units: the pace can change at run time without a new bucket (which would forget
+its level and allow a fresh burst). The bucket holds one second's worth of requests.
+
+- Known limit (``--rate-limit R``): the pace is R, always.
+- Unknown limit: no pace until the API answers 429; then the pace starts just under what was
+  getting through, backs off multiplicatively on each further 429 (at most once a second: a
+  volley of 429s from requests already in flight is one signal), and after two calm seconds
+  probes upward gently (+3% a second), so it follows a limit that changes mid-run.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable
+
 from aiolimiter import AsyncLimiter
+
+UNITS_PER_SECOND = 1000.0
+MIN_RATE = 1.0
+BACKOFF = 0.8
+PROBE = 1.03
+CALM_S = 2.0
 
 
 class RequestPacer:
-    """Gate every attempt goes through before it is sent."""
+    """The gate every attempt passes before it is sent."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("the rate limit must be positive")
+        self.known = rate is not None
         self.rate = rate
-        self._limiter = AsyncLimiter(rate, 1.0) if rate is not None else None
+        self._clock = clock
+        self._bucket = AsyncLimiter(UNITS_PER_SECOND, 1.0)
+        self._successes: deque[float] = deque()
+        self._last_change = clock()
+        self.decreases = 0
 
     async def acquire(self) -> None:
         """Wait until one more request may be sent."""
-        if self._limiter is not None:
-            await self._limiter.acquire()
+        if self.rate is not None:
+            await self._bucket.acquire(min(UNITS_PER_SECOND, UNITS_PER_SECOND / self.rate))
+
+    def observed_rate(self, now: float) -> float:
+        """Successful requests a second over the last two seconds."""
+        while self._successes and now - self._successes[0] > 2.0:
+            self._successes.popleft()
+        return len(self._successes) / 2.0
 
     def on_success(self) -> None:
-        """A request went through."""
+        """A request went through: after a calm spell, probe a little faster."""
+        now = self._clock()
+        self._successes.append(now)
+        if self.known or self.rate is None:
+            return
+        if now - self._last_change >= CALM_S:
+            self.rate *= PROBE
+            self._last_change = now - (CALM_S - 1.0)  # then +3% each further second
 
     def on_rate_limited(self, retry_after_s: float | None) -> None:
-        """The API answered 429."""
+        """The API answered 429: slow down (unknown limit only)."""
+        if self.known:
+            return
+        now = self._clock()
+        if self.rate is not None and now - self._last_change < 1.0:
+            return
+        getting_through = self.observed_rate(now)
+        if self.rate is None:
+            self.rate = max(MIN_RATE, getting_through * 0.9)
+        else:
+            self.rate = max(MIN_RATE, min(self.rate, max(getting_through, MIN_RATE)) * BACKOFF)
+        self._last_change = now
+        self.decreases += 1

@@ -168,10 +168,11 @@ class LoadReport:
 
 
 def default_concurrency(rate_limit: float | None) -> int:
-    """Requests in flight: enough to fill the rate at up to ~250 ms latency, within reason."""
+    """Requests in flight: with a known rate, enough to hold it at up to a second of latency
+    (the pacer, not the bound, sets the pace); without one, a modest 16."""
     if rate_limit is None:
         return 16
-    return max(4, min(64, int(rate_limit * 0.25) + 2))
+    return max(4, min(256, int(rate_limit) + 1))
 
 
 def load_batch(

@@ -239,3 +239,13 @@ def test_mappings_export(sandbox_server: SandboxProcess, workspace: dict[str, An
     exported = pl.read_parquet(target)
     assert sorted(exported["external_id"].to_list()) == ["X0", "X1", "X2"]
     assert exported["customer_id"].null_count() == 0
+
+
+def test_an_unknown_rate_limit_is_found_without_a_429_storm(workspace: dict[str, Any]) -> None:
+    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(rate_limit=30, burst=30)) as server:
+        source = export(workspace["tmp"] / "a.csv", people(300))
+        run = sync(workspace, server, source, "one")
+        assert run.code == 0, run.stderr
+        assert run.report["created"] == 300
+        # Without the pacer every request past the limit would be refused and retried.
+        assert run.report["rate_limited"] < 0.25 * run.report["requests"]
