@@ -72,6 +72,9 @@ BASIC = "Basic " + base64.b64encode(f"{USER}:{KEY}".encode()).decode()
 
 
 @pytest.mark.slow
+# schemathesis draws from `random` inside its own strategies, which hypothesis now deprecates:
+# a warning about the tool, not about the sandbox.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_sandbox_conforms_to_its_openapi(
