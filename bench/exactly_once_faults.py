@@ -57,8 +57,9 @@ def main() -> None:
             for runs in range(1, 4):
                 out = Path(tmp) / f"out{runs}"
                 code = subprocess.run(
-                    [sys.executable, "-m", "flows", "-q", "sync", str(source), "--target", server.url,
-                     "--entity-id", "B", "--state", f"{tmp}/s.db", "--out", str(out)],
+                    [sys.executable, "-m", "flows", "-q", "sync", str(source),
+                     "--target", server.url, "--entity-id", "B", "--state", f"{tmp}/s.db",
+                     "--out", str(out)],
                     env=env, cwd=ROOT, check=False,
                 ).returncode  # fmt: skip
                 report = json.loads((out / "report.json").read_text())
