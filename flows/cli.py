@@ -300,6 +300,40 @@ def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> Syn
     return sync_customers_cli()
 
 
+@app.command()
+def serve(
+    sources: SourcesArg,
+    mapping: MappingOpt = None,
+    cron: Annotated[str, typer.Option(help="When to run (cron, UTC).")] = "0 2 * * *",
+    target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
+    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
+    state: Annotated[str, typer.Option(help="State store path or URL.")] = ".custsync/state.db",
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-sync",
+) -> None:
+    """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
+    PREFECT_API_URL). Credentials come from this process's environment."""
+    import os
+
+    with errors_as_exit():
+        if not os.environ.get("PREFECT_API_URL"):
+            raise InputError(
+                "custsync serve needs a Prefect server: run `prefect server start` and set "
+                "PREFECT_API_URL (schedules are refused by Prefect's temporary server)"
+            )
+        from flows.sync_flow import serve_parameters, sync_customers
+
+        parameters = serve_parameters(
+            sources,
+            mapping,
+            target,
+            entity_id or os.environ.get("VERIFONE_ENTITY_ID"),
+            state,
+            rate_limit,
+        )
+        sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
+
+
 def _announce_target(description: str) -> None:
     if not Options.quiet:
         typer.echo(f"custsync: target: {description}", err=True)

@@ -78,3 +78,23 @@ def sync_customers(
             outcome.error or f"{outcome.report['failed']} rows failed; see {outcome.out_dir}"
         )
     return outcome.report
+
+
+def serve_parameters(
+    sources: list[str],
+    mapping: Path | None,
+    target: str,
+    entity_id: str | None,
+    state: str,
+    rate_limit: float | None,
+) -> dict[str, Any]:
+    """Flow parameters for ``custsync serve`` (validated against the flow's signature)."""
+    parameters: dict[str, Any] = {
+        "sources": sources,
+        "mapping": str(mapping) if mapping else None,
+        "target": target,
+        "entity_id": entity_id,
+        "state": state,
+        "rate_limit": rate_limit,
+    }
+    return sync_customers.validate_parameters(parameters)
