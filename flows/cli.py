@@ -300,6 +300,42 @@ def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> Syn
     return sync_customers_cli()
 
 
+@app.command("backfill-3ds")
+def backfill_3ds(
+    sources: SourcesArg,
+    mapping: MappingOpt = None,
+    target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
+    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
+    state: Annotated[str, typer.Option(help="State store path or URL.")] = ".custsync/state.db",
+    out: Annotated[Path | None, typer.Option(help="Artefact folder.")] = None,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Judge and report; update nothing.")
+    ] = False,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+) -> None:
+    """Make the billing records of customers already in the API 3-D Secure ready."""
+    from flows.backfill import run_backfill
+    from flows.summary import print_backfill
+    from flows.sync_steps import SyncConfig
+
+    with errors_as_exit():
+        if not state.startswith(("postgresql://", "postgres://")) and not Path(state).exists():
+            raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
+        config = SyncConfig(
+            sources=sources, mapping_path=mapping, target=target, entity_id=entity_id,
+            state=state, out_dir=out, rate_limit=rate_limit, dry_run=dry_run,
+            read_options=_read_options(encoding, delimiter),
+        )  # fmt: skip
+        outcome = run_backfill(config)
+    if not Options.quiet:
+        print_backfill(outcome.report, outcome.out_dir)
+    if outcome.error:
+        typer.echo(f"custsync: error: {outcome.error}", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
 @app.command()
 def serve(
     sources: SourcesArg,

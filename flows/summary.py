@@ -67,3 +67,29 @@ def print_sync(report: dict[str, Any], out_dir: Path, console: Console | None = 
     console.print(table)
     names = "plan.csv" if report.get("dry_run") else "mappings.csv"
     console.print(f"artefacts: {out_dir}/{names}, {out_dir}/rejects.csv, {out_dir}/report.json")
+
+
+def print_backfill(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+    """Readiness before and after, by country, and what was updated."""
+    console = console or Console()
+    table = Table(title="3-D Secure readiness" + (" (dry run)" if report.get("dry_run") else ""))
+    table.add_column("country")
+    table.add_column("customers", justify="right")
+    table.add_column("ready before", justify="right")
+    table.add_column("ready after", justify="right")
+    before, after = report["by_country_before"], report["by_country_after"]
+    for country in sorted(set(before) | set(after)):
+        b, a = before.get(country, {}), after.get(country, {})
+        n = b.get("customers", 0)
+        table.add_row(country, f"{n:,}", f"{b.get('ready', 0):,}", f"{a.get('ready', 0):,}")
+    table.add_row("all", f"{report['customers']:,}", f"{report['ready_before']:.1%}",
+                  f"{report['ready_after']:.1%}")  # fmt: skip
+    console.print(table)
+    done = report["would_update"] if report.get("dry_run") else report["updated"]
+    verb = "would update" if report.get("dry_run") else "updated"
+    console.print(
+        f"{verb} {done:,} customers; still not ready: {report['problems_after'] or 'none'}"
+    )
+    console.print(
+        f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/report.json"
+    )
