@@ -39,8 +39,8 @@ def test_backfill_fills_what_is_missing_and_blanks_nothing(
         str(tmp_path / "s.db"),
     ]
     thin = write(tmp_path / "thin.csv",
-                 ["external_id", "billing.first_name", "billing.last_name", "email_address", "title",
-                  "billing.country_code"],
+                 ["external_id", "billing.first_name", "billing.last_name", "email_address",
+                  "title", "billing.country_code"],
                  [["B1", "Ann", "Lee", "ann@example.com", "Dr", "US"],
                   ["B2", "Bob", "Ray", "bob@example.com", "Mr", "GB"],
                   ["B3", "Cid", "Doe", "", "Mx", "FR"]])  # fmt: skip
