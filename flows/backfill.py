@@ -59,6 +59,79 @@ async def send_updates(
     ]
 
 
+@dataclass
+class BatchResult:
+    """One batch of known customers: judged before, as the API holds them after, what was sent."""
+
+    before: pl.DataFrame
+    final: pl.DataFrame
+    sent: set[str]
+    failed: list[str]
+    vanished: int
+    improved: int
+
+
+def backfill_batch(
+    known: pl.DataFrame,
+    export: pl.DataFrame,
+    target: steps.Target,
+    store: StateStore,
+    run_id: str,
+    config: steps.SyncConfig,
+    pacer: RequestPacer,
+    concurrency: int,
+    loop: asyncio.Runner,
+) -> BatchResult:
+    """Fetch a batch of known customers, judge, fill from the export, update the improved."""
+
+    async def work() -> tuple[
+        list[dict[str, Any]],
+        int,
+        list[tuple[str, Decision, str | None]],
+        pl.DataFrame,
+        pl.DataFrame,
+    ]:
+        async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
+                               concurrency=concurrency) as api:  # fmt: skip
+            records, vanished = await fetch(api, known.get_column(CUSTOMER_ID).to_list())
+            api_frame = records_frame(records).join(
+                known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
+            )
+            before = judge(api_frame)
+            after = judge(merge_from_export(before, export).drop(PROBLEMS))
+            improved = after.filter(
+                pl.col(PROBLEMS).list.len() < before.get_column(PROBLEMS).list.len()
+            )
+            outcomes = []
+            if not config.dry_run and improved.height:
+                outcomes = await send_updates(api, improved.drop(PROBLEMS).to_dicts())
+            return (
+                records,
+                vanished,
+                outcomes,
+                before,
+                after.join(improved.select(CUSTOMER_ID), on=CUSTOMER_ID, how="semi"),
+            )
+
+    _, vanished, outcomes, before, improved_after = loop.run(work())
+    sent = {customer for customer, decision, _ in outcomes if decision is Decision.DONE}
+    failed = [
+        reason or "update failed"
+        for _, decision, reason in outcomes
+        if decision is not Decision.DONE
+    ]
+    for row in improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent))).iter_rows(named=True):
+        store.record(row["entity_id"], row["external_id"], "updated", run_id, row[CUSTOMER_ID])
+    # What the API holds now: the improved record where it was sent (or would be, dry run).
+    shown = (
+        improved_after
+        if config.dry_run
+        else improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent)))
+    )
+    final = pl.concat([shown, before.join(shown.select(CUSTOMER_ID), on=CUSTOMER_ID, how="anti")])
+    return BatchResult(before, final, sent, failed, vanished, improved_after.height)
+
+
 def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -> BackfillOutcome:
     """Run the backfill; write readiness.csv, report.json and readiness.html."""
     runner = runner or InlineRunner()
@@ -80,51 +153,36 @@ def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -
             ).filter(pl.col("customer_id").is_not_null())
             pacer = RequestPacer(config.rate_limit)
             concurrency = config.concurrency or steps.default_concurrency(config.rate_limit)
+            batches: list[BatchResult] = []
             with asyncio.Runner() as loop:
-
-                async def fetch_all() -> tuple[list[dict[str, Any]], int]:
-                    async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
-                                           concurrency=concurrency) as api:  # fmt: skip
-                        return await fetch(api, known.get_column("customer_id").to_list())
-
-                records, vanished = loop.run(fetch_all())
-                api_frame = records_frame(records).join(
-                    known.select("customer_id", "external_id"), on=CUSTOMER_ID, how="left"
-                )
-                before = judge(api_frame)
-                merged = merge_from_export(before, export)
-                after = judge(merged.drop(PROBLEMS))
-                improved = after.filter(
-                    pl.col(PROBLEMS).list.len() < before.get_column(PROBLEMS).list.len()
-                )
-                outcomes: list[tuple[str, Decision, str | None]] = []
-                if not config.dry_run and improved.height:
-
-                    async def update_all() -> list[tuple[str, Decision, str | None]]:
-                        async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
-                                               concurrency=concurrency) as api:  # fmt: skip
-                            return await send_updates(api, improved.drop(PROBLEMS).to_dicts())
-
-                    outcomes = loop.run(update_all())
-            failed = [o for o in outcomes if o[1] is not Decision.DONE]
-            sent = {o[0] for o in outcomes if o[1] is Decision.DONE}
-            for row in improved.filter(pl.col(CUSTOMER_ID).is_in(list(sent))).iter_rows(named=True):
-                store.record(
-                    row["entity_id"], row["external_id"], "updated", run_id, row[CUSTOMER_ID]
-                )
-            # What the API holds now: the improved record where the update went through.
-            final = pl.concat([
-                after.filter(pl.col(CUSTOMER_ID).is_in(list(sent))),
-                before.filter(~pl.col(CUSTOMER_ID).is_in(list(sent))),
-            ]) if not config.dry_run else after  # fmt: skip
+                for batch in known.iter_slices(config.batch_size):
+                    arguments = (
+                        batch,
+                        export,
+                        target,
+                        store,
+                        run_id,
+                        config,
+                        pacer,
+                        concurrency,
+                        loop,
+                    )
+                    batches.append(runner.step("backfill-batch", backfill_batch, *arguments))
+            before = pl.concat([b.before for b in batches]) if batches else judge(records_frame([]))
+            final = pl.concat([b.final for b in batches]) if batches else before
+            sent = {c for b in batches for c in b.sent}
+            failed = [f for b in batches for f in b.failed]
+            vanished = sum(b.vanished for b in batches)
+            improved_count = sum(b.improved for b in batches)
+            records_count = sum(b.before.height for b in batches)
             summary = readiness_summary(before, final)
             report = {
                 **summary,
                 "customers_known": known.height,
-                "customers_fetched": len(records),
+                "customers_fetched": records_count,
                 "vanished": vanished,
                 "updated": len(sent),
-                "would_update": improved.height if config.dry_run else 0,
+                "would_update": improved_count if config.dry_run else 0,
                 "failed": len(failed),
                 "dry_run": config.dry_run,
                 "duration_s": round(time.perf_counter() - started, 3),
@@ -132,8 +190,9 @@ def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -
                 "target": target.description,
             }
             runner.step("write-report", write_readiness, out_dir, before, final, sent, report)
-            return BackfillOutcome(report, out_dir, 1 if failed else 0,
-                                   failed[0][2] if failed else None)  # fmt: skip
+            return BackfillOutcome(
+                report, out_dir, 1 if failed else 0, failed[0] if failed else None
+            )
         finally:
             if not config.dry_run:
                 store.unlock_runs()
