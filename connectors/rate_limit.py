@@ -4,11 +4,15 @@ One aiolimiter leaky bucket of fixed capacity (1,000 units a second) in which a 
 ``1000 / rate`` units: the pace can change at run time without a new bucket (which would forget
 its level and allow a fresh burst). The bucket holds one second's worth of requests.
 
+The bucket starts full: no burst at start, so the server's own burst allowance is never spent
+and stays there to absorb network jitter (spending it is what turns jitter into 429s).
+
 - Known limit (``--rate-limit R``): the pace is R, always.
 - Unknown limit: no pace until the API answers 429; then the pace starts just under what was
   getting through, backs off multiplicatively on each further 429 (at most once a second: a
-  volley of 429s from requests already in flight is one signal), and after two calm seconds
-  probes upward gently (+3% a second), so it follows a limit that changes mid-run.
+  volley of 429s from requests already in flight is one signal), and after a calm second
+  probes upward: quickly (+10%/s) while under 95% of the pace that last drew a 429, gently
+  (+2%/s) above it, so it settles near the limit and follows one that changes mid-run.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from aiolimiter import AsyncLimiter
 
 UNITS_PER_SECOND = 1000.0
 MIN_RATE = 1.0
-BACKOFF = 0.8
-PROBE = 1.03
-CALM_S = 2.0
+BACKOFF = 0.9
+FAST_PROBE = 1.10
+SLOW_PROBE = 1.02
+CALM_S = 1.0
 
 
 class RequestPacer:
@@ -38,12 +43,18 @@ class RequestPacer:
         self._bucket = AsyncLimiter(UNITS_PER_SECOND, 1.0)
         self._successes: deque[float] = deque()
         self._last_change = clock()
+        self._ceiling: float | None = None  # the pace that last drew a 429
+        self._primed = False
         self.decreases = 0
 
     async def acquire(self) -> None:
         """Wait until one more request may be sent."""
-        if self.rate is not None:
-            await self._bucket.acquire(min(UNITS_PER_SECOND, UNITS_PER_SECOND / self.rate))
+        if self.rate is None:
+            return
+        if not self._primed:
+            self._primed = True
+            await self._bucket.acquire(UNITS_PER_SECOND)  # start full: no burst
+        await self._bucket.acquire(min(UNITS_PER_SECOND, UNITS_PER_SECOND / self.rate))
 
     def observed_rate(self, now: float) -> float:
         """Successful requests a second over the last two seconds."""
@@ -58,8 +69,9 @@ class RequestPacer:
         if self.known or self.rate is None:
             return
         if now - self._last_change >= CALM_S:
-            self.rate *= PROBE
-            self._last_change = now - (CALM_S - 1.0)  # then +3% each further second
+            below = self._ceiling is None or self.rate < 0.95 * self._ceiling
+            self.rate *= FAST_PROBE if below else SLOW_PROBE
+            self._last_change = now
 
     def on_rate_limited(self, retry_after_s: float | None) -> None:
         """The API answered 429: slow down (unknown limit only)."""
@@ -69,6 +81,7 @@ class RequestPacer:
         if self.rate is not None and now - self._last_change < 1.0:
             return
         getting_through = self.observed_rate(now)
+        self._ceiling = self.rate if self.rate is not None else (getting_through or None)
         if self.rate is None:
             self.rate = max(MIN_RATE, getting_through * 0.9)
         else:
