@@ -100,9 +100,10 @@ def main() -> None:
           f"{args.seconds:.0f} s per measurement")  # fmt: skip
     print(f"{'latency':>8}  {'mode':<26}{'writes/s':>9}{'of limit':>9}{'429 share':>10}")
     for latency in (5, 40, 200):
+        seconds, rate = args.seconds, args.rate
         modes = {
-            "custsync, known limit": lambda url: asyncio.run(custsync_client(url, args.rate, args.seconds)),
-            "custsync, unknown limit": lambda url: asyncio.run(custsync_client(url, None, args.seconds)),
+            "custsync, known limit": lambda url: asyncio.run(custsync_client(url, rate, seconds)),
+            "custsync, unknown limit": lambda url: asyncio.run(custsync_client(url, None, seconds)),
             "naive gather + semaphore": lambda url: asyncio.run(naive_gather(url, args.seconds)),
             "sequential httpx loop": lambda url: sequential(url, args.seconds),
         }  # fmt: skip
