@@ -99,8 +99,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; sandbox limit {args.rate:.0f} req/s (burst 1 s); "
           f"{args.seconds:.0f} s per measurement")  # fmt: skip
     print(f"{'latency':>8}  {'mode':<26}{'writes/s':>9}{'of limit':>9}{'429 share':>10}")
+    seconds, rate = args.seconds, args.rate
     for latency in (5, 40, 200):
-        seconds, rate = args.seconds, args.rate
         modes = {
             "custsync, known limit": lambda url: asyncio.run(custsync_client(url, rate, seconds)),
             "custsync, unknown limit": lambda url: asyncio.run(custsync_client(url, None, seconds)),
