@@ -111,9 +111,11 @@ def main() -> None:
             faults = FaultSettings(rate_limit=args.rate, latency_ms=latency)
             with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=faults) as server:
                 done, requests, limited = run(server.url)
-            rate = done / args.seconds
+            achieved = done / args.seconds
             share = limited / requests if requests else 0.0
-            print(f"{latency:>6}ms  {name:<26}{rate:>9.1f}{rate / args.rate:>9.1%}{share:>10.2%}")
+            print(
+                f"{latency:>6}ms  {name:<26}{achieved:>9.1f}{achieved / rate:>9.1%}{share:>10.2%}"
+            )
 
 
 if __name__ == "__main__":
