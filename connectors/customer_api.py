@@ -173,6 +173,10 @@ class CustomerApi:
             for _ in range(shards)
         ]
         self._load = [0] * shards
+        # Until one answer proves the credentials, one request at a time: refused credentials
+        # then cost a single 401, not one per request in flight.
+        self._credentials_proven = False
+        self._first_request = asyncio.Lock()
 
     async def __aenter__(self) -> CustomerApi:
         return self
@@ -265,6 +269,15 @@ class CustomerApi:
     async def _attempt(
         self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
     ) -> ApiResult:
+        if not self._credentials_proven:
+            async with self._first_request:
+                if not self._credentials_proven:
+                    return await self._send(method, path, json, params, idempotent)
+        return await self._send(method, path, json, params, idempotent)
+
+    async def _send(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
+    ) -> ApiResult:
         async with self._in_flight:
             await self._pacer.acquire()
             shard = self._pick_client()
@@ -287,6 +300,8 @@ class CustomerApi:
                 self._load[shard] -= 1
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
+        if status not in (401, 403):
+            self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
         return self._classify(response, idempotent)
 

@@ -169,15 +169,15 @@ def test_validation_rejects_land_in_rejects_and_the_run_goes_on(
 def test_wrong_credentials_stop_the_run_with_exit_1(
     sandbox_server: SandboxProcess, workspace: dict[str, Any]
 ) -> None:
-    source = export(workspace["tmp"] / "a.csv", people(30))
+    source = export(workspace["tmp"] / "a.csv", people(300))
     before = sandbox_server.stats()["by_status"].get("401", 0)
     run = sync(workspace, sandbox_server, source, "one",
                env={"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": "wrong"})  # fmt: skip
     assert run.code == 1
     assert "refused" in run.stderr and "wrong" not in run.stderr
     assert "Traceback" not in run.stderr
-    # Stopped at once: a handful of 401s (those already in flight), not one per row.
-    assert sandbox_server.stats()["by_status"].get("401", 0) - before <= 16
+    # Stopped at once: one request until the credentials are proven, so a single 401.
+    assert sandbox_server.stats()["by_status"].get("401", 0) - before == 1
 
 
 def test_missing_credentials_for_a_remote_target_is_exit_2_before_reading(tmp_path: Path) -> None:
