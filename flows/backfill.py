@@ -79,7 +79,6 @@ def backfill_batch(
     run_id: str,
     config: steps.SyncConfig,
     pacer: RequestPacer,
-    concurrency: int,
     loop: asyncio.Runner,
 ) -> BatchResult:
     """Fetch a batch of known customers, judge, fill from the export, update the improved."""
@@ -91,8 +90,7 @@ def backfill_batch(
         pl.DataFrame,
         pl.DataFrame,
     ]:
-        async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
-                               concurrency=concurrency) as api:  # fmt: skip
+        async with steps.open_api(target, config, pacer) as api:
             records, vanished = await fetch(api, known.get_column(CUSTOMER_ID).to_list())
             api_frame = records_frame(records).join(
                 known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
@@ -152,21 +150,10 @@ def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -
                 or [store.lookup("", [])]
             ).filter(pl.col("customer_id").is_not_null())
             pacer = RequestPacer(config.rate_limit)
-            concurrency = config.concurrency or steps.default_concurrency(config.rate_limit)
             batches: list[BatchResult] = []
             with asyncio.Runner() as loop:
                 for batch in known.iter_slices(config.batch_size):
-                    arguments = (
-                        batch,
-                        export,
-                        target,
-                        store,
-                        run_id,
-                        config,
-                        pacer,
-                        concurrency,
-                        loop,
-                    )
+                    arguments = (batch, export, target, store, run_id, config, pacer, loop)
                     batches.append(runner.step("backfill-batch", backfill_batch, *arguments))
             before = pl.concat([b.before for b in batches]) if batches else judge(records_frame([]))
             final = pl.concat([b.final for b in batches]) if batches else before

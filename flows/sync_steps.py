@@ -175,6 +175,12 @@ def default_concurrency(rate_limit: float | None) -> int:
     return max(4, min(256, int(rate_limit) + 1))
 
 
+def open_api(target: Target, config: SyncConfig, pacer: RequestPacer) -> CustomerApi:
+    """The API client of a run: its target, the shared pacer, the run's concurrency bound."""
+    concurrency = config.concurrency or default_concurrency(config.rate_limit)
+    return CustomerApi(target.base_url, target.credentials, pacer=pacer, concurrency=concurrency)
+
+
 def load_batch(
     batch: pl.DataFrame,
     target: Target,
@@ -196,10 +202,7 @@ def load_batch(
             on_result(outcome)
 
     async def send() -> LoadReport:
-        concurrency = config.concurrency or default_concurrency(config.rate_limit)
-        async with CustomerApi(
-            target.base_url, target.credentials, pacer=pacer, concurrency=concurrency
-        ) as api:
+        async with open_api(target, config, pacer) as api:
             loader = Loader(api, store, run_id, config.match_on)
             error = None
             try:
@@ -230,8 +233,7 @@ def settle(
     orphans = [p for p in store.pending() if (p.entity_id, p.external_id) not in in_run]
 
     async def work() -> LoadReport:
-        async with CustomerApi(target.base_url, target.credentials, pacer=pacer,
-                               concurrency=config.concurrency or 4) as api:  # fmt: skip
+        async with open_api(target, config, pacer) as api:
             loader = Loader(api, store, run_id)
             error = None
             try:
