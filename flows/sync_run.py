@@ -79,7 +79,9 @@ def run_sync(
             if config.dry_run:
                 return _dry_run(result, planned, gone, out_dir, extra, started, target.description)
             store.begin_run(run_id, "sync", target.description)
+            load_started = time.perf_counter()
             loaded, error = _load(planned, gone, target, store, run_id, config, runner)
+            extra["load_duration_s"] = round(time.perf_counter() - load_started, 3)
             mappings = steps.mapping_rows(result, planned, loaded.outcomes, store)
             report = steps.build_report(
                 result, mappings, loaded, time.perf_counter() - started, extra
