@@ -42,7 +42,7 @@ class RequestPacer:
         self._clock = clock
         self._bucket = AsyncLimiter(UNITS_PER_SECOND, 1.0)
         self._successes: deque[float] = deque()
-        self._last_change = clock()
+        self._last_429 = self._last_decrease = self._last_probe = clock()
         self._ceiling: float | None = None  # the pace that last drew a 429
         self._primed = False
         self.decreases = 0
@@ -68,23 +68,27 @@ class RequestPacer:
         self._successes.append(now)
         if self.known or self.rate is None:
             return
-        if now - self._last_change >= CALM_S:
+        # Probe only after a calm spell since the last 429, then at most once a second.
+        if now - self._last_429 >= CALM_S and now - self._last_probe >= 1.0:
             below = self._ceiling is None or self.rate < 0.95 * self._ceiling
             self.rate *= FAST_PROBE if below else SLOW_PROBE
-            self._last_change = now
+            self._last_probe = now
 
     def on_rate_limited(self, retry_after_s: float | None) -> None:
         """The API answered 429: slow down (unknown limit only)."""
         if self.known:
             return
         now = self._clock()
-        if self.rate is not None and now - self._last_change < 1.0:
+        self._last_429 = now
+        if self.rate is not None and now - self._last_decrease < 1.0:
             return
         getting_through = self.observed_rate(now)
-        self._ceiling = self.rate if self.rate is not None else (getting_through or None)
+        # Only a paced rate tells where the limit is: what got through an unpaced blast of 429s
+        # says little, so until then the probe stays fast.
+        self._ceiling = self.rate
         if self.rate is None:
             self.rate = max(MIN_RATE, getting_through * 0.9)
         else:
             self.rate = max(MIN_RATE, min(self.rate, max(getting_through, MIN_RATE)) * BACKOFF)
-        self._last_change = now
+        self._last_decrease = now
         self.decreases += 1
