@@ -45,6 +45,10 @@ def _global(
     Options.verbose, Options.quiet = verbose, quiet
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and a search URL carries shopper e-mails and names:
+    # its request lines never reach our logs, even with -v.
+    for chatty in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int) -> typer.Exit:

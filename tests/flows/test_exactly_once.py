@@ -217,3 +217,21 @@ def test_a_second_run_of_the_same_state_is_refused_while_the_first_runs(tmp_path
         assert code == 2 and "wait for it to finish" in stderr
         assert first.wait(timeout=120) == 0
         assert len(on_server(server)) == 300
+
+
+def test_verbose_logs_carry_no_shopper_data_or_credentials(tmp_path: Path) -> None:
+    faults = FaultSettings(lost_response_rate=0.5)
+    with SandboxProcess(users={USER: "secret-api-key"}, faults=faults, seed=4) as server:
+        source = export(tmp_path / "a.csv", people(6))
+        env = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": "secret-api-key"}
+        result = custsync("-v", "sync", str(source), "--target", server.url, "--entity-id", "E1",
+                          "--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+                          "--match-on", "email_address", env=env)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        from urllib.parse import unquote_plus
+
+        logs = unquote_plus(result.stderr + result.stdout)  # URLs would carry them encoded
+        assert "DEBUG" in logs  # -v did turn debug logging on
+        assert "secret-api-key" not in logs
+        for n in range(6):
+            assert f"p{n}@example.com" not in logs and f"Lee{n}" not in logs
