@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 import polars as pl
 
@@ -17,6 +18,47 @@ def write_rejects(rejects: pl.DataFrame, out_dir: Path) -> Path:
     path = out_dir / "rejects.csv"
     rejects.select(REJECT_HEADER).write_csv(path)
     return path
+
+
+class CsvAppender:
+    """A CSV written batch by batch: the header once, rows as they come (a header-only file
+    when no batch had any), so a run's artefacts never need the whole run in memory."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.columns = columns
+        self.rows = 0
+        self._handle: IO[bytes] | None = path.open("wb")
+        self._header = True
+
+    def write(self, frame: pl.DataFrame) -> None:
+        """Append ``frame``'s rows (its columns chosen and ordered as the header)."""
+        if self._handle is None:
+            raise ValueError(f"{self.path} is closed")
+        if frame.height or self._header:
+            frame.select(self.columns).write_csv(self._handle, include_header=self._header)
+            self._header = False
+            self.rows += frame.height
+
+    def close(self) -> None:
+        """Flush and close (idempotent)."""
+        if self._handle is not None:
+            if self._header:
+                pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String)).write_csv(self._handle)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> CsvAppender:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:

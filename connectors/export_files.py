@@ -23,7 +23,7 @@ import polars as pl
 from schemas.errors import SourceError
 from schemas.mapping import EXTERNAL_ID, ColumnMapping
 from schemas.normalize import API_COLUMNS
-from schemas.validation import FILE, RAGGED, ROW
+from schemas.validation import FILE, RAGGED, ROW, SEQ
 
 HEAD_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t")
@@ -67,28 +67,39 @@ def is_parquet(path: Path) -> bool:
 
 
 @contextmanager
+def opening(
+    paths: list[Path], mapping_file: ColumnMapping | None, options: ReadOptions
+) -> Iterator[pl.LazyFrame]:
+    """All sources as one lazy frame: ``__seq`` (position in the whole export), ``__file``,
+    ``__row``, ``__ragged``, ``external_id``, every API column (String; null where unmapped).
+
+    Each file is checked here (readable, a header, data rows, the mapping's columns), so a bad
+    source stops the run before anything is sent; rows are read only when the frame is collected
+    or streamed in batches. Scratch files (transcoded copies) live until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="custsync-") as scratch:
+        frames = [_scan_one(path, mapping_file, options, Path(scratch)) for path in paths]
+        yield pl.concat(frames, how="vertical").with_row_index(SEQ)
+
+
+@contextmanager
 def reading(
     paths: list[Path], mapping_file: ColumnMapping | None, options: ReadOptions
 ) -> Iterator[pl.DataFrame]:
-    """All sources as one frame: ``__file``, ``__row``, ``__ragged``, ``external_id``, every API
-    column (String; null where unmapped). Scratch files live until the block ends."""
-    with tempfile.TemporaryDirectory(prefix="custsync-") as scratch:
-        frames = [_read_one(path, mapping_file, options, Path(scratch)) for path in paths]
-        yield pl.concat(frames, how="vertical")
+    """All sources collected into one frame (see ``opening``): for inputs that fit in memory."""
+    with opening(paths, mapping_file, options) as lazy:
+        yield lazy.collect()
 
 
-def _read_one(
+def _scan_one(
     path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: the file is empty")
     if is_parquet(path):
-        raw = _read_parquet(path)
-        ragged = pl.lit(None, pl.String)
+        raw, ragged, columns, height = _scan_parquet(path)
     else:
-        raw, ragged = _read_csv(path, options, scratch)
-    columns = [c for c in raw.columns if c != ROW]
-    if raw.height == 0:
+        raw, ragged, columns, height = _scan_csv(path, options, scratch)
+    if height == 0:
         raise SourceError(f"{path}: no data rows")
     mapping = mapping_file or ColumnMapping.canonical(columns)
     mapping.check_source(columns, str(path))
@@ -104,17 +115,21 @@ def _read_one(
     ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
     try:
-        frame = pl.read_parquet(path)
+        scan = pl.scan_parquet(path)
+        columns = scan.collect_schema().names()
+        height = scan.select(pl.len()).collect(engine="streaming").item()
     except Exception as exc:  # polars raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
     # Text everywhere: whatever the export typed as numbers or dates is text to the API.
-    frame = frame.with_columns(pl.all().cast(pl.String))
-    return frame.with_row_index(ROW, offset=1)
+    frame = scan.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+    return frame, pl.lit(None, pl.String), columns, height
 
 
-def _read_csv(path: Path, options: ReadOptions, scratch: Path) -> tuple[pl.DataFrame, pl.Expr]:
+def _scan_csv(
+    path: Path, options: ReadOptions, scratch: Path
+) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
     utf8_path = _as_utf8(path, options.encoding, scratch)
     header = _header_line(utf8_path)
     delimiter = options.delimiter or detect_delimiter(header)
@@ -129,46 +144,47 @@ def _read_csv(path: Path, options: ReadOptions, scratch: Path) -> tuple[pl.DataF
         "row_index_name": ROW,
         "row_index_offset": 1,
     }
+    has_long_rows = False
     try:
-        frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options).collect()
+        # One pass over the file: rows, and whether a short row could hide among them.
+        height, maybe_short = _count_rows(utf8_path, scan_options, names[-1], truncate=False)
     except pl.exceptions.ComputeError as exc:
-        raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
-    field_count = len(names)
+        if "more fields" not in str(exc):
+            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+        has_long_rows = True
+        try:
+            height, maybe_short = _count_rows(utf8_path, scan_options, names[-1], truncate=True)
+        except pl.exceptions.ComputeError as exc:
+            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+    frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options)  # type: ignore[arg-type]
     # polars pads a short row with "" like an empty field, and cuts a long one only when told:
     # a Python pass counts fields exactly, but only when polars shows either could be present.
-    maybe_short = frame.get_column(names[-1]).eq("").any()
     counts = (
-        _ragged_field_counts(utf8_path, delimiter, field_count)
-        if maybe_short or _has_long_rows(utf8_path, scan_options)
+        _ragged_field_counts(utf8_path, delimiter, len(names))
+        if maybe_short or has_long_rows
         else {}
     )
-    rows = list(counts)
-    fields = [counts[r] for r in rows]
-    found = pl.DataFrame(
-        {ROW: rows, "__fields": fields}, schema={ROW: pl.UInt32, "__fields": pl.Int64}
+    if not counts:
+        return frame, pl.lit(None, pl.String), names, height
+    ragged = pl.format(
+        "ragged row: {} fields where the header has {}",
+        pl.col(ROW).replace_strict(list(counts), list(counts.values()), default=None),
+        pl.lit(len(names)),
     )
-    frame = frame.join(found, on=ROW, how="left", maintain_order="left")
-    ragged = (
-        pl.when(pl.col("__fields").is_not_null())
-        .then(
-            pl.format(
-                "ragged row: {} fields where the header has {}", pl.col("__fields"), field_count
-            )
-        )
-        .otherwise(None)
-    )
-    return frame, ragged
+    return frame, ragged, names, height
 
 
-def _has_long_rows(path: Path, scan_options: dict[str, object]) -> bool:
-    """Whether any row has more fields than the header (polars refuses it when not truncating)."""
-    try:
-        pl.scan_csv(path, truncate_ragged_lines=False, **scan_options).select(pl.len()).collect()
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" in str(exc):
-            return True
-        raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
-    return False
+def _count_rows(
+    path: Path, scan_options: dict[str, object], last_column: str, truncate: bool
+) -> tuple[int, bool]:
+    """Data rows, and whether the last column is ever empty (a short row reads like that)."""
+    counted = (
+        pl.scan_csv(path, truncate_ragged_lines=truncate, **scan_options)  # type: ignore[arg-type]
+        .select(pl.len(), pl.col(last_column).eq("").any())
+        .collect(engine="streaming")
+    )
+    height, maybe_short = counted.row(0)
+    return int(height), bool(maybe_short)
 
 
 def _ragged_field_counts(path: Path, delimiter: str, field_count: int) -> dict[int, int]:

@@ -172,15 +172,21 @@ class StateStore:
 
     def lookup(self, entity_id: str, external_ids: Iterable[str]) -> pl.DataFrame:
         """State of the given customers of one entity, looked up in batches (no query per row)."""
-        ids = list(external_ids)
+        return self._lookup(list(external_ids), "entity_id = ? AND ", [entity_id])
+
+    def lookup_any_entity(self, external_ids: Iterable[str]) -> pl.DataFrame:
+        """Like ``lookup``, across every entity (for rows whose entity was not valid)."""
+        return self._lookup(list(external_ids), "", [])
+
+    def _lookup(self, ids: list[str], condition: str, params: list[str]) -> pl.DataFrame:
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             marks = ", ".join("?" * len(batch))
             cursor = self._execute(
                 "SELECT entity_id, external_id, customer_id, payload_hash, status, pending_since"
-                f" FROM customer_state WHERE entity_id = ? AND external_id IN ({marks})",
-                [entity_id, *batch],
+                f" FROM customer_state WHERE {condition}external_id IN ({marks})",
+                [*params, *batch],
             )
             rows.extend(cursor.fetchall())
         return pl.DataFrame(rows, schema=STATE_COLUMNS, orient="row")
@@ -257,13 +263,15 @@ class StateStore:
             (status, run_id, now_iso(), entity_id, external_id),
         )
 
-    def pending(self) -> list[CustomerState]:
-        """Creates whose outcome is unknown (sent, no answer recorded): to reconcile first."""
+    def pending(self, not_run: str | None = None) -> list[CustomerState]:
+        """Creates whose outcome is unknown (sent, no answer recorded), oldest first; with
+        ``not_run``, only those that run has not touched."""
         cursor = self._execute(
             "SELECT entity_id, external_id, customer_id, payload_hash, status, error,"
             " pending_hash, pending_since, pending_body FROM customer_state"
-            " WHERE pending_since IS NOT NULL"
-            " ORDER BY pending_since"
+            " WHERE pending_since IS NOT NULL AND (run_id IS NULL OR run_id <> ?)"
+            " ORDER BY pending_since",
+            (not_run or "",),
         )
         return [CustomerState(*row) for row in cursor.fetchall()]
 

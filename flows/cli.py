@@ -395,7 +395,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     )
 
     columns = (
-        TextColumn("sending"),
+        TextColumn("syncing rows"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),

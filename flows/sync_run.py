@@ -1,9 +1,11 @@
 """``custsync sync``: one run, start to finish, with progress and artefacts.
 
-The same steps run either inside the ``sync_customers`` Prefect flow (when a Prefect API is
-configured: deployments, work pools, ``custsync serve``) or directly in this process. Without a
-Prefect server, Prefect would start a temporary one first, which costs ~20 s on this 2-core
-machine (measured: bench/prefect_overhead.py), far more than a nightly run of a few rows.
+The export streams through the run in batches (read -> validate -> plan -> send -> artefacts),
+so memory stays flat whatever its size: only a census of its ids (about 12 bytes a row, for
+duplicates) spans the whole export. The same steps run either inside the ``sync_customers``
+Prefect flow (when a Prefect API is configured: deployments, work pools, ``custsync serve``) or
+directly in this process: without a Prefect server, Prefect would first start a temporary one,
+which costs ~20 s on this 2-core machine, far more than a nightly run of a few rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
 from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
@@ -26,6 +29,8 @@ from flows.runner import InlineRunner
 from schemas.plan import ACTION, KNOWN_STATUS
 
 log = logging.getLogger("custsync.sync")
+
+PLAN_HEADER = ["external_id", "entity_id", "customer_id", ACTION]
 
 
 @dataclass
@@ -53,86 +58,164 @@ def run_sync(
     with steps.open_target(config) as target:
         if on_start is not None:
             on_start(target.description)
-        result = runner.step("read-and-validate", steps.read_and_validate, config)
-        store = StateStore.open(_state_location(config))
-        try:
-            if not config.dry_run:
-                # Before planning: a plan made while another run writes would be stale.
-                store.lock_runs(run_id)
-            planned = runner.step("plan", steps.plan, result.valid, store)
-            gone = (
-                steps.deletions(result, store, config)
-                if config.delete_missing
-                else pl.DataFrame(
-                    schema=dict.fromkeys(["entity_id", "external_id", "customer_id"], pl.String)
-                )
-            )
-            actions = planned.get_column(ACTION).value_counts()
-            plan_counts = dict(zip(actions[ACTION], actions["count"], strict=True))
-            extra: dict[str, Any] = {
-                "run_id": run_id,
-                "target": target.description,
-                "dry_run": config.dry_run,
-                "plan": {k: int(v) for k, v in sorted(plan_counts.items())}
-                | ({"delete": gone.height} if gone.height else {}),
-            }
-            if config.dry_run:
-                return _dry_run(result, planned, gone, out_dir, extra, started, target.description)
-            store.begin_run(run_id, "sync", target.description)
+        with steps.open_source(config) as source:
+            store = StateStore.open(_state_location(config))
+            try:
+                if not config.dry_run:
+                    # Before planning: a plan made while another run writes would be stale.
+                    store.lock_runs(run_id)
+                run = _Run(config, runner, target, store, run_id, out_dir, source)
+                return run.execute(started)
+            finally:
+                store.unlock_runs()
+                store.close()
+
+
+class _Run:
+    """The batches of one run, their artefacts and their totals."""
+
+    def __init__(
+        self,
+        config: steps.SyncConfig,
+        runner: InlineRunner,
+        target: steps.Target,
+        store: StateStore,
+        run_id: str,
+        out_dir: Path,
+        source: steps.Source,
+    ) -> None:
+        self.config = config
+        self.runner = runner
+        self.target = target
+        self.store = store
+        self.run_id = run_id
+        self.out_dir = out_dir
+        self.source = source
+        self.totals = steps.RunTotals()
+        self.done = 0
+        self.total = source.census.rows
+        self.error: str | None = None
+
+    def execute(self, started: float) -> SyncOutcome:
+        config = self.config
+        gone = (
+            steps.deletions(self.source.census, self.store, config)
+            if config.delete_missing
+            else pl.DataFrame(schema=dict.fromkeys(steps.GONE_COLUMNS, pl.String))
+        )
+        self.total += gone.height
+        extra: dict[str, Any] = {
+            "run_id": self.run_id,
+            "target": self.target.description,
+            "dry_run": config.dry_run,
+        }
+        if config.dry_run:
+            self._dry_run(gone)
+        else:
+            self.store.begin_run(self.run_id, "sync", self.target.description)
             load_started = time.perf_counter()
-            loaded, error = _load(planned, gone, target, store, run_id, config, runner)
+            self._load(gone)
             extra["load_duration_s"] = round(time.perf_counter() - load_started, 3)
-            mappings = steps.mapping_rows(result, planned, loaded.outcomes, store)
-            report = steps.build_report(
-                result, mappings, loaded, time.perf_counter() - started, extra
+        if gone.height:
+            self.totals.plan["delete"] += gone.height
+        report = steps.build_report(self.totals, time.perf_counter() - started, extra)
+        failed = not config.dry_run and (report["failed"] > 0 or self.error is not None)
+        if not config.dry_run:
+            self.store.finish_run(self.run_id, "failed" if failed else "ok", report)
+        write_report(report, self.out_dir)
+        self.runner.publish(report, self._first_rejects())
+        return SyncOutcome(
+            report, self.out_dir, self.target.description, 1 if failed else 0, self.error
+        )
+
+    # -- the two ways through the batches ------------------------------------------------------
+
+    def _dry_run(self, gone: pl.DataFrame) -> None:
+        """Write the plan; change nothing anywhere (no state, no API)."""
+        with (
+            CsvAppender(self.out_dir / "plan.csv", PLAN_HEADER) as plan_csv,
+            CsvAppender(self.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+        ):
+            for batch in self.source.batches(self.config.read_batch_rows):
+                result, planned = self._validate_and_plan(batch, rejects_csv)
+                known = pl.col("known_customer_id").alias("customer_id")
+                plan_csv.write(planned.select("external_id", "entity_id", known, ACTION))
+                self._advance(result.rows_read)
+            plan_csv.write(gone.with_columns(pl.lit("delete").alias(ACTION)))
+
+    def _load(self, gone: pl.DataFrame) -> None:
+        """Every batch sent as it is planned; results land in the store as they arrive."""
+        pacer = RequestPacer(self.config.rate_limit)
+        with (
+            asyncio.Runner() as loop,
+            CsvAppender(self.out_dir / "mappings.csv", steps.MAPPING_COLUMNS) as mappings_csv,
+            CsvAppender(self.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+        ):
+            context = (self.target, self.store, self.run_id, self.config, pacer, loop)
+            for batch in self.source.batches(self.config.read_batch_rows):
+                result, planned = self._validate_and_plan(batch, rejects_csv)
+                outcomes = self._send(planned, context)
+                self._advance(result.rows_read - len(outcomes))
+                mappings = steps.mapping_rows(result, planned, outcomes, self.store)
+                self.totals.add_mappings(mappings)
+                mappings_csv.write(mappings)
+                rejects_csv.write(steps.api_rejects(planned, outcomes))
+                if self.error:
+                    return
+            # Journalled creates this run did not touch, and --delete-missing.
+            settled = self.runner.step("settle", steps.settle, gone, *context, self._on_result)
+            self._count(settled)
+            mappings = steps.outcome_rows(settled.outcomes)
+            self.totals.add_mappings(mappings)
+            mappings_csv.write(mappings)
+
+    # -- one batch -------------------------------------------------------------------------------
+
+    def _validate_and_plan(
+        self, batch: pl.DataFrame, rejects_csv: CsvAppender
+    ) -> tuple[Any, pl.DataFrame]:
+        census = self.source.census
+        result = self.runner.step("validate", steps.validate_batch, batch, census, self.config)
+        self.totals.validation.add(result)
+        rejects_csv.write(result.rejects)
+        planned = self.runner.step("plan", steps.plan, result.valid, self.store)
+        self.totals.add_plan(planned)
+        return result, planned
+
+    def _send(self, planned: pl.DataFrame, context: tuple[Any, ...]) -> list[RowOutcome]:
+        """The batch's rows to send, in slices of --batch-size (one Prefect task each)."""
+        # Rows that failed last time go first: the next run retries them before the rest.
+        to_send = planned.filter(pl.col(ACTION) != "unchanged").sort(
+            pl.col(KNOWN_STATUS).fill_null("") != "failed", maintain_order=True
+        )
+        outcomes: list[RowOutcome] = []
+        for rows in to_send.iter_slices(self.config.batch_size):
+            loaded = self.runner.step(
+                "load-batch", steps.load_batch, rows, *context, self._on_result
             )
-            failed = report["failed"] > 0 or error is not None
-            store.finish_run(run_id, "failed" if failed else "ok", report)
-            rejects = steps.api_rejects(planned, loaded.outcomes)
-            runner.step("write-back", steps.write_back, out_dir, result, mappings, rejects, report)
-            runner.publish(report, result.rejects)
-            return SyncOutcome(report, out_dir, target.description, 1 if failed else 0, error)
-        finally:
-            store.unlock_runs()
-            store.close()
-
-
-def _load(
-    planned: pl.DataFrame,
-    gone: pl.DataFrame,
-    target: steps.Target,
-    store: StateStore,
-    run_id: str,
-    config: steps.SyncConfig,
-    runner: InlineRunner,
-) -> tuple[steps.LoadReport, str | None]:
-    """Every row to send, batch by batch; stops at the first refused credential."""
-    # Rows that failed last time go first: the next run retries them before anything else.
-    to_send = planned.filter(pl.col(ACTION) != "unchanged").sort(
-        pl.col(KNOWN_STATUS).fill_null("") != "failed", maintain_order=True
-    )
-    pacer = RequestPacer(config.rate_limit)
-    reports: list[steps.LoadReport] = []
-    done = 0
-
-    def on_result(_: RowOutcome) -> None:
-        nonlocal done
-        done += 1
-        runner.progress(done, to_send.height + gone.height)
-
-    with asyncio.Runner() as loop:
-        settle = (planned, gone.head(0), target, store, run_id, config, pacer, loop)
-        reports.append(runner.step("reconcile-journal", steps.settle, *settle))
-        for batch in to_send.iter_slices(config.batch_size):
-            if reports[-1].error:
+            self._count(loaded)
+            outcomes.extend(loaded.outcomes)
+            if self.error:
                 break
-            arguments = (batch, target, store, run_id, config, pacer, loop, on_result)
-            reports.append(runner.step("load-batch", steps.load_batch, *arguments))
-        if gone.height and not reports[-1].error:
-            settle = (planned, gone, target, store, run_id, config, pacer, loop, on_result)
-            reports.append(runner.step("delete-missing", steps.settle, *settle))
-    merged = steps.merge_reports(reports)
-    return merged, merged.error
+        return outcomes
+
+    def _count(self, loaded: steps.LoadReport) -> None:
+        self.totals.add_load(loaded)
+        self.error = self.error or loaded.error
+
+    def _on_result(self, _: RowOutcome) -> None:
+        self._advance(1)
+
+    def _advance(self, rows: int) -> None:
+        self.done += rows
+        self.runner.progress(self.done, self.total)
+
+    def _first_rejects(self) -> pl.DataFrame:
+        """The first rejects of the run, for the Prefect summary (never the whole file)."""
+        path = self.out_dir / "rejects.csv"
+        if not path.exists():
+            return pl.DataFrame(schema=dict.fromkeys(REJECT_HEADER, pl.String))
+        return pl.read_csv(path, n_rows=500, infer_schema=False)
 
 
 def _state_location(config: steps.SyncConfig) -> str:
@@ -141,37 +224,3 @@ def _state_location(config: steps.SyncConfig) -> str:
     if config.dry_run and is_file and not Path(config.state).exists():
         return ":memory:"
     return config.state
-
-
-def _dry_run(
-    result: Any,
-    planned: pl.DataFrame,
-    gone: pl.DataFrame,
-    out_dir: Path,
-    extra: dict[str, Any],
-    started: float,
-    target: str,
-) -> SyncOutcome:
-    """Print and write the plan; change nothing anywhere (no state, no API)."""
-    from connectors.artifacts import write_rejects, write_report
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = planned.select(
-        "external_id", "entity_id", pl.col("known_customer_id").alias("customer_id"), ACTION
-    )
-    deletes = gone.select("external_id", "entity_id", "customer_id", pl.lit("delete").alias(ACTION))
-    pl.concat([rows, deletes]).sort("external_id").write_csv(out_dir / "plan.csv")
-    write_rejects(result.rejects, out_dir)
-    report = {
-        "rows_read": result.rows_read,
-        "rows_valid": result.rows_valid,
-        "rows_rejected": result.rows_rejected,
-        **{k: 0 for k in ("created", "updated", "unchanged", "adopted", "deleted", "failed")},
-        "requests": 0,
-        "retries": 0,
-        "rate_limited": 0,
-        "duration_s": round(time.perf_counter() - started, 3),
-        **extra,
-    }
-    write_report(report, out_dir)
-    return SyncOutcome(report, out_dir, target, 0)

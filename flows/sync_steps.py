@@ -11,8 +11,9 @@ import os
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,24 +21,37 @@ from typing import Any
 import polars as pl
 
 from connectors.api_config import LOCAL, Credentials, resolve_target
-from connectors.artifacts import write_mappings, write_rejects, write_report
 from connectors.customer_api import ApiCounters, CustomerApi
-from connectors.export_files import ReadOptions, expand_sources, reading
+from connectors.export_files import ReadOptions, expand_sources, opening, reading
 from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows.load import Loader, LoadTotals, RowOutcome
 from flows.validate_run import load_mapping
+from schemas.customer_schema import REASON_DUPLICATE
 from schemas.errors import AuthError, InputError
 from schemas.normalize import Profile
 from schemas.payload import with_payload_hash
-from schemas.plan import ACTION, KNOWN_ID, deletion_limit, plan_deletions, plan_sync
-from schemas.validation import FILE, ROW, ValidationResult, validate_customers
+from schemas.plan import ACTION, KNOWN_ID, deletion_limit, plan_sync
+from schemas.validation import (
+    FILE,
+    ROW,
+    Census,
+    ValidationResult,
+    ValidationTotals,
+    id_hash,
+    take_census,
+    validate_customers,
+)
 
 log = logging.getLogger("custsync.sync")
 
 LOCAL_ENTITY = "custsync-local"
 DEFAULT_STATE = ".custsync/state.db"
 LOCAL_SANDBOX_DB = ".custsync/sandbox.db"
+MAPPING_COLUMNS = ["external_id", "customer_id", "status", "entity_id"]
+GONE_COLUMNS = ["entity_id", "external_id", "customer_id"]
+# Rows read, validated and planned at a time: memory stays flat whatever the export's size.
+READ_BATCH_ROWS = 200_000
 OUTCOME_STATUSES = ("created", "updated", "unchanged", "adopted", "deleted", "rejected", "failed")
 
 
@@ -56,7 +70,8 @@ class SyncConfig:
     dry_run: bool = False
     profile: Profile = "api"
     read_options: ReadOptions = field(default_factory=ReadOptions)
-    batch_size: int = 2_000
+    batch_size: int = 2_000  # rows a load step sends (one Prefect task each)
+    read_batch_rows: int = READ_BATCH_ROWS  # rows read, validated and planned at a time
     match_on: tuple[str, ...] = ()
     delete_missing: bool = False
     max_deletes: int | None = None
@@ -69,42 +84,96 @@ class SyncConfig:
         return entity
 
 
-@dataclass
 class Target:
-    """Where this run sends its requests."""
+    """Where this run sends its requests; the embedded sandbox starts on first use, so a run
+    with nothing to send (an unchanged night, a dry run) never starts it."""
 
-    base_url: str
-    credentials: Credentials
-    description: str
+    def __init__(
+        self,
+        base_url: str | None,
+        credentials: Credentials,
+        description: str,
+        start: Callable[[], str] | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self.credentials = credentials
+        self.description = description
+        self._start = start
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (starting the embedded sandbox if this is its first use)."""
+        if self._base_url is None:
+            if self._start is None:
+                raise RuntimeError("this target has no API")
+            self._base_url = self._start()
+            log.info("embedded sandbox started at %s", self._base_url)
+        return self._base_url
 
 
 @contextmanager
 def open_target(config: SyncConfig) -> Iterator[Target]:
-    """The API to talk to; for ``local``, the embedded sandbox, started and stopped here.
-
-    Credentials are checked before anything is read: a remote target without them is exit 2.
-    """
+    """The API to talk to; for ``local``, the embedded sandbox (started when first needed,
+    stopped here). Credentials are checked before anything is read: a remote target without
+    them is exit 2."""
     if config.target != LOCAL:
         base_url = resolve_target(config.target)
         credentials = Credentials.from_environment()
         yield Target(base_url, credentials, f"{config.target} ({base_url})")
         return
-    if config.dry_run:
-        # A dry run sends nothing: no need to start anything.
-        yield Target(
-            "", Credentials(user_uid="local", api_key="local"), "local sandbox (not started)"
-        )
-        return
-    from sandbox.process import SandboxProcess
-
     # Throwaway credentials for this run: the local sandbox accepts exactly these.
     user, key = f"local-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
-    with SandboxProcess(db=LOCAL_SANDBOX_DB, users={user: key}) as sandbox:
+    with ExitStack() as stack:
+
+        def start() -> str:
+            from sandbox.process import SandboxProcess
+
+            process = SandboxProcess(db=LOCAL_SANDBOX_DB, users={user: key})
+            return stack.enter_context(process).url
+
         yield Target(
-            sandbox.url,
+            None,
             Credentials(user_uid=user, api_key=key),
-            f"local sandbox (embedded, {sandbox.url}, data in {LOCAL_SANDBOX_DB})",
+            f"local sandbox (embedded, data in {LOCAL_SANDBOX_DB})",
+            start,
         )
+
+
+@dataclass
+class Source:
+    """A run's exports, opened lazily, with the census of their external ids."""
+
+    export: pl.LazyFrame
+    census: Census
+    paths: list[Path]
+
+    def batches(self, rows: int) -> Iterator[pl.DataFrame]:
+        """The rows, ``rows`` at a time, in export order (each file's rows in file order)."""
+        yield from self.export.collect_batches(chunk_size=rows)
+
+
+@contextmanager
+def open_source(config: SyncConfig) -> Iterator[Source]:
+    """Open and check every source (exit 2 on a bad file or mapping, before anything is sent),
+    then one pass over the ids: rows, duplicates, entities."""
+    mapping = load_mapping(config.mapping_path)
+    paths = expand_sources(config.sources)
+    entity = config.resolved_entity()
+    with opening(paths, mapping, config.read_options) as export:
+        census = take_census(export, entity, keep_id_hashes=config.delete_missing)
+        if not census.entities:
+            raise InputError(
+                "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
+            )
+        yield Source(export, census, paths)
+
+
+def validate_batch(batch: pl.DataFrame, census: Census, config: SyncConfig) -> ValidationResult:
+    """One batch of rows: the entity filled in, normalised and validated (entity required)."""
+    entity = config.resolved_entity()
+    if entity is not None:
+        batch = batch.with_columns(pl.col("entity_id").fill_null(entity))
+    return validate_customers(batch, config.profile, True, census.superseded)
 
 
 def read_and_validate(config: SyncConfig) -> ValidationResult:
@@ -122,20 +191,21 @@ def read_and_validate(config: SyncConfig) -> ValidationResult:
         return validate_customers(frame, config.profile, entity_required=True)
 
 
-def deletions(result: ValidationResult, store: StateStore, config: SyncConfig) -> pl.DataFrame:
+def deletions(census: Census, store: StateStore, config: SyncConfig) -> pl.DataFrame:
     """--delete-missing: known customers whose external id is in no row of this run; refused
     (exit 2, before anything is sent) past --max-deletes or 5% of the known customers."""
-    seen = pl.concat(
-        [result.valid.get_column("external_id"), result.rejects.get_column("external_id")]
-    ).drop_nulls()
-    entities = result.valid.get_column("entity_id").unique().to_list() or [config.resolved_entity()]
+    seen = census.id_hashes if census.id_hashes is not None else pl.Series([], dtype=pl.UInt64)
     frames = []
     known_count = 0
-    for entity in entities:
+    for entity in census.entities:
         known = store.known_external_ids(entity)
         known_count += known.height
-        frames.append(plan_deletions(known, seen).with_columns(pl.lit(entity).alias("entity_id")))
-    gone = pl.concat(frames) if frames else pl.DataFrame()
+        # Compared by hash: a collision can only spare a customer, never delete one wrongly.
+        gone = known.filter(~id_hash(pl.col("external_id")).is_in(seen.implode()))
+        frames.append(gone.with_columns(pl.lit(entity).alias("entity_id")))
+    gone = (
+        pl.concat(frames) if frames else pl.DataFrame(schema=dict.fromkeys(GONE_COLUMNS, pl.String))
+    )
     limit = deletion_limit(known_count, config.max_deletes)
     # A dry run shows the deletions a real run would refuse, rather than refusing itself.
     if gone.height > limit and not config.dry_run:
@@ -143,7 +213,7 @@ def deletions(result: ValidationResult, store: StateStore, config: SyncConfig) -
             f"refusing to delete {gone.height} customers whose external id left the export "
             f"(limit {limit} of {known_count} known); check the export, or pass --max-deletes"
         )
-    return gone
+    return gone.select(GONE_COLUMNS)
 
 
 def plan(valid: pl.DataFrame, store: StateStore) -> pl.DataFrame:
@@ -216,7 +286,6 @@ def load_batch(
 
 
 def settle(
-    planned: pl.DataFrame,
     gone: pl.DataFrame,
     target: Target,
     store: StateStore,
@@ -226,11 +295,13 @@ def settle(
     loop: asyncio.Runner,
     on_result: Callable[[RowOutcome], None] | None = None,
 ) -> LoadReport:
-    """Before and after the upserts: reconcile creates earlier runs left unanswered for ids not
-    in this run, and delete the customers whose external id left the export."""
+    """After the upserts: reconcile creates earlier runs left unanswered that this run did not
+    touch (their ids left the export, or their rows were rejected), and delete the customers
+    whose external id left the export."""
     outcomes: list[RowOutcome] = []
-    in_run = set(zip(planned["entity_id"].to_list(), planned["external_id"].to_list(), strict=True))
-    orphans = [p for p in store.pending() if (p.entity_id, p.external_id) not in in_run]
+    orphans = store.pending(not_run=run_id)
+    if not orphans and not gone.height:
+        return LoadReport(outcomes, ApiCounters(), LoadTotals())
 
     async def work() -> LoadReport:
         async with open_api(target, config, pacer) as api:
@@ -255,63 +326,54 @@ def settle(
     return loop.run(work())
 
 
-def merge_reports(reports: list[LoadReport]) -> LoadReport:
-    """One LoadReport from the batches'."""
-    merged = LoadReport([], ApiCounters(), LoadTotals())
-    for report in reports:
-        merged.outcomes.extend(report.outcomes)
-        for name in ("requests", "retries", "rate_limited", "ambiguous"):
-            setattr(
-                merged.counters,
-                name,
-                getattr(merged.counters, name) + getattr(report.counters, name),
-            )
-        for name in ("reconciliations", "reconcile_requests", "recreated"):
-            setattr(
-                merged.totals, name, getattr(merged.totals, name) + getattr(report.totals, name)
-            )
-        merged.error = merged.error or report.error
-    return merged
+def outcome_rows(outcomes: list[RowOutcome]) -> pl.DataFrame:
+    """mappings.csv rows of the ids sent to the API."""
+    return pl.DataFrame(
+        {
+            "external_id": [o.external_id for o in outcomes],
+            "customer_id": [o.customer_id for o in outcomes],
+            "status": [o.status for o in outcomes],
+            "entity_id": [o.entity_id for o in outcomes],
+        },
+        schema=dict.fromkeys(MAPPING_COLUMNS, pl.String),
+    )
 
 
 def mapping_rows(
     result: ValidationResult, planned: pl.DataFrame, outcomes: list[RowOutcome], store: StateStore
 ) -> pl.DataFrame:
-    """One row per distinct external id of this run: external_id, customer_id, status."""
-    sent = pl.DataFrame(
-        {
-            "entity_id": [o.entity_id for o in outcomes],
-            "external_id": [o.external_id for o in outcomes],
-            "customer_id": [o.customer_id for o in outcomes],
-            "status": [o.status for o in outcomes],
-        },
-        schema=dict.fromkeys(("entity_id", "external_id", "customer_id", "status"), pl.String),
-    )
+    """One row per distinct external id of a batch: external_id, customer_id, status, entity_id.
+
+    A rejected id keeps the UUID the store knows for it (the customer exists, unchanged). Rows
+    rejected as duplicates are left out: their id's status is its last row's."""
+    sent = outcome_rows(outcomes)
     unchanged = planned.filter(pl.col(ACTION) == "unchanged").select(
         "entity_id",
         "external_id",
         pl.col(KNOWN_ID).alias("customer_id"),
         pl.lit("unchanged").alias("status"),
     )
-    valid_ids = set(planned.get_column("external_id").to_list())
-    rejected_ids = [
-        i for i in result.rejects.get_column("external_id").unique().drop_nulls().to_list()
-        if i not in valid_ids
-    ]  # fmt: skip
-    rejected = pl.DataFrame(
-        {"external_id": rejected_ids}, schema={"external_id": pl.String}
-    ).with_columns(pl.lit(None, pl.String).alias("customer_id"), pl.lit("rejected").alias("status"))
+    rejected_ids = (
+        result.rejects.filter(pl.col("reason") != REASON_DUPLICATE)
+        .select(pl.col("external_id").drop_nulls().unique(maintain_order=True))
+        .filter(~pl.col("external_id").is_in(planned.get_column("external_id").implode()))
+        .get_column("external_id")
+    )
+    rejected = pl.DataFrame({"external_id": rejected_ids}, schema={"external_id": pl.String})
     if rejected.height:
-        known = store.mappings().select("external_id", pl.col("customer_id").alias("__known"))
-        known = known.unique("external_id", keep="first")
-        rejected = (
-            rejected.join(known, on="external_id", how="left")
-            .with_columns(pl.coalesce("customer_id", "__known").alias("customer_id"))
-            .drop("__known")
+        # The entity of a rejected row may be what made it invalid: the store is asked by id.
+        known = store.lookup_any_entity(rejected_ids.to_list()).select("external_id", "customer_id")
+        rejected = rejected.join(
+            known.unique("external_id", keep="first"), on="external_id", how="left"
         )
-    rejected = rejected.with_columns(pl.lit(None, pl.String).alias("entity_id"))
-    columns = ["external_id", "customer_id", "status", "entity_id"]
-    return pl.concat([sent.select(columns), unchanged.select(columns), rejected.select(columns)])
+    else:
+        rejected = rejected.with_columns(pl.lit(None, pl.String).alias("customer_id"))
+    rejected = rejected.with_columns(
+        pl.lit("rejected").alias("status"), pl.lit(None, pl.String).alias("entity_id")
+    )
+    return pl.concat(
+        [frame.select(MAPPING_COLUMNS) for frame in (sent, unchanged, rejected)], how="vertical"
+    )
 
 
 def api_rejects(planned: pl.DataFrame, outcomes: list[RowOutcome]) -> pl.DataFrame:
@@ -335,56 +397,62 @@ def api_rejects(planned: pl.DataFrame, outcomes: list[RowOutcome]) -> pl.DataFra
     )
 
 
-def build_report(
-    result: ValidationResult,
-    mappings: pl.DataFrame,
-    loaded: LoadReport | None,
-    duration_s: float,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
+@dataclass
+class RunTotals:
+    """Everything report.json counts, summed batch by batch."""
+
+    validation: ValidationTotals = field(default_factory=ValidationTotals)
+    statuses: Counter[str] = field(default_factory=Counter)
+    plan: Counter[str] = field(default_factory=Counter)
+    counters: ApiCounters = field(default_factory=ApiCounters)
+    load: LoadTotals = field(default_factory=LoadTotals)
+    api_rejected: int = 0
+
+    def add_plan(self, planned: pl.DataFrame) -> None:
+        """Count a batch's planned actions."""
+        self.plan.update(dict(planned.get_column(ACTION).value_counts().iter_rows()))
+
+    def add_mappings(self, mappings: pl.DataFrame) -> None:
+        """Count a batch's outcomes by status."""
+        self.statuses.update(dict(mappings.get_column("status").value_counts().iter_rows()))
+
+    def add_load(self, report: LoadReport) -> None:
+        """Count a load step's requests and reconciliations."""
+        for name in ("requests", "retries", "rate_limited", "ambiguous"):
+            setattr(
+                self.counters, name, getattr(self.counters, name) + getattr(report.counters, name)
+            )
+        for name in ("reconciliations", "reconcile_requests", "recreated"):
+            setattr(self.load, name, getattr(self.load, name) + getattr(report.totals, name))
+        self.api_rejected += sum(1 for o in report.outcomes if o.status == "rejected")
+
+
+def build_report(totals: RunTotals, duration_s: float, extra: dict[str, Any]) -> dict[str, Any]:
     """report.json: the documented integer keys first, then the rest."""
-    statuses = mappings.get_column("status").value_counts()
-    by_status = dict(zip(statuses["status"], statuses["count"], strict=True))
-    counters = loaded.counters if loaded else ApiCounters()
-    totals = loaded.totals if loaded else LoadTotals()
-    report: dict[str, Any] = {
-        "rows_read": result.rows_read,
-        "rows_valid": result.rows_valid,
-        "rows_rejected": result.rows_rejected,
+    validation = totals.validation
+    return {
+        "rows_read": validation.rows_read,
+        "rows_valid": validation.rows_valid,
+        "rows_rejected": validation.rows_rejected,
         **{
-            status: int(by_status.get(status, 0))
+            status: int(totals.statuses.get(status, 0))
             for status in OUTCOME_STATUSES
             if status != "rejected"
         },
-        "rejected": int(by_status.get("rejected", 0)),
-        "api_rejected": sum(
-            1 for o in (loaded.outcomes if loaded else []) if o.status == "rejected"
-        ),
-        "requests": counters.requests,
-        "retries": counters.retries,
-        "rate_limited": counters.rate_limited,
+        "rejected": int(totals.statuses.get("rejected", 0)),
+        "api_rejected": totals.api_rejected,
+        "requests": totals.counters.requests,
+        "retries": totals.counters.retries,
+        "rate_limited": totals.counters.rate_limited,
         "duration_s": round(duration_s, 3),
-        "ambiguous_writes": counters.ambiguous,
-        "reconciliations": totals.reconciliations,
-        "reconcile_requests": totals.reconcile_requests,
-        "recreated": totals.recreated,
-        "threeds_ready": result.threeds_ready,
+        "ambiguous_writes": totals.counters.ambiguous,
+        "reconciliations": totals.load.reconciliations,
+        "reconcile_requests": totals.load.reconcile_requests,
+        "recreated": totals.load.recreated,
+        "threeds_ready": validation.threeds_ready,
+        "plan": {k: int(v) for k, v in sorted(totals.plan.items())},
         **extra,
     }
-    return report
-
-
-def write_back(
-    out_dir: Path,
-    result: ValidationResult,
-    mappings: pl.DataFrame,
-    extra_rejects: pl.DataFrame,
-    report: dict[str, Any],
-) -> None:
-    """mappings.csv, rejects.csv and report.json into ``out_dir``."""
-    write_mappings(mappings, out_dir)
-    write_rejects(pl.concat([result.rejects, extra_rejects], how="vertical_relaxed"), out_dir)
-    write_report(report, out_dir)
 
 
 def new_run_id() -> str:

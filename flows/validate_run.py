@@ -6,24 +6,26 @@ Plain Python, no Prefect: a validation needs no orchestration and starts in well
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.artifacts import write_rejects, write_report
-from connectors.export_files import ReadOptions, expand_sources, reading
+from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
+from connectors.export_files import ReadOptions, expand_sources, opening
 from schemas.errors import MappingError
 from schemas.mapping import ColumnMapping, parse_mapping
 from schemas.normalize import Profile
-from schemas.validation import ValidationResult, validate_customers
+from schemas.validation import ValidationTotals, take_census, validate_customers
+
+# Rows validated at a time: memory stays flat (~250 MiB a batch) whatever the export's size.
+BATCH_ROWS = 200_000
 
 
 @dataclass
 class ValidationRun:
-    """A finished validation: the result and the report written for it."""
+    """A finished validation: its totals and the report written for it."""
 
-    result: ValidationResult
+    totals: ValidationTotals
     report: dict[str, Any]
     out_dir: Path
 
@@ -40,28 +42,24 @@ def load_mapping(path: Path | None) -> ColumnMapping | None:
 
 
 def validation_report(
-    result: ValidationResult, profile: Profile, duration_s: float
+    totals: ValidationTotals, profile: Profile, duration_s: float
 ) -> dict[str, Any]:
     """The JSON report: counts, reasons, fields, and 3-D Secure readiness."""
-    reasons = Counter(result.rejects.get_column("reason").to_list())
-    fields = Counter(f or "(row)" for f in result.rejects.get_column("field").to_list())
-    pairs = Counter(
-        f"{field or '(row)'}: {reason}"
-        for field, reason in result.rejects.select("field", "reason").iter_rows()
-    )
-    valid = result.rows_valid
+    valid = totals.rows_valid
     return {
         "profile": profile,
-        "rows_read": result.rows_read,
+        "rows_read": totals.rows_read,
         "rows_valid": valid,
-        "rows_rejected": result.rows_rejected,
-        "rejects_by_reason": dict(reasons.most_common()),
-        "rejects_by_field": dict(fields.most_common()),
-        "rejects_by_field_and_reason": dict(pairs.most_common()),
-        "threeds_ready": result.threeds_ready,
-        "threeds_ready_share": round(result.threeds_ready / valid, 4) if valid else 0.0,
-        "threeds_problems_by_field": result.threeds_problems,
-        "threeds_not_ready_by_country": result.threeds_not_ready_by_country,
+        "rows_rejected": totals.rows_rejected,
+        "rejects_by_reason": dict(totals.reasons.most_common()),
+        "rejects_by_field": dict(totals.fields.most_common()),
+        "rejects_by_field_and_reason": dict(totals.field_reasons.most_common()),
+        "threeds_ready": totals.threeds_ready,
+        "threeds_ready_share": round(totals.threeds_ready / valid, 4) if valid else 0.0,
+        "threeds_problems_by_field": dict(sorted(totals.threeds_problems.items())),
+        "threeds_not_ready_by_country": dict(
+            sorted(totals.threeds_not_ready_by_country.items(), key=lambda kv: (kv[1], kv[0]))
+        ),
         "duration_s": round(duration_s, 3),
     }
 
@@ -73,15 +71,23 @@ def run_validate(
     options: ReadOptions,
     out_dir: Path,
     entity_required: bool = False,
+    batch_rows: int = BATCH_ROWS,
 ) -> ValidationRun:
-    """Validate ``sources``; write ``rejects.csv`` and ``report.json`` into ``out_dir``."""
+    """Validate ``sources`` batch by batch; write ``rejects.csv`` and ``report.json``."""
     started = time.perf_counter()
     mapping = load_mapping(mapping_path)
     paths = expand_sources(sources)
-    with reading(paths, mapping, options) as frame:
-        result = validate_customers(frame, profile, entity_required)
-    report = validation_report(result, profile, time.perf_counter() - started)
+    totals = ValidationTotals()
+    with (
+        opening(paths, mapping, options) as export,
+        CsvAppender(out_dir / "rejects.csv", REJECT_HEADER) as rejects,
+    ):
+        census = take_census(export, None)
+        for batch in export.collect_batches(chunk_size=batch_rows):
+            result = validate_customers(batch, profile, entity_required, census.superseded)
+            totals.add(result)
+            rejects.write(result.rejects)
+    report = validation_report(totals, profile, time.perf_counter() - started)
     report["sources"] = [str(p) for p in paths]
-    write_rejects(result.rejects, out_dir)
     write_report(report, out_dir)
-    return ValidationRun(result, report, out_dir)
+    return ValidationRun(totals, report, out_dir)

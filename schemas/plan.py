@@ -47,11 +47,6 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
     return joined.with_columns(action.alias(ACTION)).drop("__known_hash", "__pending_since")
 
 
-def plan_deletions(known: pl.DataFrame, seen_external_ids: pl.Series) -> pl.DataFrame:
-    """Known customers (entity_id, external_id, customer_id) whose external id left the export."""
-    return known.filter(~pl.col("external_id").is_in(seen_external_ids.implode()))
-
-
 def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.05) -> int:
     """How many deletions a run may make: --max-deletes, else 5% of the known customers."""
     if max_deletes is not None:

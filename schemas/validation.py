@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -14,11 +15,12 @@ from schemas.customer_schema import (
     threeds_schema,
 )
 from schemas.mapping import EXTERNAL_ID
-from schemas.normalize import API_COLUMNS, Profile, normalize_customers
+from schemas.normalize import API_COLUMNS, Profile, clean_text, normalize_customers
 
 FILE = "__file"
 ROW = "__row"
 RAGGED = "__ragged"
+SEQ = "__seq"  # position in the whole export (every file, in order)
 REJECT_COLUMNS = {
     EXTERNAL_ID: pl.String,
     "row": pl.Int64,
@@ -46,6 +48,39 @@ class ValidationResult:
         return self.valid.height
 
 
+@dataclass
+class ValidationTotals:
+    """Counts over every batch of a run: a large export's rejects are written out, not kept."""
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    threeds_ready: int = 0
+    threeds_problems: Counter[str] = field(default_factory=Counter)
+    threeds_not_ready_by_country: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    fields: Counter[str] = field(default_factory=Counter)
+    field_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows read that are not valid (duplicates included)."""
+        return self.rows_read - self.rows_valid
+
+    def add(self, result: ValidationResult) -> None:
+        """Count one batch in."""
+        self.rows_read += result.rows_read
+        self.rows_valid += result.rows_valid
+        self.threeds_ready += result.threeds_ready
+        self.threeds_problems.update(result.threeds_problems)
+        self.threeds_not_ready_by_country.update(result.threeds_not_ready_by_country)
+        field = pl.col("field").replace("", None).fill_null("(row)")
+        lines = result.rejects.select(field.alias("field"), "reason")
+        self.reasons.update(dict(lines.group_by("reason").len().iter_rows()))
+        self.fields.update(dict(lines.group_by("field").len().iter_rows()))
+        pairs = lines.select(pl.format("{}: {}", "field", "reason").alias("pair"))
+        self.field_reasons.update(dict(pairs.group_by("pair").len().iter_rows()))
+
+
 def _reject_lines(rows: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
     lines = failures.join(rows.select(ROW_ID, EXTERNAL_ID, ROW, FILE), on=ROW_ID, how="inner")
     return lines.select(
@@ -58,17 +93,28 @@ def _reject_lines(rows: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
 
 
 def validate_customers(
-    frame: pl.DataFrame, profile: Profile = "api", entity_required: bool = False
+    frame: pl.DataFrame,
+    profile: Profile = "api",
+    entity_required: bool = False,
+    superseded_rows: pl.Series | None = None,
 ) -> ValidationResult:
     """Validate rows read from exports: ``__file``, ``__row``, ``__ragged``, ``external_id`` and
-    every API column (String, null where absent)."""
+    every API column (String, null where absent).
+
+    ``superseded_rows``: when ``frame`` is one batch of a larger export, the ``__seq`` of rows a
+    later row of the same external id supersedes (``Census.superseded``); without it, duplicates
+    are found within ``frame``."""
     rows_read = frame.height
     frame = normalize_customers(frame, profile).with_row_index(ROW_ID)
     ragged = frame.filter(pl.col(RAGGED).is_not_null())
     frame = frame.filter(pl.col(RAGGED).is_null())
     keyed = pl.col(EXTERNAL_ID).is_not_null()
     # Last occurrence wins: earlier rows of the same external id are rejected as duplicates.
-    superseded = keyed & ~pl.col(EXTERNAL_ID).is_last_distinct()
+    superseded = (
+        keyed & ~pl.col(EXTERNAL_ID).is_last_distinct()
+        if superseded_rows is None
+        else pl.col(SEQ).is_in(superseded_rows.implode())
+    )
     duplicates = frame.filter(superseded)
     candidates = frame.filter(~superseded).drop(ROW_ID).with_row_index(ROW_ID)
 
@@ -107,4 +153,63 @@ def validate_customers(
         threeds_ready=valid.height if profile == "3ds" else valid.height - not_ready.height,
         threeds_problems=dict(problem_counts.iter_rows()),
         threeds_not_ready_by_country=dict(by_country.iter_rows()),
+    )
+
+
+@dataclass
+class Census:
+    """What one pass over the external ids of a whole export tells before any batch is sent."""
+
+    rows: int
+    superseded: pl.Series  # __seq of rows a later row of the same external id supersedes
+    entities: list[str]  # distinct entity ids of the rows (the default filling the blanks)
+    id_hashes: pl.Series | None  # hash of every external id present (rejected rows included)
+
+
+def id_hash(column: pl.Expr) -> pl.Expr:
+    """A 64-bit hash of an external id, stable within one process (compared in memory only)."""
+    return column.hash(seed=0x63757374)
+
+
+def take_census(
+    export: pl.LazyFrame, default_entity: str | None, keep_id_hashes: bool = False
+) -> Census:
+    """Rows, duplicates, entities (and, for deletions, every id present) of a whole export.
+
+    Streamed, and near 13 bytes a row: ids are compared by a 64-bit hash first (duplicates found
+    by sorting the hashes, which needs no hash table), and only rows whose hash repeats are read
+    again to compare the ids themselves, so a collision never rejects a row."""
+    key = clean_text(EXTERNAL_ID)
+    ids = export.select(
+        pl.col(SEQ),
+        pl.col(RAGGED).is_not_null().alias("__ragged_row"),
+        pl.when(key.is_not_null()).then(id_hash(key)).alias("h"),
+    ).collect(engine="streaming")
+    entity = clean_text("entity_id")
+    if default_entity is not None:
+        entity = entity.fill_null(pl.lit(default_entity))
+    entities = (
+        export.select(entity.alias("entity_id").unique())
+        .drop_nulls()
+        .collect(engine="streaming")
+        .get_column("entity_id")
+    )
+    hashes = ids.filter(~pl.col("__ragged_row")).get_column("h").drop_nulls().sort()
+    repeated = hashes.filter(hashes == hashes.shift(1)).unique()
+    superseded = pl.Series(SEQ, [], dtype=pl.UInt32)
+    if repeated.len():
+        candidates = ids.filter(~pl.col("__ragged_row") & pl.col("h").is_in(repeated.implode()))
+        superseded = (
+            export.filter(pl.col(SEQ).is_in(candidates.get_column(SEQ).implode()))
+            .select(SEQ, key.alias(EXTERNAL_ID))
+            .collect(engine="streaming")
+            .sort(SEQ)
+            .filter(~pl.col(EXTERNAL_ID).is_last_distinct())
+            .get_column(SEQ)
+        )
+    return Census(
+        rows=ids.height,
+        superseded=superseded,
+        entities=sorted(entities.to_list()),
+        id_hashes=ids.get_column("h").drop_nulls() if keep_id_hashes else None,
     )

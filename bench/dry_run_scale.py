@@ -1,0 +1,65 @@
+"""Claim 3: a sync streams — a dry run (read, validate, plan against the state store) of 1M rows
+beside a plain-Python csv loop doing the same checks, and peak RSS flat from 1M to 10M rows.
+
+Each command runs as its own process, timed wall-clock from start to exit; peak RSS is the
+child's ru_maxrss. The 10M-row export is ten suffixed copies of the 1M one (bench/exports.py).
+
+    uv run python bench/dry_run_scale.py [--rows 1000000] [--copies 3,10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.exports import scale_csv, write_salesforce_csv
+from bench.validate_throughput import measure
+
+ROOT = Path(__file__).parents[1]
+MAPPING = ROOT / "data/mappings/salesforce.toml"
+
+
+def dry_run(export: Path, out: Path) -> tuple[float, float]:
+    return measure([
+        sys.executable, "-m", "flows", "-q", "sync", str(export), "--dry-run",
+        "--mapping", str(MAPPING), "--state", str(out / "state.db"), "--out", str(out),
+    ])  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--copies", default="3,10", help="larger exports, in copies of --rows")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "contacts.csv"
+        started = time.perf_counter()
+        write_salesforce_csv(base, args.rows)
+        print(f"machine: {os.cpu_count()} cores; export: {args.rows:,} rows, "
+              f"{base.stat().st_size / 1e6:.0f} MB (generated in "
+              f"{time.perf_counter() - started:.1f} s)")  # fmt: skip
+        print(f"{'':<34}{'rows':>12}{'wall s':>9}{'rows/s':>10}{'peak RSS MiB':>14}")
+        rows_1 = args.rows
+        for name, (wall, rss) in (
+            ("custsync sync --dry-run", dry_run(base, Path(tmp) / "ours")),
+            ("csv.DictReader loop, same checks",
+             measure([sys.executable, str(ROOT / "bench/baseline_validate.py"), str(base),
+                      f"{tmp}/base"])),
+        ):  # fmt: skip
+            print(f"{name:<34}{rows_1:>12,}{wall:>9.1f}{rows_1 / wall:>10,.0f}{rss:>14,.0f}")
+        for copies in (int(c) for c in args.copies.split(",")):
+            big = Path(tmp) / f"contacts-x{copies}.csv"
+            scale_csv(base, big, copies)
+            wall, rss = dry_run(big, Path(tmp) / f"ours-x{copies}")
+            rows = rows_1 * copies
+            print(f"{'custsync sync --dry-run':<34}{rows:>12,}{wall:>9.1f}{rows / wall:>10,.0f}"
+                  f"{rss:>14,.0f}")  # fmt: skip
+            big.unlink()
+
+
+if __name__ == "__main__":
+    main()
