@@ -1,0 +1,123 @@
+"""A sync streams its export in batches: where the batches cut changes nothing users see."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flows.sync_run import run_sync
+from flows.sync_steps import SyncConfig
+from sandbox.process import SandboxProcess
+from tests.conftest import KEY, USER
+from tests.flows.test_sync_e2e import export, read_csv
+
+ROWS = [
+    ["A", "a@example.com", "Ann", "Lee", "London", "GB"],
+    ["B", "not-an-email", "Bob", "Ray", "Paris", "FR"],
+    ["C", "c@example.com", "Cy", "Wu", "Lyon", "FR"],
+    ["A", "a2@example.com", "Ann", "Lee", "Leeds", "GB"],  # supersedes row 1 (other batch)
+    ["D", "d@example.com", "Di", "Xu", "Rome", "IT"],
+    ["B", "b@example.com", "Bob", "Ray", "Paris", "FR"],  # supersedes the invalid row 2
+    ["E", "e@example.com", "Ed", "Yo", "Oslo", "Narnia"],  # rejected
+    ["F", "f@example.com", "Fi", "Zu", "Bonn", "DE"],
+    ["C", "c@example.com", "Cy", "Wu", "Lyon", "Narnia"],  # supersedes row 3, rejected
+]
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+
+
+def run(server: SandboxProcess, tmp: Path, source: Path, name: str, read_rows: int,
+        send_rows: int) -> tuple[int, dict, list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
+    config = SyncConfig(
+        sources=[str(source)], target=server.url, entity_id=f"b-{name}-{uuid.uuid4().hex[:6]}",
+        state=str(tmp / f"{name}.db"), out_dir=tmp / name, batch_size=send_rows,
+        read_batch_rows=read_rows,
+    )  # fmt: skip
+    outcome = run_sync(config)
+    mappings = sorted(read_csv(tmp / name / "mappings.csv"), key=lambda m: m["external_id"])
+    rejects = sorted(read_csv(tmp / name / "rejects.csv"), key=lambda r: (r["row"], r["field"]))
+    return outcome.exit_code, outcome.report, mappings, rejects
+
+
+def test_small_batches_give_the_outcome_of_one_batch(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    source = export(tmp_path / "a.csv", ROWS)
+    code, report, mappings, rejects = run(sandbox_server, tmp_path, source, "one", 1000, 1000)
+    assert code == 0
+    assert {m["external_id"]: m["status"] for m in mappings} == {
+        "A": "created", "B": "created", "C": "rejected", "D": "created", "E": "rejected",
+        "F": "created",
+    }  # fmt: skip
+    for read_rows, send_rows in ((2, 1), (3, 2)):
+        name = f"cut-{read_rows}-{send_rows}"
+        code2, report2, mappings2, rejects2 = run(
+            sandbox_server, tmp_path, source, name, read_rows, send_rows
+        )
+        assert code2 == 0
+        strip = lambda ms: [(m["external_id"], m["status"]) for m in ms]  # noqa: E731
+        assert strip(mappings2) == strip(mappings)
+        assert rejects2 == rejects
+        keys = ("rows_read", "rows_valid", "rows_rejected", "created", "rejected", "requests",
+                "plan")  # fmt: skip
+        assert {k: report2[k] for k in keys} == {k: report[k] for k in keys}
+    # the winners were sent: A with its second e-mail
+    assert report["rows_read"] == 9 and report["rows_valid"] == 4 and report["requests"] == 4
+    assert {(r["row"], r["reason"]) for r in rejects if r["reason"] == "duplicate"} == {
+        ("1", "duplicate"), ("2", "duplicate"), ("3", "duplicate")
+    }
+
+
+def test_an_unchanged_local_run_never_starts_the_embedded_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = export(tmp_path / "a.csv", ROWS[:1])
+    config = SyncConfig(sources=[str(source)], out_dir=tmp_path / "one")
+    with caplog.at_level(logging.INFO, logger="custsync.sync"):
+        assert run_sync(config).report["created"] == 1
+        assert "embedded sandbox started" in caplog.text
+        caplog.clear()
+        config.out_dir = tmp_path / "two"
+        report = run_sync(config).report
+    assert report["unchanged"] == 1 and report["requests"] == 0
+    assert "embedded sandbox started" not in caplog.text
+
+
+def test_mappings_of_a_rejected_known_customer_keep_its_uuid(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    source = export(tmp_path / "a.csv", ROWS[:1])
+    config = SyncConfig(
+        sources=[str(source)], target=sandbox_server.url, entity_id="keep-" + uuid.uuid4().hex,
+        state=str(tmp_path / "s.db"), out_dir=tmp_path / "one",
+    )  # fmt: skip
+    run_sync(config)
+    created = read_csv(tmp_path / "one" / "mappings.csv")[0]["customer_id"]
+    bad = export(tmp_path / "b.csv", [["A", "broken", "Ann", "Lee", "London", "GB"]])
+    config.sources, config.out_dir = [str(bad)], tmp_path / "two"
+    run_sync(config)
+    assert read_csv(tmp_path / "two" / "mappings.csv") == [
+        {"external_id": "A", "customer_id": created, "status": "rejected", "entity_id": ""}
+    ]
+    with httpx.Client(base_url=sandbox_server.url, auth=(USER, KEY)) as client:
+        assert client.get(f"/v2/customer/{created}").status_code == 200
+
+
+def test_header_only_artefacts_when_every_row_is_rejected(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    source = export(tmp_path / "a.csv", [["Z", "bad", "Zed", "Q", "X", "Narnia"]])
+    code, report, _, _ = run(sandbox_server, tmp_path, source, "bad", 1000, 1000)
+    assert code == 0 and report["rejected"] == 1 and report["requests"] == 0
+    with (tmp_path / "bad" / "mappings.csv").open() as handle:
+        assert next(csv.reader(handle)) == ["external_id", "customer_id", "status", "entity_id"]
