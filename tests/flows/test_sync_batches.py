@@ -35,8 +35,11 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VERIFONE_API_KEY", KEY)
 
 
+Rows = list[dict[str, str]]
+
+
 def run(server: SandboxProcess, tmp: Path, source: Path, name: str, read_rows: int,
-        send_rows: int) -> tuple[int, dict, list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
+        send_rows: int) -> tuple[int, dict, Rows, Rows]:  # fmt: skip
     config = SyncConfig(
         sources=[str(source)], target=server.url, entity_id=f"b-{name}-{uuid.uuid4().hex[:6]}",
         state=str(tmp / f"{name}.db"), out_dir=tmp / name, batch_size=send_rows,
