@@ -34,6 +34,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from connectors.api_config import Credentials
+from connectors.api_counters import ApiCounters
 from connectors.rate_limit import RequestPacer
 from schemas.errors import AuthError
 
@@ -66,17 +67,6 @@ class ApiResult:
     reason: str | None = None
     attempts: int = 1
     fields: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ApiCounters:
-    """What the client did, for the report."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    ambiguous: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
 
 
 class _Retryable(Exception):

@@ -61,6 +61,8 @@ SCHEMA = (
     """,
     "CREATE INDEX IF NOT EXISTS customer_state_pending ON customer_state (pending_since)",
     "CREATE INDEX IF NOT EXISTS customer_state_customer ON customer_state (customer_id)",
+    # Rejected rows are looked up by external id alone (their entity may be what was wrong).
+    "CREATE INDEX IF NOT EXISTS customer_state_external ON customer_state (external_id)",
 )
 
 STATE_COLUMNS = {

@@ -12,41 +12,21 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.customer_api import ApiResult, CustomerApi, Decision
 from connectors.rsql import all_of, equals, record_query
 from connectors.state_store import CustomerState, StateStore
+from flows.outcomes import LoadTotals, RowOutcome
 from schemas.payload import PAYLOAD_HASH, request_body
 from schemas.plan import ACTION, KNOWN_ID
+
+__all__ = ["LoadTotals", "Loader", "RowOutcome"]
 
 log = logging.getLogger("custsync.load")
 
 MAX_CREATE_ROUNDS = 8  # create -> unknown outcome -> search finds nothing -> create again ...
 RECONCILE_PAGE = 20
-
-
-@dataclass
-class RowOutcome:
-    """What happened to one external id in this run."""
-
-    entity_id: str
-    external_id: str
-    status: str  # created | updated | unchanged | adopted | deleted | rejected | failed
-    customer_id: str | None = None
-    reason: str | None = None
-    fields: list[str] = field(default_factory=list)
-    recreated: bool = False
-
-
-@dataclass
-class LoadTotals:
-    """Requests spent reconciling, and recreated customers, for the report."""
-
-    reconciliations: int = 0
-    reconcile_requests: int = 0
-    recreated: int = 0
 
 
 class Loader:

@@ -24,7 +24,7 @@ from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
 from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
-from flows.load import RowOutcome
+from flows.outcomes import RowOutcome
 from flows.runner import InlineRunner
 from schemas.plan import ACTION, KNOWN_STATUS
 

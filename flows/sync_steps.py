@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from connectors.api_config import LOCAL, Credentials, resolve_target
-from connectors.customer_api import ApiCounters, CustomerApi
+from connectors.api_counters import ApiCounters
 from connectors.export_files import ReadOptions, expand_sources, opening, reading
 from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
-from flows.load import Loader, LoadTotals, RowOutcome
+from flows.outcomes import LoadTotals, RowOutcome
 from flows.validate_run import load_mapping
 from schemas.customer_schema import REASON_DUPLICATE
 from schemas.errors import AuthError, InputError
@@ -42,6 +42,9 @@ from schemas.validation import (
     take_census,
     validate_customers,
 )
+
+if TYPE_CHECKING:
+    from connectors.customer_api import CustomerApi
 
 log = logging.getLogger("custsync.sync")
 
@@ -247,6 +250,9 @@ def default_concurrency(rate_limit: float | None) -> int:
 
 def open_api(target: Target, config: SyncConfig, pacer: RequestPacer) -> CustomerApi:
     """The API client of a run: its target, the shared pacer, the run's concurrency bound."""
+    # Imported here: a run with nothing to send never pays for httpx and tenacity.
+    from connectors.customer_api import CustomerApi
+
     concurrency = config.concurrency or default_concurrency(config.rate_limit)
     return CustomerApi(target.base_url, target.credentials, pacer=pacer, concurrency=concurrency)
 
@@ -272,6 +278,8 @@ def load_batch(
             on_result(outcome)
 
     async def send() -> LoadReport:
+        from flows.load import Loader
+
         async with open_api(target, config, pacer) as api:
             loader = Loader(api, store, run_id, config.match_on)
             error = None
@@ -304,6 +312,8 @@ def settle(
         return LoadReport(outcomes, ApiCounters(), LoadTotals())
 
     async def work() -> LoadReport:
+        from flows.load import Loader
+
         async with open_api(target, config, pacer) as api:
             loader = Loader(api, store, run_id)
             error = None

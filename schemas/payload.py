@@ -33,7 +33,9 @@ def with_payload_hash(frame: pl.DataFrame) -> pl.DataFrame:
     canonical = frame.select(_canonical_struct().struct.json_encode()).to_series()
     # hashlib over a list: polars has no stable cryptographic hash (its own hash changes across
     # versions, which would make every customer look changed after an upgrade).
-    digests = [f"{HASH_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}" for text in canonical]
+    sha256 = hashlib.sha256
+    texts = canonical.to_list()
+    digests = [f"{HASH_VERSION}:{sha256(text.encode()).hexdigest()}" for text in texts]
     return frame.with_columns(pl.Series(PAYLOAD_HASH, digests, dtype=pl.String))
 
 

@@ -180,11 +180,17 @@ def take_census(
     by sorting the hashes, which needs no hash table), and only rows whose hash repeats are read
     again to compare the ids themselves, so a collision never rejects a row."""
     key = clean_text(EXTERNAL_ID)
-    ids = export.select(
-        pl.col(SEQ),
-        pl.col(RAGGED).is_not_null().alias("__ragged_row"),
-        pl.when(key.is_not_null()).then(id_hash(key)).alias("h"),
-    ).collect(engine="streaming")
+    ids = (
+        export.select(pl.col(SEQ), pl.col(RAGGED).is_not_null().alias("__ragged_row"), key)
+        .select(
+            SEQ,
+            "__ragged_row",
+            pl.when(pl.col(EXTERNAL_ID).is_not_null())
+            .then(id_hash(pl.col(EXTERNAL_ID)))
+            .alias("h"),
+        )
+        .collect(engine="streaming")
+    )
     entity = clean_text("entity_id")
     if default_entity is not None:
         entity = entity.fill_null(pl.lit(default_entity))

@@ -76,7 +76,9 @@ def test_small_batches_give_the_outcome_of_one_batch(
     # the winners were sent: A with its second e-mail
     assert report["rows_read"] == 9 and report["rows_valid"] == 4 and report["requests"] == 4
     assert {(r["row"], r["reason"]) for r in rejects if r["reason"] == "duplicate"} == {
-        ("1", "duplicate"), ("2", "duplicate"), ("3", "duplicate")
+        ("1", "duplicate"),
+        ("2", "duplicate"),
+        ("3", "duplicate"),
     }
 
 
