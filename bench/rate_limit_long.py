@@ -4,7 +4,8 @@ changes mid-run — beside a naive asyncio.gather with a semaphore (no limiter).
 
 Writes/s are counted over the steady part of each run (after --warmup seconds), so the sandbox's
 one-second burst at start no longer inflates them; the whole-run figure is printed beside it.
-The changing limit goes 100 -> 50 -> 150 req/s; each phase is judged after 10 s of settling.
+The changing limit goes 100 -> 50 -> 150 req/s; each phase is judged over its last 20 s, and
+the time the client took to reach 90% of the new limit is printed beside it.
 
     uv run python bench/rate_limit_long.py [--seconds 90] [--phase 40]
 """
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--phase", type=float, default=40)
     parser.add_argument("--latencies", default="5,40,200,500")
+    parser.add_argument("--only-changing", action="store_true")
     args = parser.parse_args()
     rate, seconds, warmup = args.rate, args.seconds, args.warmup
     print(f"machine: {os.cpu_count()} cores; sandbox limit {rate:.0f} req/s (burst 1 s); "
@@ -129,7 +131,7 @@ def main() -> None:
         "custsync, unknown limit": lambda url, t: custsync_client(url, None, seconds, t),
         "naive gather + semaphore": lambda url, t: naive_gather(url, seconds, t),
     }
-    for latency in (int(v) for v in args.latencies.split(",")):
+    for latency in (int(v) for v in args.latencies.split(",") if not args.only_changing):
         for name, mode in modes.items():
             if name.startswith("naive") and latency != 40:
                 continue  # the naive client's behaviour is the same story at every latency
@@ -144,8 +146,9 @@ def main() -> None:
     limits = [100.0, 50.0, 150.0]
     changes = [(phase * i, limit) for i, limit in enumerate(limits) if i]
     print(f"\nchanging limit {' -> '.join(f'{v:.0f}' for v in limits)} req/s, {phase:.0f} s each, "
-          "40 ms latency; each phase judged after 10 s of settling")  # fmt: skip
-    print(f"{'mode':<26}{'phase limit':>12}{'w/s':>8}{'of limit':>9}{'429 share':>10}")
+          "40 ms latency; judged over the last 20 s of each phase")  # fmt: skip
+    print(f"{'mode':<26}{'phase limit':>12}{'w/s':>8}{'of limit':>9}{'429 share':>10}"
+          f"{'s to 90%':>10}")  # fmt: skip
     faults = FaultSettings(rate_limit=limits[0], latency_ms=40)
     for name, mode in (
         ("custsync, unknown limit",
@@ -154,10 +157,20 @@ def main() -> None:
     ):  # fmt: skip
         tally = run_mode(mode, faults, changes)
         for index, limit in enumerate(limits):
-            since, until = phase * index + 10, phase * (index + 1)
+            start, until = phase * index, phase * (index + 1)
+            since = until - 20
             achieved = tally.rate(since, until)
+            reached = next(
+                (t - start for t in _seconds(start, until) if tally.rate(t, t + 1) >= 0.9 * limit),
+                None,
+            )
+            shown = f"{reached:.0f}" if reached is not None else "never"
             print(f"{name:<26}{limit:>12.0f}{achieved:>8.1f}{achieved / limit:>9.1%}"
-                  f"{tally.refused_share(since, until):>10.2%}")  # fmt: skip
+                  f"{tally.refused_share(since, until):>10.2%}{shown:>10}")  # fmt: skip
+
+
+def _seconds(start: float, until: float) -> list[float]:
+    return [start + k for k in range(int(until - start))]
 
 
 if __name__ == "__main__":

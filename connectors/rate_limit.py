@@ -12,7 +12,9 @@ and stays there to absorb network jitter (spending it is what turns jitter into 
   getting through, backs off multiplicatively on each further 429 (at most once a second: a
   volley of 429s from requests already in flight is one signal), and after a calm second
   probes upward: quickly (+10%/s) while under 95% of the pace that last drew a 429, gently
-  (+2%/s) above it, so it settles near the limit and follows one that changes mid-run.
+  (+2%/s) above it, so it settles near the limit. Once the pace is 10% past that ceiling
+  with no 429 for 10 s, the ceiling is stale (the limit rose) and probing is quick again, so a
+  limit that rises mid-run is followed in seconds, not minutes; one that falls draws 429s.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ BACKOFF = 0.9
 FAST_PROBE = 1.10
 SLOW_PROBE = 1.02
 CALM_S = 1.0
+STALE_MARGIN = 1.10  # this far past the ceiling ...
+STALE_CALM_S = 10.0  # ... and this long without a 429: the limit has risen
 
 
 class RequestPacer:
@@ -70,6 +74,12 @@ class RequestPacer:
             return
         # Probe only after a calm spell since the last 429, then at most once a second.
         if now - self._last_429 >= CALM_S and now - self._last_probe >= 1.0:
+            if (
+                self._ceiling is not None
+                and self.rate > STALE_MARGIN * self._ceiling
+                and now - self._last_429 >= STALE_CALM_S
+            ):
+                self._ceiling = None
             below = self._ceiling is None or self.rate < 0.95 * self._ceiling
             self.rate *= FAST_PROBE if below else SLOW_PROBE
             self._last_probe = now

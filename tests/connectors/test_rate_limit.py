@@ -61,3 +61,41 @@ def test_unknown_rate_probes_upward_after_calm() -> None:
         clock.now += 0.1
         pacer.on_success()
     assert pacer.rate is not None and pacer.rate > start * 1.2
+
+
+def calm_seconds(pacer: RequestPacer, clock: Clock, seconds: int) -> None:
+    for _ in range(seconds * 10):
+        clock.now += 0.1
+        pacer.on_success()
+
+
+def test_a_limit_that_rises_is_followed_in_seconds_not_minutes() -> None:
+    clock = Clock()
+    pacer = RequestPacer(None, clock)
+    calm_seconds(pacer, clock, 2)
+    pacer.on_rate_limited(None)  # unpaced: starts just under what got through (10/s)
+    calm_seconds(pacer, clock, 1)
+    assert pacer.rate is not None
+    ceiling = pacer.rate
+    pacer.on_rate_limited(None)  # paced: this pace is the ceiling
+    calm_seconds(pacer, clock, 5)
+    # Near the ceiling, gently: a fixed limit is approached without a volley of 429s.
+    assert pacer.rate < 1.1 * ceiling
+    calm_seconds(pacer, clock, 20)
+    # No 429 for long, well past the old ceiling: it is stale, probing is quick again.
+    assert pacer.rate > 3 * ceiling
+
+
+def test_a_fresh_429_keeps_the_gentle_probe() -> None:
+    clock = Clock()
+    pacer = RequestPacer(None, clock)
+    calm_seconds(pacer, clock, 2)
+    pacer.on_rate_limited(None)
+    calm_seconds(pacer, clock, 1)
+    assert pacer.rate is not None
+    ceiling = pacer.rate
+    pacer.on_rate_limited(None)
+    for _ in range(6):  # a 429 every 4 s keeps the ceiling fresh
+        calm_seconds(pacer, clock, 4)
+        pacer.on_rate_limited(None)
+    assert pacer.rate < 1.2 * ceiling
