@@ -148,7 +148,6 @@ class Source:
 
     export: pl.LazyFrame
     census: Census
-    paths: list[Path]
 
     def batches(self, rows: int) -> Iterator[pl.DataFrame]:
         """The rows, ``rows`` at a time, in export order (each file's rows in file order)."""
@@ -168,7 +167,7 @@ def open_source(config: SyncConfig) -> Iterator[Source]:
             raise InputError(
                 "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
             )
-        yield Source(export, census, paths)
+        yield Source(export, census)
 
 
 def validate_batch(batch: pl.DataFrame, census: Census, config: SyncConfig) -> ValidationResult:
