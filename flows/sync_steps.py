@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from connectors.api_config import LOCAL, Credentials, resolve_target
+from connectors.api_config import LOCAL, TARGETS, Credentials, resolve_target
 from connectors.api_counters import ApiCounters
 from connectors.export_files import ReadOptions, expand_sources, opening, reading
 from connectors.rate_limit import RequestPacer
@@ -122,7 +122,9 @@ def open_target(config: SyncConfig) -> Iterator[Target]:
     if config.target != LOCAL:
         base_url = resolve_target(config.target)
         credentials = Credentials.from_environment()
-        yield Target(base_url, credentials, f"{config.target} ({base_url})")
+        named = config.target in TARGETS
+        description = f"{config.target} ({base_url})" if named else base_url
+        yield Target(base_url, credentials, description)
         return
     # Throwaway credentials for this run: the local sandbox accepts exactly these.
     user, key = f"local-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
