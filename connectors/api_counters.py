@@ -15,3 +15,19 @@ class ApiCounters:
     rate_limited: int = 0
     ambiguous: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+
+    def copy(self) -> ApiCounters:
+        """A snapshot."""
+        return ApiCounters(
+            self.requests, self.retries, self.rate_limited, self.ambiguous, dict(self.by_status)
+        )
+
+    def since(self, earlier: ApiCounters) -> ApiCounters:
+        """What happened after ``earlier`` was taken."""
+        return ApiCounters(
+            self.requests - earlier.requests,
+            self.retries - earlier.retries,
+            self.rate_limited - earlier.rate_limited,
+            self.ambiguous - earlier.ambiguous,
+            {k: v - earlier.by_status.get(k, 0) for k, v in self.by_status.items()},
+        )

@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any
 
 import httpx
@@ -123,6 +125,14 @@ def api_reason(response: httpx.Response) -> tuple[str, list[str]]:
     return message, []
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client of the process: loading the CA bundle costs
+    ~90 ms, which each of a run's pooled clients paid again (measured in the hot-path profile).
+    Verification stays on, with httpx's own CA bundle and environment (SSL_CERT_FILE)."""
+    return httpx.create_ssl_context()
+
+
 class CustomerApi:
     """Async client of one Customer API base URL. Use as ``async with``."""
 
@@ -158,7 +168,12 @@ class CustomerApi:
         timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
         self._clients = [
             httpx.AsyncClient(
-                base_url=self.base_url, auth=auth, headers=headers, limits=limits, timeout=timeout
+                base_url=self.base_url,
+                auth=auth,
+                headers=headers,
+                limits=limits,
+                timeout=timeout,
+                verify=_tls_context(),
             )
             for _ in range(shards)
         ]

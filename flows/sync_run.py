@@ -151,23 +151,28 @@ class _Run:
             CsvAppender(self.out_dir / "mappings.csv", steps.MAPPING_COLUMNS) as mappings_csv,
             CsvAppender(self.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
         ):
-            context = (self.target, self.store, self.run_id, self.config, pacer, loop)
-            for batch in self.source.batches(self.config.read_batch_rows):
-                result, planned = self._validate_and_plan(batch, rejects_csv)
-                outcomes = self._send(planned, context)
-                self._advance(result.rows_read - len(outcomes))
-                mappings = steps.mapping_rows(result, planned, outcomes, self.store)
+            session = steps.ApiSession(self.target, self.config, pacer, loop)
+            try:
+                context = (session, self.store, self.run_id)
+                for batch in self.source.batches(self.config.read_batch_rows):
+                    result, planned = self._validate_and_plan(batch, rejects_csv)
+                    outcomes = self._send(planned, context)
+                    self._advance(result.rows_read - len(outcomes))
+                    mappings = steps.mapping_rows(result, planned, outcomes, self.store)
+                    self.totals.add_mappings(mappings)
+                    mappings_csv.write(mappings)
+                    rejects_csv.write(steps.api_rejects(planned, outcomes))
+                    if self.error:
+                        return
+                # Journalled creates this run did not touch, and --delete-missing.
+                arguments = (gone, *context, self._on_result)
+                settled = self.runner.step("settle", steps.settle, *arguments)
+                self._count(settled)
+                mappings = steps.outcome_rows(settled.outcomes)
                 self.totals.add_mappings(mappings)
                 mappings_csv.write(mappings)
-                rejects_csv.write(steps.api_rejects(planned, outcomes))
-                if self.error:
-                    return
-            # Journalled creates this run did not touch, and --delete-missing.
-            settled = self.runner.step("settle", steps.settle, gone, *context, self._on_result)
-            self._count(settled)
-            mappings = steps.outcome_rows(settled.outcomes)
-            self.totals.add_mappings(mappings)
-            mappings_csv.write(mappings)
+            finally:
+                session.close()
 
     # -- one batch -------------------------------------------------------------------------------
 

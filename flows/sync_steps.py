@@ -258,19 +258,43 @@ def open_api(target: Target, config: SyncConfig, pacer: RequestPacer) -> Custome
     return CustomerApi(target.base_url, target.credentials, pacer=pacer, concurrency=concurrency)
 
 
+class ApiSession:
+    """One API client for a whole run, opened on first use inside the run's event loop and
+    shared by every batch: connections, TLS set-up and proven credentials carry over (a client
+    per batch re-did all three, and its first request went alone). The pacer and the loop are
+    the run's too, so the rate limit holds across batches (a limiter belongs to one loop)."""
+
+    def __init__(
+        self, target: Target, config: SyncConfig, pacer: RequestPacer, loop: asyncio.Runner
+    ) -> None:
+        self.target = target
+        self.config = config
+        self.pacer = pacer
+        self.loop = loop
+        self._api: CustomerApi | None = None
+
+    def api(self) -> CustomerApi:
+        """The client (call inside the loop)."""
+        if self._api is None:
+            self._api = open_api(self.target, self.config, self.pacer)
+        return self._api
+
+    def close(self) -> None:
+        """Close the client's connections, if it was ever opened."""
+        if self._api is not None:
+            self.loop.run(self._api.aclose())
+            self._api = None
+
+
 def load_batch(
     batch: pl.DataFrame,
-    target: Target,
+    session: ApiSession,
     store: StateStore,
     run_id: str,
-    config: SyncConfig,
-    pacer: RequestPacer,
-    loop: asyncio.Runner,
     on_result: Callable[[RowOutcome], None] | None = None,
 ) -> LoadReport:
     """Send one batch of planned rows (none ``unchanged``); results land in the store as they
-    come. The pacer and the event loop are shared across batches, so the rate limit holds
-    across them (a limiter belongs to one loop)."""
+    come."""
     outcomes: list[RowOutcome] = []
 
     def collect(outcome: RowOutcome) -> None:
@@ -281,27 +305,25 @@ def load_batch(
     async def send() -> LoadReport:
         from flows.load import Loader
 
-        async with open_api(target, config, pacer) as api:
-            loader = Loader(api, store, run_id, config.match_on)
-            error = None
-            try:
-                await loader.load(batch.iter_rows(named=True), collect)
-            except* AuthError as group:
-                # The task group cancelled the rest; what finished is kept and reported.
-                error = str(group.exceptions[0])
-        return LoadReport(outcomes, api.counters, loader.totals, error)
+        api = session.api()
+        before = api.counters.copy()
+        loader = Loader(api, store, run_id, session.config.match_on)
+        error = None
+        try:
+            await loader.load(batch.iter_rows(named=True), collect)
+        except* AuthError as group:
+            # The task group cancelled the rest; what finished is kept and reported.
+            error = str(group.exceptions[0])
+        return LoadReport(outcomes, api.counters.since(before), loader.totals, error)
 
-    return loop.run(send())
+    return session.loop.run(send())
 
 
 def settle(
     gone: pl.DataFrame,
-    target: Target,
+    session: ApiSession,
     store: StateStore,
     run_id: str,
-    config: SyncConfig,
-    pacer: RequestPacer,
-    loop: asyncio.Runner,
     on_result: Callable[[RowOutcome], None] | None = None,
 ) -> LoadReport:
     """After the upserts: reconcile creates earlier runs left unanswered that this run did not
@@ -315,26 +337,27 @@ def settle(
     async def work() -> LoadReport:
         from flows.load import Loader
 
-        async with open_api(target, config, pacer) as api:
-            loader = Loader(api, store, run_id)
-            error = None
-            try:
-                for state in orphans:
-                    outcome = await loader.reconcile_journal(state)
-                    if outcome is not None:
-                        outcomes.append(outcome)
-                for entity_id, external_id, customer_id in gone.select(
-                    "entity_id", "external_id", "customer_id"
-                ).iter_rows():
-                    outcome = await loader.delete(entity_id, external_id, customer_id)
+        api = session.api()
+        before = api.counters.copy()
+        loader = Loader(api, store, run_id)
+        error = None
+        try:
+            for state in orphans:
+                outcome = await loader.reconcile_journal(state)
+                if outcome is not None:
                     outcomes.append(outcome)
-                    if on_result is not None:
-                        on_result(outcome)
-            except AuthError as exc:
-                error = str(exc)
-        return LoadReport(outcomes, api.counters, loader.totals, error)
+            for entity_id, external_id, customer_id in gone.select(
+                "entity_id", "external_id", "customer_id"
+            ).iter_rows():
+                outcome = await loader.delete(entity_id, external_id, customer_id)
+                outcomes.append(outcome)
+                if on_result is not None:
+                    on_result(outcome)
+        except AuthError as exc:
+            error = str(exc)
+        return LoadReport(outcomes, api.counters.since(before), loader.totals, error)
 
-    return loop.run(work())
+    return session.loop.run(work())
 
 
 def outcome_rows(outcomes: list[RowOutcome]) -> pl.DataFrame:
