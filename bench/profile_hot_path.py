@@ -43,14 +43,15 @@ def summarise(root: Frame, total: float, title: str) -> None:
 
     def walk(frame: Frame, stack: frozenset[str]) -> None:
         name = f"{frame.function} ({Path(frame.file_path or '?').name}:{frame.line_no})"
-        own_time[name] += frame.total_self_time
+        if not frame.is_synthetic:  # pyinstrument's [self]/[await] bookkeeping frames
+            own_time[name] += frame.total_self_time
         if ours(frame) and name not in stack:  # recursion counted once
             cumulative[name] += frame.time
         for child in frame.children:
             walk(child, stack | {name})
 
     walk(root, frozenset())
-    print(f"\n{title}: {total:.1f} s profiled")
+    print(f"{title}: {total:.1f} s wall, profiled")
     print(f"  top {TOP} by self time (the frame and the native code it calls):")
     for name, seconds in sorted(own_time.items(), key=lambda kv: -kv[1])[:TOP]:
         print(f"    {seconds:>7.2f} s {seconds / total:>6.1%}  {name}")
@@ -61,11 +62,12 @@ def summarise(root: Frame, total: float, title: str) -> None:
 
 def profile(title: str, work: object) -> None:
     profiler = Profiler(interval=0.005, async_mode="enabled")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     profiler.start()
     work()  # type: ignore[operator]
     profiler.stop()
     total = time.perf_counter() - started
+    print(f"\n{title}: {time.process_time() - cpu:.1f} s of CPU in this process")
     session = profiler.last_session
     assert session is not None
     root = session.root_frame()
