@@ -22,7 +22,7 @@ import polars as pl
 
 from connectors.api_config import LOCAL, TARGETS, Credentials, resolve_target
 from connectors.api_counters import ApiCounters
-from connectors.export_files import ReadOptions, expand_sources, opening, reading
+from connectors.export_files import ReadOptions, expand_sources, opening
 from connectors.rate_limit import RequestPacer
 from connectors.state_store import StateStore
 from flows.outcomes import LoadTotals, RowOutcome
@@ -181,18 +181,10 @@ def validate_batch(batch: pl.DataFrame, census: Census, config: SyncConfig) -> V
 
 
 def read_and_validate(config: SyncConfig) -> ValidationResult:
-    """Read every source, fill in the entity, normalise and validate (entity required)."""
-    mapping = load_mapping(config.mapping_path)
-    paths = expand_sources(config.sources)
-    entity = config.resolved_entity()
-    with reading(paths, mapping, config.read_options) as frame:
-        if entity is None and frame.get_column("entity_id").null_count() == frame.height:
-            raise InputError(
-                "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
-            )
-        if entity is not None:
-            frame = frame.with_columns(pl.col("entity_id").fill_null(entity))
-        return validate_customers(frame, config.profile, entity_required=True)
+    """The whole export validated at once (the backfill joins it whole): the sync's own source
+    checks, entity rule and per-batch validation, over a single batch."""
+    with open_source(config) as source:
+        return validate_batch(source.export.collect(), source.census, config)
 
 
 def deletions(census: Census, store: StateStore, config: SyncConfig) -> pl.DataFrame:
