@@ -20,7 +20,7 @@ BASE_PATH = "/oidc/customer-service"
 API_VERSION = "1.17.0"
 
 
-def _string_schema(spec: ApiField) -> dict[str, Any]:
+def _string_schema(spec: ApiField, nullable: bool) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     if spec.max_length is not None:
         schema["maxLength"] = spec.max_length
@@ -31,22 +31,37 @@ def _string_schema(spec: ApiField) -> dict[str, Any]:
     if spec.kind == "country":
         schema["pattern"] = "^[A-Z]{2}$"
         schema["description"] = "ISO 3166-1 alpha-2"
+    if nullable:
+        schema["nullable"] = True
     return schema
 
 
+def _object_ref(name: str, nullable: bool) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{name}"}
+    # OpenAPI 3.0 ignores siblings of $ref, so a nullable reference has to be wrapped.
+    return {"allOf": [ref], "nullable": True} if nullable else ref
+
+
+def _customer_properties(nullable: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {f.path: _string_schema(f, nullable) for f in TOP_LEVEL_FIELDS}
+    properties["billing"] = _object_ref("Billing", nullable)
+    properties["shipping"] = _object_ref("Shipping", nullable)
+    properties["tax"] = _object_ref("Tax", nullable)
+    return properties
+
+
 def _object_schema(fields: tuple[ApiField, ...]) -> dict[str, Any]:
+    # Shared by requests and responses; a null field inside is read as absent either way.
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {f.path: _string_schema(f) for f in fields},
+        "properties": {f.path: _string_schema(f, nullable=True) for f in fields},
     }
 
 
 def _request_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {f.path: _string_schema(f) for f in TOP_LEVEL_FIELDS}
-    properties["billing"] = {"$ref": "#/components/schemas/Billing"}
-    properties["shipping"] = {"$ref": "#/components/schemas/Shipping"}
-    properties["tax"] = {"$ref": "#/components/schemas/Tax"}
+    # null means absent (as in the Java DTOs behind the API), so every field accepts it.
+    properties = _customer_properties(nullable=True)
     return {
         "type": "object",
         "required": ["entity_id"],
@@ -58,10 +73,9 @@ def _request_schema() -> dict[str, Any]:
 
 
 def _response_schema() -> dict[str, Any]:
-    request = _request_schema()
     properties = {
         "id": {"type": "string", "format": "uuid"},
-        **request["properties"],
+        **_customer_properties(nullable=False),
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
     }
