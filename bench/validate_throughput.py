@@ -22,7 +22,7 @@ from bench.exports import write_salesforce_csv
 ROOT = Path(__file__).parents[1]
 
 
-def measure(command: list[str]) -> tuple[float, float]:
+def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process."""
     started = time.perf_counter()
     # A fresh interpreter per measurement: ru_maxrss of RUSAGE_CHILDREN is the max over children,
@@ -37,7 +37,7 @@ def measure(command: list[str]) -> tuple[float, float]:
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
+        cwd=cwd,
     )
     return time.perf_counter() - started, int(done.stdout.strip()) / 1024
 

@@ -31,3 +31,12 @@ class ApiCounters:
             self.ambiguous - earlier.ambiguous,
             {k: v - earlier.by_status.get(k, 0) for k, v in self.by_status.items()},
         )
+
+    def add(self, other: ApiCounters) -> None:
+        """Count ``other`` in (a batch's counters into a run's)."""
+        self.requests += other.requests
+        self.retries += other.retries
+        self.rate_limited += other.rate_limited
+        self.ambiguous += other.ambiguous
+        for status, count in other.by_status.items():
+            self.by_status[status] = self.by_status.get(status, 0) + count

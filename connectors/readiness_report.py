@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,68 +15,105 @@ import polars as pl
 from connectors.artifacts import write_report
 from schemas.readiness import CUSTOMER_ID, PROBLEMS
 
+READINESS_HEADER = [
+    CUSTOMER_ID,
+    "external_id",
+    "country",
+    "ready_before",
+    "ready_after",
+    "still_missing",
+    "updated",
+]
 
-def _share(frame: pl.DataFrame) -> float:
-    if frame.height == 0:
-        return 0.0
-    return round(frame.filter(pl.col(PROBLEMS).list.len() == 0).height / frame.height, 4)
+
+def _ready(column: str = PROBLEMS) -> pl.Expr:
+    return pl.col(column).list.len() == 0
 
 
-def _problem_fields(frame: pl.DataFrame) -> dict[str, int]:
-    counts = Counter(p.split(":", 1)[0] for ps in frame.get_column(PROBLEMS).to_list() for p in ps)
-    return dict(counts.most_common())
+@dataclass
+class ReadinessTally:
+    """Readiness before and after, summed batch by batch: the report of a backfill that never
+    holds all its customers at once."""
+
+    customers: int = 0
+    ready_before: int = 0
+    ready_after: int = 0
+    problems_before: Counter[str] = field(default_factory=Counter)
+    problems_after: Counter[str] = field(default_factory=Counter)
+    by_country_before: dict[str, Counter[str]] = field(default_factory=dict)
+    by_country_after: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
+        """One batch of judged customers: as the API held them, and as it holds them now."""
+        self.customers += before.height
+        self.ready_before += before.select(_ready().sum()).item()
+        self.ready_after += after.select(_ready().sum()).item()
+        self.problems_before.update(_problem_fields(before))
+        self.problems_after.update(_problem_fields(after))
+        _add_by_country(self.by_country_before, before)
+        _add_by_country(self.by_country_after, after)
+
+    def summary(self) -> dict[str, Any]:
+        """Shares ready, problems by field, and by country, before and after."""
+
+        def share(ready: int) -> float:
+            return round(ready / self.customers, 4) if self.customers else 0.0
+
+        def countries(tally: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+            return {c: {"customers": n["customers"], "ready": n["ready"]}
+                    for c, n in sorted(tally.items())}  # fmt: skip
+
+        return {
+            "customers": self.customers,
+            "ready_before": share(self.ready_before),
+            "ready_after": share(self.ready_after),
+            "problems_before": dict(self.problems_before.most_common()),
+            "problems_after": dict(self.problems_after.most_common()),
+            "by_country_before": countries(self.by_country_before),
+            "by_country_after": countries(self.by_country_after),
+        }
 
 
-def by_country(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
-    """Per billing country: customers and ready customers."""
+def _problem_fields(frame: pl.DataFrame) -> Counter[str]:
+    fields = frame.select(pl.col(PROBLEMS).explode().str.split(":").list.first().drop_nulls())
+    return Counter(fields.to_series().to_list())
+
+
+def _add_by_country(tally: dict[str, Counter[str]], frame: pl.DataFrame) -> None:
     grouped = frame.group_by(
         pl.col("billing.country_code").fill_null("(none)").alias("country")
-    ).agg(pl.len().alias("customers"), (pl.col(PROBLEMS).list.len() == 0).sum().alias("ready"))
-    return {r["country"]: {"customers": r["customers"], "ready": r["ready"]}
-            for r in grouped.sort("country").iter_rows(named=True)}  # fmt: skip
+    ).agg(pl.len().alias("customers"), _ready().sum().alias("ready"))
+    for row in grouped.iter_rows(named=True):
+        counts = tally.setdefault(row["country"], Counter())
+        counts.update(customers=row["customers"], ready=row["ready"])
 
 
-def readiness_summary(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, Any]:
-    """Shares ready, problems by field, and by country, before and after."""
-    return {
-        "customers": before.height,
-        "ready_before": _share(before),
-        "ready_after": _share(after),
-        "problems_before": _problem_fields(before),
-        "problems_after": _problem_fields(after),
-        "by_country_before": by_country(before),
-        "by_country_after": by_country(after),
-    }
-
-
-def write_readiness(
-    out_dir: Path,
-    before: pl.DataFrame,
-    after: pl.DataFrame,
-    updated: set[str],
-    report: dict[str, Any],
-) -> None:
-    """readiness.csv (one row per customer, still-missing reasons), report.json, readiness.html."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = (
+def readiness_rows(before: pl.DataFrame, after: pl.DataFrame, updated: set[str]) -> pl.DataFrame:
+    """readiness.csv's rows for a batch: one per customer, with the still-missing reasons."""
+    return (
         before.select(
             CUSTOMER_ID,
             "external_id",
             pl.col("billing.country_code").alias("country"),
-            (pl.col(PROBLEMS).list.len() == 0).alias("ready_before"),
+            _ready().alias("ready_before"),
         )
         .join(
             after.select(
                 CUSTOMER_ID,
-                (pl.col(PROBLEMS).list.len() == 0).alias("ready_after"),
+                _ready().alias("ready_after"),
                 pl.col(PROBLEMS).list.join("; ").alias("still_missing"),
+                pl.col(CUSTOMER_ID).is_in(list(updated)).alias("updated"),
             ),
             on=CUSTOMER_ID,
             how="left",
+            maintain_order="left",
         )
-        .with_columns(pl.col(CUSTOMER_ID).is_in(list(updated)).alias("updated"))
+        .select(READINESS_HEADER)
     )
-    rows.sort("external_id").write_csv(out_dir / "readiness.csv")
+
+
+def write_readiness_page(out_dir: Path, report: dict[str, Any]) -> None:
+    """report.json and readiness.html (readiness.csv is written batch by batch)."""
     write_report(report, out_dir)
     (out_dir / "readiness.html").write_text(render_html(report), encoding="utf-8")
 

@@ -1,29 +1,39 @@
 """``custsync backfill-3ds``: make the billing records of customers already in the API 3DS-ready.
 
-read the export -> fetch the known customers from the API (rate-limited) -> judge readiness ->
-fill what the export can supply -> update exactly the customers whose record became more
-complete -> readiness report before and after (CSV, JSON, HTML with a chart, Rich, Prefect).
+Batch by batch, as in a sync: read the export -> find its known customers in the state store ->
+fetch them from the API (rate-limited, one client for the run) -> judge readiness -> fill what
+the export can supply -> update exactly the customers whose record became more complete ->
+readiness.csv and rejects.csv appended; then the report before and after (JSON, HTML with a
+chart, Rich, Prefect), summed over the batches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from connectors.api_counters import ApiCounters
+from connectors.artifacts import REJECT_HEADER, CsvAppender
 from connectors.customer_api import CustomerApi, Decision
 from connectors.rate_limit import RequestPacer
-from connectors.readiness_report import readiness_summary, write_readiness
+from connectors.readiness_report import (
+    READINESS_HEADER,
+    ReadinessTally,
+    readiness_rows,
+    write_readiness_page,
+)
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
 from flows.runner import InlineRunner
 from schemas.payload import request_body
 from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
+from schemas.validation import ValidationTotals
 
 
 @dataclass
@@ -34,12 +44,6 @@ class BackfillOutcome:
     out_dir: Path
     exit_code: int
     error: str | None = None
-
-
-def export_supply(config: steps.SyncConfig) -> pl.DataFrame:
-    """API-valid, normalised export rows, phones in E.164 where the billing country allows."""
-    result = steps.read_and_validate(config)
-    return e164_column(result.valid, "phone_number", "billing.country_code")
 
 
 async def fetch(api: CustomerApi, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
@@ -69,49 +73,49 @@ class BatchResult:
     failed: list[str]
     vanished: int
     improved: int
+    counters: ApiCounters
+
+
+def known_customers(supply: pl.DataFrame, store: StateStore) -> pl.DataFrame:
+    """The customers of these export rows that the state store knows (entity, id, UUID)."""
+    frames = [
+        store.lookup(entity, group.get_column("external_id").to_list())
+        for (entity,), group in supply.group_by("entity_id", maintain_order=True)
+    ]
+    known = pl.concat(frames) if frames else store.lookup("", [])
+    return known.filter(pl.col(CUSTOMER_ID).is_not_null())
 
 
 def backfill_batch(
     known: pl.DataFrame,
-    export: pl.DataFrame,
-    target: steps.Target,
+    supply: pl.DataFrame,
+    session: steps.ApiSession,
     store: StateStore,
     run_id: str,
-    config: steps.SyncConfig,
-    pacer: RequestPacer,
-    loop: asyncio.Runner,
 ) -> BatchResult:
     """Fetch a batch of known customers, judge, fill from the export, update the improved."""
+    dry_run = session.config.dry_run
 
-    async def work() -> tuple[
-        list[dict[str, Any]],
-        int,
-        list[tuple[str, Decision, str | None]],
-        pl.DataFrame,
-        pl.DataFrame,
-    ]:
-        async with steps.open_api(target, config, pacer) as api:
-            records, vanished = await fetch(api, known.get_column(CUSTOMER_ID).to_list())
-            api_frame = records_frame(records).join(
-                known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
-            )
-            before = judge(api_frame)
-            after = judge(merge_from_export(before, export).drop(PROBLEMS))
-            improved = after.filter(
-                pl.col(PROBLEMS).list.len() < before.get_column(PROBLEMS).list.len()
-            )
-            outcomes = []
-            if not config.dry_run and improved.height:
-                outcomes = await send_updates(api, improved.drop(PROBLEMS).to_dicts())
-            return (
-                records,
-                vanished,
-                outcomes,
-                before,
-                after.join(improved.select(CUSTOMER_ID), on=CUSTOMER_ID, how="semi"),
-            )
+    async def work() -> tuple[int, list[tuple[str, Decision, str | None]], pl.DataFrame,
+                              pl.DataFrame, ApiCounters]:  # fmt: skip
+        api = session.api()
+        counted_from = api.counters.copy()
+        records, vanished = await fetch(api, known.get_column(CUSTOMER_ID).to_list())
+        api_frame = records_frame(records).join(
+            known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
+        )
+        before = judge(api_frame)
+        after = judge(merge_from_export(before, supply).drop(PROBLEMS))
+        improved = after.filter(
+            pl.col(PROBLEMS).list.len() < before.get_column(PROBLEMS).list.len()
+        )
+        outcomes = []
+        if not dry_run and improved.height:
+            outcomes = await send_updates(api, improved.drop(PROBLEMS).to_dicts())
+        improved_after = after.join(improved.select(CUSTOMER_ID), on=CUSTOMER_ID, how="semi")
+        return vanished, outcomes, before, improved_after, api.counters.since(counted_from)
 
-    _, vanished, outcomes, before, improved_after = loop.run(work())
+    vanished, outcomes, before, improved_after, counters = session.loop.run(work())
     sent = {customer for customer, decision, _ in outcomes if decision is Decision.DONE}
     failed = [
         reason or "update failed"
@@ -121,66 +125,115 @@ def backfill_batch(
     for row in improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent))).iter_rows(named=True):
         store.record(row["entity_id"], row["external_id"], "updated", run_id, row[CUSTOMER_ID])
     # What the API holds now: the improved record where it was sent (or would be, dry run).
-    shown = (
-        improved_after
-        if config.dry_run
-        else improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent)))
-    )
+    shown = improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent)) | dry_run)
     final = pl.concat([shown, before.join(shown.select(CUSTOMER_ID), on=CUSTOMER_ID, how="anti")])
-    return BatchResult(before, final, sent, failed, vanished, improved_after.height)
+    return BatchResult(before, final, sent, failed, vanished, improved_after.height, counters)
+
+
+@dataclass
+class _Totals:
+    """A backfill's figures, summed over its batches."""
+
+    validation: ValidationTotals = field(default_factory=ValidationTotals)
+    readiness: ReadinessTally = field(default_factory=ReadinessTally)
+    counters: ApiCounters = field(default_factory=ApiCounters)
+    known: int = 0
+    updated: int = 0
+    improved: int = 0
+    vanished: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, batch: BatchResult) -> None:
+        self.readiness.add(batch.before, batch.final)
+        self.updated += len(batch.sent)
+        self.improved += batch.improved
+        self.vanished += batch.vanished
+        self.failed.extend(batch.failed)
+        self.counters.add(batch.counters)
 
 
 def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -> BackfillOutcome:
-    """Run the backfill; write readiness.csv, report.json and readiness.html."""
+    """Run the backfill, the export streaming through in batches as in a sync: write
+    readiness.csv and rejects.csv batch by batch, then report.json and readiness.html."""
     runner = runner or InlineRunner()
     started = time.perf_counter()
     run_id = steps.new_run_id()
     out_dir = config.out_dir or Path("out") / f"backfill-{run_id}"
-    with steps.open_target(config.__class__(**{**config.__dict__, "dry_run": False})) as target:
-        export = runner.step("read-and-validate", export_supply, config)
+    # The target is opened as for a real run even when dry: the records are read all the same.
+    with (
+        steps.open_target(replace(config, dry_run=False)) as target,
+        steps.open_source(config) as source,
+    ):
         store = StateStore.open(config.state)
         try:
             if not config.dry_run:
                 store.lock_runs(run_id)
-            known = pl.concat(
-                [
-                    store.lookup(entity, group.get_column("external_id").to_list())
-                    for (entity,), group in export.group_by("entity_id", maintain_order=True)
-                ]
-                or [store.lookup("", [])]
-            ).filter(pl.col("customer_id").is_not_null())
-            pacer = RequestPacer(config.rate_limit)
-            batches: list[BatchResult] = []
-            with asyncio.Runner() as loop:
-                for batch in known.iter_slices(config.batch_size):
-                    arguments = (batch, export, target, store, run_id, config, pacer, loop)
-                    batches.append(runner.step("backfill-batch", backfill_batch, *arguments))
-            before = pl.concat([b.before for b in batches]) if batches else judge(records_frame([]))
-            final = pl.concat([b.final for b in batches]) if batches else before
-            sent = {c for b in batches for c in b.sent}
-            failed = [f for b in batches for f in b.failed]
-            vanished = sum(b.vanished for b in batches)
-            improved_count = sum(b.improved for b in batches)
-            records_count = sum(b.before.height for b in batches)
-            summary = readiness_summary(before, final)
-            report = {
-                **summary,
-                "customers_known": known.height,
-                "customers_fetched": records_count,
-                "vanished": vanished,
-                "updated": len(sent),
-                "would_update": improved_count if config.dry_run else 0,
-                "failed": len(failed),
-                "dry_run": config.dry_run,
-                "duration_s": round(time.perf_counter() - started, 3),
-                "run_id": run_id,
-                "target": target.description,
-            }
-            runner.step("write-report", write_readiness, out_dir, before, final, sent, report)
-            return BackfillOutcome(
-                report, out_dir, 1 if failed else 0, failed[0] if failed else None
-            )
+            totals = _stream(config, runner, target, store, run_id, out_dir, source)
         finally:
             if not config.dry_run:
                 store.unlock_runs()
             store.close()
+    counters = totals.counters
+    report = {
+        **totals.readiness.summary(),
+        "rows_read": totals.validation.rows_read,
+        "rows_rejected": totals.validation.rows_rejected,
+        "customers_known": totals.known,
+        "customers_fetched": totals.readiness.customers,
+        "vanished": totals.vanished,
+        "updated": totals.updated,
+        "would_update": totals.improved if config.dry_run else 0,
+        "failed": len(totals.failed),
+        "requests": counters.requests,
+        "retries": counters.retries,
+        "rate_limited": counters.rate_limited,
+        "dry_run": config.dry_run,
+        "duration_s": round(time.perf_counter() - started, 3),
+        "run_id": run_id,
+        "target": target.description,
+    }
+    runner.step("write-report", write_readiness_page, out_dir, report)
+    failed = totals.failed
+    return BackfillOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
+
+
+def _stream(
+    config: steps.SyncConfig,
+    runner: InlineRunner,
+    target: steps.Target,
+    store: StateStore,
+    run_id: str,
+    out_dir: Path,
+    source: steps.Source,
+) -> _Totals:
+    """Each export batch: validate, find its known customers, backfill them in slices of
+    --batch-size (one Prefect task each); memory stays that of one batch."""
+    totals = _Totals()
+    done = 0
+    with (
+        asyncio.Runner() as loop,
+        CsvAppender(out_dir / "readiness.csv", READINESS_HEADER) as readiness_csv,
+        CsvAppender(out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+    ):
+        session = steps.ApiSession(target, config, RequestPacer(config.rate_limit), loop)
+        try:
+            for batch in source.batches(config.read_batch_rows):
+                result = runner.step("validate", steps.validate_batch, batch, source.census, config)
+                totals.validation.add(result)
+                rejects_csv.write(result.rejects)
+                supply = e164_column(result.valid, "phone_number", "billing.country_code")
+                known = known_customers(supply, store)
+                totals.known += known.height
+                for rows in known.iter_slices(config.batch_size):
+                    arguments = (rows, supply, session, store, run_id)
+                    done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
+                    totals.add(done_batch)
+                    readiness_csv.write(
+                        readiness_rows(done_batch.before, done_batch.final, done_batch.sent)
+                    )
+                    runner.progress(done + rows.height, source.census.rows)
+                done += result.rows_read
+                runner.progress(done, source.census.rows)
+        finally:
+            session.close()
+    return totals

@@ -321,6 +321,7 @@ def backfill_3ds(
 ) -> None:
     """Make the billing records of customers already in the API 3-D Secure ready."""
     from flows.backfill import run_backfill
+    from flows.runner import InlineRunner
     from flows.summary import print_backfill
     from flows.sync_steps import SyncConfig
 
@@ -332,7 +333,8 @@ def backfill_3ds(
             state=state, out_dir=out, rate_limit=rate_limit, dry_run=dry_run,
             read_options=_read_options(encoding, delimiter),
         )  # fmt: skip
-        outcome = run_backfill(config)
+        with progress_bar(enabled=not Options.quiet, label="backfilling rows") as progress:
+            outcome = run_backfill(config, runner=InlineRunner(progress))
     if not Options.quiet:
         print_backfill(outcome.report, outcome.out_dir)
     if outcome.error:
@@ -380,7 +382,9 @@ def _announce_target(description: str) -> None:
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(
+    enabled: bool, label: str = "syncing rows"
+) -> Iterator[Callable[[int, int], None] | None]:
     """A Rich progress bar (rows/s, ETA) on a terminal; nothing when piped or quiet."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -395,7 +399,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     )
 
     columns = (
-        TextColumn("syncing rows"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),

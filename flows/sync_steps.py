@@ -180,13 +180,6 @@ def validate_batch(batch: pl.DataFrame, census: Census, config: SyncConfig) -> V
     return validate_customers(batch, config.profile, True, census.superseded)
 
 
-def read_and_validate(config: SyncConfig) -> ValidationResult:
-    """The whole export validated at once (the backfill joins it whole): the sync's own source
-    checks, entity rule and per-batch validation, over a single batch."""
-    with open_source(config) as source:
-        return validate_batch(source.export.collect(), source.census, config)
-
-
 def deletions(census: Census, store: StateStore, config: SyncConfig) -> pl.DataFrame:
     """--delete-missing: known customers whose external id is in no row of this run; refused
     (exit 2, before anything is sent) past --max-deletes or 5% of the known customers."""
@@ -444,10 +437,7 @@ class RunTotals:
 
     def add_load(self, report: LoadReport) -> None:
         """Count a load step's requests and reconciliations."""
-        for name in ("requests", "retries", "rate_limited", "ambiguous"):
-            setattr(
-                self.counters, name, getattr(self.counters, name) + getattr(report.counters, name)
-            )
+        self.counters.add(report.counters)
         for name in ("reconciliations", "reconcile_requests", "recreated"):
             setattr(self.load, name, getattr(self.load, name) + getattr(report.totals, name))
         self.api_rejected += sum(1 for o in report.outcomes if o.status == "rejected")

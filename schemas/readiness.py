@@ -68,11 +68,13 @@ def judge(frame: pl.DataFrame) -> pl.DataFrame:
 def merge_from_export(api: pl.DataFrame, export: pl.DataFrame) -> pl.DataFrame:
     """Fill each fillable field the API lacks (or holds in a form 3DS refuses) from the export.
 
-    ``api``: judged records with ``external_id``; ``export``: valid, normalised export rows
-    keyed by ``external_id`` (phones already E.164 where convertible).
+    ``api``: judged records with ``external_id``; ``export``: valid, normalised export rows, one
+    per (entity, external id) (phones already E.164 where convertible). Matched on both: the
+    same external id in two entities is two customers.
     """
-    supplied = export.select("external_id", *(pl.col(f).alias(f"__x_{f}") for f in FILLABLE))
-    merged = api.join(supplied, on="external_id", how="left", maintain_order="left")
+    keys = ["entity_id", "external_id"]
+    supplied = export.select(*keys, *(pl.col(f).alias(f"__x_{f}") for f in FILLABLE))
+    merged = api.join(supplied, on=keys, how="left", maintain_order="left")
     updates = []
     for field in FILLABLE:
         current, offered = pl.col(field), pl.col(f"__x_{field}")

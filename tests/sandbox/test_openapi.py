@@ -78,7 +78,12 @@ BASIC = "Basic " + base64.b64encode(f"{USER}:{KEY}".encode()).decode()
 # a warning about the tool, not about the sandbox.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("CUSTSYNC_SCHEMATHESIS_EXAMPLES", "40")), deadline=None, suppress_health_check=list(HealthCheck))
+# CUSTSYNC_SCHEMATHESIS_EXAMPLES=400 (with --hypothesis-seed=N) for a longer hunt.
+@settings(
+    max_examples=int(os.environ.get("CUSTSYNC_SCHEMATHESIS_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_sandbox_conforms_to_its_openapi(
     case: schemathesis.Case, sandbox_server: SandboxProcess
 ) -> None:

@@ -1,0 +1,101 @@
+"""The 3DS backfill streams its export in batches: where the batches cut changes nothing users
+see, over two entities; rejected export rows are reported."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flows.backfill import run_backfill
+from flows.sync_run import run_sync
+from flows.sync_steps import SyncConfig
+from sandbox.process import SandboxProcess
+from tests.conftest import KEY, USER
+from tests.flows.test_sync_e2e import read_csv
+
+SEED_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
+               "email_address", "billing.country_code"]  # fmt: skip
+RICH_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
+               "email_address", "billing.address_1", "billing.city", "billing.postal_code",
+               "billing.state", "billing.country_code"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+
+
+def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path: Path) -> None:
+    e1, e2 = (f"bb{n}-{uuid.uuid4().hex[:6]}" for n in (1, 2))
+    seed = write(tmp_path / "seed.csv", SEED_HEADER,
+                 [["K1", e1, "Ann", "Lee", "ann@example.com", "US"],
+                  ["K2", e1, "Bob", "Ray", "bob@example.com", "GB"],
+                  ["K5", e2, "Cy", "Wu", "cy@example.com", "FR"],
+                  ["K3", e1, "Di", "Xu", "di@example.com", "DE"],
+                  ["K4", e2, "Ed", "Yo", "ed@example.com", "IT"]])  # fmt: skip
+    state = str(tmp_path / "state.db")
+    common = {"target": sandbox_server.url, "state": state}
+    synced = run_sync(SyncConfig(sources=[str(seed)], out_dir=tmp_path / "seed", **common))
+    assert synced.exit_code == 0 and synced.report["created"] == 5
+    rich = write(tmp_path / "rich.csv", RICH_HEADER,
+                 [["K1", e1, "Ann", "Lee", "", "1 Main St", "Columbus", "43004", "Ohio", "US"],
+                  ["K2", e1, "Bob", "Ray", "not-an-email", "2 High St", "Leeds", "LS1 1AA", "", "GB"],
+                  ["K9", e1, "Zed", "Unknown", "", "5 Nowhere", "Oslo", "0150", "", "NO"],
+                  ["K5", e2, "Cy", "Wu", "", "9 Rue Neuve", "Lyon", "69001", "", "FR"],
+                  ["K3", e1, "Di", "Xu", "", "3 Ring", "Berlin", "1011", "", "DE"],
+                  ["K4", e2, "Ed", "Yo", "", "", "", "", "", "IT"],
+                  ["K3", e1, "Di", "Xu", "", "3 Ring", "Berlin", "10115", "", "DE"]])  # fmt: skip
+
+    def dry(name: str, read_rows: int, send_rows: int) -> tuple[dict, list[dict[str, str]]]:
+        config = SyncConfig(sources=[str(rich)], out_dir=tmp_path / name, dry_run=True,
+                            read_batch_rows=read_rows, batch_size=send_rows, **common)  # fmt: skip
+        outcome = run_backfill(config)
+        assert outcome.exit_code == 0
+        rows = read_csv(tmp_path / name / "readiness.csv")
+        return outcome.report, sorted(rows, key=lambda r: (r["external_id"], r["customer_id"]))
+
+    report, readiness = dry("one", 1000, 1000)
+    assert report["customers_known"] == 4  # K2's row is rejected, K9 was never synced
+    assert report["would_update"] == 3 and report["updated"] == 0
+    assert report["rows_read"] == 7 and report["rows_rejected"] == 2  # bad e-mail, duplicate
+    assert report["requests"] == 4  # one GET per known customer, nothing sent
+    assert [r["ready_after"] for r in readiness] == [
+        "true",
+        "true",
+        "false",
+        "true",
+    ]  # K1, K3, K4, K5
+    keys = ("customers", "ready_before", "ready_after", "problems_before", "problems_after",
+            "by_country_before", "by_country_after", "would_update", "rows_rejected",
+            "customers_known", "requests")  # fmt: skip
+    for read_rows, send_rows in ((2, 1), (3, 2)):
+        cut_report, cut_readiness = dry(f"cut-{read_rows}-{send_rows}", read_rows, send_rows)
+        assert {k: cut_report[k] for k in keys} == {k: report[k] for k in keys}
+        assert cut_readiness == readiness
+
+    real = run_backfill(SyncConfig(sources=[str(rich)], out_dir=tmp_path / "real",
+                                   read_batch_rows=2, batch_size=1, **common))  # fmt: skip
+    assert real.exit_code == 0 and real.report["updated"] == 3
+    rejects = read_csv(tmp_path / "real" / "rejects.csv")
+    assert {(r["row"], r["field"]) for r in rejects} == {("2", "email_address"), ("5", "external_id")}
+    mapping = {(m["entity_id"], m["external_id"]): m["customer_id"]
+               for m in read_csv(tmp_path / "seed" / "mappings.csv")}  # fmt: skip
+    assert len(mapping) == 5
+    for key, city, postal in (((e1, "K1"), "Columbus", "43004"), ((e2, "K5"), "Lyon", "69001"),
+                              ((e1, "K3"), "Berlin", "10115")):  # fmt: skip
+        record = httpx.get(f"{sandbox_server.url}/v2/customer/{mapping[key]}", auth=(USER, KEY))
+        billing = record.json()["billing"]
+        assert (billing["city"], billing["postal_code"]) == (city, postal), key
