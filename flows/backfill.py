@@ -76,11 +76,11 @@ class BatchResult:
     counters: ApiCounters
 
 
-def known_customers(supply: pl.DataFrame, store: StateStore) -> pl.DataFrame:
+def known_customers(rows: pl.DataFrame, store: StateStore) -> pl.DataFrame:
     """The customers of these export rows that the state store knows (entity, id, UUID)."""
     frames = [
         store.lookup(entity, group.get_column("external_id").to_list())
-        for (entity,), group in supply.group_by("entity_id", maintain_order=True)
+        for (entity,), group in rows.group_by("entity_id", maintain_order=True)
     ]
     known = pl.concat(frames) if frames else store.lookup("", [])
     return known.filter(pl.col(CUSTOMER_ID).is_not_null())
@@ -221,9 +221,16 @@ def _stream(
                 result = runner.step("validate", steps.validate_batch, batch, source.census, config)
                 totals.validation.add(result)
                 rejects_csv.write(result.rejects)
-                supply = e164_column(result.valid, "phone_number", "billing.country_code")
-                known = known_customers(supply, store)
+                known = known_customers(result.valid, store)
                 totals.known += known.height
+                # Only the known customers' rows can supply anything: E.164 conversion (a
+                # phonenumbers parse per distinct phone) is spent on those alone.
+                keys = known.select("entity_id", "external_id")
+                supply = e164_column(
+                    result.valid.join(keys, on=["entity_id", "external_id"], how="semi"),
+                    "phone_number",
+                    "billing.country_code",
+                )
                 for rows in known.iter_slices(config.batch_size):
                     arguments = (rows, supply, session, store, run_id)
                     done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
