@@ -182,6 +182,8 @@ class CustomerApi:
         # then cost a single 401, not one per request in flight.
         self._credentials_proven = False
         self._first_request = asyncio.Lock()
+        # Once refused, refused for good: requests still queued fail without being sent.
+        self._refused: AuthError | None = None
 
     async def __aenter__(self) -> CustomerApi:
         return self
@@ -277,8 +279,19 @@ class CustomerApi:
         if not self._credentials_proven:
             async with self._first_request:
                 if not self._credentials_proven:
-                    return await self._send(method, path, json, params, idempotent)
-        return await self._send(method, path, json, params, idempotent)
+                    return await self._send_unless_refused(method, path, json, params, idempotent)
+        return await self._send_unless_refused(method, path, json, params, idempotent)
+
+    async def _send_unless_refused(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
+    ) -> ApiResult:
+        if self._refused is not None:
+            raise AuthError(str(self._refused))
+        try:
+            return await self._send(method, path, json, params, idempotent)
+        except AuthError as exc:
+            self._refused = exc
+            raise
 
     async def _send(
         self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import polars as pl
 
 from connectors.api_counters import ApiCounters
 from connectors.artifacts import REJECT_HEADER, CsvAppender
-from connectors.customer_api import CustomerApi, Decision
+from connectors.customer_api import ApiResult, CustomerApi, Decision
 from connectors.rate_limit import RequestPacer
 from connectors.readiness_report import (
     READINESS_HEADER,
@@ -30,6 +31,7 @@ from connectors.readiness_report import (
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
 from flows.runner import InlineRunner
+from schemas.errors import AuthError
 from schemas.payload import request_body
 from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
@@ -46,9 +48,20 @@ class BackfillOutcome:
     error: str | None = None
 
 
+async def _every(coroutines: list[Coroutine[Any, Any, ApiResult]]) -> list[ApiResult]:
+    """Every result, concurrently (the client paces them); refused credentials cancel the rest
+    at once and are raised as themselves."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except* AuthError as refused:
+        raise refused.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
 async def fetch(api: CustomerApi, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
-    """The API's records of ``ids`` (concurrent, paced); and how many have vanished."""
-    results = await asyncio.gather(*(api.get(i) for i in ids))
+    """The API's records of ``ids``; and how many have vanished."""
+    results = await _every([api.get(i) for i in ids])
     records = [r.body for r in results if r.decision is Decision.DONE]
     return records, sum(1 for r in results if r.decision is Decision.NOT_FOUND)
 
@@ -57,7 +70,7 @@ async def send_updates(
     api: CustomerApi, rows: list[dict[str, Any]]
 ) -> list[tuple[str, Decision, str | None]]:
     """Full-record updates of the improved customers."""
-    results = await asyncio.gather(*(api.update(r[CUSTOMER_ID], request_body(r)) for r in rows))
+    results = await _every([api.update(r[CUSTOMER_ID], request_body(r)) for r in rows])
     return [
         (r[CUSTOMER_ID], res.decision, res.reason) for r, res in zip(rows, results, strict=True)
     ]

@@ -94,3 +94,26 @@ def test_backfill_fills_what_is_missing_and_blanks_nothing(
 def test_backfill_without_a_state_store_is_exit_2(tmp_path: Path) -> None:
     result = custsync("backfill-3ds", "x.csv", "--state", str(tmp_path / "none.db"))
     assert result.returncode == 2 and "no state store" in result.stderr
+
+
+def test_refused_credentials_stop_the_backfill_with_exit_1(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    entity = f"bf-{uuid.uuid4().hex[:8]}"
+    common = ["--target", sandbox_server.url, "--entity-id", entity,
+              "--state", str(tmp_path / "s.db")]  # fmt: skip
+    rows = [[f"R{i}", "Ann", f"Lee{i}", f"r{i}@example.com", "Dr", "GB"] for i in range(30)]
+    thin = write(tmp_path / "thin.csv",
+                 ["external_id", "billing.first_name", "billing.last_name", "email_address",
+                  "title", "billing.country_code"], rows)  # fmt: skip
+    assert (
+        custsync("sync", str(thin), *common, "--out", str(tmp_path / "s"), env=ENV).returncode == 0
+    )
+    before = sandbox_server.stats()["by_status"].get("401", 0)
+    bad = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": "wrong-key"}
+    run = custsync("backfill-3ds", str(thin), *common, "--out", str(tmp_path / "bf"), env=bad)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refused" in lines[0] and "wrong-key" not in run.stderr
+    # Stopped at once: the credentials are proven by one request before the rest go.
+    assert sandbox_server.stats()["by_status"].get("401", 0) - before == 1
