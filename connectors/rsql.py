@@ -19,6 +19,11 @@ def equals(field: str, value: str) -> str:
     return f"{field}=={quote(value)}"
 
 
+def one_of(field: str, values: Iterable[str]) -> str:
+    """``field=in=("a","b")``."""
+    return f"{field}=in=({','.join(quote(v) for v in values)})"
+
+
 def since(field: str, iso_timestamp: str) -> str:
     """``field=ge="2026-11-26T01:30:00.000Z"`` for ``created_at`` / ``updated_at``."""
     return f"{field}=ge={quote(iso_timestamp)}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ import polars as pl
 
 from connectors.api_counters import ApiCounters
 from connectors.artifacts import REJECT_HEADER, CsvAppender
-from connectors.customer_api import ApiResult, CustomerApi, Decision
+from connectors.bulk_fetch import RecordFetcher, every
+from connectors.customer_api import CustomerApi, Decision
 from connectors.rate_limit import RequestPacer
 from connectors.readiness_report import (
     READINESS_HEADER,
@@ -31,7 +31,6 @@ from connectors.readiness_report import (
 from connectors.state_store import StateStore
 from flows import sync_steps as steps
 from flows.runner import InlineRunner
-from schemas.errors import AuthError
 from schemas.payload import request_body
 from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
@@ -48,29 +47,11 @@ class BackfillOutcome:
     error: str | None = None
 
 
-async def _every(coroutines: list[Coroutine[Any, Any, ApiResult]]) -> list[ApiResult]:
-    """Every result, concurrently (the client paces them); refused credentials cancel the rest
-    at once and are raised as themselves."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coroutines]
-    except* AuthError as refused:
-        raise refused.exceptions[0] from None
-    return [t.result() for t in tasks]
-
-
-async def fetch(api: CustomerApi, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
-    """The API's records of ``ids``; and how many have vanished."""
-    results = await _every([api.get(i) for i in ids])
-    records = [r.body for r in results if r.decision is Decision.DONE]
-    return records, sum(1 for r in results if r.decision is Decision.NOT_FOUND)
-
-
 async def send_updates(
     api: CustomerApi, rows: list[dict[str, Any]]
 ) -> list[tuple[str, Decision, str | None]]:
     """Full-record updates of the improved customers."""
-    results = await _every([api.update(r[CUSTOMER_ID], request_body(r)) for r in rows])
+    results = await every([api.update(r[CUSTOMER_ID], request_body(r)) for r in rows])
     return [
         (r[CUSTOMER_ID], res.decision, res.reason) for r, res in zip(rows, results, strict=True)
     ]
@@ -103,6 +84,7 @@ def backfill_batch(
     known: pl.DataFrame,
     supply: pl.DataFrame,
     session: steps.ApiSession,
+    fetcher: RecordFetcher,
     store: StateStore,
     run_id: str,
 ) -> BatchResult:
@@ -113,8 +95,9 @@ def backfill_batch(
                               pl.DataFrame, ApiCounters]:  # fmt: skip
         api = session.api()
         counted_from = api.counters.copy()
-        records, vanished = await fetch(api, known.get_column(CUSTOMER_ID).to_list())
-        api_frame = records_frame(records).join(
+        fetched = await fetcher.fetch(api, known.get_column(CUSTOMER_ID).to_list())
+        vanished = fetched.vanished
+        api_frame = records_frame(fetched.records).join(
             known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
         )
         before = judge(api_frame)
@@ -229,6 +212,7 @@ def _stream(
         CsvAppender(out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
     ):
         session = steps.ApiSession(target, config, RequestPacer(config.rate_limit), loop)
+        fetcher = RecordFetcher()
         try:
             for batch in source.batches(config.read_batch_rows):
                 result = runner.step("validate", steps.validate_batch, batch, source.census, config)
@@ -245,7 +229,7 @@ def _stream(
                     "billing.country_code",
                 )
                 for rows in known.iter_slices(config.batch_size):
-                    arguments = (rows, supply, session, store, run_id)
+                    arguments = (rows, supply, session, fetcher, store, run_id)
                     done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
                     totals.add(done_batch)
                     readiness_csv.write(

@@ -98,6 +98,9 @@ def sandbox(
     lost_response_rate: Annotated[
         float, typer.Option(help="Share of writes committed, then their response dropped.")
     ] = 0.0,
+    max_page_size: Annotated[
+        int | None, typer.Option(help="Cap on the customers a search page returns.")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
 ) -> None:
     """Run the local Customer API in the foreground (Ctrl-C stops it)."""
@@ -118,6 +121,7 @@ def sandbox(
             error_rate=error_rate,
             reset_rate=reset_rate,
             lost_response_rate=lost_response_rate,
+            max_page_size=max_page_size,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

@@ -251,6 +251,9 @@ async def search_customers(request: Request) -> Response:
         raise ApiError(400, "Invalid query parameter", {"order_criteria": "unknown field"})
     page_number = _positive_int(request, "page_number", 1)
     page_size = _positive_int(request, "page_size", 50)
+    cap = _state(request).faults.settings.max_page_size
+    if cap is not None:
+        page_size = min(page_size, cap)
     try:
         query = parse(text)
         customers = _state(request).store.search(

@@ -21,6 +21,9 @@ class FaultSettings:
     error_rate: float = 0.0
     reset_rate: float = 0.0
     lost_response_rate: float = 0.0
+    # Searches answer at most this many customers a page, whatever page_size asks: the
+    # reference sets no cap, but a client must not take a short page for the whole answer.
+    max_page_size: int | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -35,6 +38,8 @@ class FaultSettings:
             raise ValueError("rate-limit must be positive")
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be at least 1")
+        if self.max_page_size is not None and self.max_page_size < 1:
+            raise ValueError("max-page-size must be at least 1")
         if self.latency_ms < 0:
             raise ValueError("latency-ms must not be negative")
 
