@@ -77,7 +77,11 @@ def known_customers(rows: pl.DataFrame, store: StateStore) -> pl.DataFrame:
         for (entity,), group in rows.group_by("entity_id", maintain_order=True)
     ]
     known = pl.concat(frames) if frames else store.lookup("", [])
-    return known.filter(pl.col(CUSTOMER_ID).is_not_null())
+    keys = ["entity_id", "external_id"]
+    # In the export's order (the store answers in its own), so readiness.csv follows the export.
+    return rows.select(keys).join(
+        known.filter(pl.col(CUSTOMER_ID).is_not_null()), on=keys, how="inner", maintain_order="left"
+    )
 
 
 def backfill_batch(
@@ -97,8 +101,8 @@ def backfill_batch(
         counted_from = api.counters.copy()
         fetched = await fetcher.fetch(api, known.get_column(CUSTOMER_ID).to_list())
         vanished = fetched.vanished
-        api_frame = records_frame(fetched.records).join(
-            known.select(CUSTOMER_ID, "external_id"), on=CUSTOMER_ID, how="left"
+        api_frame = known.select(CUSTOMER_ID, "external_id").join(
+            records_frame(fetched.records), on=CUSTOMER_ID, how="inner", maintain_order="left"
         )
         before = judge(api_frame)
         after = judge(merge_from_export(before, supply).drop(PROBLEMS))
