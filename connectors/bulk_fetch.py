@@ -61,23 +61,24 @@ class RecordFetcher:
         pages = await every([api.search(one_of("id", c), page_size=len(c)) for c in chunks])
         self.searches += len(chunks)
         found: dict[str, dict[str, Any]] = {}
-        returned: list[int] = []
+        returned: list[int | None] = []  # per search: customers given, None when it failed
         for chunk, page in zip(chunks, pages, strict=True):
+            if page.decision is Decision.ROW_ERROR:
+                # The query itself refused (too long a URL, no search by id): ask smaller ones.
+                self._narrow(len(chunk) // 2)
+            # An API may answer an empty search 404.
+            answered = page.decision in (Decision.DONE, Decision.NOT_FOUND)
+            body = page.body if answered and isinstance(page.body, list) else []
             wanted = set(chunk)
-            hits = (
-                page.body if page.decision is Decision.DONE and isinstance(page.body, list) else []
-            )
-            hits = [r for r in hits if isinstance(r, dict) and r.get("id") in wanted]
+            hits = [r for r in body if isinstance(r, dict) and r.get("id") in wanted]
             found.update((r["id"], r) for r in hits)
-            returned.append(len(hits) if page.decision is Decision.DONE else -1)
+            returned.append(len(hits) if answered else None)
         missing = [i for i in ids if i not in found]
         singles = await every([api.get(i) for i in missing])
         self.gets += len(missing)
-        recovered = {
-            i for i, r in zip(missing, singles, strict=True) if r.decision is Decision.DONE
-        }
-        self._learn(chunks, returned, recovered)
-        records = [*found.values(), *(r.body for r in singles if r.decision is Decision.DONE)]
+        done = [r.decision is Decision.DONE for r in singles]
+        self._learn(chunks, returned, {i for i, ok in zip(missing, done, strict=True) if ok})
+        records = [*found.values(), *(r.body for r, ok in zip(singles, done, strict=True) if ok)]
         vanished = sum(1 for r in singles if r.decision is Decision.NOT_FOUND)
         return Fetched(records, vanished)
 
@@ -87,13 +88,17 @@ class RecordFetcher:
         size = self.ids_per_search
         return [ids[i : i + size] for i in range(0, len(ids), size)]
 
-    def _learn(self, chunks: list[list[str]], returned: list[int], recovered: set[str]) -> None:
+    def _narrow(self, size: int) -> None:
+        self.ids_per_search = min(self.ids_per_search, size)
+        if self.ids_per_search < 2:
+            self.searching = False  # one id a search is no better than a GET
+
+    def _learn(
+        self, chunks: list[list[str]], returned: list[int | None], recovered: set[str]
+    ) -> None:
         """A search that answered but left out customers a GET then found: it returns at most
         that many (a page-size cap), or, having returned none, cannot search by id at all."""
         for chunk, count in zip(chunks, returned, strict=True):
-            if count < 0 or not recovered.intersection(chunk):
+            if count is None or not recovered.intersection(chunk):
                 continue  # failed (nothing learnt), or what it left out had truly vanished
-            if count == 0:
-                self.searching = False
-            else:
-                self.ids_per_search = min(self.ids_per_search, count)
+            self._narrow(count)

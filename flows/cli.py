@@ -101,6 +101,9 @@ def sandbox(
     max_page_size: Annotated[
         int | None, typer.Option(help="Cap on the customers a search page returns.")
     ] = None,
+    max_url_length: Annotated[
+        int | None, typer.Option(help="Longer request URLs are answered 414.")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
 ) -> None:
     """Run the local Customer API in the foreground (Ctrl-C stops it)."""
@@ -122,6 +125,7 @@ def sandbox(
             reset_rate=reset_rate,
             lost_response_rate=lost_response_rate,
             max_page_size=max_page_size,
+            max_url_length=max_url_length,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

@@ -135,6 +135,12 @@ class Gateway:
                 stats.by_status[message["status"]] += 1
             await send(message)
 
+        cap = settings.max_url_length
+        if cap is not None and len(scope["raw_path"]) + len(scope["query_string"]) + 1 > cap:
+            await error_response(414, "URI Too Long", {"url": f"longer than {cap} bytes"})(
+                scope, receive, counted_send
+            )
+            return
         wait = faults.rate_limit_wait()
         if wait > 0:
             stats.rate_limited += 1

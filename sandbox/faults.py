@@ -24,6 +24,8 @@ class FaultSettings:
     # Searches answer at most this many customers a page, whatever page_size asks: the
     # reference sets no cap, but a client must not take a short page for the whole answer.
     max_page_size: int | None = None
+    # Requests whose path and query exceed this many bytes are answered 414, as gateways do.
+    max_url_length: int | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -40,6 +42,8 @@ class FaultSettings:
             raise ValueError("burst must be at least 1")
         if self.max_page_size is not None and self.max_page_size < 1:
             raise ValueError("max-page-size must be at least 1")
+        if self.max_url_length is not None and self.max_url_length < 64:
+            raise ValueError("max-url-length must be at least 64")
         if self.latency_ms < 0:
             raise ValueError("latency-ms must not be negative")
 

@@ -78,6 +78,25 @@ def test_short_pages_are_not_taken_for_vanished_customers(
         httpx.post(f"{server.root}/_sandbox/faults", json={}).raise_for_status()
 
 
+def test_searches_too_long_for_the_gateway_are_narrowed(
+    server: SandboxProcess, customers: tuple[list[str], list[str]]
+) -> None:
+    live, gone = customers
+    faults = {"max_url_length": 2000}  # a 100-id search is about 4.5 KB of URL
+    httpx.post(f"{server.root}/_sandbox/faults", json=faults).raise_for_status()
+    try:
+        fetcher = RecordFetcher()
+        first, _ = fetch(server, fetcher, live + gone)
+        assert sorted(r["id"] for r in first.records) == sorted(live) and first.vanished == 5
+        assert fetcher.searching and fetcher.ids_per_search <= 50
+        second, requests = fetch(server, fetcher, live + gone)
+        assert sorted(r["id"] for r in second.records) == sorted(live) and second.vanished == 5
+        searches = -(-255 // fetcher.ids_per_search)
+        assert requests == searches + 5  # every search now fits; GETs for the vanished only
+    finally:
+        httpx.post(f"{server.root}/_sandbox/faults", json={}).raise_for_status()
+
+
 def test_a_single_id_is_one_get(
     server: SandboxProcess, customers: tuple[list[str], list[str]]
 ) -> None:
@@ -86,6 +105,8 @@ def test_a_single_id_is_one_get(
     assert [r["id"] for r in fetched.records] == live[:1] and requests == 1
 
 
-def test_the_cap_knob_is_checked() -> None:
+def test_the_knobs_are_checked() -> None:
     with pytest.raises(ValueError, match="max-page-size"):
         FaultSettings(max_page_size=0)
+    with pytest.raises(ValueError, match="max-url-length"):
+        FaultSettings(max_url_length=10)
