@@ -223,7 +223,7 @@ class CustomerApi:
         order_by: str = "ASC",
         order_criteria: str = "created_at",
     ) -> ApiResult:
-        """GET /v2/customer?search=... (one page)."""
+        """GET /v2/customer?search=... (one page); a 404 is read as an empty page."""
         params = {
             "search": query,
             "page_size": page_size,
@@ -231,7 +231,13 @@ class CustomerApi:
             "order_by": order_by,
             "order_criteria": order_criteria,
         }
-        return await self._call("GET", "/v2/customer", params=params)
+        result = await self._call("GET", "/v2/customer", params=params)
+        if result.decision is Decision.NOT_FOUND:
+            # The reference answers 200 [], but some deployments answer "no customers found"
+            # with a 404: read as a failure, it would leave an unanswered create unreconciled
+            # for good.
+            return ApiResult(Decision.DONE, result.status, [], attempts=result.attempts)
+        return result
 
     # -- machinery -----------------------------------------------------------------------------
 

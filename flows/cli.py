@@ -104,6 +104,9 @@ def sandbox(
     max_url_length: Annotated[
         int | None, typer.Option(help="Longer request URLs are answered 414.")
     ] = None,
+    empty_search_404: Annotated[
+        bool, typer.Option("--empty-search-404", help="Answer searches that match nothing 404.")
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
 ) -> None:
     """Run the local Customer API in the foreground (Ctrl-C stops it)."""
@@ -126,6 +129,7 @@ def sandbox(
             lost_response_rate=lost_response_rate,
             max_page_size=max_page_size,
             max_url_length=max_url_length,
+            empty_search_404=empty_search_404,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

@@ -271,6 +271,8 @@ async def search_customers(request: Request) -> Response:
         ) from None
     except SearchError as exc:
         raise ApiError(400, "Invalid search", {"search": str(exc)}) from None
+    if not customers and _state(request).faults.settings.empty_search_404:
+        raise ApiError(404, "No customers found", {"search": "no match"})
     return JSONResponse(customers)
 
 

@@ -26,6 +26,8 @@ class FaultSettings:
     max_page_size: int | None = None
     # Requests whose path and query exceed this many bytes are answered 414, as gateways do.
     max_url_length: int | None = None
+    # A search that matches nothing is answered 404 instead of 200 [] (some APIs do).
+    empty_search_404: bool = False
 
     def __post_init__(self) -> None:
         self.check()

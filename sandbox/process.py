@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,19 +58,14 @@ class SandboxProcess:
 
     def _command(self) -> list[str]:
         command = [sys.executable, "-m", "flows", "sandbox", "--port", "0", "--db", self.db]
-        f = self.faults
-        if f.rate_limit is not None:
-            command += ["--rate-limit", str(f.rate_limit)]
-        if f.burst is not None:
-            command += ["--burst", str(f.burst)]
-        for flag, value in (
-            ("--latency-ms", f.latency_ms),
-            ("--error-rate", f.error_rate),
-            ("--reset-rate", f.reset_rate),
-            ("--lost-response-rate", f.lost_response_rate),
-        ):
-            if value:
-                command += [flag, str(value)]
+        # Every knob that is not at its default, as its `custsync sandbox` flag.
+        defaults = FaultSettings()
+        for knob in fields(FaultSettings):
+            value = getattr(self.faults, knob.name)
+            if value == getattr(defaults, knob.name):
+                continue
+            flag = "--" + knob.name.replace("_", "-")
+            command += [flag] if value is True else [flag, str(value)]
         if self.seed is not None:
             command += ["--seed", str(self.seed)]
         return command

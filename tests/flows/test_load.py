@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import polars as pl
+import pytest
 
 from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi
@@ -122,8 +123,13 @@ def test_a_create_journalled_by_a_crashed_run_is_adopted(tmp_path: Path) -> None
     assert store.pending() == []
 
 
-def test_a_journalled_create_that_never_arrived_is_sent(tmp_path: Path) -> None:
-    with SandboxProcess(users={USER: KEY}) as server:
+@pytest.mark.parametrize("empty_search_404", [False, True])
+def test_a_journalled_create_that_never_arrived_is_sent(
+    tmp_path: Path, empty_search_404: bool
+) -> None:
+    # An API may answer the reconciling search (which finds nothing) 200 [] or 404.
+    faults = FaultSettings(empty_search_404=empty_search_404)
+    with SandboxProcess(users={USER: KEY}, faults=faults) as server:
         store = StateStore.open(str(tmp_path / "s.db"))
         frame = rows(1)
         from schemas.payload import request_body
