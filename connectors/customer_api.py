@@ -39,6 +39,7 @@ from connectors.api_config import Credentials
 from connectors.api_counters import ApiCounters
 from connectors.rate_limit import RequestPacer
 from schemas.errors import AuthError
+from schemas.redact import redact, sent_values
 
 log = logging.getLogger("custsync.api")
 
@@ -327,7 +328,11 @@ class CustomerApi:
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
-        return self._classify(response, idempotent)
+        result = self._classify(response, idempotent)
+        if result.reason is not None and result.decision is not Decision.DONE:
+            search = params.get("search") if params else None
+            result.reason = redact(result.reason, sent_values(json, search))
+        return result
 
     def _classify(self, response: httpx.Response, idempotent: bool) -> ApiResult:
         status = response.status_code

@@ -107,6 +107,10 @@ def sandbox(
     empty_search_404: Annotated[
         bool, typer.Option("--empty-search-404", help="Answer searches that match nothing 404.")
     ] = False,
+    echo_rejected_values: Annotated[
+        bool,
+        typer.Option("--echo-rejected-values", help="400s quote the values they refuse."),
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
 ) -> None:
     """Run the local Customer API in the foreground (Ctrl-C stops it)."""
@@ -130,6 +134,7 @@ def sandbox(
             max_page_size=max_page_size,
             max_url_length=max_url_length,
             empty_search_404=empty_search_404,
+            echo_rejected_values=echo_rejected_values,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

@@ -226,8 +226,18 @@ async def _request_record(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Malformed JSON", {"body": f"malformed JSON: {message}"}) from None
     record, errors = validate_customer_request(body)
     if errors:
+        if _state(request).faults.settings.echo_rejected_values:
+            errors = {path: _with_value(message, body, path) for path, message in errors.items()}
         raise ApiError(400, f"Validation failed for {len(errors)} field(s)", errors)
     return record
+
+
+def _with_value(message: str, body: object, path: str) -> str:
+    """A message as Spring's default validation errors put it: with the value it refused."""
+    value: object = body
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return message if value is None else f"{message}; rejected value [{value}]"
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:

@@ -28,6 +28,9 @@ class FaultSettings:
     max_url_length: int | None = None
     # A search that matches nothing is answered 404 instead of 200 [] (some APIs do).
     empty_search_404: bool = False
+    # 400s quote the value they refused, as Spring's default validation messages do: a client
+    # must keep such echoes of shopper data out of its logs and reports.
+    echo_rejected_values: bool = False
 
     def __post_init__(self) -> None:
         self.check()

@@ -76,6 +76,21 @@ def test_a_row_the_api_refuses_is_rejected_with_its_reason(tmp_path: Path) -> No
     assert store.get("E1", "X0").status == "rejected"  # type: ignore[union-attr]
 
 
+def test_values_the_api_echoes_in_a_refusal_are_masked(tmp_path: Path) -> None:
+    faults = FaultSettings(echo_rejected_values=True)
+    with SandboxProcess(users={USER: KEY}, faults=faults) as server:
+        store = StateStore.open(str(tmp_path / "s.db"))
+        refused = {"email_address": "ann.lee@@example.com", "billing.city": "Westminster" * 4}
+        outcomes = load(server, store, rows(1, **refused))
+    (outcome,) = outcomes
+    assert outcome.status == "rejected" and set(outcome.fields) == set(refused)
+    reason = outcome.reason or ""
+    assert "rejected value [***]" in reason  # the API did echo them
+    assert "ann.lee" not in reason and "Westminster" not in reason
+    stored = store.get("E1", "X0")
+    assert stored is not None and "ann.lee" not in (stored.error or "")
+
+
 def test_lost_responses_are_adopted_not_duplicated(tmp_path: Path) -> None:
     with SandboxProcess(users={USER: KEY}, faults=FaultSettings(lost_response_rate=1.0)) as server:
         store = StateStore.open(str(tmp_path / "s.db"))
