@@ -149,6 +149,10 @@ def _scan_csv(
         # One pass over the file: rows, and whether a short row could hide among them.
         height, maybe_short = _count_rows(utf8_path, scan_options, names[-1], truncate=False)
     except pl.exceptions.ComputeError as exc:
+        if "invalid utf-8" in str(exc):
+            raise SourceError(
+                f"{path} is not UTF-8 (past its first MiB); pass --encoding, e.g. --encoding cp1252"
+            ) from None
         if "more fields" not in str(exc):
             raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
         has_long_rows = True
@@ -206,6 +210,9 @@ def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
             return _transcode(path, codec.name, scratch)
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export: UTF-16 says so in its BOM, no need to be told.
+        return _transcode(path, "utf-16", scratch)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as exc:

@@ -43,6 +43,25 @@ def test_cp1252_needs_encoding_and_then_reads(tmp_path: Path) -> None:
     assert frame.row(0, named=True)["billing.city"] == "Köln"
 
 
+def test_a_non_utf8_byte_past_the_first_mib_is_a_source_error(tmp_path: Path) -> None:
+    rows = "".join(f"{i},Ann,02134,Boston\n" for i in range(80_000))  # ~1.6 MB of UTF-8
+    path = tmp_path / "late.csv"
+    path.write_bytes((HEADER + rows).encode() + "x,Zoë,1,Köln\n".encode("cp1252"))
+    with pytest.raises(SourceError) as info:
+        read([path])
+    assert "not UTF-8" in str(info.value) and "--encoding cp1252" in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_bom_is_read_without_being_told(tmp_path: Path, encoding: str) -> None:
+    # Excel's "Unicode text": UTF-16 with a BOM, tab-separated.
+    text = "\ufeff" + (HEADER + "1,Zoë,02134,Köln\n").replace(",", "\t")
+    frame = read([write(tmp_path / "u.txt", text, encoding)])
+    row = frame.row(0, named=True)
+    assert row["external_id"] == "1" and row["billing.city"] == "Köln"
+    assert row["billing.postal_code"] == "02134"
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
