@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW, SEQ
 
 HEAD_BYTES = 1 << 20
+SEP_HINT = re.compile(r"sep=([,;\t|])")
 DELIMITERS = (",", ";", "\t")
 TRANSCODE_CHUNK = 1 << 22
 
@@ -132,7 +134,13 @@ def _scan_csv(
 ) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
     utf8_path = _as_utf8(path, options.encoding, scratch)
     header = _header_line(utf8_path)
-    delimiter = options.delimiter or detect_delimiter(header)
+    # Excel's "sep=;" first line names the delimiter; the header follows it.
+    hint = SEP_HINT.fullmatch(header.strip())
+    skip = 1 if hint else 0
+    if hint:
+        header = _header_line(utf8_path, after_first=True)
+    detected = hint.group(1) if hint else detect_delimiter(header)
+    delimiter = options.delimiter or detected
     names = next(csv.reader([header], delimiter=delimiter))
     if len(names) != len(set(names)):
         seen = sorted({n for n in names if names.count(n) > 1})
@@ -143,6 +151,7 @@ def _scan_csv(
         "empty_string_is_null": False,
         "row_index_name": ROW,
         "row_index_offset": 1,
+        "skip_rows": skip,
     }
     has_long_rows = False
     try:
@@ -164,7 +173,7 @@ def _scan_csv(
     # polars pads a short row with "" like an empty field, and cuts a long one only when told:
     # a Python pass counts fields exactly, but only when polars shows either could be present.
     counts = (
-        _ragged_field_counts(utf8_path, delimiter, len(names))
+        _ragged_field_counts(utf8_path, delimiter, len(names), skip)
         if maybe_short or has_long_rows
         else {}
     )
@@ -191,11 +200,12 @@ def _count_rows(
     return int(height), bool(maybe_short)
 
 
-def _ragged_field_counts(path: Path, delimiter: str, field_count: int) -> dict[int, int]:
+def _ragged_field_counts(path: Path, delimiter: str, field_count: int, skip: int) -> dict[int, int]:
     """Data row number -> field count, for rows whose count differs from the header's."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         records = csv.reader(handle, delimiter=delimiter)
-        next(records, None)
+        for _ in range(skip + 1):
+            next(records, None)
         return {n: len(r) for n, r in enumerate(records, start=1) if len(r) != field_count}
 
 
@@ -237,10 +247,12 @@ def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
     return target
 
 
-def _header_line(path: Path) -> str:
+def _header_line(path: Path, after_first: bool = False) -> str:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     text = head.decode("utf-8-sig", errors="replace")
+    if after_first:
+        text = text[_end_of_first_record(text) :].lstrip("\r\n")
     line = text[: _end_of_first_record(text)]
     if not line.strip():
         raise SourceError(f"{path}: no header line")

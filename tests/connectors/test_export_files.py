@@ -62,6 +62,16 @@ def test_utf16_with_bom_is_read_without_being_told(tmp_path: Path, encoding: str
     assert row["billing.postal_code"] == "02134"
 
 
+def test_excel_sep_line_names_the_delimiter(tmp_path: Path) -> None:
+    text = "sep=;\r\n" + (HEADER + "1,Ann,0123,Lyon, Rhône\n2,Bob\n").replace(",", ";")
+    text = text.replace("Lyon; Rhône", "Lyon, Rhône")
+    frame = read([write(tmp_path / "x.csv", "\ufeff" + text)])
+    first, second = frame.rows(named=True)
+    assert first["external_id"] == "1" and first["billing.city"] == "Lyon, Rhône"
+    assert first["__row"] == 1  # data rows are numbered after the sep= line and the header
+    assert second["__ragged"] == "ragged row: 2 fields where the header has 4"
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
