@@ -103,8 +103,7 @@ def _scan_one(
         raw, ragged, columns, height = _scan_csv(path, options, scratch)
     if height == 0:
         raise SourceError(f"{path}: no data rows")
-    mapping = mapping_file or ColumnMapping.canonical(columns)
-    mapping.check_source(columns, str(path))
+    mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, str(path))
     selected = [pl.col(mapping.external_id).alias(EXTERNAL_ID)]
     selected += [pl.col(column).alias(field) for field, column in mapping.columns.items()]
     selected += [

@@ -32,26 +32,58 @@ class ColumnMapping:
 
     @classmethod
     def canonical(cls, source_columns: list[str]) -> ColumnMapping:
-        """The identity mapping over whichever canonical names the source has."""
-        if EXTERNAL_ID not in source_columns:
+        """The identity mapping over whichever canonical names the source has (spelt exactly,
+        or but for case and surrounding spaces)."""
+        find = _ColumnFinder(source_columns)
+        external_id = find.column(EXTERNAL_ID)
+        if external_id is None:
             raise MappingError(
                 "the source has no 'external_id' column; name the CRM key column external_id "
                 f"or pass --mapping (columns there: {_listing(source_columns)})"
             )
-        fields = {c: c for c in source_columns if c in FIELDS_BY_PATH}
-        return cls(EXTERNAL_ID, fields)
+        fields = {path: find.column(path) for path in FIELDS_BY_PATH}
+        return cls(external_id, {path: c for path, c in fields.items() if c is not None})
 
-    def check_source(self, source_columns: list[str], source_name: str) -> None:
-        """Raise MappingError naming any mapped column the source lacks."""
+    def resolved(self, source_columns: list[str], source_name: str) -> ColumnMapping:
+        """This mapping with every column as the source spells it: exactly, or else the one
+        column that matches but for case and surrounding spaces (a hand-edited header).
+        MappingError naming the first mapped column the source lacks."""
+        find = _ColumnFinder(source_columns)
         wanted = [(EXTERNAL_ID, self.external_id), *self.columns.items()]
+        found: dict[str, str] = {}
         for field, column in wanted:
-            if column not in source_columns:
+            match = find.column(column)
+            if match is None:
                 hint = difflib.get_close_matches(column, source_columns, n=1)
                 near = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise MappingError(
                     f"mapping column {column!r} (for {field}) is not in {source_name}{near} "
                     f"(columns there: {_listing(source_columns)})"
                 )
+            found[field] = match
+        external_id = found.pop(EXTERNAL_ID)
+        return ColumnMapping(external_id, found)
+
+
+class _ColumnFinder:
+    """Source columns by name: exact first, then ignoring case and surrounding spaces when
+    that leaves exactly one candidate (never a guess between two)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.exact = set(columns)
+        self.loose: dict[str, list[str]] = {}
+        for column in columns:
+            self.loose.setdefault(_loose(column), []).append(column)
+
+    def column(self, name: str) -> str | None:
+        if name in self.exact:
+            return name
+        candidates = self.loose.get(_loose(name), [])
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _loose(name: str) -> str:
+    return name.strip().casefold()
 
 
 def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:

@@ -40,10 +40,23 @@ def test_bad_mappings_name_the_culprit(text: str, needle: str) -> None:
 def test_missing_source_column_names_it_and_lists_what_exists() -> None:
     mapping = parse_mapping('external_id = "Id"\n[columns]\n"billing.city" = "Mailing City"\n')
     with pytest.raises(MappingError) as info:
-        mapping.check_source(["Id", "Mailing_City", "Email"], "export.csv")
+        mapping.resolved(["Id", "Mailing_City", "Email"], "export.csv")
     message = str(info.value)
     assert "'Mailing City'" in message and "export.csv" in message
     assert "'Mailing_City'" in message and "did you mean" in message
+
+
+def test_columns_match_but_for_case_and_surrounding_spaces_when_unambiguous() -> None:
+    mapping = parse_mapping('external_id = "Id"\n[columns]\n"email_address" = "Email"\n')
+    resolved = mapping.resolved([" ID", "EMAIL ", "Notes"], "export.csv")
+    assert resolved.external_id == " ID" and resolved.columns == {"email_address": "EMAIL "}
+    # an exact match wins over loose ones
+    assert mapping.resolved(["Id", "id", "Email"], "e.csv").external_id == "Id"
+    with pytest.raises(MappingError, match="'Id'"):
+        mapping.resolved(["ID", "id ", "Email"], "e.csv")  # two candidates: never a guess
+    canonical = ColumnMapping.canonical(["External_ID", "Billing.City ", "notes"])
+    assert canonical.external_id == "External_ID"
+    assert canonical.columns == {"billing.city": "Billing.City "}
 
 
 def test_canonical_names_need_external_id() -> None:
