@@ -124,8 +124,28 @@ def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
     except Exception as exc:  # polars raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
     # Text everywhere: whatever the export typed as numbers or dates is text to the API.
-    frame = scan.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+    frame = scan.with_columns(_as_text(scan.collect_schema())).with_row_index(ROW, offset=1)
     return frame, pl.lit(None, pl.String), columns, height
+
+
+def _as_text(schema: pl.Schema) -> list[pl.Expr]:
+    """Every column as text. Whole floats lose their ".0": pandas stores an integer column
+    with gaps as float64, and a CRM id 12345 must not become "12345.0"."""
+    exprs = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if dtype.is_float():
+            whole = column.is_finite() & (column == column.round(0)) & (column.abs() < 2**53)
+            text = pl.when(whole).then(column.cast(pl.Int64).cast(pl.String))
+            exprs.append(text.otherwise(column.cast(pl.String)).alias(name))
+        elif isinstance(dtype, pl.Struct):
+            exprs.append(column.struct.json_encode().alias(name))
+        elif isinstance(dtype, pl.List | pl.Array):
+            items = column.arr.to_list() if isinstance(dtype, pl.Array) else column
+            exprs.append(items.list.eval(pl.element().cast(pl.String)).list.join(";").alias(name))
+        else:
+            exprs.append(column.cast(pl.String))
+    return exprs
 
 
 def _scan_csv(

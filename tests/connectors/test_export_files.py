@@ -129,6 +129,19 @@ def test_parquet_with_non_string_columns(tmp_path: Path) -> None:
     assert frame.schema["external_id"] == pl.String
 
 
+def test_parquet_whole_floats_read_as_integers(tmp_path: Path) -> None:
+    # pandas writes an integer column with gaps as float64
+    path = tmp_path / "f.parquet"
+    pl.DataFrame(
+        {"external_id": [12345.0, 9007199254740993.0, 2.5], "tax.identifier": [7.0, None, 1e20],
+         "tags": [["a", "b"], [], None], "meta": [{"k": 1}, {"k": 2}, None],
+         "pair": pl.Series([[1, 2], [3, 4], [5, 6]], dtype=pl.Array(pl.Int64, 2))}
+    ).write_parquet(path)  # fmt: skip
+    frame = read([path])  # nested columns nobody maps do not stop the read
+    assert frame.get_column("external_id").to_list()[::2] == ["12345", "2.5"]
+    assert frame.get_column("tax.identifier").to_list()[:2] == ["7", None]
+
+
 def test_many_files_and_globs(tmp_path: Path) -> None:
     write(tmp_path / "a1.csv", HEADER + "1,A,1,X\n")
     write(tmp_path / "a2.csv", HEADER + "2,B,2,Y\n")
