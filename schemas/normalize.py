@@ -28,11 +28,16 @@ PHONE_COLUMNS = tuple(f.path for f in REQUEST_FIELDS if f.kind == "phone")
 STATE_VALID = "billing.state__subdivision_valid"
 
 
+# What exports write for "no value": database dumps (NULL, \N), Excel's #N/A, typed n/a. Sent
+# as text, "N/A" would be a city the API stores and 3DS trusts. ("NA" is Namibia: kept.)
+NO_VALUE = ["", "NULL", "null", "Null", "(null)", "\\N", "#N/A", "N/A", "n/a"]
+
+
 def clean_text(column: str) -> pl.Expr:
-    """NFC, trimmed, whitespace runs -> one space, empty -> null."""
+    """NFC, trimmed, whitespace runs -> one space; empty or a no-value marker -> null."""
     value = pl.col(column).str.normalize("NFC").str.replace_all(r"\s+", " ").str.strip_chars(" ")
     # replace(), not when/then: eagerly, polars would compute ``value`` twice (measured 2.3x).
-    return value.replace("", None).alias(column)
+    return value.replace(NO_VALUE, None).alias(column)
 
 
 def _country(column: str) -> pl.Expr:

@@ -25,6 +25,16 @@ def test_empty_becomes_absent() -> None:
     assert one(company_name="   ")["company_name"] is None
 
 
+@pytest.mark.parametrize("marker", ["NULL", " n/a ", "\\N", "#N/A", "(null)"])
+def test_no_value_markers_become_absent(marker: str) -> None:
+    assert one(billing__city=marker)["billing.city"] is None
+
+
+def test_values_that_only_look_like_markers_stay() -> None:
+    row = one(billing__country_code="NA", billing__city="Nullarbor")  # Namibia; a real place
+    assert (row["billing.country_code"], row["billing.city"]) == ("NA", "Nullarbor")
+
+
 def test_unicode_nfc() -> None:
     decomposed = "Jose\u0301"
     assert one(billing__first_name=decomposed)["billing.first_name"] == "Jos\u00e9"
