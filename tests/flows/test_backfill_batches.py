@@ -3,7 +3,6 @@ see, over two entities; rejected export rows are reported."""
 
 from __future__ import annotations
 
-import csv
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from flows.sync_run import run_sync
 from flows.sync_steps import SyncConfig
 from sandbox.process import SandboxProcess
 from tests.conftest import KEY, USER
+from tests.flows.test_backfill import write
 from tests.flows.test_sync_e2e import read_csv
 
 SEED_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
@@ -28,14 +28,6 @@ RICH_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_n
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VERIFONE_USER_UID", USER)
     monkeypatch.setenv("VERIFONE_API_KEY", KEY)
-
-
-def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path: Path) -> None:
