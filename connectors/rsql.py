@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from schemas.record_match import flatten
+
 
 def quote(value: str) -> str:
     """``value`` as a double-quoted RSQL literal."""
@@ -51,6 +53,28 @@ def record_query(entity_id: str, body: dict[str, object], created_since: str | N
             clauses += [equals(f"{key}.{k}", str(v)) for k, v in sorted(value.items())]
         else:
             clauses.append(equals(key, str(value)))
+    if created_since is not None:
+        clauses.append(since("created_at", created_since))
+    return all_of(clauses)
+
+
+# Fields that single a customer out, in order of preference, for the loose search.
+ANCHOR_FIELDS = ("billing.last_name", "company_name", "billing.first_name", "email_address")
+
+
+def loose_record_query(
+    entity_id: str, body: dict[str, object], created_since: str | None
+) -> str | None:
+    """A wider search than ``record_query``, for an API that stores values in another form than
+    it was sent (case, spacing): ``entity_id``, created since, and one distinctive field in the
+    case variants an API might have stored. None when the body has no such field."""
+    flat = flatten(body)
+    anchor = next((f for f in ANCHOR_FIELDS if isinstance(flat.get(f), str) and flat[f]), None)
+    if anchor is None:
+        return None
+    value = str(flat[anchor])
+    variants = dict.fromkeys([value, value.lower(), value.upper(), value.title()])
+    clauses = [equals("entity_id", entity_id), one_of(anchor, variants)]
     if created_since is not None:
         clauses.append(since("created_at", created_since))
     return all_of(clauses)

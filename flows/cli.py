@@ -111,6 +111,9 @@ def sandbox(
         bool,
         typer.Option("--echo-rejected-values", help="400s quote the values they refuse."),
     ] = False,
+    lowercase_emails: Annotated[
+        bool, typer.Option("--lowercase-emails", help="Store e-mail addresses lower-cased.")
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
 ) -> None:
     """Run the local Customer API in the foreground (Ctrl-C stops it)."""
@@ -135,6 +138,7 @@ def sandbox(
             max_url_length=max_url_length,
             empty_search_404=empty_search_404,
             echo_rejected_values=echo_rejected_values,
+            lowercase_emails=lowercase_emails,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from None

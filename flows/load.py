@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connectors.customer_api import ApiResult, CustomerApi, Decision
-from connectors.rsql import all_of, equals, record_query
+from connectors.rsql import all_of, equals, loose_record_query, record_query
 from connectors.state_store import CustomerState, StateStore
 from flows.outcomes import LoadTotals, RowOutcome
 from schemas.payload import PAYLOAD_HASH, request_body
 from schemas.plan import ACTION, KNOWN_ID
+from schemas.record_match import same_record
 
 __all__ = ["LoadTotals", "Loader", "RowOutcome"]
 
@@ -27,6 +28,8 @@ log = logging.getLogger("custsync.load")
 
 MAX_CREATE_ROUNDS = 8  # create -> unknown outcome -> search finds nothing -> create again ...
 RECONCILE_PAGE = 20
+LOOSE_PAGE = 100  # the loose search's pages, and how many of them at most
+LOOSE_PAGES = 10
 
 
 class Loader:
@@ -191,17 +194,28 @@ class Loader:
         self, entity_id: str, external_id: str, body: dict[str, Any], since: str
     ) -> str | RowOutcome | None:
         """The UUID of the customer an unanswered create made, None if it made none, or a
-        failed outcome when the API holds several candidates (never guess)."""
+        failed outcome when the API holds several candidates (never guess) or cannot be asked.
+
+        First a search for exactly what was sent; when that finds nothing (or the API refuses
+        it), a looser one — one distinctive field in a few case variants — whose answers are
+        compared here ignoring case, spacing and phone prefixes: an API that stores a value in
+        another form (an e-mail lower-cased, say) must not make us create a twin."""
         self.totals.reconciliations += 1
-        query = record_query(entity_id, body, since)
         self.totals.reconcile_requests += 1
-        result = await self.api.search(query, page_size=RECONCILE_PAGE)
-        if result.decision is not Decision.DONE:
-            reason = f"could not reconcile an unanswered create: {result.reason}"
+        query = record_query(entity_id, body, since)
+        exact = await self.api.search(query, page_size=RECONCILE_PAGE)
+        done = exact.decision is Decision.DONE
+        candidates = [c["id"] for c in exact.body or []] if done else []
+        failure = None if done else exact.reason
+        loose_query = loose_record_query(entity_id, body, since)
+        if not candidates and loose_query is not None:
+            found, failure = await self._loose_matches(loose_query, body)
+            candidates = [c["id"] for c in found]
+        if failure is not None:
+            reason = f"could not reconcile an unanswered create: {failure}"
             self.store.record(entity_id, external_id, "failed", self.run_id, error=reason,
                               keep_pending=True)  # fmt: skip
             return RowOutcome(entity_id, external_id, "failed", reason=reason)
-        candidates = [c["id"] for c in result.body or []]
         taken = self._ids_mapped_elsewhere(entity_id, external_id, candidates)
         free = [c for c in candidates if c not in taken]
         if len(free) > 1:
@@ -210,6 +224,24 @@ class Loader:
                               keep_pending=True)  # fmt: skip
             return RowOutcome(entity_id, external_id, "failed", reason=reason)
         return free[0] if free else None
+
+    async def _loose_matches(
+        self, query: str, body: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every customer the loose query finds that holds ``body`` in some form; or why the
+        API could not say. Paged to the end (an empty page: a short one may be a page-size
+        cap), at most LOOSE_PAGES pages: more candidates than that are no basis for a guess."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, LOOSE_PAGES + 1):
+            self.totals.reconcile_requests += 1
+            result = await self.api.search(query, page_size=LOOSE_PAGE, page_number=page)
+            if result.decision is not Decision.DONE:
+                return [], result.reason
+            customers = [c for c in result.body or [] if isinstance(c, dict)]
+            if not customers:
+                return found, None
+            found += [c for c in customers if same_record(c, body)]
+        return [], f"over {LOOSE_PAGES * LOOSE_PAGE} customers resemble it; not guessing"
 
     def _ids_mapped_elsewhere(self, entity_id: str, external_id: str, ids: list[str]) -> set[str]:
         if not ids:

@@ -225,6 +225,8 @@ async def _request_record(request: Request) -> dict[str, Any]:
         message = getattr(exc, "msg", "not UTF-8")
         raise ApiError(400, "Malformed JSON", {"body": f"malformed JSON: {message}"}) from None
     record, errors = validate_customer_request(body)
+    if "email_address" in record and _state(request).faults.settings.lowercase_emails:
+        record["email_address"] = record["email_address"].lower()
     if errors:
         if _state(request).faults.settings.echo_rejected_values:
             errors = {path: _with_value(message, body, path) for path, message in errors.items()}

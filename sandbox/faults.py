@@ -31,6 +31,9 @@ class FaultSettings:
     # 400s quote the value they refused, as Spring's default validation messages do: a client
     # must keep such echoes of shopper data out of its logs and reports.
     echo_rejected_values: bool = False
+    # The e-mail address is stored lower-cased, as some APIs normalise it: a client that looks
+    # for what it sent, to the letter, no longer finds it.
+    lowercase_emails: bool = False
 
     def __post_init__(self) -> None:
         self.check()

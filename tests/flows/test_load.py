@@ -104,6 +104,22 @@ def test_lost_responses_are_adopted_not_duplicated(tmp_path: Path) -> None:
     assert store.pending() == []
 
 
+def test_lost_responses_are_adopted_when_the_api_stores_another_form(tmp_path: Path) -> None:
+    # The API lower-cases e-mails: a search for exactly what was sent finds nothing.
+    faults = FaultSettings(lost_response_rate=1.0, lowercase_emails=True)
+    with SandboxProcess(users={USER: KEY}, faults=faults) as server:
+        store = StateStore.open(str(tmp_path / "s.db"))
+        emails = pl.format("Ann.Lee{}@Example.com", pl.int_range(4)).alias("email_address")
+        frame = with_payload_hash(rows(4).drop("payload_hash").with_columns(emails))
+        outcomes = load(server, store, frame)
+        on_server = customers(server)
+    assert [o.status for o in outcomes] == ["created"] * 4
+    assert len(on_server) == 4  # no twins
+    assert {o.customer_id for o in outcomes} == {c["id"] for c in on_server}
+    assert all(c["email_address"].startswith("ann.lee") for c in on_server)
+    assert store.pending() == []
+
+
 def test_5xx_on_create_never_duplicates(tmp_path: Path) -> None:
     faults = FaultSettings(error_rate=0.3, reset_rate=0.1)
     with SandboxProcess(users={USER: KEY}, faults=faults, seed=3) as server:
