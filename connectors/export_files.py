@@ -161,8 +161,10 @@ def _scan_csv(
     detected = hint.group(1) if hint else detect_delimiter(header)
     delimiter = options.delimiter or detected
     names = next(csv.reader([header], delimiter=delimiter))
-    if len(names) != len(set(names)):
-        seen = sorted({n for n in names if names.count(n) > 1})
+    # Blank names may repeat (Excel leaves empty trailing columns); nothing can map to them.
+    named = [n for n in names if n.strip()]
+    if len(named) != len(set(named)):
+        seen = sorted({n for n in named if named.count(n) > 1})
         raise SourceError(f"{path}: the header repeats column {seen[0]!r}")
     scan_options = {
         "separator": delimiter,
@@ -172,10 +174,12 @@ def _scan_csv(
         "row_index_offset": 1,
         "skip_rows": skip,
     }
+    # polars' own name for the last column (it renames repeated blank names).
+    last_column = pl.scan_csv(utf8_path, **scan_options).collect_schema().names()[-1]  # type: ignore[arg-type]
     has_long_rows = False
     try:
         # One pass over the file: rows, and whether a short row could hide among them.
-        height, maybe_short = _count_rows(utf8_path, scan_options, names[-1], truncate=False)
+        height, maybe_short = _count_rows(utf8_path, scan_options, last_column, truncate=False)
     except pl.exceptions.ComputeError as exc:
         if "invalid utf-8" in str(exc):
             raise SourceError(
@@ -185,7 +189,7 @@ def _scan_csv(
             raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
         has_long_rows = True
         try:
-            height, maybe_short = _count_rows(utf8_path, scan_options, names[-1], truncate=True)
+            height, maybe_short = _count_rows(utf8_path, scan_options, last_column, truncate=True)
         except pl.exceptions.ComputeError as exc:
             raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
     frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options)  # type: ignore[arg-type]

@@ -72,6 +72,14 @@ def test_excel_sep_line_names_the_delimiter(tmp_path: Path) -> None:
     assert second["__ragged"] == "ragged row: 2 fields where the header has 4"
 
 
+def test_empty_trailing_columns_are_ignored(tmp_path: Path) -> None:
+    # Excel keeps columns that were once touched: blank names, repeated, nothing mapped to them.
+    text = HEADER.replace("\n", ",,\n") + "1,Ann,0123,Paris,,\n2,Bob,4567,Lyon,,\n"
+    frame = read([write(tmp_path / "t.csv", text)])
+    assert frame.get_column("billing.city").to_list() == ["Paris", "Lyon"]
+    assert frame.get_column("__ragged").to_list() == [None, None]
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
