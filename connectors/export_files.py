@@ -111,9 +111,15 @@ def _scan_one(
         for field in API_COLUMNS
         if field not in mapping.columns
     ]
-    return raw.select(
-        pl.lit(str(path)).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected
-    ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
+    # Rows with nothing in them (blank lines; Excel's ",,,," rows under a sheet's data) are not
+    # customers, and reporting each as one would bury the real rejects.
+    fields = [c for c in raw.collect_schema().names() if c != ROW]
+    blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
+    return (
+        raw.filter(~blank)
+        .select(pl.lit(str(path)).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected)
+        .select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
+    )
 
 
 def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:

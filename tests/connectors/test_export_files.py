@@ -80,6 +80,13 @@ def test_empty_trailing_columns_are_ignored(tmp_path: Path) -> None:
     assert frame.get_column("__ragged").to_list() == [None, None]
 
 
+def test_blank_rows_are_not_customers(tmp_path: Path) -> None:
+    text = HEADER + "1,Ann,0123,Paris\n\n,,,\n , ,,\n2,Bob,4567,Lyon\n,,,\n"
+    frame = read([write(tmp_path / "b.csv", text)])
+    assert frame.get_column("external_id").to_list() == ["1", "2"]
+    assert frame.get_column("__row").to_list() == [1, 5]  # rows keep their place in the file
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
