@@ -51,7 +51,7 @@ def main() -> None:
                       f"{tmp}/base"])),
         ):  # fmt: skip
             print(f"{name:<34}{rows_1:>12,}{wall:>9.1f}{rows_1 / wall:>10,.0f}{rss:>14,.0f}")
-        for copies in (int(c) for c in args.copies.split(",")):
+        for copies in (int(c) for c in args.copies.split(",") if c):
             big = Path(tmp) / f"contacts-x{copies}.csv"
             scale_csv(base, big, copies)
             wall, rss = dry_run(big, Path(tmp) / f"ours-x{copies}")
