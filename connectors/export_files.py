@@ -172,6 +172,27 @@ def _scan_csv(
     if len(named) != len(set(named)):
         seen = sorted({n for n in named if named.count(n) > 1})
         raise SourceError(f"{path}: the header repeats column {seen[0]!r}")
+    try:
+        return _scan_text(path, utf8_path, delimiter, skip, names)
+    except _Malformed:
+        # A stray quote inside a field (Ann "Annie", 5" screen), or one never closed: polars
+        # refuses the whole file. Python's csv reader takes such quotes literally (a field left
+        # open runs to the end of the file: a ragged row, rejected with its reason), so the
+        # file is rewritten through it, well-formed, and read again.
+        repaired = _rewrite_leniently(utf8_path, delimiter, skip, scratch)
+        try:
+            return _scan_text(path, repaired, delimiter, 0, names)
+        except _Malformed as exc:
+            raise SourceError(f"{path}: cannot be read as CSV ({exc})") from None
+
+
+class _Malformed(Exception):
+    """polars could not parse the CSV (its first line of explanation)."""
+
+
+def _scan_text(
+    path: Path, data: Path, delimiter: str, skip: int, names: list[str]
+) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
     scan_options = {
         "separator": delimiter,
         "infer_schema": False,
@@ -181,28 +202,28 @@ def _scan_csv(
         "skip_rows": skip,
     }
     # polars' own name for the last column (it renames repeated blank names).
-    last_column = pl.scan_csv(utf8_path, **scan_options).collect_schema().names()[-1]  # type: ignore[arg-type]
+    last_column = pl.scan_csv(data, **scan_options).collect_schema().names()[-1]  # type: ignore[arg-type]
     has_long_rows = False
     try:
         # One pass over the file: rows, and whether a short row could hide among them.
-        height, maybe_short = _count_rows(utf8_path, scan_options, last_column, truncate=False)
+        height, maybe_short = _count_rows(data, scan_options, last_column, truncate=False)
     except pl.exceptions.ComputeError as exc:
         if "invalid utf-8" in str(exc):
             raise SourceError(
                 f"{path} is not UTF-8 (past its first MiB); pass --encoding, e.g. --encoding cp1252"
             ) from None
         if "more fields" not in str(exc):
-            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+            raise _Malformed(_first_line(exc)) from None
         has_long_rows = True
         try:
-            height, maybe_short = _count_rows(utf8_path, scan_options, last_column, truncate=True)
+            height, maybe_short = _count_rows(data, scan_options, last_column, truncate=True)
         except pl.exceptions.ComputeError as exc:
-            raise SourceError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
-    frame = pl.scan_csv(utf8_path, truncate_ragged_lines=True, **scan_options)  # type: ignore[arg-type]
+            raise _Malformed(_first_line(exc)) from None
+    frame = pl.scan_csv(data, truncate_ragged_lines=True, **scan_options)  # type: ignore[arg-type]
     # polars pads a short row with "" like an empty field, and cuts a long one only when told:
     # a Python pass counts fields exactly, but only when polars shows either could be present.
     counts = (
-        _ragged_field_counts(utf8_path, delimiter, len(names), skip)
+        _ragged_field_counts(data, delimiter, len(names), skip)
         if maybe_short or has_long_rows
         else {}
     )
@@ -214,6 +235,27 @@ def _scan_csv(
         pl.lit(len(names)),
     )
     return frame, ragged, names, height
+
+
+def _rewrite_leniently(path: Path, delimiter: str, skip: int, scratch: Path) -> Path:
+    """``path`` read by Python's csv module (quotes inside a field are literal) and written
+    back well-formed, without the lines to skip."""
+    target = scratch / f"{len(list(scratch.iterdir()))}-{path.name}.repaired.csv"
+    with (
+        path.open(encoding="utf-8-sig", newline="") as src,
+        target.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        for _ in range(skip):
+            src.readline()
+        try:
+            csv.writer(dst, delimiter=delimiter, lineterminator="\n").writerows(
+                csv.reader(src, delimiter=delimiter, strict=False)
+            )
+        except csv.Error as exc:  # a quote left open swallowed more than a field may hold
+            raise SourceError(
+                f"{path}: cannot be read as CSV ({exc}; a quote never closed?)"
+            ) from None
+    return target
 
 
 def _count_rows(

@@ -87,6 +87,15 @@ def test_blank_rows_are_not_customers(tmp_path: Path) -> None:
     assert frame.get_column("__row").to_list() == [1, 5]  # rows keep their place in the file
 
 
+def test_stray_quotes_are_literal_and_an_open_one_rejects_its_row(tmp_path: Path) -> None:
+    text = HEADER + '1,Ann "Annie",0123,Paris\n2,Bob,4567,O"Fallon\n3,"Cy,0789,Lyon\n'
+    frame = read([write(tmp_path / "q.csv", text)])
+    rows = {r["external_id"]: r for r in frame.rows(named=True)}
+    assert rows["1"]["billing.first_name"] == 'Ann "Annie"' and rows["1"]["__ragged"] is None
+    assert rows["2"]["billing.city"] == 'O"Fallon'
+    assert rows["3"]["__ragged"] == "ragged row: 2 fields where the header has 4"
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
