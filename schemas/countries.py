@@ -1,7 +1,8 @@
 """Country and subdivision lookup tables, built once from pycountry and joined in polars.
 
 Only exact matches (case-insensitive, whitespace collapsed) of what ISO 3166 and pycountry
-publish, plus a short list of unambiguous English forms people type ("UK", "USA", "Russia").
+publish, plus a short list of unambiguous forms people type: English ("UK", "USA", "Russia") and
+countries' own names ("Deutschland", "España").
 No fuzzy matching: a country that is not found is rejected, never guessed.
 """
 
@@ -41,6 +42,42 @@ ALIASES: dict[str, str] = {
     "macedonia": "MK",
     "swaziland": "SZ",
     "burma": "MM",
+    # Countries' own names, as CRMs of local sales teams hold them.
+    "deutschland": "DE",
+    "österreich": "AT",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "españa": "ES",
+    "italia": "IT",
+    "nederland": "NL",
+    "belgië": "BE",
+    "belgique": "BE",
+    "belgien": "BE",
+    "luxemburg": "LU",
+    "sverige": "SE",
+    "norge": "NO",
+    "danmark": "DK",
+    "suomi": "FI",
+    "ísland": "IS",
+    "éire": "IE",
+    "polska": "PL",
+    "česko": "CZ",
+    "česká republika": "CZ",
+    "slovensko": "SK",
+    "slovenija": "SI",
+    "hrvatska": "HR",
+    "magyarország": "HU",
+    "românia": "RO",
+    "българия": "BG",
+    "ελλάδα": "GR",
+    "eesti": "EE",
+    "latvija": "LV",
+    "lietuva": "LT",
+    "türkiye": "TR",
+    "brasil": "BR",
+    "méxico": "MX",
+    "aotearoa": "NZ",
 }
 
 # Countries that use no postal code: 3-D Secure does not require one there.

@@ -46,7 +46,8 @@ def test_unicode_nfc() -> None:
         ("United Kingdom", "GB"), ("UK", "GB"), ("gb", "GB"), ("GBR", "GB"), ("826", "GB"),
         ("united states", "US"), ("USA", "US"), ("United States of America", "US"),
         ("Germany", "DE"), ("DEU", "DE"), ("276", "DE"), ("36", "AU"), ("South Korea", "KR"),
-        ("  france ", "FR"), ("Türkiye", "TR"),
+        ("  france ", "FR"), ("Türkiye", "TR"), ("Deutschland", "DE"), ("ÖSTERREICH", "AT"),
+        ("España", "ES"), ("Sverige", "SE"), ("Ελλάδα", "GR"),
     ],
 )  # fmt: skip
 def test_country_names_and_codes_become_alpha_2(typed: str, code: str) -> None:
@@ -54,7 +55,7 @@ def test_country_names_and_codes_become_alpha_2(typed: str, code: str) -> None:
     assert one(shipping__country_code=typed)["shipping.country_code"] == code
 
 
-@pytest.mark.parametrize("typed", ["Deutschland", "Narnia", "Untied Kingdom", "G B"])
+@pytest.mark.parametrize("typed", ["Germania", "Narnia", "Untied Kingdom", "G B", "Espana"])
 def test_unknown_countries_are_kept_for_rejection_not_guessed(typed: str) -> None:
     assert one(billing__country_code=typed)["billing.country_code"] == typed
 
