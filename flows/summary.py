@@ -91,5 +91,6 @@ def print_backfill(report: dict[str, Any], out_dir: Path, console: Console | Non
         f"{verb} {done:,} customers; still not ready: {report['problems_after'] or 'none'}"
     )
     console.print(
-        f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/report.json"
+        f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/rejects.csv, "
+        f"{out_dir}/report.json"
     )
