@@ -145,6 +145,13 @@ NO_POSTAL_CODE: frozenset[str] = frozenset(
     }
 )
 
+# Countries whose postal codes are all digits, of this many, some with leading zeros: a code
+# one or two digits short there lost them to a spreadsheet. (ZIP+4 extensions are kept.)
+POSTAL_DIGITS: dict[str, int] = {
+    "US": 5, "PR": 5, "DE": 5, "FR": 5, "IT": 5, "ES": 5, "FI": 5, "MX": 5, "TR": 5, "MY": 5,
+    "NO": 4, "AU": 4, "NZ": 4,
+}  # fmt: skip
+
 # Where 3-D Secure needs billing.state (ISO 3166-2 subdivision code without the country prefix).
 STATE_REQUIRED: frozenset[str] = frozenset({"US", "CA", "CN"})
 

@@ -14,7 +14,7 @@ from typing import Literal
 import polars as pl
 
 from schemas.api_fields import REQUEST_FIELDS
-from schemas.countries import STATE_REQUIRED, country_table, subdivision_table
+from schemas.countries import POSTAL_DIGITS, STATE_REQUIRED, country_table, subdivision_table
 from schemas.emails import normalize_email_column
 from schemas.mapping import EXTERNAL_ID
 from schemas.phones import e164_column, repair_phone
@@ -59,6 +59,21 @@ def _states(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
     return frame.with_columns(updates).drop("key", "__state")
 
 
+def _postal_zeros(prefix: str) -> pl.Expr:
+    """A numeric postal code one or two digits short, in a country whose codes are all digits
+    of one length, lost its leading zeros to a spreadsheet (Boston 02134 -> 2134): put back.
+    Only for all-digit values (a ZIP+4's first part too), only where the length is fixed."""
+    postal, country = pl.col(f"{prefix}.postal_code"), pl.col(f"{prefix}.country_code")
+    width = country.replace_strict(POSTAL_DIGITS, default=None, return_dtype=pl.Int64)
+    head = postal.str.extract(r"^(\d+)(-\d{4})?$", 1)
+    tail = postal.str.extract(r"^\d+(-\d{4})$", 1).fill_null("")
+    short = (
+        head.is_not_null() & (head.str.len_chars() >= width - 2) & (head.str.len_chars() < width)
+    )
+    padded = pl.concat_str(head.str.zfill(width), tail)
+    return pl.when(short).then(padded).otherwise(postal).alias(f"{prefix}.postal_code")
+
+
 def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.DataFrame:
     """Normalise every API column of ``frame`` (all present, String) and add check markers."""
     frame = frame.with_columns(clean_text(c) for c in TEXT_COLUMNS)
@@ -67,6 +82,7 @@ def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.Dat
         pl.col("billing.postal_code", "shipping.postal_code").str.to_uppercase(),
         *(repair_phone(c) for c in PHONE_COLUMNS),
     )
+    frame = frame.with_columns(_postal_zeros("billing"), _postal_zeros("shipping"))
     frame = _states(frame, "billing")
     frame = _states(frame, "shipping")
     frame = normalize_email_column(frame, "email_address")

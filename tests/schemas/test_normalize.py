@@ -35,6 +35,20 @@ def test_values_that_only_look_like_markers_stay() -> None:
     assert (row["billing.country_code"], row["billing.city"]) == ("NA", "Nullarbor")
 
 
+@pytest.mark.parametrize(
+    ("country", "typed", "kept"),
+    [("US", "2134", "02134"), ("US", "501", "00501"), ("US", "2134-1234", "02134-1234"),
+     ("DE", "1067", "01067"), ("NO", "150", "0150"), ("US", "02134", "02134"),
+     ("US", "21", "21"), ("GB", "1234", "1234"), ("US", "A134", "A134")],
+)  # fmt: skip
+def test_postal_codes_get_back_the_zeros_a_spreadsheet_took(
+    country: str, typed: str, kept: str
+) -> None:
+    row = one(billing__country_code=country, billing__postal_code=typed,
+              shipping__country_code=country, shipping__postal_code=typed)  # fmt: skip
+    assert (row["billing.postal_code"], row["shipping.postal_code"]) == (kept, kept)
+
+
 def test_unicode_nfc() -> None:
     decomposed = "Jose\u0301"
     assert one(billing__first_name=decomposed)["billing.first_name"] == "Jos\u00e9"
