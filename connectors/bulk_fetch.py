@@ -50,8 +50,6 @@ class RecordFetcher:
     def __init__(self, ids_per_search: int = SEARCH_IDS) -> None:
         self.ids_per_search = ids_per_search
         self.searching = True
-        self.searches = 0
-        self.gets = 0
 
     async def fetch(self, api: CustomerApi, ids: list[str]) -> Fetched:
         """The API's records of ``ids`` (in no particular order); and how many have vanished."""
@@ -59,7 +57,6 @@ class RecordFetcher:
 
         chunks = self._chunks(ids)
         pages = await every([api.search(one_of("id", c), page_size=len(c)) for c in chunks])
-        self.searches += len(chunks)
         found: dict[str, dict[str, Any]] = {}
         returned: list[int | None] = []  # per search: customers given, None when it failed
         for chunk, page in zip(chunks, pages, strict=True):
@@ -75,7 +72,6 @@ class RecordFetcher:
             returned.append(len(hits) if answered else None)
         missing = [i for i in ids if i not in found]
         singles = await every([api.get(i) for i in missing])
-        self.gets += len(missing)
         done = [r.decision is Decision.DONE for r in singles]
         self._learn(chunks, returned, {i for i, ok in zip(missing, done, strict=True) if ok})
         records = [*found.values(), *(r.body for r, ok in zip(singles, done, strict=True) if ok)]

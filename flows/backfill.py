@@ -232,6 +232,7 @@ def _stream(
                     "phone_number",
                     "billing.country_code",
                 )
+                judged = 0
                 for rows in known.iter_slices(config.batch_size):
                     arguments = (rows, supply, session, fetcher, store, run_id)
                     done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
@@ -239,7 +240,8 @@ def _stream(
                     readiness_csv.write(
                         readiness_rows(done_batch.before, done_batch.final, done_batch.sent)
                     )
-                    runner.progress(done + rows.height, source.census.rows)
+                    judged += rows.height
+                    runner.progress(done + judged, source.census.rows)
                 done += result.rows_read
                 runner.progress(done, source.census.rows)
         finally:
