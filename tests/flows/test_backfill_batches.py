@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from flows.backfill import run_backfill
+from flows.runner import InlineRunner
 from flows.sync_run import run_sync
 from flows.sync_steps import SyncConfig
 from sandbox.process import SandboxProcess
@@ -85,9 +86,14 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
         assert [r["external_id"] for r in cut_readiness] == ["K1", "K5", "K4", "K3"]
         assert sorted(cut_readiness, key=lambda r: r["external_id"]) == readiness
 
-    real = run_backfill(SyncConfig(sources=[str(rich)], out_dir=tmp_path / "real",
-                                   read_batch_rows=2, batch_size=1, **common))  # fmt: skip
+    progress: list[tuple[int, int]] = []
+    config = SyncConfig(sources=[str(rich)], out_dir=tmp_path / "real", read_batch_rows=3,
+                        batch_size=1, **common)  # fmt: skip
+    real = run_backfill(config, runner=InlineRunner(lambda *step: progress.append(step)))
     assert real.exit_code == 0 and real.report["updated"] == 3
+    # rows read, advancing with every customer judged: K1 | K5, K4 | K3 in batches of 3 rows
+    assert [done for done, _ in progress] == [1, 3, 4, 5, 6, 7, 7]
+    assert {total for _, total in progress} == {7}
     rejects = read_csv(tmp_path / "real" / "rejects.csv")
     reasons = {(r["row"], r["field"]) for r in rejects}
     assert reasons == {("2", "email_address"), ("5", "external_id")}
