@@ -12,7 +12,9 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import gzip
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,10 @@ from schemas.validation import FILE, RAGGED, ROW, SEQ
 
 HEAD_BYTES = 1 << 20
 SEP_HINT = re.compile(r"sep=([,;\t|])")
+GZIP_MAGIC = b"\x1f\x8b"
+# xlsx/ods are zip archives; xls is an OLE2 compound file.
+WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 DELIMITERS = (",", ";", "\t")
 TRANSCODE_CHUNK = 1 << 22
 
@@ -97,10 +103,11 @@ def _scan_one(
 ) -> pl.LazyFrame:
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: the file is empty")
-    if is_parquet(path):
-        raw, ragged, columns, height = _scan_parquet(path)
+    data = _unpacked(path, scratch)
+    if is_parquet(data):
+        raw, ragged, columns, height = _scan_parquet(data)
     else:
-        raw, ragged, columns, height = _scan_csv(path, options, scratch)
+        raw, ragged, columns, height = _scan_csv(data, options, scratch)
     if height == 0:
         raise SourceError(f"{path}: no data rows")
     mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, str(path))
@@ -120,6 +127,26 @@ def _scan_one(
         .select(pl.lit(str(path)).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected)
         .select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
     )
+
+
+def _unpacked(path: Path, scratch: Path) -> Path:
+    """A gzip-compressed export decompressed to a scratch file (streamed); a spreadsheet
+    workbook refused with what to do instead."""
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if magic.startswith(GZIP_MAGIC):
+        target = scratch / f"{len(list(scratch.iterdir()))}-{path.name.removesuffix('.gz')}"
+        try:
+            with gzip.open(path, "rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, TRANSCODE_CHUNK)
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{path}: not a readable gzip file ({exc})") from None
+        return target
+    if magic.startswith(WORKBOOK_MAGIC) or path.suffix.lower() in WORKBOOK_SUFFIXES:
+        raise SourceError(
+            f"{path} is a spreadsheet workbook; save it as CSV UTF-8 (or Parquet) and pass that"
+        )
+    return path
 
 
 def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:

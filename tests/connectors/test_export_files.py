@@ -96,6 +96,23 @@ def test_stray_quotes_are_literal_and_an_open_one_rejects_its_row(tmp_path: Path
     assert rows["3"]["__ragged"] == "ragged row: 2 fields where the header has 4"
 
 
+def test_gzip_compressed_exports_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "contacts.csv.gz"
+    path.write_bytes(gzip.compress((HEADER + "1,Zoë,02134,Boston\n").encode()))
+    row = read([path]).row(0, named=True)
+    assert row["billing.city"] == "Boston" and row["__file"] == str(path)
+
+
+@pytest.mark.parametrize("name", ["contacts.xlsx", "contacts.bin"])
+def test_a_workbook_is_refused_with_what_to_do(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 64)  # an xlsx is a zip archive
+    with pytest.raises(SourceError, match="spreadsheet workbook; save it as CSV"):
+        read([path])
+
+
 def test_unknown_encoding_is_a_source_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", HEADER + "1,A,1,B\n")
     with pytest.raises(SourceError, match="unknown encoding"):
