@@ -19,7 +19,10 @@ def repair_phone(column: str) -> pl.Expr:
     value = pl.col(column)
     for dash in DASHES:
         value = value.str.replace_all(dash, "-", literal=True)
-    return value.str.strip_prefix("'").str.replace_all(r"(\d)\s*/\s*(\d)", "$1 $2")
+    value = value.str.strip_prefix("'").str.replace_all(r"(\d)\s*/\s*(\d)", "$1 $2")
+    # What the repair left at the edges is trimmed, and nothing left is absent, as clean_text
+    # would have it: "'" alone, or "' 0123", must normalise the same way twice.
+    return value.str.strip_chars(" ").replace("", None)
 
 
 def to_e164(number: str, region: str | None) -> str | None:
