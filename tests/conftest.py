@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,8 +10,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from hypothesis import settings
 
 from sandbox.process import SandboxProcess
+
+# CI runs the property tests on examples derived from each test (the same every run), so a
+# landing is never refused by a draw no one can replay; a developer's runs draw new ones each
+# time and keep hunting. What they find is pinned with @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 USER, KEY = "test-user", "test-key"
 READ_ONLY_USER, READ_ONLY_KEY = "reader", "reader-key"
