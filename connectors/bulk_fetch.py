@@ -63,8 +63,7 @@ class RecordFetcher:
             if page.decision is Decision.ROW_ERROR:
                 # The query itself refused (too long a URL, no search by id): ask smaller ones.
                 self._narrow(len(chunk) // 2)
-            # An API may answer an empty search 404.
-            answered = page.decision in (Decision.DONE, Decision.NOT_FOUND)
+            answered = page.decision is Decision.DONE  # (the client reads a 404 as empty)
             body = page.body if answered and isinstance(page.body, list) else []
             wanted = set(chunk)
             hits = [r for r in body if isinstance(r, dict) and r.get("id") in wanted]

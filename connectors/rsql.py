@@ -46,13 +46,11 @@ def record_query(entity_id: str, body: dict[str, object], created_since: str | N
     path) in ``entity_id``, created at or after ``created_since``: how a create whose response
     was lost is found again."""
     clauses = [equals("entity_id", entity_id)]
-    for key, value in sorted(body.items()):
-        if key == "entity_id":
-            continue
-        if isinstance(value, dict):
-            clauses += [equals(f"{key}.{k}", str(v)) for k, v in sorted(value.items())]
-        else:
-            clauses.append(equals(key, str(value)))
+    clauses += [
+        equals(path, str(value))
+        for path, value in sorted(flatten(body).items())
+        if path != "entity_id"
+    ]
     if created_since is not None:
         clauses.append(since("created_at", created_since))
     return all_of(clauses)

@@ -14,6 +14,7 @@ import polars as pl
 
 from schemas.customer_schema import ROW_ID, find_failures, threeds_schema
 from schemas.normalize import API_COLUMNS, STATE_VALID, normalize_customers
+from schemas.record_match import flatten
 
 CUSTOMER_ID = "customer_id"
 PROBLEMS = "problems"
@@ -36,12 +37,7 @@ def records_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
     """CustomerResponses -> one row each: ``customer_id`` and every API column (dotted)."""
     rows = []
     for record in records:
-        flat: dict[str, Any] = {CUSTOMER_ID: record.get("id")}
-        for key, value in record.items():
-            if isinstance(value, dict):
-                flat.update({f"{key}.{k}": v for k, v in value.items()})
-            else:
-                flat[key] = value
+        flat = {**flatten(record), CUSTOMER_ID: record.get("id")}
         rows.append({c: flat.get(c) for c in (CUSTOMER_ID, *API_COLUMNS)})
     schema = dict.fromkeys((CUSTOMER_ID, *API_COLUMNS), pl.String)
     return pl.DataFrame(rows, schema=schema, orient="row")
