@@ -20,8 +20,8 @@ from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 
 from bench.exports import write_salesforce_csv
-from flows.sync_run import run_sync
-from flows.sync_steps import SyncConfig
+from engine.sync import run_sync
+from engine.config import SyncConfig
 from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).parents[1]
@@ -95,7 +95,7 @@ def main() -> None:
                               out_dir=Path(tmp) / "send")  # fmt: skip
             outcome = {}
             profile(f"sending {args.send_rows:,} rows (unlimited sandbox)",
-                    lambda: outcome.update(run_sync(send).report))  # fmt: skip
+                    lambda: outcome.update(run_sync(send).report.as_json()))  # fmt: skip
         requests, seconds = outcome.get("requests", 0), outcome.get("load_duration_s")
         print(f"  sent: {requests:,} requests in {seconds} s of load"
               " (client and sandbox share the 2 cores)")  # fmt: skip

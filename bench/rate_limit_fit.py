@@ -21,7 +21,7 @@ import httpx
 from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi, Decision
 from connectors.rate_limit import RequestPacer
-from flows.sync_steps import default_concurrency
+from engine.session import default_concurrency
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 

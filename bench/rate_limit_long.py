@@ -25,7 +25,7 @@ from bench.rate_limit_fit import AUTH, body
 from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi, Decision
 from connectors.rate_limit import RequestPacer
-from flows.sync_steps import default_concurrency
+from engine.session import default_concurrency
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 

@@ -26,8 +26,11 @@ import polars as pl
 
 from bench.sync_throughput import write_export
 from bench.validate_throughput import measure
-from connectors.state_store import StateStore, now_iso
-from flows.sync_steps import SyncConfig, open_source, plan, validate_batch
+from connectors.state import StateStore
+from connectors.state.db import iso, utc_now
+from engine.config import SyncConfig
+from engine.source import open_source, validate_batch
+from engine.steps import plan
 from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).parents[1]
@@ -39,12 +42,12 @@ def seed_state(export: Path, state: Path) -> int:
     """Every valid row of ``export`` recorded as created: its payload hash and a fresh UUID."""
     StateStore.open(str(state)).close()  # the schema
     config = SyncConfig(sources=[str(export)], entity_id=ENTITY)
-    stamp = now_iso()
+    stamp = iso(utc_now())
     seeded = 0
-    with open_source(config) as source, sqlite3.connect(state) as db:
+    with open_source(config.source_spec()) as source, sqlite3.connect(state) as db:
         memory = StateStore.open(":memory:")
-        for batch in source.batches(config.read_batch_rows):
-            planned = plan(validate_batch(batch, source.census, config).valid, memory)
+        for batch in source.batches():
+            planned = plan(validate_batch(batch, source.census, source.spec).valid, memory)
             rows = [
                 (ENTITY, external_id, str(uuid.uuid4()), payload_hash, "created", stamp, stamp)
                 for external_id, payload_hash in planned.select(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from schemas.errors import CredentialsError, InputError
+from connectors.errors import CredentialsError, InputError
 
 BASE_PATH = "/oidc/customer-service"
 TARGETS: dict[str, str] = {

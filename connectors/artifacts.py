@@ -85,7 +85,7 @@ def export_mappings(mappings: pl.DataFrame, target: Path) -> Path:
     elif target.suffix.lower() == ".csv":
         mappings.write_csv(target)
     else:
-        from schemas.errors import InputError
+        from connectors.errors import InputError
 
         raise InputError(f"--out must end in .csv or .parquet, not {target.name}")
     return target

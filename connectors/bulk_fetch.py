@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectors.rsql import one_of
-from schemas.errors import AuthError
+from connectors.errors import ApiStopError
 
 if TYPE_CHECKING:
     from connectors.customer_api import ApiResult, CustomerApi
@@ -31,7 +31,7 @@ async def every(coroutines: list[Coroutine[Any, Any, ApiResult]]) -> list[ApiRes
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(c) for c in coroutines]
-    except* AuthError as refused:
+    except* ApiStopError as refused:
         raise refused.exceptions[0] from None
     return [t.result() for t in tasks]
 

@@ -1,63 +1,42 @@
-"""The Customer API client: pooled async HTTP, every response classified before anything waits.
+"""The Customer API client: pooled async HTTP, every answer classified before anything waits.
 
-    2xx                          DONE
-    400, other 4xx               ROW_ERROR     the row's fault: recorded with the API's reason
-    404                          NOT_FOUND     (on update: the customer vanished)
-    401, 403                     AuthError     the run's fault: raised at once, never retried
-    429, 503, refused connection RETRY         the moment's fault: backoff, Retry-After honoured
-    500/502/504, timeout, reset  RETRY if the call is idempotent; AMBIGUOUS for a create,
-                                 which may have happened: the caller reconciles, never re-sends
-
-One retry policy (tenacity), in this layer only. A client-side rate limit (aiolimiter) and a
-bound on requests in flight apply to every attempt.
+What each status or transport error means is a table (``connectors/http_errors.py``); how
+long to wait between attempts is one policy (``connectors/retry_policy.py``); both apply to
+every call, in this layer only. A client-side pacer and a bound on requests in flight apply to
+every attempt. An answer after which nothing can succeed (401/403, a redirect, a 2xx that is
+not JSON) stops the whole run: what is still queued fails without being sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import cache
 from typing import Any
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity.wait import wait_base
+from tenacity import RetryError
 
 from connectors.api_config import Credentials
 from connectors.api_counters import ApiCounters
+from connectors.errors import ApiStopError, AuthError, TargetError
+from connectors.http_errors import Decision, Handling, classify_error, classify_status
 from connectors.rate_limit import RequestPacer
-from schemas.errors import AuthError
+from connectors.retry_policy import (
+    RetryableFailure,
+    RetryPolicy,
+    build_retrying,
+    parse_retry_after,
+)
 from schemas.redact import redact, sent_values
+
+__all__ = ["ApiResult", "CustomerApi", "Decision", "RetryPolicy", "parse_retry_after"]
 
 log = logging.getLogger("custsync.api")
 
-SAFE_RETRY_STATUSES = frozenset({429, 503})
-MAYBE_DONE_STATUSES = frozenset({500, 502, 504})
-# Raised before the request left this machine: always safe to send again.
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 CONNECTIONS_PER_CLIENT = 8  # httpx's pool slows down as it grows (encode/httpx#3215)
-
-
-class Decision(Enum):
-    """What a response means for the row and the run."""
-
-    DONE = "done"
-    ROW_ERROR = "row_error"
-    NOT_FOUND = "not_found"
-    AMBIGUOUS = "ambiguous"
-    FAILED = "failed"
 
 
 @dataclass
@@ -70,44 +49,6 @@ class ApiResult:
     reason: str | None = None
     attempts: int = 1
     fields: list[str] = field(default_factory=list)
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds, from delay-seconds or an HTTP-date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
-class wait_retry_after(wait_base):  # named like tenacity's own waits
-    """Exponential backoff with jitter, but never shorter than the server's Retry-After."""
-
-    def __init__(self, fallback: wait_base) -> None:
-        self.fallback = fallback
-
-    def __call__(self, retry_state: Any) -> float:
-        backoff = float(self.fallback(retry_state))
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return max(exc.retry_after, backoff * 0.1)
-        return backoff
 
 
 def api_reason(response: httpx.Response) -> tuple[str, list[str]]:
@@ -145,18 +86,14 @@ class CustomerApi:
         pacer: RequestPacer | None = None,
         concurrency: int = 8,
         timeout_s: float = 30.0,
-        max_attempts: int = 8,
-        backoff_max_s: float = 30.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.counters = ApiCounters()
         self._credentials = credentials
         self._pacer = pacer or RequestPacer(None)
         self._in_flight = asyncio.Semaphore(concurrency)
-        self._max_attempts = max_attempts
-        self._backoff_max_s = backoff_max_s
-        self._sleep = sleep
+        self._retry = retry or RetryPolicy()
         shards = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
         per_client = -(-concurrency // shards)
         auth: httpx.Auth | None = None
@@ -175,6 +112,9 @@ class CustomerApi:
                 limits=limits,
                 timeout=timeout,
                 verify=_tls_context(),
+                # Plain HTTP goes only to loopback (api_config), and never through a proxy
+                # from the environment: it would see the credentials and every body in clear.
+                trust_env=not self.base_url.startswith("http://"),
             )
             for _ in range(shards)
         ]
@@ -183,8 +123,8 @@ class CustomerApi:
         # then cost a single 401, not one per request in flight.
         self._credentials_proven = False
         self._first_request = asyncio.Lock()
-        # Once refused, refused for good: requests still queued fail without being sent.
-        self._refused: AuthError | None = None
+        # Once stopped, stopped for good: requests still queued fail without being sent.
+        self._stopped: ApiStopError | None = None
 
     async def __aenter__(self) -> CustomerApi:
         return self
@@ -251,18 +191,9 @@ class CustomerApi:
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
     ) -> ApiResult:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self._max_attempts),
-            wait=wait_retry_after(
-                wait_exponential_jitter(multiplier=0.25, max=self._backoff_max_s, jitter=0.5)
-            ),
-            sleep=self._sleep,
-            reraise=False,
-        )
         attempts = 0
         try:
-            async for attempt in retrying:
+            async for attempt in build_retrying(self._retry):
                 with attempt:
                     attempts += 1
                     if attempts > 1:
@@ -272,7 +203,7 @@ class CustomerApi:
                     return result
         except RetryError as exc:
             last = exc.last_attempt.exception()
-            reason = last.reason if isinstance(last, _Retryable) else str(last)
+            reason = last.reason if isinstance(last, RetryableFailure) else str(last)
             return ApiResult(Decision.FAILED, reason=f"gave up after {attempts} attempts: {reason}",
                              attempts=attempts)  # fmt: skip
         raise AssertionError("unreachable")  # pragma: no cover
@@ -286,18 +217,18 @@ class CustomerApi:
         if not self._credentials_proven:
             async with self._first_request:
                 if not self._credentials_proven:
-                    return await self._send_unless_refused(method, path, json, params, idempotent)
-        return await self._send_unless_refused(method, path, json, params, idempotent)
+                    return await self._send_unless_stopped(method, path, json, params, idempotent)
+        return await self._send_unless_stopped(method, path, json, params, idempotent)
 
-    async def _send_unless_refused(
+    async def _send_unless_stopped(
         self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
     ) -> ApiResult:
-        if self._refused is not None:
-            raise AuthError(str(self._refused))
+        if self._stopped is not None:
+            raise type(self._stopped)(str(self._stopped))
         try:
             return await self._send(method, path, json, params, idempotent)
-        except AuthError as exc:
-            self._refused = exc
+        except ApiStopError as exc:
+            self._stopped = exc
             raise
 
     async def _send(
@@ -312,13 +243,10 @@ class CustomerApi:
                 response = await self._clients[shard].request(
                     method, path, json=json, params=params
                 )
-            except NOT_SENT_ERRORS as exc:
-                log.debug("%s %s: %s (not sent)", method, path, type(exc).__name__)
-                raise _Retryable(type(exc).__name__) from None
             except httpx.TransportError as exc:
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
-                if idempotent:
-                    raise _Retryable(type(exc).__name__) from None
+                if classify_error(exc, idempotent) is Handling.RETRY:
+                    raise RetryableFailure(type(exc).__name__) from None
                 self.counters.ambiguous += 1
                 return ApiResult(Decision.AMBIGUOUS, reason=type(exc).__name__)
             finally:
@@ -336,26 +264,49 @@ class CustomerApi:
 
     def _classify(self, response: httpx.Response, idempotent: bool) -> ApiResult:
         status = response.status_code
-        if 200 <= status < 300:
+        handling = classify_status(status, idempotent)
+        if handling is Handling.DONE:
             self._pacer.on_success()
-            body = response.json() if response.content else None
-            return ApiResult(Decision.DONE, status, body)
-        if status in (401, 403):
+            return ApiResult(Decision.DONE, status, _json_body(response))
+        if handling is Handling.STOP_AUTH:
             what = "access token" if self._credentials.kind == "bearer" else "user UID / API key"
             hint = " (expired?)" if status == 401 and self._credentials.kind == "bearer" else ""
             verb = "refused" if status == 401 else "not allowed to do this"
             raise AuthError(f"the Customer API {verb}: HTTP {status} for the {what}{hint}")
-        if status in SAFE_RETRY_STATUSES:
+        if handling is Handling.STOP_TARGET:
+            # Where it points is not printed: a redirect URL may carry a token of its own.
+            raise TargetError(
+                f"the target answered HTTP {status} (a redirect), which the Customer API never "
+                "does: check --target (redirects are not followed: they would carry the "
+                "credentials and shoppers' data elsewhere)"
+            )
+        if handling in (Handling.RETRY, Handling.RATE_LIMITED):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if status == 429:
+            if handling is Handling.RATE_LIMITED:
                 self.counters.rate_limited += 1
                 self._pacer.on_rate_limited(retry_after)
-            raise _Retryable(f"HTTP {status}", retry_after)
-        if status in MAYBE_DONE_STATUSES or status >= 500:
-            if idempotent:
-                raise _Retryable(f"HTTP {status}")
+            raise RetryableFailure(f"HTTP {status}", retry_after)
+        if handling is Handling.AMBIGUOUS:
             self.counters.ambiguous += 1
             return ApiResult(Decision.AMBIGUOUS, status, reason=f"HTTP {status}")
         reason, fields = api_reason(response)
-        decision = Decision.NOT_FOUND if status == 404 else Decision.ROW_ERROR
+        decision = {
+            Handling.NOT_FOUND: Decision.NOT_FOUND,
+            Handling.ROW_ERROR: Decision.ROW_ERROR,
+        }.get(handling, Decision.FAILED)
         return ApiResult(decision, status, reason=reason, fields=fields)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    """A success's JSON body (None when empty); TargetError when it is not JSON at all, as when
+    a captive portal or a web server answers in the API's place."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        raise TargetError(
+            f"the target answered HTTP {response.status_code} with {kind}, not JSON: it is not "
+            "the Customer API (a proxy or sign-in page in between?); check --target"
+        ) from None

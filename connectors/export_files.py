@@ -23,8 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.errors import SourceError
-from schemas.mapping import EXTERNAL_ID, ColumnMapping
+from connectors.errors import MappingError, SourceError
+from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW, SEQ
 
@@ -110,7 +110,10 @@ def _scan_one(
         raw, ragged, columns, height = _scan_csv(data, options, scratch)
     if height == 0:
         raise SourceError(f"{path}: no data rows")
-    mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, str(path))
+    try:
+        mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, str(path))
+    except MappingInvalid as exc:
+        raise MappingError(str(exc)) from None
     selected = [pl.col(mapping.external_id).alias(EXTERNAL_ID)]
     selected += [pl.col(column).alias(field) for field, column in mapping.columns.items()]
     selected += [

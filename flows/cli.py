@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schemas.errors import CustsyncError, InputError
+from connectors.errors import InputError
+from flows.cli_support import (
+    DelimiterOpt,
+    EncodingOpt,
+    MappingOpt,
+    Options,
+    ProfileOpt,
+    SourcesArg,
+    default_out_dir,
+    errors_as_exit,
+    fail,
+    match_fields,
+    profile_of,
+    progress_bar,
+    read_options,
+)
 
-if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
-    from connectors.export_files import ReadOptions
-    from flows.sync_run import SyncOutcome
-    from flows.sync_steps import SyncConfig
-    from schemas.normalize import Profile
+if TYPE_CHECKING:
+    from engine.config import SyncConfig
+    from engine.sync import SyncOutcome
 
 app = typer.Typer(
     name="custsync",
@@ -28,13 +39,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-class Options:
-    """Global flags, set by the callback."""
-
-    verbose = False
-    quiet = False
+StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
+DEFAULT_STATE = ".custsync/state.db"  # connectors.state.DEFAULT_STATE, without importing it
 
 
 @app.callback()
@@ -51,131 +58,15 @@ def _global(
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    """Print one clear line on stderr; the caller raises the returned Exit."""
-    typer.echo(f"custsync: error: {message}", err=True)
-    return typer.Exit(code)
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sandbox(context: typer.Context) -> None:
+    """Run the local Customer API in the foreground (Ctrl-C stops it); --help for its flags."""
+    from sandbox.command import main as sandbox_main
 
-
-@app.command()
-def sandbox(
-    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
-    db: Annotated[str, typer.Option(help="SQLite file for the customers, or :memory:.")] = (
-        ".custsync/sandbox.db"
-    ),
-    user: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Accepted Basic credentials UID:KEY (repeatable).",
-            envvar="CUSTSYNC_SANDBOX_USERS",
-        ),
-    ] = None,
-    read_only_user: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Basic credentials UID:KEY that may read but not write (403).",
-            envvar="CUSTSYNC_SANDBOX_READ_ONLY_USERS",
-        ),
-    ] = None,
-    jwt_secret: Annotated[
-        str | None,
-        typer.Option(
-            help="Accept HS256 Bearer JWTs signed with this.", envvar="CUSTSYNC_SANDBOX_JWT_SECRET"
-        ),
-    ] = None,
-    rate_limit: Annotated[
-        float | None, typer.Option(help="Token bucket: requests per second (429 past it).")
-    ] = None,
-    burst: Annotated[
-        int | None, typer.Option(help="Token bucket size (default: one second).")
-    ] = None,
-    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
-    error_rate: Annotated[float, typer.Option(help="Share of requests answered 500.")] = 0.0,
-    reset_rate: Annotated[
-        float, typer.Option(help="Share of connections dropped unanswered.")
-    ] = 0.0,
-    lost_response_rate: Annotated[
-        float, typer.Option(help="Share of writes committed, then their response dropped.")
-    ] = 0.0,
-    max_page_size: Annotated[
-        int | None, typer.Option(help="Cap on the customers a search page returns.")
-    ] = None,
-    max_url_length: Annotated[
-        int | None, typer.Option(help="Longer request URLs are answered 414.")
-    ] = None,
-    empty_search_404: Annotated[
-        bool, typer.Option("--empty-search-404", help="Answer searches that match nothing 404.")
-    ] = False,
-    echo_rejected_values: Annotated[
-        bool,
-        typer.Option("--echo-rejected-values", help="400s quote the values they refuse."),
-    ] = False,
-    lowercase_emails: Annotated[
-        bool, typer.Option("--lowercase-emails", help="Store e-mail addresses lower-cased.")
-    ] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed for the fault dice.")] = None,
-) -> None:
-    """Run the local Customer API in the foreground (Ctrl-C stops it)."""
-    from sandbox.auth import AuthConfig, parse_user_pairs
-    from sandbox.faults import FaultSettings
-    from sandbox.server import SandboxConfig, serve
-
-    try:
-        auth = AuthConfig(
-            users=parse_user_pairs(_split_pairs(user)),
-            read_only_users=parse_user_pairs(_split_pairs(read_only_user)),
-            jwt_secret=jwt_secret,
-        )
-        faults = FaultSettings(
-            rate_limit=rate_limit,
-            burst=burst,
-            latency_ms=latency_ms,
-            error_rate=error_rate,
-            reset_rate=reset_rate,
-            lost_response_rate=lost_response_rate,
-            max_page_size=max_page_size,
-            max_url_length=max_url_length,
-            empty_search_404=empty_search_404,
-            echo_rejected_values=echo_rejected_values,
-            lowercase_emails=lowercase_emails,
-        )
-    except ValueError as exc:
-        raise fail(str(exc), 2) from None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo("custsync: warning: the sandbox is listening beyond loopback", err=True)
-    serve(SandboxConfig(host=host, port=port, db=db, auth=auth, faults=faults, seed=seed))
-
-
-SourcesArg = Annotated[list[str], typer.Argument(help="CSV or Parquet exports: paths or globs.")]
-MappingOpt = Annotated[
-    Path | None, typer.Option("--mapping", help="Column mapping (TOML).", dir_okay=False)
-]
-ProfileOpt = Annotated[
-    str, typer.Option("--profile", help="api: Customer API rules; 3ds: also 3-D Secure.")
-]
-EncodingOpt = Annotated[
-    str | None, typer.Option("--encoding", help="Source encoding (default: UTF-8, BOM or not).")
-]
-DelimiterOpt = Annotated[
-    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
-]
-
-
-def _profile(value: str) -> Profile:
-    if value not in ("api", "3ds"):
-        raise InputError(f"--profile must be api or 3ds, not {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
-    from connectors.export_files import ReadOptions
-
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise InputError("--delimiter must be one character (or 'tab')")
-    return ReadOptions(encoding=encoding, delimiter=delimiter)
+    raise typer.Exit(sandbox_main(list(context.args)))
 
 
 @app.command()
@@ -185,20 +76,18 @@ def validate(
     profile: ProfileOpt = "api",
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")
-    ] = None,
+    out: OutOpt = None,
 ) -> None:
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
+    from engine.validate import run_validate
     from flows.summary import print_validation
-    from flows.validate_run import run_validate
 
     with errors_as_exit():
         run = run_validate(
             sources,
             mapping,
-            _profile(profile),
-            _read_options(encoding, delimiter),
+            profile_of(profile),
+            read_options(encoding, delimiter),
             out or default_out_dir("validate"),
         )
     if not Options.quiet:
@@ -217,12 +106,8 @@ def sync(
         str | None,
         typer.Option("--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID)."),
     ] = None,
-    state: Annotated[
-        str, typer.Option(help="State store: SQLite path or postgresql:// URL.")
-    ] = ".custsync/state.db",
-    out: Annotated[
-        Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")
-    ] = None,
+    state: StateOpt = DEFAULT_STATE,
+    out: OutOpt = None,
     rate_limit: Annotated[
         float | None, typer.Option("--rate-limit", help="Requests per second allowed.")
     ] = None,
@@ -245,8 +130,8 @@ def sync(
     ] = None,
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
+    from engine.config import SyncConfig
     from flows.summary import print_sync
-    from flows.sync_steps import SyncConfig
 
     with errors_as_exit():
         if rate_limit is not None and rate_limit <= 0:
@@ -263,9 +148,9 @@ def sync(
             rate_limit=rate_limit,
             concurrency=concurrency,
             dry_run=dry_run,
-            profile=_profile(profile),
-            read_options=_read_options(encoding, delimiter),
-            match_on=_match_fields(match_on),
+            profile=profile_of(profile),
+            read_options=read_options(encoding, delimiter),
+            match_on=match_fields(match_on),
             delete_missing=delete_missing,
             max_deletes=max_deletes,
         )
@@ -285,20 +170,18 @@ app.add_typer(mappings_app, name="mappings")
 @mappings_app.command("export")
 def mappings_export(
     out: Annotated[Path, typer.Option(help="Target file: .csv or .parquet.")],
-    state: Annotated[
-        str, typer.Option(help="State store: SQLite path or postgresql:// URL.")
-    ] = ".custsync/state.db",
+    state: StateOpt = DEFAULT_STATE,
 ) -> None:
     """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
     from connectors.artifacts import export_mappings
-    from connectors.state_store import StateStore
+    from connectors.state import StateStore, state_exists
 
     with errors_as_exit():
-        if not state.startswith(("postgresql://", "postgres://")) and not Path(state).exists():
+        if not state_exists(state):
             raise InputError(f"no state store at {state}")
         store = StateStore.open(state)
         try:
-            mappings = store.mappings()
+            mappings = store.customers.mappings()
         finally:
             store.close()
         path = export_mappings(mappings, out)
@@ -308,21 +191,15 @@ def mappings_export(
 
 def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> SyncOutcome:
     """Inside the sync-customers flow when a Prefect API is configured (PREFECT_API_URL);
-    directly otherwise, since Prefect would first start a temporary server (flows/sync_run.py)."""
-    import os
-
-    from flows.runner import InlineRunner, PrefectRunner
-    from flows.sync_run import run_sync
-
+    directly otherwise, since Prefect would first start a temporary server (~20 s)."""
     if not os.environ.get("PREFECT_API_URL"):
+        from engine.runner import InlineRunner
+        from engine.sync import run_sync
+
         return run_sync(config, on_start=_announce_target, runner=InlineRunner(progress))
-    from prefect import flow
+    from flows.sync_flow import run_as_flow
 
-    @flow(name="sync-customers", log_prints=False, persist_result=False)
-    def sync_customers_cli() -> SyncOutcome:
-        return run_sync(config, on_start=_announce_target, runner=PrefectRunner(progress))
-
-    return sync_customers_cli()
+    return run_as_flow(config, on_start=_announce_target, progress=progress)
 
 
 @app.command("backfill-3ds")
@@ -331,7 +208,7 @@ def backfill_3ds(
     mapping: MappingOpt = None,
     target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
     entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
-    state: Annotated[str, typer.Option(help="State store path or URL.")] = ".custsync/state.db",
+    state: StateOpt = DEFAULT_STATE,
     out: Annotated[Path | None, typer.Option(help="Artefact folder.")] = None,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
     dry_run: Annotated[
@@ -341,18 +218,19 @@ def backfill_3ds(
     delimiter: DelimiterOpt = None,
 ) -> None:
     """Make the billing records of customers already in the API 3-D Secure ready."""
-    from flows.backfill import run_backfill
-    from flows.runner import InlineRunner
+    from connectors.state import state_exists
+    from engine.backfill import run_backfill
+    from engine.config import SyncConfig
+    from engine.runner import InlineRunner
     from flows.summary import print_backfill
-    from flows.sync_steps import SyncConfig
 
     with errors_as_exit():
-        if not state.startswith(("postgresql://", "postgres://")) and not Path(state).exists():
+        if not state_exists(state):
             raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
         config = SyncConfig(
             sources=sources, mapping_path=mapping, target=target, entity_id=entity_id,
             state=state, out_dir=out, rate_limit=rate_limit, dry_run=dry_run,
-            read_options=_read_options(encoding, delimiter),
+            read_options=read_options(encoding, delimiter),
         )  # fmt: skip
         with progress_bar(enabled=not Options.quiet, label="backfilling rows") as progress:
             outcome = run_backfill(config, runner=InlineRunner(progress))
@@ -370,14 +248,12 @@ def serve(
     cron: Annotated[str, typer.Option(help="When to run (cron, UTC).")] = "0 2 * * *",
     target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
     entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
-    state: Annotated[str, typer.Option(help="State store path or URL.")] = ".custsync/state.db",
+    state: StateOpt = DEFAULT_STATE,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-sync",
 ) -> None:
     """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
     PREFECT_API_URL). Credentials come from this process's environment."""
-    import os
-
     with errors_as_exit():
         if not os.environ.get("PREFECT_API_URL"):
             raise InputError(
@@ -386,88 +262,14 @@ def serve(
             )
         from flows.sync_flow import serve_parameters, sync_customers
 
-        parameters = serve_parameters(
-            sources,
-            mapping,
-            target,
-            entity_id or os.environ.get("VERIFONE_ENTITY_ID"),
-            state,
-            rate_limit,
-        )
+        entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
+        parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
         sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
 
 
 def _announce_target(description: str) -> None:
     if not Options.quiet:
         typer.echo(f"custsync: target: {description}", err=True)
-
-
-@contextmanager
-def progress_bar(
-    enabled: bool, label: str = "syncing rows"
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar (rows/s, ETA) on a terminal; nothing when piped or quiet."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("sync", total=None, rate="-")
-        started = time.perf_counter()
-
-        def update(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - started, 1e-6)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
-
-        yield update
-
-
-def default_out_dir(kind: str) -> Path:
-    """``out/<kind>-<UTC timestamp>/``."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("out") / f"{kind}-{stamp}"
-
-
-@contextmanager
-def errors_as_exit() -> Iterator[None]:
-    """Turn custsync errors into one line on stderr and their exit code (traceback with -v)."""
-    try:
-        yield
-    except CustsyncError as exc:
-        if Options.verbose:
-            logging.getLogger("custsync").exception("stopped")
-        raise fail(str(exc), exc.exit_code) from None
-
-
-def _match_fields(values: list[str] | None) -> tuple[str, ...]:
-    from schemas.api_fields import FIELDS_BY_PATH
-
-    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
-    for field in fields:
-        if field not in FIELDS_BY_PATH or field == "entity_id":
-            raise InputError(f"--match-on: {field!r} is not an API field")
-    return fields
-
-
-def _split_pairs(values: list[str] | None) -> list[str]:
-    # From the environment the pairs arrive as one space-separated string.
-    return [pair for value in values or [] for pair in value.split()]
 
 
 def main() -> None:
@@ -482,9 +284,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: one line, no traceback without -v
         if Options.verbose:
             raise
-        typer.echo(
-            f"custsync: error: unexpected {type(exc).__name__}: {exc} (run with -v)", err=True
-        )
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with -v)", 1)
         sys.exit(1)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from schemas.report import SyncReport
+
 
 def print_validation(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
     """Rows read/valid/rejected, top reasons, and 3-D Secure readiness."""
@@ -40,32 +42,17 @@ def _top_pairs(report: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
     )
 
 
-def print_sync(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None) -> None:
     """What the run did, per status, and where the artefacts are."""
     console = console or Console()
-    title = "custsync sync (dry run: nothing sent)" if report.get("dry_run") else "custsync sync"
+    title = "custsync sync (dry run: nothing sent)" if report.dry_run else "custsync sync"
     table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
-    rows = [("rows read", "rows_read"), ("valid", "rows_valid"), ("rejected", "rows_rejected")]
-    if report.get("dry_run"):
-        rows += [(f"would {action}", action) for action in ("create", "update", "reconcile")]
-        rows += [("unchanged", "unchanged")]
-        plan = report.get("plan", {})
-        for label, key in rows:
-            value = report.get(key, plan.get(key, 0))
-            table.add_row(label, f"{value:,}")
-    else:
-        rows += [
-            (s, s) for s in ("created", "updated", "unchanged", "adopted", "deleted", "failed")
-        ]
-        rows += [("rejected by the API", "api_rejected"), ("requests", "requests"),
-                 ("retries", "retries"), ("rate limited (429)", "rate_limited")]  # fmt: skip
-        for label, key in rows:
-            table.add_row(label, f"{report.get(key, 0):,}")
-        table.add_row("duration", f"{report['duration_s']:.1f} s")
+    for label, value in report.summary_rows():
+        table.add_row(label, value)
     console.print(table)
-    names = "plan.csv" if report.get("dry_run") else "mappings.csv"
+    names = "plan.csv" if report.dry_run else "mappings.csv"
     console.print(f"artefacts: {out_dir}/{names}, {out_dir}/rejects.csv, {out_dir}/report.json")
 
 

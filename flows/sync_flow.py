@@ -1,22 +1,26 @@
-"""The ``sync-customers`` Prefect flow: what deployments, work pools and ``custsync serve`` run.
+"""The ``sync-customers`` Prefect flow: the one definition that the CLI (under a Prefect
+server), deployments, work pools and ``custsync serve`` all run.
 
-A thin shell over flows/sync_run.py: each step is a Prefect task, progress and the summary are
-artifacts, and a run with failed rows ends in a Failed flow run (after writing its artefacts).
+A thin shell over ``engine/sync.py``: each step is a Prefect task, progress and the summary are
+artifacts, and a run with failed rows (or stopped by the API) ends in a Failed flow run, after
+writing its artefacts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
+from connectors.errors import RunError
 from connectors.export_files import ReadOptions
-from flows.runner import PrefectRunner
+from connectors.state import DEFAULT_STATE
+from engine.config import SyncConfig
+from engine.sync import SyncOutcome, run_sync
+from flows.prefect_runner import WATCHER, PrefectRunner, Watcher
 from flows.secrets import load_credentials_into_environment
-from flows.sync_run import SyncOutcome, run_sync
-from flows.sync_steps import DEFAULT_STATE, SyncConfig
-from schemas.errors import RunError
 
 
 def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
@@ -41,10 +45,25 @@ def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
     )
 
 
-def run_sync_flow_body(parameters: dict[str, Any]) -> SyncOutcome:
-    """What the flow does, callable from the CLI inside a flow run."""
-    load_credentials_into_environment(parameters.get("credentials_blocks"))
-    return run_sync(config_from_parameters(parameters), runner=PrefectRunner())
+def parameters_from_config(config: SyncConfig) -> dict[str, Any]:
+    """The flow parameters of a SyncConfig (the inverse of ``config_from_parameters``)."""
+    return {
+        "sources": list(config.sources),
+        "mapping": str(config.mapping_path) if config.mapping_path else None,
+        "target": config.target,
+        "entity_id": config.entity_id,
+        "state": config.state,
+        "out": str(config.out_dir) if config.out_dir else None,
+        "rate_limit": config.rate_limit,
+        "concurrency": config.concurrency,
+        "dry_run": config.dry_run,
+        "profile": config.profile,
+        "encoding": config.read_options.encoding,
+        "delimiter": config.read_options.delimiter,
+        "match_on": list(config.match_on) or None,
+        "delete_missing": config.delete_missing,
+        "max_deletes": config.max_deletes,
+    }
 
 
 @flow(name="sync-customers", log_prints=False, persist_result=False)
@@ -71,13 +90,39 @@ def sync_customers(
     ``credentials_blocks`` names Prefect Secret blocks to read credentials from, e.g.
     ``{"VERIFONE_USER_UID": "verifone-uid", "VERIFONE_API_KEY": "verifone-key"}``.
     """
-    parameters = {k: v for k, v in locals().items()}
-    outcome = run_sync_flow_body(parameters)
+    parameters = dict(locals())
+    load_credentials_into_environment(credentials_blocks)
+    watcher = WATCHER.get()
+    outcome = run_sync(
+        config_from_parameters(parameters),
+        on_start=watcher.on_start if watcher else None,
+        runner=PrefectRunner(watcher.progress if watcher else None),
+    )
+    if watcher is not None:
+        watcher.outcome = outcome
     if outcome.exit_code != 0:
-        raise RunError(
-            outcome.error or f"{outcome.report['failed']} rows failed; see {outcome.out_dir}"
-        )
-    return outcome.report
+        raise RunError(outcome.error or f"{outcome.report.failed} rows failed; see {outcome.out_dir}")
+    return outcome.report.as_json()
+
+
+def run_as_flow(
+    config: SyncConfig,
+    on_start: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncOutcome:
+    """The CLI's sync as a ``sync-customers`` flow run: a failed run is a Failed flow run, and
+    its outcome still comes back for the console."""
+    watcher = Watcher(progress, on_start)
+    token = WATCHER.set(watcher)
+    try:
+        sync_customers(**parameters_from_config(config))
+    except RunError:
+        if watcher.outcome is None:  # stopped before it had an outcome (the sandbox, say)
+            raise
+    finally:
+        WATCHER.reset(token)
+    assert watcher.outcome is not None
+    return watcher.outcome
 
 
 def serve_parameters(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import math
 import random
 import time
@@ -11,29 +12,43 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def knob(default: Any, help: str, **extra: Any) -> Any:
+    """A FaultSettings field with its ``custsync sandbox`` help text (the flag is the name)."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+RETRY_AFTER_FORMS = ("seconds", "date", "none")
+
+
 @dataclass
 class FaultSettings:
-    """Knobs; all off by default. Rates are probabilities per API request (lost: per write)."""
+    """Knobs; all off by default. Rates are probabilities per API request (lost: per write).
 
-    rate_limit: float | None = None
-    burst: int | None = None
-    latency_ms: float = 0.0
-    error_rate: float = 0.0
-    reset_rate: float = 0.0
-    lost_response_rate: float = 0.0
+    Each knob is a ``custsync sandbox`` flag of its name (``sandbox/command.py`` builds the
+    command line from these fields), and a key of ``POST /_sandbox/faults``."""
+
+    rate_limit: float | None = knob(None, "Token bucket: requests per second (429 past it).")
+    burst: int | None = knob(None, "Token bucket size (default: one second).")
+    # How a 429 says when to come back: delay-seconds, an HTTP-date (RFC 9110 allows both,
+    # and gateways use both), or not at all.
+    retry_after: str = knob("seconds", "Retry-After on 429s.", choices=RETRY_AFTER_FORMS)
+    latency_ms: float = knob(0.0, "Added latency per request.")
+    error_rate: float = knob(0.0, "Share of requests answered 500.")
+    reset_rate: float = knob(0.0, "Share of connections dropped unanswered.")
+    lost_response_rate: float = knob(0.0, "Share of writes committed, then their response dropped.")
     # Searches answer at most this many customers a page, whatever page_size asks: the
     # reference sets no cap, but a client must not take a short page for the whole answer.
-    max_page_size: int | None = None
+    max_page_size: int | None = knob(None, "Cap on the customers a search page returns.")
     # Requests whose path and query exceed this many bytes are answered 414, as gateways do.
-    max_url_length: int | None = None
+    max_url_length: int | None = knob(None, "Longer request URLs are answered 414.")
     # A search that matches nothing is answered 404 instead of 200 [] (some APIs do).
-    empty_search_404: bool = False
+    empty_search_404: bool = knob(False, "Answer searches that match nothing 404.")
     # 400s quote the value they refused, as Spring's default validation messages do: a client
     # must keep such echoes of shopper data out of its logs and reports.
-    echo_rejected_values: bool = False
+    echo_rejected_values: bool = knob(False, "400s quote the values they refuse.")
     # The e-mail address is stored lower-cased, as some APIs normalise it: a client that looks
     # for what it sent, to the letter, no longer finds it.
-    lowercase_emails: bool = False
+    lowercase_emails: bool = knob(False, "Store e-mail addresses lower-cased.")
 
     def __post_init__(self) -> None:
         self.check()
@@ -54,6 +69,8 @@ class FaultSettings:
             raise ValueError("max-url-length must be at least 64")
         if self.latency_ms < 0:
             raise ValueError("latency-ms must not be negative")
+        if self.retry_after not in RETRY_AFTER_FORMS:
+            raise ValueError(f"retry-after must be one of {', '.join(RETRY_AFTER_FORMS)}")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
@@ -83,9 +100,14 @@ class TokenBucket:
         return (1.0 - self._tokens) / self.rate
 
 
-def retry_after_header(wait_s: float) -> str:
-    """``Retry-After`` is whole seconds (RFC 9110); never 0, which would invite an instant retry."""
-    return str(max(1, math.ceil(wait_s)))
+def retry_after_header(wait_s: float, form: str = "seconds", now: float | None = None) -> str:
+    """``Retry-After`` as whole seconds (never 0, which would invite an instant retry) or as
+    the HTTP-date that many seconds on (RFC 9110 allows both)."""
+    seconds = max(1, math.ceil(wait_s))
+    if form == "date":
+        moment = (time.time() if now is None else now) + seconds
+        return email.utils.formatdate(math.ceil(moment), usegmt=True)
+    return str(seconds)
 
 
 @dataclass

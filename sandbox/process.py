@@ -12,23 +12,21 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from sandbox.command import JWT_SECRET_ENV, READ_ONLY_USERS_ENV, USERS_ENV, knob_arguments
 from sandbox.faults import FaultSettings
 
 BANNER_URL = re.compile(r"listening on (http://\S+)")
-USERS_ENV = "CUSTSYNC_SANDBOX_USERS"
-READ_ONLY_USERS_ENV = "CUSTSYNC_SANDBOX_READ_ONLY_USERS"
-JWT_SECRET_ENV = "CUSTSYNC_SANDBOX_JWT_SECRET"
 
 
-class SandboxStartError(RuntimeError):
-    """The sandbox process exited or stayed silent instead of listening."""
+class SandboxStartFailure(RuntimeError):
+    """The sandbox process exited or stayed silent instead of listening (the engine reports
+    it as ``connectors.errors.SandboxStartError``)."""
 
 
 class SandboxProcess:
@@ -57,15 +55,8 @@ class SandboxProcess:
         self._stderr: Any = None
 
     def _command(self) -> list[str]:
-        command = [sys.executable, "-m", "flows", "sandbox", "--port", "0", "--db", self.db]
-        # Every knob that is not at its default, as its `custsync sandbox` flag.
-        defaults = FaultSettings()
-        for knob in fields(FaultSettings):
-            value = getattr(self.faults, knob.name)
-            if value == getattr(defaults, knob.name):
-                continue
-            flag = "--" + knob.name.replace("_", "-")
-            command += [flag] if value is True else [flag, str(value)]
+        command = [sys.executable, "-m", "sandbox", "--port", "0", "--db", self.db]
+        command += knob_arguments(self.faults)
         if self.seed is not None:
             command += ["--seed", str(self.seed)]
         return command
@@ -110,7 +101,7 @@ class SandboxProcess:
             stderr = self._stderr.read()
             self.stop()
             last = stderr.strip().splitlines()[-1:] or ["no output"]
-            raise SandboxStartError(f"the local sandbox did not start: {last[0]}")
+            raise SandboxStartFailure(f"the local sandbox did not start: {last[0]}")
         self.url = found[0]
         self.root = self.url.split("/oidc/")[0]
         return self

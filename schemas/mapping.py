@@ -18,9 +18,12 @@ import tomllib
 from dataclasses import dataclass
 
 from schemas.api_fields import FIELDS_BY_PATH
-from schemas.errors import MappingError
 
 EXTERNAL_ID = "external_id"
+
+
+class MappingInvalid(ValueError):
+    """A mapping that cannot be used, with the culprit named (connectors make it exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class ColumnMapping:
         find = _ColumnFinder(source_columns)
         external_id = find.column(EXTERNAL_ID)
         if external_id is None:
-            raise MappingError(
+            raise MappingInvalid(
                 "the source has no 'external_id' column; name the CRM key column external_id "
                 f"or pass --mapping (columns there: {_listing(source_columns)})"
             )
@@ -47,7 +50,7 @@ class ColumnMapping:
     def resolved(self, source_columns: list[str], source_name: str) -> ColumnMapping:
         """This mapping with every column as the source spells it: exactly, or else the one
         column that matches but for case and surrounding spaces (a hand-edited header).
-        MappingError naming the first mapped column the source lacks."""
+        MappingInvalid naming the first mapped column the source lacks."""
         find = _ColumnFinder(source_columns)
         wanted = [(EXTERNAL_ID, self.external_id), *self.columns.items()]
         found: dict[str, str] = {}
@@ -56,7 +59,7 @@ class ColumnMapping:
             if match is None:
                 hint = difflib.get_close_matches(column, source_columns, n=1)
                 near = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise MappingError(
+                raise MappingInvalid(
                     f"mapping column {column!r} (for {field}) is not in {source_name}{near} "
                     f"(columns there: {_listing(source_columns)})"
                 )
@@ -87,27 +90,27 @@ def _loose(name: str) -> str:
 
 
 def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:
-    """Parse and check a mapping file's text; raise MappingError naming the culprit."""
+    """Parse and check a mapping file's text; raise MappingInvalid naming the culprit."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"{name} is not valid TOML: {exc}") from None
+        raise MappingInvalid(f"{name} is not valid TOML: {exc}") from None
     external_id = document.get(EXTERNAL_ID)
     if not isinstance(external_id, str) or not external_id:
-        raise MappingError(f'{name} must set external_id = "<CRM key column>"')
+        raise MappingInvalid(f'{name} must set external_id = "<CRM key column>"')
     columns = document.get("columns", {})
     if not isinstance(columns, dict):
-        raise MappingError(f'{name}: [columns] must be a table of api_field = "column"')
+        raise MappingInvalid(f'{name}: [columns] must be a table of api_field = "column"')
     unknown_keys = set(document) - {EXTERNAL_ID, "columns"}
     if unknown_keys:
-        raise MappingError(f"{name}: unknown top-level key {sorted(unknown_keys)[0]!r}")
+        raise MappingInvalid(f"{name}: unknown top-level key {sorted(unknown_keys)[0]!r}")
     for field, column in columns.items():
         if field not in FIELDS_BY_PATH:
             hint = difflib.get_close_matches(field, list(FIELDS_BY_PATH), n=1)
             near = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise MappingError(f"{name} maps unknown API field {field!r}{near}")
+            raise MappingInvalid(f"{name} maps unknown API field {field!r}{near}")
         if not isinstance(column, str) or not column:
-            raise MappingError(f"{name}: the column for {field} must be a non-empty string")
+            raise MappingInvalid(f"{name}: the column for {field} must be a non-empty string")
     return ColumnMapping(external_id, dict(columns))
 
 

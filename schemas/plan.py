@@ -5,13 +5,23 @@ Pure: a join of this run's rows with what the state store knows, compared by pay
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 import polars as pl
 
 from schemas.payload import PAYLOAD_HASH
 
-Action = Literal["create", "update", "unchanged", "reconcile"]
+
+
+class PlanAction(StrEnum):
+    """What a sync does with one valid row."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    RECONCILE = "reconcile"
+    DELETE = "delete"  # --delete-missing: its external id left the export
+
 ACTION = "action"
 KNOWN_ID = "known_customer_id"
 KNOWN_STATUS = "known_status"
@@ -37,12 +47,12 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
     joined = rows.join(known, on=["entity_id", "external_id"], how="left", maintain_order="left")
     action = (
         pl.when(pl.col(KNOWN_ID).is_null() & pl.col("__pending_since").is_not_null())
-        .then(pl.lit("reconcile"))
+        .then(pl.lit(PlanAction.RECONCILE.value))
         .when(pl.col(KNOWN_ID).is_null())
-        .then(pl.lit("create"))
+        .then(pl.lit(PlanAction.CREATE.value))
         .when(pl.col(PAYLOAD_HASH) == pl.col("__known_hash"))
-        .then(pl.lit("unchanged"))
-        .otherwise(pl.lit("update"))
+        .then(pl.lit(PlanAction.UNCHANGED.value))
+        .otherwise(pl.lit(PlanAction.UPDATE.value))
     )
     return joined.with_columns(action.alias(ACTION)).drop("__known_hash", "__pending_since")
 

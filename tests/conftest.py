@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +38,15 @@ def sandbox_server() -> Iterator[SandboxProcess]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server, once per session (~20 s to start on a 2-core machine)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
 @pytest.fixture
 def api(sandbox_server: SandboxProcess) -> Iterator[httpx.Client]:
     """A client of the session sandbox with full Basic credentials."""
@@ -64,3 +75,35 @@ def person(entity_id: str = "E1", **overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+# The columns of ``export``: a person with an e-mail, in a city.
+HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
+          "billing.country_code"]  # fmt: skip
+
+
+def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """A CSV export with this header and rows."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def export(path: Path, rows: list[list[str]]) -> Path:
+    """A CSV export of HEADER's columns."""
+    return write(path, HEADER, rows)
+
+
+def people(n: int, city: str = "London") -> list[list[str]]:
+    """``n`` valid rows for ``export``: X0.., each with an e-mail of its own."""
+    return [[f"X{i}", f"p{i}@example.com", "Ann", f"Lee{i}", city, "GB"] for i in range(n)]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """An artefact's rows (none when it was never written)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))

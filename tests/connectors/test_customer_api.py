@@ -8,7 +8,7 @@ import uuid
 from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi
 from sandbox.process import SandboxProcess
-from schemas.errors import AuthError
+from connectors.errors import AuthError
 from tests.conftest import USER
 
 

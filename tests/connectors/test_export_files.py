@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from connectors.export_files import ReadOptions, detect_delimiter, expand_sources, reading
-from schemas.errors import MappingError, SourceError
+from connectors.errors import MappingError, SourceError
 from schemas.mapping import parse_mapping
 
 HEADER = "external_id,billing.first_name,billing.postal_code,billing.city\n"

@@ -12,18 +12,10 @@ from pathlib import Path
 import httpx
 
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
+from tests.conftest import KEY, USER, write
 from tests.flows.conftest import custsync
 
 ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
-
-
-def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def test_backfill_fills_what_is_missing_and_blanks_nothing(

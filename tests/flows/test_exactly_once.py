@@ -18,7 +18,7 @@ import pytest
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from tests.flows.conftest import ROOT, custsync
-from tests.flows.test_sync_e2e import export, people, read_csv
+from tests.conftest import export, people, read_csv
 
 USER, KEY = "u", "k"
 ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}

@@ -13,31 +13,12 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
+from tests.conftest import KEY, USER, export, people, read_csv
 from tests.flows.conftest import custsync
 
 HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
           "billing.country_code"]  # fmt: skip
 ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
-
-
-def export(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
-
-
-def people(n: int, city: str = "London") -> list[list[str]]:
-    return [[f"X{i}", f"p{i}@example.com", "Ann", f"Lee{i}", city, "GB"] for i in range(n)]
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 class Run:

@@ -5,22 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox.process import SandboxProcess
 from tests.conftest import KEY, USER
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    # The temporary server takes ~20 s to start on a 2-core machine: once per session.
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.mark.slow
@@ -113,3 +103,79 @@ def test_credentials_come_from_secret_blocks_named_in_the_deployment(
     monkeypatch.delenv("VERIFONE_API_KEY")
     with pytest.raises(ValueError, match="not one of"):
         load_credentials_into_environment({"PATH": "verifone-api-key-test"})
+
+
+def _flow_runs_named(name: str) -> list[tuple[str, str]]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    async def read() -> list[tuple[str, str]]:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[name]))
+            )
+        return [(str(r.id), r.state.type.value if r.state else "") for r in runs]
+
+    return asyncio.run(read())
+
+
+@pytest.mark.slow
+def test_the_cli_runs_the_one_sync_flow_and_a_failed_run_is_a_failed_flow_run(
+    prefect_harness: None,
+    sandbox_server: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.config import SyncConfig
+    from flows.sync_flow import run_as_flow
+
+    source = tmp_path / "a.csv"
+    source.write_text("external_id,billing.first_name,billing.last_name\nW1,Ann,Lee\n")
+    entity = f"cli-flow-{uuid.uuid4().hex[:8]}"
+    config = SyncConfig(sources=[str(source)], target=sandbox_server.url, entity_id=entity,
+                        state=str(tmp_path / "s.db"), out_dir=tmp_path / "ok")  # fmt: skip
+    before = {run_id for run_id, _ in _flow_runs_named("sync-customers")}
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+    progress: list[tuple[int, int]] = []
+    ok = run_as_flow(config, progress=lambda done, total: progress.append((done, total)))
+    assert ok.exit_code == 0 and ok.report.created == 1 and progress[-1] == (1, 1)
+    monkeypatch.setenv("VERIFONE_API_KEY", "wrong-key")
+    config.out_dir, config.entity_id = tmp_path / "refused", entity + "-2"
+    refused = run_as_flow(config)
+    # The outcome still comes back for the console, and the flow run says it failed.
+    assert refused.exit_code == 1 and refused.error and "refused" in refused.error
+    assert (tmp_path / "refused" / "report.json").exists()
+    new = [state for run_id, state in _flow_runs_named("sync-customers") if run_id not in before]
+    assert sorted(new) == ["COMPLETED", "FAILED"]
+
+
+def test_only_one_flow_is_named_sync_customers() -> None:
+    from prefect import Flow
+
+    import flows.cli
+    import flows.sync_flow
+
+    found = [
+        (module.__name__, name)
+        for module in (flows.cli, flows.sync_flow)
+        for name, value in vars(module).items()
+        if isinstance(value, Flow) and value.name == "sync-customers"
+    ]
+    assert found == [("flows.sync_flow", "sync_customers")]
+    assert "@flow" not in Path(flows.cli.__file__).read_text()
+
+
+def test_flow_parameters_round_trip_a_config(tmp_path: Path) -> None:
+    from connectors.export_files import ReadOptions
+    from engine.config import SyncConfig
+    from flows.sync_flow import config_from_parameters, parameters_from_config, sync_customers
+
+    config = SyncConfig(
+        sources=["a.csv", "b/*.parquet"], mapping_path=tmp_path / "m.toml", target="emea",
+        entity_id="E9", state="postgresql://h/db", out_dir=tmp_path / "out", rate_limit=50.0,
+        concurrency=8, dry_run=True, profile="3ds", read_options=ReadOptions("cp1252", ";"),
+        match_on=("email_address",), delete_missing=True, max_deletes=3,
+    )  # fmt: skip
+    parameters = parameters_from_config(config)
+    assert config_from_parameters(sync_customers.validate_parameters(parameters)) == config

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.errors import MappingError
-from schemas.mapping import ColumnMapping, parse_mapping
+from schemas.mapping import ColumnMapping, MappingInvalid, parse_mapping
 
 PRESETS = Path(__file__).parents[2] / "data" / "mappings"
 
@@ -32,14 +31,14 @@ def test_parse_a_mapping() -> None:
     ],
 )
 def test_bad_mappings_name_the_culprit(text: str, needle: str) -> None:
-    with pytest.raises(MappingError) as info:
+    with pytest.raises(MappingInvalid) as info:
         parse_mapping(text, "m.toml")
     assert needle in str(info.value)
 
 
 def test_missing_source_column_names_it_and_lists_what_exists() -> None:
     mapping = parse_mapping('external_id = "Id"\n[columns]\n"billing.city" = "Mailing City"\n')
-    with pytest.raises(MappingError) as info:
+    with pytest.raises(MappingInvalid) as info:
         mapping.resolved(["Id", "Mailing_City", "Email"], "export.csv")
     message = str(info.value)
     assert "'Mailing City'" in message and "export.csv" in message
@@ -52,7 +51,7 @@ def test_columns_match_but_for_case_and_surrounding_spaces_when_unambiguous() ->
     assert resolved.external_id == " ID" and resolved.columns == {"email_address": "EMAIL "}
     # an exact match wins over loose ones
     assert mapping.resolved(["Id", "id", "Email"], "e.csv").external_id == "Id"
-    with pytest.raises(MappingError, match="'Id'"):
+    with pytest.raises(MappingInvalid, match="'Id'"):
         mapping.resolved(["ID", "id ", "Email"], "e.csv")  # two candidates: never a guess
     canonical = ColumnMapping.canonical(["External_ID", "Billing.City ", "notes"])
     assert canonical.external_id == "External_ID"
@@ -63,7 +62,7 @@ def test_canonical_names_need_external_id() -> None:
     assert ColumnMapping.canonical(["external_id", "billing.city", "notes"]).columns == {
         "billing.city": "billing.city"
     }
-    with pytest.raises(MappingError):
+    with pytest.raises(MappingInvalid):
         ColumnMapping.canonical(["id", "billing.city"])
 
 

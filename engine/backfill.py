@@ -9,9 +9,8 @@ chart, Rich, Prefect), summed over the batches.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,18 @@ from connectors.api_counters import ApiCounters
 from connectors.artifacts import REJECT_HEADER, CsvAppender
 from connectors.bulk_fetch import RecordFetcher, every
 from connectors.customer_api import CustomerApi, Decision
-from connectors.rate_limit import RequestPacer
 from connectors.readiness_report import (
     READINESS_HEADER,
     ReadinessTally,
     readiness_rows,
     write_readiness_page,
 )
-from connectors.state_store import StateStore
-from flows import sync_steps as steps
-from flows.runner import InlineRunner
+from connectors.state import StateStore
+from engine.config import SyncConfig
+from engine.context import RunContext, new_run_id, open_run
+from engine.runner import InlineRunner, StepRunner
+from engine.session import ApiSession
+from schemas.outcomes import RowStatus
 from schemas.payload import request_body
 from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
@@ -73,10 +74,10 @@ class BatchResult:
 def known_customers(rows: pl.DataFrame, store: StateStore) -> pl.DataFrame:
     """The customers of these export rows that the state store knows (entity, id, UUID)."""
     frames = [
-        store.lookup(entity, group.get_column("external_id").to_list())
+        store.customers.lookup(entity, group.get_column("external_id").to_list())
         for (entity,), group in rows.group_by("entity_id", maintain_order=True)
     ]
-    known = pl.concat(frames) if frames else store.lookup("", [])
+    known = pl.concat(frames) if frames else store.customers.lookup("", [])
     keys = ["entity_id", "external_id"]
     # In the export's order (the store answers in its own), so readiness.csv follows the export.
     return rows.select(keys).join(
@@ -87,13 +88,12 @@ def known_customers(rows: pl.DataFrame, store: StateStore) -> pl.DataFrame:
 def backfill_batch(
     known: pl.DataFrame,
     supply: pl.DataFrame,
-    session: steps.ApiSession,
+    run: RunContext,
+    session: ApiSession,
     fetcher: RecordFetcher,
-    store: StateStore,
-    run_id: str,
 ) -> BatchResult:
     """Fetch a batch of known customers, judge, fill from the export, update the improved."""
-    dry_run = session.config.dry_run
+    dry_run = run.config.dry_run
 
     async def work() -> tuple[int, list[tuple[str, Decision, str | None]], pl.DataFrame,
                               pl.DataFrame, ApiCounters]:  # fmt: skip
@@ -123,7 +123,9 @@ def backfill_batch(
         if decision is not Decision.DONE
     ]
     for row in improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent))).iter_rows(named=True):
-        store.record(row["entity_id"], row["external_id"], "updated", run_id, row[CUSTOMER_ID])
+        run.store.customers.record(
+            row["entity_id"], row["external_id"], RowStatus.UPDATED, run.run_id, row[CUSTOMER_ID]
+        )
     # What the API holds now: the improved record where it was sent (or would be, dry run).
     shown = improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent)) | dry_run)
     final = pl.concat([shown, before.join(shown.select(CUSTOMER_ID), on=CUSTOMER_ID, how="anti")])
@@ -152,27 +154,16 @@ class _Totals:
         self.counters.add(batch.counters)
 
 
-def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -> BackfillOutcome:
+def run_backfill(config: SyncConfig, runner: StepRunner | None = None) -> BackfillOutcome:
     """Run the backfill, the export streaming through in batches as in a sync: write
     readiness.csv and rejects.csv batch by batch, then report.json and readiness.html."""
     runner = runner or InlineRunner()
     started = time.perf_counter()
-    run_id = steps.new_run_id()
+    run_id = new_run_id()
     out_dir = config.out_dir or Path("out") / f"backfill-{run_id}"
     # The target is opened as for a real run even when dry: the records are read all the same.
-    with (
-        steps.open_target(replace(config, dry_run=False)) as target,
-        steps.open_source(config) as source,
-    ):
-        store = StateStore.open(config.state)
-        try:
-            if not config.dry_run:
-                store.lock_runs(run_id)
-            totals = _stream(config, runner, target, store, run_id, out_dir, source)
-        finally:
-            if not config.dry_run:
-                store.unlock_runs()
-            store.close()
+    with open_run(config, runner, run_id, out_dir) as run:
+        totals = _stream(run)
     counters = totals.counters
     report = {
         **totals.readiness.summary(),
@@ -190,60 +181,46 @@ def run_backfill(config: steps.SyncConfig, runner: InlineRunner | None = None) -
         "dry_run": config.dry_run,
         "duration_s": round(time.perf_counter() - started, 3),
         "run_id": run_id,
-        "target": target.description,
+        "target": run.target.description,
     }
     runner.step("write-report", write_readiness_page, out_dir, report)
     failed = totals.failed
     return BackfillOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
 
 
-def _stream(
-    config: steps.SyncConfig,
-    runner: InlineRunner,
-    target: steps.Target,
-    store: StateStore,
-    run_id: str,
-    out_dir: Path,
-    source: steps.Source,
-) -> _Totals:
+def _stream(run: RunContext) -> _Totals:
     """Each export batch: validate, find its known customers, backfill them in slices of
     --batch-size (one Prefect task each); memory stays that of one batch."""
+    config, runner, source = run.config, run.runner, run.source
     totals = _Totals()
     done = 0
     with (
-        asyncio.Runner() as loop,
-        CsvAppender(out_dir / "readiness.csv", READINESS_HEADER) as readiness_csv,
-        CsvAppender(out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+        ApiSession(run.target, config.rate_limit, config.concurrency) as session,
+        CsvAppender(run.out_dir / "readiness.csv", READINESS_HEADER) as readiness_csv,
+        CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
     ):
-        session = steps.ApiSession(target, config, RequestPacer(config.rate_limit), loop)
         fetcher = RecordFetcher()
-        try:
-            for batch in source.batches(config.read_batch_rows):
-                result = runner.step("validate", steps.validate_batch, batch, source.census, config)
-                totals.validation.add(result)
-                rejects_csv.write(result.rejects)
-                known = known_customers(result.valid, store)
-                totals.known += known.height
-                # Only the known customers' rows can supply anything: E.164 conversion (a
-                # phonenumbers parse per distinct phone) is spent on those alone.
-                keys = known.select("entity_id", "external_id")
-                supply = e164_column(
-                    result.valid.join(keys, on=["entity_id", "external_id"], how="semi"),
-                    "phone_number",
-                    "billing.country_code",
+        for result in source.validated(runner, rejects_csv, totals.validation):
+            known = known_customers(result.valid, run.store)
+            totals.known += known.height
+            # Only the known customers' rows can supply anything: E.164 conversion (a
+            # phonenumbers parse per distinct phone) is spent on those alone.
+            keys = known.select("entity_id", "external_id")
+            supply = e164_column(
+                result.valid.join(keys, on=["entity_id", "external_id"], how="semi"),
+                "phone_number",
+                "billing.country_code",
+            )
+            judged = 0
+            for rows in known.iter_slices(config.batch_size):
+                arguments = (rows, supply, run, session, fetcher)
+                done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
+                totals.add(done_batch)
+                readiness_csv.write(
+                    readiness_rows(done_batch.before, done_batch.final, done_batch.sent)
                 )
-                judged = 0
-                for rows in known.iter_slices(config.batch_size):
-                    arguments = (rows, supply, session, fetcher, store, run_id)
-                    done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
-                    totals.add(done_batch)
-                    readiness_csv.write(
-                        readiness_rows(done_batch.before, done_batch.final, done_batch.sent)
-                    )
-                    judged += rows.height
-                    runner.progress(done + judged, source.census.rows)
-                done += result.rows_read
-                runner.progress(done, source.census.rows)
-        finally:
-            session.close()
+                judged += rows.height
+                runner.progress(done + judged, source.census.rows)
+            done += result.rows_read
+            runner.progress(done, source.census.rows)
     return totals

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.sync_run import run_sync
-from flows.sync_steps import SyncConfig
+from engine.sync import run_sync
+from engine.config import SyncConfig
 from sandbox.process import SandboxProcess
 from tests.conftest import KEY, USER
-from tests.flows.test_sync_e2e import export, read_csv
+from tests.conftest import export, read_csv
 
 ROWS = [
     ["A", "a@example.com", "Ann", "Lee", "London", "GB"],
@@ -48,7 +48,7 @@ def run(server: SandboxProcess, tmp: Path, source: Path, name: str, read_rows: i
     outcome = run_sync(config)
     mappings = sorted(read_csv(tmp / name / "mappings.csv"), key=lambda m: m["external_id"])
     rejects = sorted(read_csv(tmp / name / "rejects.csv"), key=lambda r: (r["row"], r["field"]))
-    return outcome.exit_code, outcome.report, mappings, rejects
+    return outcome.exit_code, outcome.report.as_json(), mappings, rejects
 
 
 def test_small_batches_give_the_outcome_of_one_batch(
@@ -88,13 +88,13 @@ def test_an_unchanged_local_run_never_starts_the_embedded_sandbox(
     monkeypatch.chdir(tmp_path)
     source = export(tmp_path / "a.csv", ROWS[:1])
     config = SyncConfig(sources=[str(source)], out_dir=tmp_path / "one")
-    with caplog.at_level(logging.INFO, logger="custsync.sync"):
-        assert run_sync(config).report["created"] == 1
+    with caplog.at_level(logging.INFO, logger="custsync"):
+        assert run_sync(config).report.created == 1
         assert "embedded sandbox started" in caplog.text
         caplog.clear()
         config.out_dir = tmp_path / "two"
         report = run_sync(config).report
-    assert report["unchanged"] == 1 and report["requests"] == 0
+    assert report.unchanged == 1 and report.requests == 0
     assert "embedded sandbox started" not in caplog.text
 
 

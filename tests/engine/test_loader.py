@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 from connectors.api_config import Credentials
-from connectors.customer_api import CustomerApi
-from connectors.state_store import StateStore
-from flows.load import Loader, RowOutcome
-from flows.sync_steps import api_rejects
+from connectors.customer_api import CustomerApi, RetryPolicy
+from connectors.state import StateStore
+from engine.loader import Loader
+from schemas.outcomes import RowOutcome
+from schemas.outcomes import api_rejects
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from schemas.normalize import API_COLUMNS
@@ -43,12 +44,12 @@ def rows(n: int, entity: str = "E1", **override: str) -> pl.DataFrame:
 
 
 def load(server: SandboxProcess, store: StateStore, frame: pl.DataFrame) -> list[RowOutcome]:
-    planned = plan_sync(frame, store.lookup("E1", frame["external_id"].to_list()))
+    planned = plan_sync(frame, store.customers.lookup("E1", frame["external_id"].to_list()))
     outcomes: list[RowOutcome] = []
 
     async def go() -> None:
         async with CustomerApi(server.url, Credentials(user_uid=USER, api_key=KEY),
-                               concurrency=4, backoff_max_s=0.2) as api:  # fmt: skip
+                               concurrency=4, retry=RetryPolicy(backoff_max_s=0.2)) as api:  # fmt: skip
             await Loader(api, store, "run").load(planned.iter_rows(named=True), outcomes.append)
 
     asyncio.run(go())
@@ -73,7 +74,7 @@ def test_a_row_the_api_refuses_is_rejected_with_its_reason(tmp_path: Path) -> No
     lines = api_rejects(planned, outcomes).rows(named=True)
     assert lines == [{"external_id": "X0", "row": 1, "field": "billing.city",
                       "reason": f"API: {outcome.reason}", "file": "f.csv"}]  # fmt: skip
-    assert store.get("E1", "X0").status == "rejected"  # type: ignore[union-attr]
+    assert store.customers.get("E1", "X0").status == "rejected"  # type: ignore[union-attr]
 
 
 def test_values_the_api_echoes_in_a_refusal_are_masked(tmp_path: Path) -> None:
@@ -87,7 +88,7 @@ def test_values_the_api_echoes_in_a_refusal_are_masked(tmp_path: Path) -> None:
     reason = outcome.reason or ""
     assert "rejected value [***]" in reason  # the API did echo them
     assert "ann.lee" not in reason and "Westminster" not in reason
-    stored = store.get("E1", "X0")
+    stored = store.customers.get("E1", "X0")
     assert stored is not None and "ann.lee" not in (stored.error or "")
 
 
@@ -101,7 +102,7 @@ def test_lost_responses_are_adopted_not_duplicated(tmp_path: Path) -> None:
     assert len(on_server) == 6  # exactly one customer each
     assert {o.customer_id for o in outcomes} == {c["id"] for c in on_server}
     assert stats["lost_responses"] == 6
-    assert store.pending() == []
+    assert store.journal.pending() == []
 
 
 def test_lost_responses_are_adopted_when_the_api_stores_another_form(tmp_path: Path) -> None:
@@ -117,7 +118,7 @@ def test_lost_responses_are_adopted_when_the_api_stores_another_form(tmp_path: P
     assert len(on_server) == 4  # no twins
     assert {o.customer_id for o in outcomes} == {c["id"] for c in on_server}
     assert all(c["email_address"].startswith("ann.lee") for c in on_server)
-    assert store.pending() == []
+    assert store.journal.pending() == []
 
 
 def test_5xx_on_create_never_duplicates(tmp_path: Path) -> None:
@@ -143,15 +144,15 @@ def test_a_create_journalled_by_a_crashed_run_is_adopted(tmp_path: Path) -> None
 
         body = request_body(row)
         # The crashed run: intent journalled, request sent, process killed before recording.
-        store.mark_pending("E1", "X0", row["payload_hash"], body, "crashed")
+        store.journal.mark("E1", "X0", row["payload_hash"], body, "crashed")
         made = httpx.post(f"{server.url}/v2/customer", json=body, auth=(USER, KEY)).json()
-        planned = plan_sync(frame, store.lookup("E1", ["X0"]))
+        planned = plan_sync(frame, store.customers.lookup("E1", ["X0"]))
         assert planned["action"].to_list() == ["reconcile"]
         outcomes = load(server, store, frame)
         assert len(customers(server)) == 1
     assert outcomes[0].status == "created" and outcomes[0].customer_id == made["id"]
-    assert store.get("E1", "X0").customer_id == made["id"]  # type: ignore[union-attr]
-    assert store.pending() == []
+    assert store.customers.get("E1", "X0").customer_id == made["id"]  # type: ignore[union-attr]
+    assert store.journal.pending() == []
 
 
 @pytest.mark.parametrize("empty_search_404", [False, True])
@@ -165,7 +166,7 @@ def test_a_journalled_create_that_never_arrived_is_sent(
         frame = rows(1)
         from schemas.payload import request_body
 
-        store.mark_pending(
+        store.journal.mark(
             "E1", "X0", frame["payload_hash"][0], request_body(frame.row(0, named=True)), "crashed"
         )
         outcomes = load(server, store, frame)

@@ -9,22 +9,25 @@ finds nothing is the create sent again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from connectors.customer_api import ApiResult, CustomerApi, Decision
+from connectors.customer_api import ApiResult, CustomerApi
+from connectors.http_errors import Decision
 from connectors.rsql import all_of, equals, loose_record_query, record_query
-from connectors.state_store import CustomerState, StateStore
-from flows.outcomes import LoadTotals, RowOutcome
+from connectors.state import PendingCreate, StateStore
+from schemas.outcomes import LoadTotals, RowOutcome, RowStatus
 from schemas.payload import PAYLOAD_HASH, request_body
-from schemas.plan import ACTION, KNOWN_ID
+from schemas.plan import ACTION, KNOWN_ID, PlanAction
 from schemas.record_match import same_record
 
 __all__ = ["LoadTotals", "Loader", "RowOutcome"]
 
 log = logging.getLogger("custsync.load")
+
+CREATED, UPDATED, ADOPTED = RowStatus.CREATED, RowStatus.UPDATED, RowStatus.ADOPTED
+REJECTED, FAILED, DELETED = RowStatus.REJECTED, RowStatus.FAILED, RowStatus.DELETED
 
 MAX_CREATE_ROUNDS = 8  # create -> unknown outcome -> search finds nothing -> create again ...
 RECONCILE_PAGE = 20
@@ -71,14 +74,14 @@ class Loader:
     async def send(self, row: dict[str, Any]) -> RowOutcome:
         """One planned row to the API, its result recorded before returning."""
         action = row[ACTION]
-        if action == "update":
+        if action == PlanAction.UPDATE:
             return await self._update(row)
-        if action == "reconcile":
-            state = self.store.get(row["entity_id"], row["external_id"])
-            if state is not None and state.pending_body is not None:
-                adopted = await self._reconcile_pending(state)
+        if action == PlanAction.RECONCILE:
+            state = self.store.customers.get(row["entity_id"], row["external_id"])
+            if state is not None and state.pending is not None:
+                adopted = await self._reconcile_pending(state.pending)
                 if adopted is not None:
-                    if adopted.customer_id and state.pending_hash != row[PAYLOAD_HASH]:
+                    if adopted.customer_id and state.pending.payload_hash != row[PAYLOAD_HASH]:
                         # Found the earlier create, but the export has changed since: update it.
                         return await self._update({**row, KNOWN_ID: adopted.customer_id})
                     return adopted
@@ -92,18 +95,18 @@ class Loader:
         """Delete a customer whose external id left the export (mirror syncs)."""
         result = await self.api.delete(customer_id)
         if result.decision in (Decision.DONE, Decision.NOT_FOUND):
-            self.store.forget_customer(entity_id, external_id, "deleted", self.run_id)
-            return RowOutcome(entity_id, external_id, "deleted", customer_id)
-        self.store.record(entity_id, external_id, "failed", self.run_id, error=result.reason)
-        return RowOutcome(entity_id, external_id, "failed", customer_id, result.reason)
+            self.store.customers.forget(entity_id, external_id, DELETED, self.run_id)
+            return RowOutcome(entity_id, external_id, DELETED, customer_id)
+        self._record(entity_id, external_id, FAILED, error=result.reason)
+        return RowOutcome(entity_id, external_id, FAILED, customer_id, result.reason)
 
-    async def reconcile_journal(self, state: CustomerState) -> RowOutcome | None:
+    async def reconcile_journal(self, pending: PendingCreate) -> RowOutcome | None:
         """A create an earlier run journalled for an external id absent from this run's rows:
         adopt what it made, or clear the intent when it made nothing."""
-        outcome = await self._reconcile_pending(state)
+        outcome = await self._reconcile_pending(pending)
         if outcome is None:
-            self.store.record(state.entity_id, state.external_id, "failed", self.run_id,
-                              error="an earlier create never reached the API")  # fmt: skip
+            reason = "an earlier create never reached the API"
+            self._record(pending.entity_id, pending.external_id, FAILED, error=reason)
         return outcome
 
     async def _match_existing(self, row: dict[str, Any]) -> RowOutcome | None:
@@ -117,18 +120,18 @@ class Loader:
         result = await self.api.search(query, page_size=RECONCILE_PAGE)
         entity_id, external_id = row["entity_id"], row["external_id"]
         if result.decision is not Decision.DONE:
-            return self._finish(row, result, "adopted", False)
+            return self._finish(row, result, ADOPTED, False)
         ids = [c["id"] for c in result.body or []]
         free = [c for c in ids if c not in self._ids_mapped_elsewhere(entity_id, external_id, ids)]
         if not free:
             return None
         if len(free) > 1:
             reason = f"conflict: {len(free)} customers match on {', '.join(self.match_on)}"
-            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason)
-            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+            self._record(entity_id, external_id, FAILED, error=reason)
+            return RowOutcome(entity_id, external_id, FAILED, reason=reason)
         # Adopted: bring the record in line with the CRM (one full-record update).
         updated = await self.api.update(free[0], request_body(row))
-        return self._finish({**row, KNOWN_ID: free[0]}, updated, "adopted", False)
+        return self._finish({**row, KNOWN_ID: free[0]}, updated, ADOPTED, False)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -140,26 +143,24 @@ class Loader:
         )
         body = request_body(row)
         for _ in range(MAX_CREATE_ROUNDS):
-            since = self.store.mark_pending(entity_id, external_id, payload_hash, body, self.run_id)
+            journalled = self.store.journal.mark(
+                entity_id, external_id, payload_hash, body, self.run_id
+            )
             result = await self.api.create(body)
             if result.decision is not Decision.AMBIGUOUS:
-                return self._finish(row, result, "created", recreated)
+                return self._finish(row, result, CREATED, recreated)
             log.info("create of %s: outcome unknown (%s); reconciling", external_id, result.reason)
-            found = await self._find_created(entity_id, external_id, body, since)
+            found = await self._find_created(entity_id, external_id, body, journalled.since)
             if isinstance(found, RowOutcome):
                 return found
             if found is not None:
-                self.store.record(
-                    entity_id, external_id, "created", self.run_id, found, payload_hash
-                )
-                return RowOutcome(entity_id, external_id, "created", found, recreated=recreated)
+                self._record(entity_id, external_id, CREATED, found, payload_hash)
+                return RowOutcome(entity_id, external_id, CREATED, found, recreated=recreated)
         reason = (
             f"create outcome still unknown after {MAX_CREATE_ROUNDS} tries; reconciles next run"
         )
-        self.store.record(
-            entity_id, external_id, "failed", self.run_id, error=reason, keep_pending=True
-        )
-        return RowOutcome(entity_id, external_id, "failed", reason=reason)
+        self._record(entity_id, external_id, FAILED, error=reason, keep_pending=True)
+        return RowOutcome(entity_id, external_id, FAILED, reason=reason)
 
     async def _update(self, row: dict[str, Any]) -> RowOutcome:
         result = await self.api.update(row[KNOWN_ID], request_body(row))
@@ -168,25 +169,23 @@ class Loader:
             log.info("customer of %s vanished from the API; recreating", row["external_id"])
             self.totals.recreated += 1
             return await self._create(row, recreated=True)
-        return self._finish(row, result, "updated", False)
+        return self._finish(row, result, UPDATED, False)
 
     def _finish(
-        self, row: dict[str, Any], result: ApiResult, done: str, recreated: bool
+        self, row: dict[str, Any], result: ApiResult, done: RowStatus, recreated: bool
     ) -> RowOutcome:
         entity_id, external_id = row["entity_id"], row["external_id"]
         if result.decision is Decision.DONE:
             customer_id = result.body["id"] if isinstance(result.body, dict) else row.get(KNOWN_ID)
-            self.store.record(
-                entity_id, external_id, done, self.run_id, customer_id, row[PAYLOAD_HASH]
-            )
+            self._record(entity_id, external_id, done, customer_id, row[PAYLOAD_HASH])
             return RowOutcome(entity_id, external_id, done, customer_id, recreated=recreated)
         if result.decision is Decision.ROW_ERROR:
-            self.store.record(entity_id, external_id, "rejected", self.run_id, error=result.reason)
+            self._record(entity_id, external_id, REJECTED, error=result.reason)
             return RowOutcome(
-                entity_id, external_id, "rejected", row.get(KNOWN_ID), result.reason, result.fields
+                entity_id, external_id, REJECTED, row.get(KNOWN_ID), result.reason, result.fields
             )
-        self.store.record(entity_id, external_id, "failed", self.run_id, error=result.reason)
-        return RowOutcome(entity_id, external_id, "failed", row.get(KNOWN_ID), result.reason)
+        self._record(entity_id, external_id, FAILED, error=result.reason)
+        return RowOutcome(entity_id, external_id, FAILED, row.get(KNOWN_ID), result.reason)
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -213,16 +212,14 @@ class Loader:
             candidates = [c["id"] for c in found]
         if failure is not None:
             reason = f"could not reconcile an unanswered create: {failure}"
-            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason,
-                              keep_pending=True)  # fmt: skip
-            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+            self._record(entity_id, external_id, FAILED, error=reason, keep_pending=True)
+            return RowOutcome(entity_id, external_id, FAILED, reason=reason)
         taken = self._ids_mapped_elsewhere(entity_id, external_id, candidates)
         free = [c for c in candidates if c not in taken]
         if len(free) > 1:
             reason = f"{len(free)} customers match an unanswered create; not guessing"
-            self.store.record(entity_id, external_id, "failed", self.run_id, error=reason,
-                              keep_pending=True)  # fmt: skip
-            return RowOutcome(entity_id, external_id, "failed", reason=reason)
+            self._record(entity_id, external_id, FAILED, error=reason, keep_pending=True)
+            return RowOutcome(entity_id, external_id, FAILED, reason=reason)
         return free[0] if free else None
 
     async def _loose_matches(
@@ -246,20 +243,31 @@ class Loader:
     def _ids_mapped_elsewhere(self, entity_id: str, external_id: str, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        mapped = self.store.owners_of(entity_id, ids)
+        mapped = self.store.customers.owners_of(entity_id, ids)
         return {cid for cid, owner in mapped.items() if owner != external_id}
 
-    async def _reconcile_pending(self, state: CustomerState) -> RowOutcome | None:
+    async def _reconcile_pending(self, pending: PendingCreate) -> RowOutcome | None:
         """A create journalled by an earlier run: adopt what it made, or None to create anew."""
-        body = json.loads(state.pending_body or "{}")
-        found = await self._find_created(
-            state.entity_id, state.external_id, body, state.pending_since
-        )
+        entity_id, external_id = pending.entity_id, pending.external_id
+        found = await self._find_created(entity_id, external_id, pending.body, pending.since)
         if isinstance(found, RowOutcome):
             return found
         if found is None:
             return None
-        self.store.record(
-            state.entity_id, state.external_id, "created", self.run_id, found, state.pending_hash
-        )
-        return RowOutcome(state.entity_id, state.external_id, "created", found)
+        self._record(entity_id, external_id, CREATED, found, pending.payload_hash)
+        return RowOutcome(entity_id, external_id, CREATED, found)
+
+    def _record(
+        self,
+        entity_id: str,
+        external_id: str,
+        status: RowStatus,
+        customer_id: str | None = None,
+        payload_hash: str | None = None,
+        error: str | None = None,
+        keep_pending: bool = False,
+    ) -> None:
+        self.store.customers.record(
+            entity_id, external_id, status, self.run_id, customer_id, payload_hash, error,
+            keep_pending,
+        )  # fmt: skip

@@ -9,14 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.backfill import run_backfill
-from flows.runner import InlineRunner
-from flows.sync_run import run_sync
-from flows.sync_steps import SyncConfig
+from engine.backfill import run_backfill
+from engine.runner import InlineRunner
+from engine.sync import run_sync
+from engine.config import SyncConfig
 from sandbox.process import SandboxProcess
 from tests.conftest import KEY, USER
-from tests.flows.test_backfill import write
-from tests.flows.test_sync_e2e import read_csv
+from tests.conftest import write
+from tests.conftest import read_csv
 
 SEED_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
                "email_address", "billing.country_code"]  # fmt: skip
@@ -42,7 +42,7 @@ def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path:
     state = str(tmp_path / "state.db")
     common = {"target": sandbox_server.url, "state": state}
     synced = run_sync(SyncConfig(sources=[str(seed)], out_dir=tmp_path / "seed", **common))
-    assert synced.exit_code == 0 and synced.report["created"] == 5
+    assert synced.exit_code == 0 and synced.report.created == 5
     # external_id|entity|first|last|e-mail|address_1|city|postal_code|state|country|phone
     rich_rows = """K1|e1|Ann|Lee||1 Main St|Columbus|43004|Ohio|US|(614) 555-0100
 K2|e1|Bob|Ray|not-an-email|2 High St|Leeds|LS1 1AA||GB|

@@ -1,0 +1,69 @@
+"""custsync's exceptions, in one place. Each maps to an exit code of the CLI.
+
+CustsyncError
+├── InputError          exit 2: bad usage, file, mapping or configuration; nothing was sent
+│   ├── MappingError        the mapping file names an unknown field or a missing column
+│   ├── SourceError         a source cannot be read (missing, empty, wrong encoding)
+│   ├── CredentialsError    no credentials for a remote target
+│   └── RunLockedError      another run holds the state store
+└── RunError            exit 1: the run started and had to stop
+    ├── SandboxStartError   the embedded local sandbox did not start
+    └── ApiStopError        the API answered so that no further request can succeed
+        ├── AuthError           it refused the credentials (401/403)
+        └── TargetError         it is not the Customer API as configured (a redirect, say)
+
+Pure code (``schemas/``) raises plain ``ValueError`` subclasses of its own; the connector that
+reads the file turns them into these.
+"""
+
+from __future__ import annotations
+
+
+class CustsyncError(Exception):
+    """Base of every error custsync reports as one line."""
+
+    exit_code = 1
+
+
+class InputError(CustsyncError):
+    """The input or configuration is unusable; nothing was sent."""
+
+    exit_code = 2
+
+
+class MappingError(InputError):
+    """The mapping file is malformed or does not fit the source."""
+
+
+class SourceError(InputError):
+    """A source file cannot be read."""
+
+
+class CredentialsError(InputError):
+    """A remote target was chosen without credentials in the environment."""
+
+
+class RunLockedError(InputError):
+    """Another run holds the state store; this one sent nothing."""
+
+
+class RunError(CustsyncError):
+    """The run had to stop after it began."""
+
+    exit_code = 1
+
+
+class SandboxStartError(RunError):
+    """The embedded local sandbox exited or stayed silent instead of listening."""
+
+
+class ApiStopError(RunError):
+    """An answer after which no request of the run can succeed: stop sending, at once."""
+
+
+class AuthError(ApiStopError):
+    """The API answered 401 or 403: the credentials are wrong, expired or not allowed."""
+
+
+class TargetError(ApiStopError):
+    """The target answered as the Customer API never does (a redirect): check --target."""

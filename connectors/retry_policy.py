@@ -1,0 +1,90 @@
+"""The one retry policy of the API client, built from plain parameters by one factory.
+
+Exponential backoff with injectable jitter, never shorter than the server's ``Retry-After``
+(seconds or an HTTP-date) and never longer than a cap: a gateway answering
+``Retry-After: 3600`` must not park a run for an hour per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
+
+
+class RetryableFailure(Exception):
+    """A failure worth another attempt, with the server's Retry-After if it sent one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def add_jitter(seconds: float) -> float:
+    """Up to half a second more, at random: clients that failed together retry apart."""
+    return seconds + random.uniform(0.0, 0.5)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds, from delay-seconds or an HTTP-date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry one call."""
+
+    max_attempts: int = 8
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 30.0
+    retry_after_cap_s: float = 60.0
+    jitter: Callable[[float], float] = field(default=add_jitter)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+    def wait_s(self, attempt: int, retry_after: float | None) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        backoff = min(self.backoff_max_s, self.jitter(self.backoff_base_s * 2 ** (attempt - 1)))
+        if retry_after is None:
+            return backoff
+        return max(min(retry_after, self.retry_after_cap_s), backoff * 0.1)
+
+
+class _wait_policy(wait_base):  # named like tenacity's own waits
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, retry_state: Any) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = exc.retry_after if isinstance(exc, RetryableFailure) else None
+        return self.policy.wait_s(retry_state.attempt_number, retry_after)
+
+
+def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
+    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type(RetryableFailure),
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=_wait_policy(policy),
+        sleep=policy.sleep,
+        reraise=False,
+    )

@@ -1,0 +1,164 @@
+"""The state store's connection and dialect: the one place that knows ``postgresql://``.
+
+SQLite by default (one file, WAL), PostgreSQL via a ``postgresql://`` URL for several workers;
+the same schema and SQL on both (``?`` placeholders, rewritten for psycopg). Every write commits
+at once: a run cut short keeps all it did.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.errors import InputError
+
+DEFAULT_STATE = ".custsync/state.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+Clock = Callable[[], datetime]
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS customer_state (
+        entity_id     TEXT NOT NULL,
+        external_id   TEXT NOT NULL,
+        customer_id   TEXT,
+        payload_hash  TEXT,
+        status        TEXT NOT NULL,
+        error         TEXT,
+        pending_hash  TEXT,
+        pending_since TEXT,
+        pending_body  TEXT,
+        run_id        TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (entity_id, external_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sync_run (
+        run_id      TEXT PRIMARY KEY,
+        command     TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        status      TEXT NOT NULL,
+        report      TEXT
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS customer_state_pending ON customer_state (pending_since)",
+    "CREATE INDEX IF NOT EXISTS customer_state_customer ON customer_state (customer_id)",
+    # Rejected rows are looked up by external id alone (their entity may be what was wrong).
+    "CREATE INDEX IF NOT EXISTS customer_state_external ON customer_state (external_id)",
+)
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the default clock of a store)."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-26T01:30:00.123Z``: the API's own format, so it sorts with the API's stamps."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_postgres_url(location: str) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL; anything else is a SQLite path."""
+    return location.startswith(POSTGRES_SCHEMES)
+
+
+def state_exists(location: str) -> bool:
+    """Whether a store is there to read (a PostgreSQL URL is taken to be)."""
+    return is_postgres_url(location) or location == ":memory:" or Path(location).exists()
+
+
+def mask_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+class StateDb:
+    """One connection, its dialect, and the store's clock."""
+
+    def __init__(self, connection: Any, location: str, postgres: bool, clock: Clock) -> None:
+        self.connection = connection
+        self.location = location
+        self.is_postgres = postgres
+        self.clock = clock
+        for statement in SCHEMA:
+            self.execute(statement)
+        self.commit()
+
+    def now(self) -> str:
+        """The store's clock, as an ISO stamp."""
+        return iso(self.clock())
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement written with ``?`` placeholders."""
+        if self.is_postgres:
+            statement = statement.replace("?", "%s")
+        return self.connection.execute(statement, params)
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+        self.connection.commit()
+
+    def write(self, statement: str, params: Sequence[Any]) -> None:
+        """Run and commit one write, waiting out another process's brief SQLite lock."""
+        for attempt in range(5):
+            try:
+                self.execute(statement, params)
+                self.commit()
+                return
+            except sqlite3.OperationalError as exc:
+                # busy_timeout covers most waits; a lock held longer still should not lose work.
+                self.connection.rollback()
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
+    def close(self) -> None:
+        """Commit and close."""
+        self.commit()
+        self.connection.close()
+
+
+def connect(location: str, clock: Clock = utc_now) -> StateDb:
+    """``postgresql://...`` -> PostgreSQL; anything else is a SQLite file path (or :memory:)."""
+    if is_postgres_url(location):
+        import psycopg
+
+        try:
+            connection = psycopg.connect(location, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+            raise InputError(f"cannot open the PostgreSQL state store: {first}") from None
+        except psycopg.Error:
+            # A malformed URL: psycopg's message quotes it, password and all.
+            raise InputError(f"not a usable PostgreSQL URL: {mask_url(location)}") from None
+        return StateDb(connection, mask_url(location), True, clock)
+    path = Path(location)
+    if location != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        # Another process holding the lock briefly makes us wait, not fail (30 s).
+        connection.execute("PRAGMA busy_timeout=30000")
+        # 64 MiB of page cache instead of 2: batched lookups of a million-customer store
+        # hit the B-tree all over (measured 1.46 s -> 0.95 s for 141k ids).
+        connection.execute("PRAGMA cache_size=-65536")
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open the state store {location}: {exc}") from None
+    return StateDb(connection, str(path), False, clock)

@@ -1,0 +1,77 @@
+"""The write-ahead journal of creates: a create is journalled, durably, *before* it is sent.
+
+The API has no idempotency key, so a crash or a lost response must never leave a customer we
+do not know we may have created: what was sent and since when stay in the customer's row until
+its outcome is known (``CustomerStates.record`` clears them), and the next run reconciles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from connectors.state.db import StateDb, iso
+
+# Margin for the API's clock running behind ours when searching created_at >= intent.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class PendingCreate:
+    """A create sent (or about to be) whose outcome is not yet known."""
+
+    entity_id: str
+    external_id: str
+    payload_hash: str
+    since: str  # ISO stamp, taken early by CLOCK_SKEW
+    body: dict[str, Any]
+
+
+def pending_from_columns(
+    entity_id: str, external_id: str, payload_hash: str | None, since: str | None, body: str | None
+) -> PendingCreate | None:
+    """The journal entry held in a customer row's three pending columns, if any."""
+    if since is None or body is None:
+        return None
+    return PendingCreate(entity_id, external_id, payload_hash or "", since, json.loads(body))
+
+
+class CreateJournal:
+    """Journals creates in the customer rows of the store."""
+
+    def __init__(self, db: StateDb) -> None:
+        self._db = db
+
+    def mark(
+        self, entity_id: str, external_id: str, payload_hash: str, body: dict[str, Any], run_id: str
+    ) -> PendingCreate:
+        """Journal a create about to be sent (what, and since when).
+
+        The stamp is taken early by CLOCK_SKEW: the API's clock may run behind ours, and a
+        reconciliation searching ``created_at >= since`` must not miss the customer."""
+        since = iso(self._db.clock() - CLOCK_SKEW)
+        self._db.write(
+            "INSERT INTO customer_state (entity_id, external_id, status, pending_hash,"
+            " pending_since, pending_body, run_id, created_at, updated_at)"
+            " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (entity_id, external_id) DO UPDATE SET"
+            " pending_hash = excluded.pending_hash, pending_since = excluded.pending_since,"
+            " pending_body = excluded.pending_body, run_id = excluded.run_id,"
+            " updated_at = excluded.updated_at",
+            (entity_id, external_id, payload_hash, since, json.dumps(body), run_id, since, since),
+        )
+        return PendingCreate(entity_id, external_id, payload_hash, since, body)
+
+    def pending(self, not_run: str | None = None) -> list[PendingCreate]:
+        """Creates whose outcome is unknown (sent, no answer recorded), oldest first; with
+        ``not_run``, only those that run has not touched."""
+        cursor = self._db.execute(
+            "SELECT entity_id, external_id, pending_hash, pending_since, pending_body"
+            " FROM customer_state WHERE pending_since IS NOT NULL"
+            " AND (run_id IS NULL OR run_id <> ?) ORDER BY pending_since",
+            (not_run or "",),
+        )
+        entries = (pending_from_columns(*row) for row in cursor.fetchall())
+        return [entry for entry in entries if entry is not None]

@@ -1,0 +1,67 @@
+"""A run's context: what every step of a sync or backfill needs, opened and closed in one place.
+
+Opening order is the promise of the interface: the target (credentials checked: exit 2 before
+anything is read), the exports (checked: exit 2 before anything is sent), the state store and,
+for a run that writes, its lock (exit 2 when another run holds it).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.state import StateStore, state_exists
+from engine.config import SyncConfig
+from engine.runner import StepRunner
+from engine.source import Source, open_source
+from engine.target import Target, open_target
+
+
+def new_run_id() -> str:
+    """``20261126T013000Z-1a2b3c``: sortable, unique enough across workers."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class RunContext:
+    """One run: its configuration, runner, target, exports, state store and artefact folder."""
+
+    config: SyncConfig
+    runner: StepRunner
+    target: Target
+    source: Source
+    store: StateStore
+    run_id: str
+    out_dir: Path
+
+
+@contextmanager
+def open_run(
+    config: SyncConfig,
+    runner: StepRunner,
+    run_id: str,
+    out_dir: Path,
+    on_start: Callable[[str], None] | None = None,
+) -> Iterator[RunContext]:
+    """Open everything a run needs; a run that writes holds the store's lock throughout."""
+    with open_target(config.target) as target:
+        if on_start is not None:
+            on_start(target.description)
+        with open_source(config.source_spec()) as source:
+            store = StateStore.open(_state_location(config))
+            try:
+                if not config.dry_run:
+                    # Before planning: a plan made while another run writes would be stale.
+                    store.lock.acquire(run_id)
+                yield RunContext(config, runner, target, source, store, run_id, out_dir)
+            finally:
+                store.close()
+
+
+def _state_location(config: SyncConfig) -> str:
+    """A dry run must not even create the state store: an absent one is an empty one."""
+    return config.state if not config.dry_run or state_exists(config.state) else ":memory:"

@@ -1,0 +1,61 @@
+"""One API client for a whole run, shared by every batch and step."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from connectors.rate_limit import RequestPacer
+from engine.target import Target
+
+if TYPE_CHECKING:
+    from connectors.customer_api import CustomerApi
+
+
+def default_concurrency(rate_limit: float | None) -> int:
+    """Requests in flight: enough to hold the rate at up to a second of latency (the pacer,
+    not this bound, sets the pace); without a known rate, 64 (about 300 req/s at 200 ms)."""
+    if rate_limit is None:
+        return 64
+    return max(4, min(256, int(rate_limit) + 1))
+
+
+class ApiSession:
+    """The run's client, opened on first use inside the run's event loop: connections, TLS
+    set-up and proven credentials carry over from batch to batch (a client per batch re-did
+    all three, and its first request went alone). The pacer and the loop are the run's too, so
+    the rate limit holds across batches (a limiter belongs to one loop)."""
+
+    def __init__(
+        self, target: Target, rate_limit: float | None, concurrency: int | None
+    ) -> None:
+        self.target = target
+        self.pacer = RequestPacer(rate_limit)
+        self.concurrency = concurrency or default_concurrency(rate_limit)
+        self.loop = asyncio.Runner()
+        self._api: CustomerApi | None = None
+
+    def api(self) -> CustomerApi:
+        """The client (call inside the loop)."""
+        if self._api is None:
+            # Imported here: a run with nothing to send never pays for httpx and tenacity.
+            from connectors.customer_api import CustomerApi
+
+            target = self.target
+            self._api = CustomerApi(
+                target.base_url, target.credentials, pacer=self.pacer, concurrency=self.concurrency
+            )
+        return self._api
+
+    def close(self) -> None:
+        """Close the client's connections, if it was ever opened, and the loop."""
+        if self._api is not None:
+            self.loop.run(self._api.aclose())
+            self._api = None
+        self.loop.close()
+
+    def __enter__(self) -> ApiSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

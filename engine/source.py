@@ -1,0 +1,88 @@
+"""A run's exports: opened and checked up front, then read and validated batch by batch.
+
+The batch loop that ``sync``, ``validate`` and ``backfill-3ds`` share: each batch of rows is
+validated (the entity filled in where a row has none), its rejects written and counted, and
+handed to the command; memory stays that of one batch whatever the export's size. Only the
+census of external ids (for duplicates: the last occurrence wins) spans the whole export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from connectors.artifacts import CsvAppender
+from connectors.errors import InputError
+from connectors.export_files import ReadOptions, expand_sources, opening
+from connectors.mapping_file import load_mapping
+from engine.runner import StepRunner
+from schemas.normalize import Profile
+from schemas.validation import Census, ValidationResult, ValidationTotals, take_census
+from schemas.validation import validate_customers as validate_rows
+
+# Rows read, validated and planned at a time: memory stays flat whatever the export's size.
+READ_BATCH_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Which exports, read how, checked against which rules."""
+
+    sources: list[str]
+    mapping_path: Path | None
+    read_options: ReadOptions
+    profile: Profile
+    entity: str | None  # filled in where a row names none
+    entity_required: bool
+    keep_id_hashes: bool = False  # --delete-missing compares the store with every id
+    batch_rows: int = READ_BATCH_ROWS
+
+
+@dataclass
+class Source:
+    """The exports, opened lazily, with the census of their external ids."""
+
+    spec: SourceSpec
+    paths: list[Path]
+    export: pl.LazyFrame
+    census: Census
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The rows, a batch at a time, in export order (each file's rows in file order)."""
+        yield from self.export.collect_batches(chunk_size=self.spec.batch_rows)
+
+    def validated(
+        self, runner: StepRunner, rejects: CsvAppender, totals: ValidationTotals
+    ) -> Iterator[ValidationResult]:
+        """Each batch validated (one step each), its rejects written and its totals counted."""
+        for batch in self.batches():
+            result = runner.step("validate", validate_batch, batch, self.census, self.spec)
+            totals.add(result)
+            rejects.write(result.rejects)
+            yield result
+
+
+def validate_batch(batch: pl.DataFrame, census: Census, spec: SourceSpec) -> ValidationResult:
+    """One batch of rows: the entity filled in, normalised and validated."""
+    if spec.entity is not None:
+        batch = batch.with_columns(pl.col("entity_id").fill_null(spec.entity))
+    return validate_rows(batch, spec.profile, spec.entity_required, census.superseded)
+
+
+@contextmanager
+def open_source(spec: SourceSpec) -> Iterator[Source]:
+    """Open and check every source (exit 2 on a bad file or mapping, before anything is sent),
+    then one pass over the ids: rows, duplicates, entities."""
+    mapping = load_mapping(spec.mapping_path)
+    paths = expand_sources(spec.sources)
+    with opening(paths, mapping, spec.read_options) as export:
+        census = take_census(export, spec.entity, keep_id_hashes=spec.keep_id_hashes)
+        if spec.entity_required and not census.entities:
+            raise InputError(
+                "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
+            )
+        yield Source(spec, paths, export, census)

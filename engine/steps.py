@@ -1,0 +1,144 @@
+"""The steps of a sync, as plain functions over a ``RunContext``: the Prefect tasks wrap these.
+
+plan (against the state store) -> load (in slices, each result recorded as it lands) ->
+settle (journalled creates this run did not touch; --delete-missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from connectors.api_counters import ApiCounters
+from connectors.errors import ApiStopError, InputError
+from connectors.state import StateStore
+from engine.context import RunContext
+from engine.session import ApiSession
+from schemas.outcomes import LoadTotals, RowOutcome
+from schemas.payload import with_payload_hash
+from schemas.plan import deletion_limit, plan_sync
+from schemas.validation import Census, id_hash
+
+GONE_COLUMNS = ["entity_id", "external_id", "customer_id"]
+OnResult = Callable[[RowOutcome], None]
+
+
+def no_deletions() -> pl.DataFrame:
+    """The deletions of a run without --delete-missing."""
+    return pl.DataFrame(schema=dict.fromkeys(GONE_COLUMNS, pl.String))
+
+
+def deletions(run: RunContext) -> pl.DataFrame:
+    """--delete-missing: known customers whose external id is in no row of this run; refused
+    (exit 2, before anything is sent) past --max-deletes or 5% of the known customers."""
+    census: Census = run.source.census
+    seen = census.id_hashes if census.id_hashes is not None else pl.Series([], dtype=pl.UInt64)
+    frames = []
+    known_count = 0
+    for entity in census.entities:
+        known = run.store.customers.known_external_ids(entity)
+        known_count += known.height
+        # Compared by hash: a collision can only spare a customer, never delete one wrongly.
+        gone = known.filter(~id_hash(pl.col("external_id")).is_in(seen.implode()))
+        frames.append(gone.with_columns(pl.lit(entity).alias("entity_id")))
+    gone = pl.concat(frames) if frames else no_deletions()
+    limit = deletion_limit(known_count, run.config.max_deletes)
+    # A dry run shows the deletions a real run would refuse, rather than refusing itself.
+    if gone.height > limit and not run.config.dry_run:
+        raise InputError(
+            f"refusing to delete {gone.height} customers whose external id left the export "
+            f"(limit {limit} of {known_count} known); check the export, or pass --max-deletes"
+        )
+    return gone.select(GONE_COLUMNS)
+
+
+def plan(valid: pl.DataFrame, store: StateStore) -> pl.DataFrame:
+    """Valid rows with their payload hash, the action to take and the known customer id."""
+    hashed = with_payload_hash(valid)
+    states = [
+        store.customers.lookup(entity, group.get_column("external_id").to_list())
+        for (entity,), group in hashed.group_by("entity_id", maintain_order=True)
+    ]
+    state = pl.concat(states) if states else store.customers.lookup("", [])
+    return plan_sync(hashed, state)
+
+
+@dataclass
+class LoadReport:
+    """The outcome of a load step."""
+
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    counters: ApiCounters = field(default_factory=ApiCounters)
+    totals: LoadTotals = field(default_factory=LoadTotals)
+    error: str | None = None  # the API stopped the run (credentials refused, say)
+
+
+def _with_loader(
+    run: RunContext,
+    session: ApiSession,
+    work: Callable[[Any, list[RowOutcome]], Coroutine[Any, Any, None]],
+    match_on: tuple[str, ...] = (),
+) -> LoadReport:
+    """Run ``work(loader, outcomes)`` in the session's loop; what the API stopped is kept."""
+    from engine.loader import Loader
+
+    report = LoadReport()
+
+    async def go() -> None:
+        api = session.api()
+        before = api.counters.copy()
+        loader = Loader(api, run.store, run.run_id, match_on)
+        try:
+            await work(loader, report.outcomes)
+        except* ApiStopError as group:
+            # The task group cancelled the rest; what finished is kept and reported.
+            report.error = str(group.exceptions[0])
+        report.counters = api.counters.since(before)
+        report.totals = loader.totals
+
+    session.loop.run(go())
+    return report
+
+
+def load_batch(
+    rows: pl.DataFrame, run: RunContext, session: ApiSession, on_result: OnResult | None = None
+) -> LoadReport:
+    """Send one slice of planned rows (none ``unchanged``); results land in the store as they
+    come."""
+
+    async def work(loader: Any, outcomes: list[RowOutcome]) -> None:
+        def collect(outcome: RowOutcome) -> None:
+            outcomes.append(outcome)
+            if on_result is not None:
+                on_result(outcome)
+
+        await loader.load(rows.iter_rows(named=True), collect)
+
+    return _with_loader(run, session, work, run.config.match_on)
+
+
+def settle(
+    gone: pl.DataFrame, run: RunContext, session: ApiSession, on_result: OnResult | None = None
+) -> LoadReport:
+    """After the upserts: reconcile creates earlier runs left unanswered that this run did not
+    touch (their ids left the export, or their rows were rejected), and delete the customers
+    whose external id left the export."""
+    orphans = run.store.journal.pending(not_run=run.run_id)
+    if not orphans and not gone.height:
+        return LoadReport()
+
+    async def work(loader: Any, outcomes: list[RowOutcome]) -> None:
+        for pending in orphans:
+            outcome = await loader.reconcile_journal(pending)
+            if outcome is not None:
+                outcomes.append(outcome)
+        for entity_id, external_id, customer_id in gone.select(GONE_COLUMNS).iter_rows():
+            outcome = await loader.delete(entity_id, external_id, customer_id)
+            outcomes.append(outcome)
+            if on_result is not None:
+                on_result(outcome)
+
+    return _with_loader(run, session, work)

@@ -1,0 +1,190 @@
+"""``custsync sync``: one run, start to finish, with progress and artefacts.
+
+The export streams through the run in batches (read -> validate -> plan -> send -> artefacts),
+so memory stays flat whatever its size: only a census of its ids (about 13 bytes a row, for
+duplicates) spans the whole export. The steps run as plain calls or as Prefect tasks, as the
+runner decides (``flows/sync_flow.py`` runs them inside the ``sync-customers`` flow).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
+from engine import steps
+from engine.config import SyncConfig
+from engine.context import RunContext, new_run_id, open_run
+from engine.runner import InlineRunner, StepRunner
+from engine.session import ApiSession
+from engine.totals import RunTotals
+from schemas.outcomes import MAPPING_COLUMNS, RowOutcome, api_rejects, mapping_rows, rejected_ids
+from schemas.outcomes import outcome_rows
+from schemas.plan import ACTION, KNOWN_ID, KNOWN_STATUS, PlanAction
+from schemas.report import SyncReport
+from schemas.validation import ValidationResult
+
+log = logging.getLogger("custsync.sync")
+
+PLAN_HEADER = ["external_id", "entity_id", "customer_id", ACTION]
+
+
+@dataclass
+class SyncOutcome:
+    """A finished (or stopped) run."""
+
+    report: SyncReport
+    out_dir: Path
+    target: str
+    exit_code: int
+    error: str | None = None
+
+
+def run_sync(
+    config: SyncConfig,
+    run_id: str | None = None,
+    on_start: Callable[[str], None] | None = None,
+    runner: StepRunner | None = None,
+) -> SyncOutcome:
+    """Run a sync; write its artefacts; the exit code follows the interface spec."""
+    started = time.perf_counter()
+    run_id = run_id or new_run_id()
+    out_dir = config.out_dir or Path("out") / run_id
+    with open_run(config, runner or InlineRunner(), run_id, out_dir, on_start) as run:
+        return _Sync(run).execute(started)
+
+
+class _Sync:
+    """The batches of one run, their artefacts and their totals."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.totals = RunTotals()
+        self.done = 0
+        self.total = run.source.census.rows
+        self.error: str | None = None
+
+    def execute(self, started: float) -> SyncOutcome:
+        run, config = self.run, self.run.config
+        gone = steps.deletions(run) if config.delete_missing else steps.no_deletions()
+        self.total += gone.height
+        load_duration_s = None
+        if config.dry_run:
+            self._dry_run(gone)
+        else:
+            run.store.runs.begin(run.run_id, "sync", run.target.description)
+            load_started = time.perf_counter()
+            self._load(gone)
+            load_duration_s = round(time.perf_counter() - load_started, 3)
+        if gone.height:
+            self.totals.plan[PlanAction.DELETE.value] += gone.height
+        report = self.totals.report(time.perf_counter() - started)
+        report.run_id, report.target = run.run_id, run.target.description
+        report.dry_run, report.load_duration_s = config.dry_run, load_duration_s
+        failed = not config.dry_run and (report.failed > 0 or self.error is not None)
+        if not config.dry_run:
+            run.store.runs.finish(run.run_id, "failed" if failed else "ok", report.as_json())
+        write_report(report.as_json(), run.out_dir)
+        run.runner.publish(report, self._first_rejects())
+        return SyncOutcome(
+            report, run.out_dir, run.target.description, 1 if failed else 0, self.error
+        )
+
+    # -- the two ways through the batches ------------------------------------------------------
+
+    def _dry_run(self, gone: pl.DataFrame) -> None:
+        """Write the plan; change nothing anywhere (no state, no API)."""
+        out = self.run.out_dir
+        with (
+            CsvAppender(out / "plan.csv", PLAN_HEADER) as plan_csv,
+            CsvAppender(out / "rejects.csv", REJECT_HEADER) as rejects_csv,
+        ):
+            for result in self.run.source.validated(
+                self.run.runner, rejects_csv, self.totals.validation
+            ):
+                planned = self._plan(result)
+                known = pl.col(KNOWN_ID).alias("customer_id")
+                plan_csv.write(planned.select("external_id", "entity_id", known, ACTION))
+                self._advance(result.rows_read)
+            plan_csv.write(gone.with_columns(pl.lit(PlanAction.DELETE.value).alias(ACTION)))
+
+    def _load(self, gone: pl.DataFrame) -> None:
+        """Every batch sent as it is planned; results land in the store as they arrive."""
+        run, config = self.run, self.run.config
+        with (
+            ApiSession(run.target, config.rate_limit, config.concurrency) as session,
+            CsvAppender(run.out_dir / "mappings.csv", MAPPING_COLUMNS) as mappings_csv,
+            CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+        ):
+            for result in run.source.validated(run.runner, rejects_csv, self.totals.validation):
+                planned = self._plan(result)
+                outcomes = self._send(planned, session)
+                self._advance(result.rows_read - len(outcomes))
+                mappings = self._mappings(result, planned, outcomes)
+                self.totals.add_mappings(mappings)
+                mappings_csv.write(mappings)
+                rejects_csv.write(api_rejects(planned, outcomes))
+                if self.error:
+                    return
+            # Journalled creates this run did not touch, and --delete-missing.
+            settled = run.runner.step("settle", steps.settle, gone, run, session, self._on_result)
+            self._count(settled)
+            mappings = outcome_rows(settled.outcomes)
+            self.totals.add_mappings(mappings)
+            mappings_csv.write(mappings)
+
+    # -- one batch -------------------------------------------------------------------------------
+
+    def _plan(self, result: ValidationResult) -> pl.DataFrame:
+        planned = self.run.runner.step("plan", steps.plan, result.valid, self.run.store)
+        self.totals.add_plan(planned)
+        return planned
+
+    def _send(self, planned: pl.DataFrame, session: ApiSession) -> list[RowOutcome]:
+        """The batch's rows to send, in slices of --batch-size (one Prefect task each)."""
+        run = self.run
+        # Rows that failed last time go first: the next run retries them before the rest.
+        to_send = planned.filter(pl.col(ACTION) != PlanAction.UNCHANGED.value).sort(
+            pl.col(KNOWN_STATUS).fill_null("") != "failed", maintain_order=True
+        )
+        outcomes: list[RowOutcome] = []
+        for rows in to_send.iter_slices(run.config.batch_size):
+            loaded = run.runner.step(
+                "load-batch", steps.load_batch, rows, run, session, self._on_result
+            )
+            self._count(loaded)
+            outcomes.extend(loaded.outcomes)
+            if self.error:
+                break
+        return outcomes
+
+    def _mappings(
+        self, result: ValidationResult, planned: pl.DataFrame, outcomes: list[RowOutcome]
+    ) -> pl.DataFrame:
+        ids = rejected_ids(result, planned)
+        # The entity of a rejected row may be what made it invalid: the store is asked by id.
+        known = self.run.store.customers.lookup_any_entity(ids)
+        return mapping_rows(result, planned, outcomes, known)
+
+    def _count(self, loaded: steps.LoadReport) -> None:
+        self.totals.add_load(loaded)
+        self.error = self.error or loaded.error
+
+    def _on_result(self, _: RowOutcome) -> None:
+        self._advance(1)
+
+    def _advance(self, rows: int) -> None:
+        self.done += rows
+        self.run.runner.progress(self.done, self.total)
+
+    def _first_rejects(self) -> pl.DataFrame:
+        """The first rejects of the run, for the Prefect summary (never the whole file)."""
+        path = self.run.out_dir / "rejects.csv"
+        if not path.exists():
+            return pl.DataFrame(schema=dict.fromkeys(REJECT_HEADER, pl.String))
+        return pl.read_csv(path, n_rows=500, infer_schema=False)

@@ -1,0 +1,127 @@
+"""What the commands of the CLI share: global options, flag types, progress, errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from connectors.errors import CustsyncError, InputError
+
+if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
+    from connectors.export_files import ReadOptions
+    from schemas.normalize import Profile
+
+
+class Options:
+    """Global flags, set by the callback."""
+
+    verbose = False
+    quiet = False
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one clear line on stderr; the caller raises the returned Exit."""
+    typer.echo(f"custsync: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+SourcesArg = Annotated[list[str], typer.Argument(help="CSV or Parquet exports: paths or globs.")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="Column mapping (TOML).", dir_okay=False)
+]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", help="api: Customer API rules; 3ds: also 3-D Secure.")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="Source encoding (default: UTF-8, BOM or not).")
+]
+DelimiterOpt = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
+]
+
+
+def profile_of(value: str) -> Profile:
+    if value not in ("api", "3ds"):
+        raise InputError(f"--profile must be api or 3ds, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    from connectors.export_files import ReadOptions
+
+    if delimiter is not None:
+        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise InputError("--delimiter must be one character (or 'tab')")
+    return ReadOptions(encoding=encoding, delimiter=delimiter)
+
+
+@contextmanager
+def progress_bar(
+    enabled: bool, label: str = "syncing rows"
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar (rows/s, ETA) on a terminal; nothing when piped or quiet."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("sync", total=None, rate="-")
+        started = time.perf_counter()
+
+        def update(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+        yield update
+
+
+def default_out_dir(kind: str) -> Path:
+    """``out/<kind>-<UTC timestamp>/``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("out") / f"{kind}-{stamp}"
+
+
+@contextmanager
+def errors_as_exit() -> Iterator[None]:
+    """Turn custsync errors into one line on stderr and their exit code (traceback with -v)."""
+    try:
+        yield
+    except CustsyncError as exc:
+        if Options.verbose:
+            logging.getLogger("custsync").exception("stopped")
+        raise fail(str(exc), exc.exit_code) from None
+
+
+def match_fields(values: list[str] | None) -> tuple[str, ...]:
+    from schemas.api_fields import FIELDS_BY_PATH
+
+    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
+    for field in fields:
+        if field not in FIELDS_BY_PATH or field == "entity_id":
+            raise InputError(f"--match-on: {field!r} is not an API field")
+    return fields

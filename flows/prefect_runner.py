@@ -1,0 +1,88 @@
+"""The engine's steps as Prefect tasks, its progress and summary as Prefect artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import polars as pl
+
+from engine.runner import InlineRunner
+from schemas.report import SyncReport
+
+if TYPE_CHECKING:
+    from engine.sync import SyncOutcome
+
+T = TypeVar("T")
+
+
+@dataclass
+class Watcher:
+    """What the CLI watches a flow run with: its console progress, and the outcome it prints."""
+
+    progress: Callable[[int, int], None] | None = None
+    on_start: Callable[[str], None] | None = None
+    outcome: SyncOutcome | None = None
+
+
+# Set by the CLI around its call of the flow; deployments run without one.
+WATCHER: ContextVar[Watcher | None] = ContextVar("custsync_watcher", default=None)
+
+
+def summary_markdown(report: SyncReport) -> str:
+    """The sync's summary as a markdown table (the same rows as the console's)."""
+    title = "# custsync sync" + (" (dry run: nothing sent)" if report.dry_run else "")
+    lines = [title, "", "| what | count |", "|---|---:|"]
+    lines += [f"| {label} | {value} |" for label, value in report.summary_rows()]
+    lines += ["", f"Target: {report.target}; run {report.run_id}."]
+    return "\n".join(lines)
+
+
+class PrefectRunner(InlineRunner):
+    """Each step a Prefect task (thin, uncached); progress and summary as artifacts."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None = None) -> None:
+        super().__init__(progress)
+        self._progress_id: Any = None
+        self._last_percent = -1.0
+
+    def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run one step as a Prefect task."""
+        from prefect import task
+        from prefect.cache_policies import NONE
+
+        wrapped = task(fn, name=name, cache_policy=NONE, persist_result=False)
+        result: T = wrapped(*args)
+        return result
+
+    def progress(self, done: int, total: int) -> None:
+        """The progress artifact, updated once per percent (not per row)."""
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+        super().progress(done, total)
+        percent = 100.0 * done / total if total else 100.0
+        if self._progress_id is None:
+            self._progress_id = create_progress_artifact(
+                progress=percent, key="sync-progress", description="Rows sent to the Customer API"
+            )
+        elif percent - self._last_percent >= 1.0 or done == total:
+            update_progress_artifact(self._progress_id, progress=percent)
+        else:
+            return
+        self._last_percent = percent
+
+    def publish(self, report: SyncReport, rejects: pl.DataFrame) -> None:
+        """The summary (markdown) and the first rejects (a table) as artifacts."""
+        from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+        create_markdown_artifact(
+            summary_markdown(report), key="sync-summary", description="Sync summary"
+        )
+        # Reasons and row numbers only: rejects carry no shopper values.
+        table = rejects.head(500).to_dicts()
+        if table:
+            create_table_artifact(
+                table, key="sync-rejects", description="Rejected rows (first 500)"
+            )

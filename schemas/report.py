@@ -1,0 +1,74 @@
+"""A sync's report as one typed value: report.json, the Rich table and the Prefect markdown are
+all rendered from it (``summary_rows`` says what a person is shown, in which order)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from schemas.plan import PlanAction
+
+
+@dataclass
+class SyncReport:
+    """What a sync did; ``report.json`` holds these keys in this order."""
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    adopted: int = 0
+    deleted: int = 0
+    failed: int = 0
+    rejected: int = 0
+    api_rejected: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    duration_s: float = 0.0
+    ambiguous_writes: int = 0
+    reconciliations: int = 0
+    reconcile_requests: int = 0
+    recreated: int = 0
+    threeds_ready: int = 0
+    plan: dict[str, int] = field(default_factory=dict)
+    run_id: str = ""
+    target: str = ""
+    dry_run: bool = False
+    load_duration_s: float | None = None  # only for a run that sent
+
+    def as_json(self) -> dict[str, Any]:
+        """The report.json object."""
+        data = asdict(self)
+        if data["load_duration_s"] is None:
+            del data["load_duration_s"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncReport:
+        """A report read back from report.json (keys it does not know are ignored)."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """(what, how many) as a person is shown them: the console's table, Prefect's summary."""
+        rows = [("rows read", self.rows_read), ("valid", self.rows_valid),
+                ("rejected", self.rows_rejected)]  # fmt: skip
+        if self.dry_run:
+            would = (PlanAction.CREATE, PlanAction.UPDATE, PlanAction.RECONCILE)
+            rows += [(f"would {a.value}", self.plan.get(a.value, 0)) for a in would]
+            rows += [("unchanged", self.plan.get(PlanAction.UNCHANGED.value, 0))]
+            if self.plan.get(PlanAction.DELETE.value):
+                rows += [("would delete", self.plan[PlanAction.DELETE.value])]
+            return [(label, f"{value:,}") for label, value in rows]
+        rows += [
+            ("created", self.created), ("updated", self.updated), ("unchanged", self.unchanged),
+            ("adopted", self.adopted), ("deleted", self.deleted), ("failed", self.failed),
+            ("rejected by the API", self.api_rejected), ("requests", self.requests),
+            ("retries", self.retries), ("rate limited (429)", self.rate_limited),
+        ]  # fmt: skip
+        return [(label, f"{value:,}") for label, value in rows] + [
+            ("duration", f"{self.duration_s:.1f} s")
+        ]

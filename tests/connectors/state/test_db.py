@@ -1,0 +1,36 @@
+"""The connection and dialect: where a store is, and errors that never carry a password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.errors import InputError
+from connectors.state import StateStore
+from connectors.state.db import is_postgres_url, mask_url, state_exists
+
+
+def test_unreachable_postgres_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="PostgreSQL") as info:
+        StateStore.open("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)
+
+
+def test_a_malformed_postgres_url_is_one_line_without_its_password() -> None:
+    with pytest.raises(InputError) as info:
+        StateStore.open("postgresql://u:s3cret@h:notaport/db?bogus_option=1")
+    assert "s3cret" not in str(info.value)
+
+
+def test_password_never_appears_in_the_location() -> None:
+    assert mask_url("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert mask_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_which_locations_are_postgres_and_which_exist(tmp_path: Path) -> None:
+    assert is_postgres_url("postgresql://h/db") and is_postgres_url("postgres://h/db")
+    assert not is_postgres_url(str(tmp_path / "postgresql.db"))
+    assert not state_exists(str(tmp_path / "absent.db"))
+    StateStore.open(str(tmp_path / "made.db")).close()
+    assert state_exists(str(tmp_path / "made.db")) and state_exists("postgresql://h/db")
