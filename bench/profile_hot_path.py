@@ -20,8 +20,8 @@ from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 
 from bench.exports import write_salesforce_csv
-from engine.sync import run_sync
 from engine.config import SyncConfig
+from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).parents[1]

@@ -14,8 +14,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.rsql import one_of
 from connectors.errors import ApiStopError
+from connectors.rsql import one_of
 
 if TYPE_CHECKING:
     from connectors.customer_api import ApiResult, CustomerApi

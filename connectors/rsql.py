@@ -1,4 +1,4 @@
-"""Building RSQL ``search`` expressions for the Customer API, every value quoted and escaped.
+r"""Building RSQL ``search`` expressions for the Customer API, every value quoted and escaped.
 
 A value is always double-quoted with ``\\`` escaping ``"`` and ``\\``, so an e-mail like
 ``o'brien+tag@example.com`` or a name holding ``, ; ( ) "`` matches itself and nothing else.

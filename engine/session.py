@@ -26,9 +26,7 @@ class ApiSession:
     all three, and its first request went alone). The pacer and the loop are the run's too, so
     the rate limit holds across batches (a limiter belongs to one loop)."""
 
-    def __init__(
-        self, target: Target, rate_limit: float | None, concurrency: int | None
-    ) -> None:
+    def __init__(self, target: Target, rate_limit: float | None, concurrency: int | None) -> None:
         self.target = target
         self.pacer = RequestPacer(rate_limit)
         self.concurrency = concurrency or default_concurrency(rate_limit)

@@ -23,8 +23,14 @@ from engine.context import RunContext, new_run_id, open_run
 from engine.runner import InlineRunner, StepRunner
 from engine.session import ApiSession
 from engine.totals import RunTotals
-from schemas.outcomes import MAPPING_COLUMNS, RowOutcome, api_rejects, mapping_rows, rejected_ids
-from schemas.outcomes import outcome_rows
+from schemas.outcomes import (
+    MAPPING_COLUMNS,
+    RowOutcome,
+    api_rejects,
+    mapping_rows,
+    outcome_rows,
+    rejected_ids,
+)
 from schemas.plan import ACTION, KNOWN_ID, KNOWN_STATUS, PlanAction
 from schemas.report import SyncReport
 from schemas.validation import ValidationResult

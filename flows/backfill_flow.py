@@ -8,11 +8,11 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from connectors.errors import RunError
 from engine.backfill import run_backfill
 from flows.prefect_runner import PrefectRunner
 from flows.secrets import load_credentials_into_environment
 from flows.sync_flow import config_from_parameters
-from connectors.errors import RunError
 
 
 def readiness_markdown(report: dict[str, Any]) -> str:

@@ -49,12 +49,14 @@ DelimiterOpt = Annotated[
 
 
 def profile_of(value: str) -> Profile:
+    """--profile, checked."""
     if value not in ("api", "3ds"):
         raise InputError(f"--profile must be api or 3ds, not {value!r}")
     return value  # type: ignore[return-value]
 
 
 def read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    r"""--encoding and --delimiter, checked (``tab`` and ``\\t`` name a tab)."""
     from connectors.export_files import ReadOptions
 
     if delimiter is not None:
@@ -118,6 +120,7 @@ def errors_as_exit() -> Iterator[None]:
 
 
 def match_fields(values: list[str] | None) -> tuple[str, ...]:
+    """--match-on fields (repeated or comma-separated), each an API field."""
     from schemas.api_fields import FIELDS_BY_PATH
 
     fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())

@@ -53,7 +53,7 @@ class PrefectRunner(InlineRunner):
         from prefect import task
         from prefect.cache_policies import NONE
 
-        wrapped = task(fn, name=name, cache_policy=NONE, persist_result=False)
+        wrapped = task(name=name, cache_policy=NONE, persist_result=False)(fn)
         result: T = wrapped(*args)
         return result
 

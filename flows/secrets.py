@@ -7,6 +7,7 @@ read at run time and put into this process's environment, where the client reads
 from __future__ import annotations
 
 import os
+from typing import cast
 
 ALLOWED = ("VERIFONE_USER_UID", "VERIFONE_API_KEY", "VERIFONE_ACCESS_TOKEN", "VERIFONE_ENTITY_ID")
 
@@ -20,4 +21,6 @@ def load_credentials_into_environment(blocks: dict[str, str] | None) -> None:
     for variable, block_name in blocks.items():
         if variable not in ALLOWED:
             raise ValueError(f"credentials_blocks: {variable} is not one of {', '.join(ALLOWED)}")
-        os.environ[variable] = str(Secret.load(block_name).get())
+        # Called outside an event loop, load() returns the block itself, not a coroutine.
+        secret = cast("Secret[str]", Secret.load(block_name))
+        os.environ[variable] = str(secret.get())

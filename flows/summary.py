@@ -37,7 +37,7 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
 def _top_pairs(report: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
     pairs = report.get("rejects_by_field_and_reason", {})
     return sorted(
-        ((tuple(key.split(": ", 1)), n) for key, n in pairs.items()),  # type: ignore[misc]
+        (((key.partition(": ")[0], key.partition(": ")[2]), n) for key, n in pairs.items()),
         key=lambda item: -item[1],
     )
 

@@ -101,7 +101,8 @@ def sync_customers(
     if watcher is not None:
         watcher.outcome = outcome
     if outcome.exit_code != 0:
-        raise RunError(outcome.error or f"{outcome.report.failed} rows failed; see {outcome.out_dir}")
+        failed = f"{outcome.report.failed} rows failed; see {outcome.out_dir}"
+        raise RunError(outcome.error or failed)
     return outcome.report.as_json()
 
 

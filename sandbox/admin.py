@@ -36,7 +36,5 @@ async def change_faults(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    """GET /_sandbox/openapi.json"""
+    """GET /_sandbox/openapi.json: the sandbox's OpenAPI document."""
     return JSONResponse(openapi_document())
-
-

@@ -31,7 +31,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # Keeps headers such as Allow on a 405 (RFC 9110).
-    return error_response(exc.status_code, exc.detail, **(exc.headers or {}))
+    return error_response(exc.status_code, exc.detail, None, **dict(exc.headers or {}))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

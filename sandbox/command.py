@@ -47,12 +47,17 @@ def parser(prog: str = "custsync sandbox") -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="Port; 0 picks a free one.")
     p.add_argument("--db", default=".custsync/sandbox.db",
                    help="SQLite file for the customers, or :memory:.")  # fmt: skip
-    p.add_argument("--user", action="append",
-                   help=f"Accepted Basic credentials UID:KEY (repeatable; env {USERS_ENV}).")  # fmt: skip
+    p.add_argument(
+        "--user",
+        action="append",
+        help=f"Accepted Basic credentials UID:KEY (repeatable; env {USERS_ENV}).",
+    )
     p.add_argument("--read-only-user", action="append",
                    help="Basic credentials UID:KEY that may read but not write (403; env "
                         f"{READ_ONLY_USERS_ENV}).")  # fmt: skip
-    p.add_argument("--jwt-secret", help=f"Accept HS256 Bearer JWTs signed with this (env {JWT_SECRET_ENV}).")
+    p.add_argument(
+        "--jwt-secret", help=f"Accept HS256 Bearer JWTs signed with this (env {JWT_SECRET_ENV})."
+    )
     p.add_argument("--seed", type=int, help="Seed for the fault dice.")
     knobs = p.add_argument_group("gateway and faults")
     hints = typing.get_type_hints(FaultSettings)

@@ -56,6 +56,7 @@ class Gateway:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count an API request and pass it through the gateway; anything else straight on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -151,5 +152,3 @@ class Gateway:
         )
         if dropped:
             await asyncio.sleep(0)
-
-

@@ -63,7 +63,7 @@ def _positive_int(request: Request, name: str, default: int) -> int:
 
 
 async def search_customers(request: Request) -> Response:
-    """GET /v2/customer"""
+    """GET /v2/customer: one page of the customers a search matches."""
     params = request.query_params
     text = params.get("search")
     if text is None or not text.strip():
@@ -96,13 +96,13 @@ async def search_customers(request: Request) -> Response:
 
 
 async def create_customer(request: Request) -> Response:
-    """POST /v2/customer"""
+    """POST /v2/customer: create a customer."""
     record = await _request_record(request)
     return JSONResponse(sandbox_state(request).store.create(record))
 
 
 async def get_customer(request: Request) -> Response:
-    """GET /v2/customer/{customerId}"""
+    """GET /v2/customer/{customerId}: one customer."""
     customer = sandbox_state(request).store.get(_customer_id(request))
     if customer is None:
         raise ApiError(404, "Customer not found", {"customerId": "no such customer"})
@@ -120,9 +120,7 @@ async def update_customer(request: Request) -> Response:
 
 
 async def delete_customer(request: Request) -> Response:
-    """DELETE /v2/customer/{customerId}"""
+    """DELETE /v2/customer/{customerId}: delete a customer."""
     if not sandbox_state(request).store.delete(_customer_id(request)):
         raise ApiError(404, "Customer not found", {"customerId": "no such customer"})
     return Response(status_code=204)
-
-

@@ -78,6 +78,7 @@ def compile_condition(node: Node) -> tuple[str, list[object]]:
 
 def _compile_comparison(cmp: Comparison) -> tuple[str, list[object]]:
     field, op = cmp.selector, cmp.operator
+    values: list[object]
     if field not in SEARCHABLE_FIELDS:
         raise SearchError(f"unknown field {field!r}")
     if field in DATE_FIELDS:
@@ -102,7 +103,7 @@ def _compile_comparison(cmp: Comparison) -> tuple[str, list[object]]:
         return f"({column} IS NULL OR {column} NOT IN ({marks}))", values
     if op == "=regex=":
         try:
-            _compiled(values[0])  # type: ignore[arg-type]
+            _compiled(str(values[0]))
         except re.error as exc:
             raise SearchError(f"invalid regular expression for {field}: {exc}") from exc
         return f"regex_search(?, {column})", values

@@ -26,8 +26,9 @@ class TransportExposingProtocol(HttpToolsProtocol):
     """
 
     def on_message_begin(self) -> None:
+        """Start a request, its transport in the ASGI scope's extensions."""
         super().on_message_begin()
-        self.scope["extensions"] = {TRANSPORT_KEY: self.transport}  # type: ignore[typeddict-unknown-key]
+        self.scope["extensions"] = {TRANSPORT_KEY: self.transport}  # type: ignore[dict-item]
 
 
 @dataclass

@@ -47,8 +47,6 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
-
-
 def sandbox_state(request: Request) -> SandboxState:
     """The state of the sandbox serving ``request``."""
     state: SandboxState = request.app.state.sandbox

@@ -1,0 +1,1 @@
+"""What a valid customer is: normalisers, pandera schemas, payloads, plans, reports (pure)."""

@@ -200,7 +200,7 @@ def subdivision_table() -> pl.DataFrame:
     """
     rows: dict[tuple[str, str], str] = {}
     for country in sorted(STATE_REQUIRED):
-        for sub in pycountry.subdivisions.get(country_code=country) or []:
+        for sub in pycountry.subdivisions.get(country_code=country) or []:  # type: ignore[no-untyped-call]
             short = sub.code.split("-", 1)[1]
             # CN names carry their type in pinyin ("Beijing Shi"): the bare name is unambiguous.
             bare = sub.name.rsplit(" ", 1)[0] if sub.name.endswith(CN_TYPE_SUFFIXES) else None

@@ -12,7 +12,6 @@ import polars as pl
 from schemas.payload import PAYLOAD_HASH
 
 
-
 class PlanAction(StrEnum):
     """What a sync does with one valid row."""
 
@@ -21,6 +20,7 @@ class PlanAction(StrEnum):
     UNCHANGED = "unchanged"
     RECONCILE = "reconcile"
     DELETE = "delete"  # --delete-missing: its external id left the export
+
 
 ACTION = "action"
 KNOWN_ID = "known_customer_id"

@@ -1,10 +1,10 @@
 """The state store: what custsync knows of every customer it synced, and of every run.
 
-    db.py           the connection and dialect (SQLite file or PostgreSQL URL), the clock
-    customers.py    per (entity, external id): UUID, payload hash, last status and error
-    journal.py      the write-ahead journal of creates in flight (``PendingCreate``)
-    run_lock.py     one run at a time per store
-    run_records.py  every run, with its report
+db.py           the connection and dialect (SQLite file or PostgreSQL URL), the clock
+customers.py    per (entity, external id): UUID, payload hash, last status and error
+journal.py      the write-ahead journal of creates in flight (``PendingCreate``)
+run_lock.py     one run at a time per store
+run_records.py  every run, with its report
 """
 
 from __future__ import annotations

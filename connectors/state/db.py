@@ -147,6 +147,10 @@ def connect(location: str, clock: Clock = utc_now) -> StateDb:
             # A malformed URL: psycopg's message quotes it, password and all.
             raise InputError(f"not a usable PostgreSQL URL: {mask_url(location)}") from None
         return StateDb(connection, mask_url(location), True, clock)
+    return _sqlite(location, clock)
+
+
+def _sqlite(location: str, clock: Clock) -> StateDb:
     path = Path(location)
     if location != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)

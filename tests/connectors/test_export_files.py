@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.export_files import ReadOptions, detect_delimiter, expand_sources, reading
 from connectors.errors import MappingError, SourceError
+from connectors.export_files import ReadOptions, detect_delimiter, expand_sources, reading
 from schemas.mapping import parse_mapping
 
 HEADER = "external_id,billing.first_name,billing.postal_code,billing.city\n"

@@ -10,13 +10,11 @@ import httpx
 import pytest
 
 from engine.backfill import run_backfill
+from engine.config import SyncConfig
 from engine.runner import InlineRunner
 from engine.sync import run_sync
-from engine.config import SyncConfig
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
-from tests.conftest import write
-from tests.conftest import read_csv
+from tests.conftest import KEY, USER, read_csv, write
 
 SEED_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
                "email_address", "billing.country_code"]  # fmt: skip

@@ -15,11 +15,10 @@ from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi, RetryPolicy
 from connectors.state import StateStore
 from engine.loader import Loader
-from schemas.outcomes import RowOutcome
-from schemas.outcomes import api_rejects
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from schemas.normalize import API_COLUMNS
+from schemas.outcomes import RowOutcome, api_rejects
 from schemas.payload import with_payload_hash
 from schemas.plan import plan_sync
 
@@ -48,8 +47,12 @@ def load(server: SandboxProcess, store: StateStore, frame: pl.DataFrame) -> list
     outcomes: list[RowOutcome] = []
 
     async def go() -> None:
-        async with CustomerApi(server.url, Credentials(user_uid=USER, api_key=KEY),
-                               concurrency=4, retry=RetryPolicy(backoff_max_s=0.2)) as api:  # fmt: skip
+        async with CustomerApi(
+            server.url,
+            Credentials(user_uid=USER, api_key=KEY),
+            concurrency=4,
+            retry=RetryPolicy(backoff_max_s=0.2),
+        ) as api:
             await Loader(api, store, "run").load(planned.iter_rows(named=True), outcomes.append)
 
     asyncio.run(go())

@@ -10,11 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.sync import run_sync
 from engine.config import SyncConfig
+from engine.sync import run_sync
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
-from tests.conftest import export, read_csv
+from tests.conftest import KEY, USER, export, read_csv
 
 ROWS = [
     ["A", "a@example.com", "Ann", "Lee", "London", "GB"],

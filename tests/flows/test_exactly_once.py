@@ -17,8 +17,8 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.flows.conftest import ROOT, custsync
 from tests.conftest import export, people, read_csv
+from tests.flows.conftest import ROOT, custsync
 
 USER, KEY = "u", "k"
 ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}

@@ -132,3 +132,30 @@ def test_customers_survive_a_restart(tmp_path: Path) -> None:
     with SandboxProcess(db=db, users={"u": "k"}) as server, client(server) as api:
         assert api.get(f"/v2/customer/{created['id']}").json() == created
         assert server.stats()["customers"] == 1
+
+
+@pytest.mark.parametrize("form", ["seconds", "date", "none"])
+def test_retry_after_comes_in_every_form_gateways_use(form: str) -> None:
+    import email.utils
+
+    faults = FaultSettings(rate_limit=2, burst=1, retry_after=form)
+    with SandboxProcess(users={"u": "k"}, faults=faults) as server, client(server) as api:
+        answers = [api.get(f"/v2/customer/{uuid.uuid4()}") for _ in range(3)]
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited
+    for answer in limited:
+        header = answer.headers.get("Retry-After")
+        if form == "none":
+            assert header is None
+        elif form == "date":
+            moment = email.utils.parsedate_to_datetime(header)
+            assert 0 < moment.timestamp() - time.time() <= 2
+        else:
+            assert header is not None and int(header) >= 1
+
+
+def test_retry_after_as_a_date_is_at_least_the_wait() -> None:
+    now = 1_800_000_000.25
+    header = retry_after_header(1.2, "date", now=now)
+    assert header == "Fri, 15 Jan 2027 08:00:03 GMT"
+    assert retry_after_header(1.2, "seconds") == "2"

@@ -16,7 +16,8 @@ def test_runs_are_recorded_with_their_report(location: str) -> None:
     store.runs.finish("r1", "ok", {"created": 1})
     store.runs.begin("r2", "backfill-3ds", "emea")
     (first, second) = store.runs.all()
-    assert (first["run_id"], first["status"], json.loads(first["report"])) == ("r1", "ok", {"created": 1})
+    assert (first["run_id"], first["status"]) == ("r1", "ok")
+    assert json.loads(first["report"]) == {"created": 1}
     assert (first["started_at"], first["finished_at"]) == (
         "2026-11-26T01:30:00.000Z", "2026-11-26T01:30:05.000Z",
     )  # fmt: skip
