@@ -111,8 +111,16 @@ class CustomerStates:
             f" pending_hash = {pending_hash}, pending_since = {pending_since},"
             f" pending_body = {pending_body},"
             " updated_at = excluded.updated_at",
-            (entity_id, external_id, customer_id, payload_hash, str(status), error, run_id,
-             *stamps),  # fmt: skip
+            (
+                entity_id,
+                external_id,
+                customer_id,
+                payload_hash,
+                str(status),
+                error,
+                run_id,
+                *stamps,
+            ),  # fmt: skip
         )
 
     def forget(self, entity_id: str, external_id: str, status: str, run_id: str) -> None:

@@ -201,8 +201,10 @@ def test_a_briefly_locked_state_store_is_waited_for(tmp_path: Path) -> None:
 
 
 def test_a_second_run_of_the_same_state_is_refused_while_the_first_runs(tmp_path: Path) -> None:
-    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(latency_ms=100)) as server:
-        source = export(tmp_path / "a.csv", people(300))  # ~15 s at 2 in flight, 100 ms each
+    # The first run's requests take 4 s each until the second has been refused: it is sending
+    # for as long as the test needs, however slowly the second starts; then it finishes fast.
+    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(latency_ms=4000)) as server:
+        source = export(tmp_path / "a.csv", people(300))
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("VERIFONE_")}, **ENV}
         first = subprocess.Popen(
             [sys.executable, "-m", "flows", "-q", "sync", str(source), "--target", server.url,
@@ -215,6 +217,7 @@ def test_a_second_run_of_the_same_state_is_refused_while_the_first_runs(tmp_path
             time.sleep(0.2)  # until the first run is sending
         code, _, _, stderr = sync(server, tmp_path, source, "second")
         assert code == 2 and "wait for it to finish" in stderr
+        server.set_faults(FaultSettings())
         assert first.wait(timeout=120) == 0
         assert len(on_server(server)) == 300
 

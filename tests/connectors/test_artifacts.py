@@ -1,0 +1,42 @@
+"""Artefacts: appended batch by batch, header-only when empty, owner-only files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors.artifacts import REJECT_HEADER, CsvAppender, export_mappings, write_report
+from connectors.errors import InputError
+
+
+def test_batches_append_under_one_header(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "rejects.csv"
+    with CsvAppender(path, REJECT_HEADER) as rejects:
+        for n in range(3):
+            rejects.write(pl.DataFrame({"external_id": [f"X{n}"], "row": [n], "field": ["f"],
+                                        "reason": ["r"], "file": ["a.csv"]}))  # fmt: skip
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(REJECT_HEADER) and len(lines) == 4
+
+
+def test_an_empty_artefact_still_has_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "mappings.csv"
+    with CsvAppender(path, ["external_id", "customer_id"]):
+        pass
+    assert path.read_text().splitlines() == ["external_id,customer_id"]
+
+
+def test_report_json(tmp_path: Path) -> None:
+    path = write_report({"created": 1, "run_id": "r"}, tmp_path / "o")
+    assert json.loads(path.read_text()) == {"created": 1, "run_id": "r"}
+
+
+def test_mappings_export_by_suffix(tmp_path: Path) -> None:
+    mappings = pl.DataFrame({"external_id": ["A"], "customer_id": ["u-1"]})
+    assert pl.read_csv(export_mappings(mappings, tmp_path / "m.csv")).rows() == [("A", "u-1")]
+    assert pl.read_parquet(export_mappings(mappings, tmp_path / "m.parquet")).height == 1
+    with pytest.raises(InputError):
+        export_mappings(mappings, tmp_path / "m.xlsx")

@@ -1,0 +1,58 @@
+"""The batch loop every command shares: checked up front, validated a batch at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors.artifacts import REJECT_HEADER, CsvAppender
+from connectors.errors import InputError
+from connectors.export_files import ReadOptions
+from engine.runner import InlineRunner
+from engine.source import SourceSpec, open_source
+from schemas.validation import ValidationTotals
+from tests.conftest import export, people
+
+
+def spec(path: Path, **overrides: object) -> SourceSpec:
+    fields: dict[str, object] = dict(sources=[str(path)], mapping_path=None,
+                                     read_options=ReadOptions(), profile="api", entity="E1",
+                                     entity_required=True, batch_rows=2)  # fmt: skip
+    fields.update(overrides)
+    return SourceSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_batches_are_validated_counted_and_their_rejects_written(tmp_path: Path) -> None:
+    rows = people(5)
+    rows[3][5] = "Narnia"  # an unknown country
+    source_path = export(tmp_path / "a.csv", rows)
+    steps: list[str] = []
+
+    class Recording(InlineRunner):
+        def step(self, name: str, fn, *args):  # type: ignore[no-untyped-def]
+            steps.append(name)
+            return fn(*args)
+
+    totals = ValidationTotals()
+    with (
+        open_source(spec(source_path)) as source,
+        CsvAppender(tmp_path / "rejects.csv", REJECT_HEADER) as rejects,
+    ):
+        results = list(source.validated(Recording(), rejects, totals))
+    assert [r.rows_read for r in results] == [2, 2, 1] and steps == ["validate"] * 3
+    assert (totals.rows_read, totals.rows_valid, totals.rows_rejected) == (5, 4, 1)
+    assert all(
+        r.valid.get_column("entity_id").to_list() == ["E1"] * r.valid.height for r in results
+    )
+    written = pl.read_csv(tmp_path / "rejects.csv", infer_schema=False)
+    assert written.select("external_id", "field").rows() == [("X3", "billing.country_code")]
+
+
+def test_no_entity_is_refused_before_anything_is_read_further(tmp_path: Path) -> None:
+    source_path = export(tmp_path / "a.csv", people(1))
+    with pytest.raises(InputError, match="no entity"), open_source(spec(source_path, entity=None)):
+        pass
+    with open_source(spec(source_path, entity=None, entity_required=False)) as source:
+        assert source.census.rows == 1

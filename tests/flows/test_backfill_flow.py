@@ -1,0 +1,61 @@
+"""The backfill-3ds Prefect flow, run for real (prefect_test_harness) against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sandbox.process import SandboxProcess
+from tests.conftest import KEY, USER
+
+
+@pytest.mark.slow
+def test_backfill_flow_publishes_readiness(
+    prefect_harness: None,
+    sandbox_server: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.backfill_flow import backfill_3ds
+    from flows.sync_flow import sync_customers
+
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+    entity = f"bflow-{uuid.uuid4().hex[:8]}"
+    thin = tmp_path / "thin.csv"
+    thin.write_text(
+        "external_id,billing.first_name,billing.last_name,email_address\nG1,Ann,Lee,a@example.com\n"
+    )
+    rich = tmp_path / "rich.csv"
+    rich.write_text(
+        "external_id,billing.first_name,billing.last_name,billing.address_1,billing.city,"
+        "billing.postal_code,billing.country_code\nG1,Ann,Lee,1 High St,London,SW1A 1AA,GB\n"
+    )
+    common = {"target": sandbox_server.url, "entity_id": entity, "state": str(tmp_path / "s.db")}
+    sync_customers(sources=[str(thin)], out=str(tmp_path / "o1"), **common)
+    report = backfill_3ds(sources=[str(rich)], out=str(tmp_path / "o2"), **common)
+    assert (report["ready_before"], report["ready_after"], report["updated"]) == (0.0, 1.0, 1)
+
+    async def keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    assert "readiness" in asyncio.run(keys())
+
+
+def test_readiness_markdown_is_by_country() -> None:
+    from flows.backfill_flow import readiness_markdown
+
+    report = {
+        "ready_before": 0.25, "ready_after": 0.75, "updated": 2,
+        "by_country_before": {"GB": {"customers": 4, "ready": 1}},
+        "by_country_after": {"GB": {"customers": 4, "ready": 3}, "FR": {"ready": 0}},
+    }  # fmt: skip
+    text = readiness_markdown(report)
+    assert "**25.0%** ready before, **75.0%** after; 2 customers updated." in text
+    assert "| GB | 4 | 1 | 3 |" in text and "| FR | 0 | 0 | 0 |" in text
