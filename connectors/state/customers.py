@@ -120,7 +120,7 @@ class CustomerStates:
                 error,
                 run_id,
                 *stamps,
-            ),  # fmt: skip
+            ),
         )
 
     def forget(self, entity_id: str, external_id: str, status: str, run_id: str) -> None:

@@ -23,8 +23,8 @@ def judged(rows: list[tuple[str, str, list[str]]]) -> pl.DataFrame:
     )  # fmt: skip
 
 
-BEFORE = judged([("a", "GB", ["billing.city: required"]), ("b", "GB", []),
-                 ("c", "FR", ["billing.postal_code: required", "billing.city: required"])])  # fmt: skip
+CITY, POSTAL = "billing.city: required", "billing.postal_code: required"
+BEFORE = judged([("a", "GB", [CITY]), ("b", "GB", []), ("c", "FR", [POSTAL, CITY])])
 AFTER = judged([("a", "GB", []), ("b", "GB", []), ("c", "FR", ["billing.postal_code: required"])])
 
 
