@@ -1,0 +1,51 @@
+"""The Prefect runner: steps as tasks, progress and summary as artifacts (a real harness)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import polars as pl
+import pytest
+
+from schemas.report import SyncReport
+
+
+def test_the_summary_markdown_has_the_consoles_rows() -> None:
+    from flows.prefect_runner import summary_markdown
+
+    report = SyncReport(rows_read=3, created=2, requests=2, run_id="r1", target="local")
+    text = summary_markdown(report)
+    assert "| rows read | 3 |" in text and "| created | 2 |" in text
+    assert text.count("\n| ") == len(report.summary_rows()) + 1  # the header row too
+    assert "Target: local; run r1." in text
+    dry = summary_markdown(SyncReport(dry_run=True, plan={"create": 5}))
+    assert "dry run" in dry and "| would create | 5 |" in dry
+
+
+@pytest.mark.slow
+def test_steps_run_as_tasks_inside_a_flow(prefect_harness: None) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from flows.prefect_runner import PrefectRunner
+
+    @flow(name="runner-test", persist_result=False)
+    def body() -> int:
+        runner = PrefectRunner()
+        total = runner.step("double", lambda x: 2 * x, 21)
+        runner.progress(1, 2)
+        runner.progress(2, 2)
+        runner.publish(SyncReport(created=1), pl.DataFrame({"reason": ["duplicate"]}))
+        return total
+
+    assert body() == 42
+
+    async def read() -> tuple[set[str], set[str]]:
+        async with get_client() as client:
+            tasks = {t.name for t in await client.read_task_runs()}
+            keys = {a.key for a in await client.read_artifacts() if a.key}
+        return tasks, keys
+
+    tasks, keys = asyncio.run(read())
+    assert any(name.startswith("double") for name in tasks)
+    assert {"sync-summary", "sync-rejects", "sync-progress"} <= keys
