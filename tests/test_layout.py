@@ -20,8 +20,8 @@ MAY_IMPORT = {
 
 
 def modules(package: str) -> list[Path]:
-    return sorted(p for p in (ROOT / package).rglob("*.py") if p.name not in ("__init__.py",
-                                                                              "__main__.py"))  # fmt: skip
+    skip = ("__init__.py", "__main__.py")
+    return sorted(p for p in (ROOT / package).rglob("*.py") if p.name not in skip)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

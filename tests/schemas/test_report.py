@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from schemas.report import SyncReport
 
-DOCUMENTED = ["rows_read", "rows_valid", "rows_rejected", "created", "updated", "unchanged",
-              "adopted", "deleted", "failed", "requests", "retries", "rate_limited", "duration_s"]  # fmt: skip
+DOCUMENTED = [
+    "rows_read", "rows_valid", "rows_rejected", "created", "updated", "unchanged", "adopted",
+    "deleted", "failed", "requests", "retries", "rate_limited", "duration_s",
+]  # fmt: skip
 
 
 def test_report_json_round_trips_with_the_documented_keys() -> None:
