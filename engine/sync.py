@@ -26,6 +26,7 @@ from engine.totals import RunTotals
 from schemas.outcomes import (
     MAPPING_COLUMNS,
     RowOutcome,
+    RowStatus,
     api_rejects,
     mapping_rows,
     outcome_rows,
@@ -156,7 +157,7 @@ class _Sync:
         run = self.run
         # Rows that failed last time go first: the next run retries them before the rest.
         to_send = planned.filter(pl.col(ACTION) != PlanAction.UNCHANGED.value).sort(
-            pl.col(KNOWN_STATUS).fill_null("") != "failed", maintain_order=True
+            pl.col(KNOWN_STATUS).fill_null("") != RowStatus.FAILED.value, maintain_order=True
         )
         outcomes: list[RowOutcome] = []
         for rows in to_send.iter_slices(run.config.batch_size):
