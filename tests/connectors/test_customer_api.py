@@ -12,8 +12,7 @@ from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi, Decision, RetryPolicy
 from connectors.errors import AuthError, TargetError
 from sandbox.process import SandboxProcess
-from tests.conftest import USER
-from tests.connectors.conftest import Answer, OddServer
+from tests.conftest import USER, Answer, OddServer
 
 
 def test_refused_credentials_cost_one_401_whatever_is_queued(

@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, export, people, read_csv
+from tests.conftest import KEY, USER, Answer, OddServer, export, people, read_csv
 from tests.flows.conftest import custsync
 
 HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
@@ -230,3 +230,19 @@ def test_an_unknown_rate_limit_is_found_without_a_429_storm(workspace: dict[str,
         assert run.report["created"] == 300
         # Without the pacer every request past the limit would be refused and retried.
         assert run.report["rate_limited"] < 0.25 * run.report["requests"]
+
+
+def test_a_target_that_redirects_stops_the_run_in_one_line(
+    odd_server: OddServer, tmp_path: Path
+) -> None:
+    odd_server.answers = [Answer(302, b"", {"Location": "https://portal.example.com/login"})]
+    source = export(tmp_path / "a.csv", people(5))
+    where = ["--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "o")]
+    result = custsync("sync", str(source), "--target", odd_server.url, "--entity-id", "E1",
+                      *where, env=ENV)  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("custsync: error")]
+    assert len(errors) == 1 and "check --target" in errors[0] and "unexpected" not in result.stderr
+    assert len(odd_server.seen) == 1  # the first answer stopped the rest
+    statuses = {row["status"] for row in read_csv(tmp_path / "o" / "mappings.csv")}
+    assert "rejected" not in statuses  # before: every row "rejected", exit 0
