@@ -14,6 +14,7 @@ import polars as pl
 
 from connectors.artifacts import write_report
 from schemas.readiness import CUSTOMER_ID, PROBLEMS
+from schemas.report import BackfillReport
 
 READINESS_HEADER = [
     CUSTOMER_ID,
@@ -112,16 +113,15 @@ def readiness_rows(before: pl.DataFrame, after: pl.DataFrame, updated: set[str])
     )
 
 
-def write_readiness_page(out_dir: Path, report: dict[str, Any]) -> None:
+def write_readiness_page(out_dir: Path, report: BackfillReport) -> None:
     """report.json and readiness.html (readiness.csv is written batch by batch)."""
-    write_report(report, out_dir)
+    write_report(report.as_json(), out_dir)
     (out_dir / "readiness.html").write_text(render_html(report), encoding="utf-8")
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: BackfillReport) -> str:
     """A self-contained page: headline shares, a bar chart by country, the problem counts."""
-    before, after = report["by_country_before"], report["by_country_after"]
-    countries = sorted(set(before) | set(after))
+    countries = report.countries()
     bar_h, gap, width = 14, 10, 420
     height = len(countries) * (2 * bar_h + gap) + 30
     svg_open = (
@@ -130,35 +130,38 @@ def render_html(report: dict[str, Any]) -> str:
     )
     parts = [svg_open]
     y = 20
-    for country in countries:
-        for label, data, colour in (("before", before, "#bbb"), ("after", after, "#2a7")):
-            entry = data.get(country, {"customers": 0, "ready": 0})
-            share = entry["ready"] / entry["customers"] if entry["customers"] else 0.0
+    for row in countries:
+        name = html.escape(row.country)
+        for label, ready, colour in (("before", row.ready_before, "#bbb"),
+                                     ("after", row.ready_after, "#2a7")):  # fmt: skip
+            share = ready / row.customers if row.customers else 0.0
             parts.append(
-                f'<rect class="bar {label}" data-country="{html.escape(country)}" '
+                f'<rect class="bar {label}" data-country="{name}" '
                 f'data-share="{share:.4f}" x="60" y="{y}" width="{share * width:.1f}" '
-                f'height="{bar_h}" fill="{colour}"><title>{html.escape(country)} {label}: '
+                f'height="{bar_h}" fill="{colour}"><title>{name} {label}: '
                 f"{share:.1%}</title></rect>"
             )
             y += bar_h
-        parts.append(f'<text x="0" y="{y - bar_h + 4}">{html.escape(country)}</text>')
+        parts.append(f'<text x="0" y="{y - bar_h + 4}">{name}</text>')
         y += gap
     parts.append("</svg>")
     problems = "".join(
-        f"<tr><td>{html.escape(f)}</td><td>{report['problems_before'].get(f, 0)}</td>"
-        f"<td>{report['problems_after'].get(f, 0)}</td></tr>"
-        for f in sorted(set(report["problems_before"]) | set(report["problems_after"]))
+        f"<tr><td>{html.escape(f)}</td><td>{before}</td><td>{after}</td></tr>"
+        for f, before, after in report.problem_rows()
     )
-    data = json.dumps({k: report[k] for k in ("ready_before", "ready_after", "by_country_before",
-                                                "by_country_after", "customers")})  # fmt: skip
+    data = json.dumps({"ready_before": report.ready_before, "ready_after": report.ready_after,
+                       "by_country_before": report.by_country_before,
+                       "by_country_after": report.by_country_after,
+                       "customers": report.customers})  # fmt: skip
+    dry = ", dry run" if report.dry_run else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>custsync: 3-D Secure readiness</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}td,th{{padding:.2em .8em}}
 .legend span{{display:inline-block;width:1em;height:1em;margin:0 .3em}}</style></head>
 <body><h1>3-D Secure readiness</h1>
-<p><strong>{report["ready_before"]:.1%}</strong> of {report["customers"]:,} customers were ready
-before, <strong>{report["ready_after"]:.1%}</strong> after
-({report.get("updated", 0):,} updated{", dry run" if report.get("dry_run") else ""}).</p>
+<p><strong>{report.ready_before:.1%}</strong> of {report.customers:,} customers were ready
+before, <strong>{report.ready_after:.1%}</strong> after
+({report.updated:,} updated{dry}).</p>
 <h2>Ready, by billing country</h2>
 <p class="legend"><span style="background:#bbb"></span>before
 <span style="background:#2a7"></span>after</p>

@@ -35,6 +35,7 @@ from schemas.outcomes import RowStatus
 from schemas.payload import request_body
 from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
+from schemas.report import BackfillReport
 from schemas.validation import ValidationTotals
 
 
@@ -42,7 +43,7 @@ from schemas.validation import ValidationTotals
 class BackfillOutcome:
     """A finished backfill."""
 
-    report: dict[str, Any]
+    report: BackfillReport
     out_dir: Path
     exit_code: int
     error: str | None = None
@@ -165,24 +166,24 @@ def run_backfill(config: SyncConfig, runner: StepRunner | None = None) -> Backfi
     with open_run(config, runner, run_id, out_dir) as run:
         totals = _stream(run)
     counters = totals.counters
-    report = {
+    report = BackfillReport(
         **totals.readiness.summary(),
-        "rows_read": totals.validation.rows_read,
-        "rows_rejected": totals.validation.rows_rejected,
-        "customers_known": totals.known,
-        "customers_fetched": totals.readiness.customers,
-        "vanished": totals.vanished,
-        "updated": totals.updated,
-        "would_update": totals.improved if config.dry_run else 0,
-        "failed": len(totals.failed),
-        "requests": counters.requests,
-        "retries": counters.retries,
-        "rate_limited": counters.rate_limited,
-        "dry_run": config.dry_run,
-        "duration_s": round(time.perf_counter() - started, 3),
-        "run_id": run_id,
-        "target": run.target.description,
-    }
+        rows_read=totals.validation.rows_read,
+        rows_rejected=totals.validation.rows_rejected,
+        customers_known=totals.known,
+        customers_fetched=totals.readiness.customers,
+        vanished=totals.vanished,
+        updated=totals.updated,
+        would_update=totals.improved if config.dry_run else 0,
+        failed=len(totals.failed),
+        requests=counters.requests,
+        retries=counters.retries,
+        rate_limited=counters.rate_limited,
+        dry_run=config.dry_run,
+        duration_s=round(time.perf_counter() - started, 3),
+        run_id=run_id,
+        target=run.target.description,
+    )
     runner.step("write-report", write_readiness_page, out_dir, report)
     failed = totals.failed
     return BackfillOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)

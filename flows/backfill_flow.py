@@ -13,25 +13,24 @@ from engine.backfill import run_backfill
 from flows.prefect_runner import PrefectRunner
 from flows.secrets import load_credentials_into_environment
 from flows.sync_flow import config_from_parameters
+from schemas.report import BackfillReport
 
 
-def readiness_markdown(report: dict[str, Any]) -> str:
-    """Readiness before/after by country, as a markdown table."""
+def readiness_markdown(report: BackfillReport) -> str:
+    """Readiness before/after by country, as a markdown table (the console's rows)."""
     lines = [
         "# 3-D Secure readiness",
         "",
-        f"**{report['ready_before']:.1%}** ready before, **{report['ready_after']:.1%}** after; "
-        f"{report['updated']:,} customers updated.",
+        f"**{report.ready_before:.1%}** ready before, **{report.ready_after:.1%}** after; "
+        f"{report.done()}.",
         "",
         "| country | customers | ready before | ready after |",
         "|---|---:|---:|---:|",
     ]
-    before, after = report["by_country_before"], report["by_country_after"]
-    for country in sorted(set(before) | set(after)):
-        b, a = before.get(country, {}), after.get(country, {})
-        lines.append(
-            f"| {country} | {b.get('customers', 0)} | {b.get('ready', 0)} | {a.get('ready', 0)} |"
-        )
+    lines += [
+        f"| {row.country} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
+        for row in report.countries()
+    ]
     return "\n".join(lines)
 
 
@@ -54,4 +53,4 @@ def backfill_3ds(
     create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
     if outcome.exit_code != 0:
         raise RunError(outcome.error or "some updates failed")
-    return outcome.report
+    return outcome.report.as_json()

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from schemas.report import SyncReport
+from schemas.report import BackfillReport, SyncReport
 
 
 def print_validation(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
@@ -56,27 +56,21 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
     console.print(f"artefacts: {out_dir}/{names}, {out_dir}/rejects.csv, {out_dir}/report.json")
 
 
-def print_backfill(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+def print_backfill(report: BackfillReport, out_dir: Path, console: Console | None = None) -> None:
     """Readiness before and after, by country, and what was updated."""
     console = console or Console()
-    table = Table(title="3-D Secure readiness" + (" (dry run)" if report.get("dry_run") else ""))
+    table = Table(title="3-D Secure readiness" + (" (dry run)" if report.dry_run else ""))
     table.add_column("country")
     table.add_column("customers", justify="right")
     table.add_column("ready before", justify="right")
     table.add_column("ready after", justify="right")
-    before, after = report["by_country_before"], report["by_country_after"]
-    for country in sorted(set(before) | set(after)):
-        b, a = before.get(country, {}), after.get(country, {})
-        n = b.get("customers", 0)
-        table.add_row(country, f"{n:,}", f"{b.get('ready', 0):,}", f"{a.get('ready', 0):,}")
-    table.add_row("all", f"{report['customers']:,}", f"{report['ready_before']:.1%}",
-                  f"{report['ready_after']:.1%}")  # fmt: skip
+    for row in report.countries():
+        table.add_row(row.country, f"{row.customers:,}", f"{row.ready_before:,}",
+                      f"{row.ready_after:,}")  # fmt: skip
+    table.add_row("all", f"{report.customers:,}", f"{report.ready_before:.1%}",
+                  f"{report.ready_after:.1%}")  # fmt: skip
     console.print(table)
-    done = report["would_update"] if report.get("dry_run") else report["updated"]
-    verb = "would update" if report.get("dry_run") else "updated"
-    console.print(
-        f"{verb} {done:,} customers; still not ready: {report['problems_after'] or 'none'}"
-    )
+    console.print(f"{report.done()}; still not ready: {report.problems_after or 'none'}")
     console.print(
         f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/rejects.csv, "
         f"{out_dir}/report.json"

@@ -72,3 +72,72 @@ class SyncReport:
         return [(label, f"{value:,}") for label, value in rows] + [
             ("duration", f"{self.duration_s:.1f} s")
         ]
+
+
+@dataclass(frozen=True)
+class CountryReadiness:
+    """One billing country's customers, and how many were 3-D Secure ready before and after."""
+
+    country: str
+    customers: int
+    ready_before: int
+    ready_after: int
+
+
+@dataclass
+class BackfillReport:
+    """What a 3-D Secure backfill found and did; ``report.json`` holds these keys in order.
+
+    The console's table, the Prefect markdown and the HTML chart all show ``countries()``."""
+
+    customers: int = 0
+    ready_before: float = 0.0
+    ready_after: float = 0.0
+    problems_before: dict[str, int] = field(default_factory=dict)
+    problems_after: dict[str, int] = field(default_factory=dict)
+    by_country_before: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_country_after: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows_read: int = 0
+    rows_rejected: int = 0
+    customers_known: int = 0
+    customers_fetched: int = 0
+    vanished: int = 0
+    updated: int = 0
+    would_update: int = 0
+    failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    dry_run: bool = False
+    duration_s: float = 0.0
+    run_id: str = ""
+    target: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The report.json object."""
+        return asdict(self)
+
+    def countries(self) -> list[CountryReadiness]:
+        """Readiness by billing country, before and after, sorted by country."""
+        before, after = self.by_country_before, self.by_country_after
+        return [
+            CountryReadiness(
+                country,
+                before.get(country, after.get(country, {})).get("customers", 0),
+                before.get(country, {}).get("ready", 0),
+                after.get(country, {}).get("ready", 0),
+            )
+            for country in sorted(set(before) | set(after))
+        ]
+
+    def problem_rows(self) -> list[tuple[str, int, int]]:
+        """(field, customers missing or invalid before, after), by field."""
+        fields = sorted(set(self.problems_before) | set(self.problems_after))
+        return [(f, self.problems_before.get(f, 0), self.problems_after.get(f, 0)) for f in fields]
+
+    def done(self) -> str:
+        """What was done, in a line: ``updated 3 customers`` or ``would update 3 customers``."""
+        verb, count = (
+            ("would update", self.would_update) if self.dry_run else ("updated", self.updated)
+        )
+        return f"{verb} {count:,} customers"

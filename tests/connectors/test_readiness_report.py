@@ -12,6 +12,7 @@ from connectors.readiness_report import (
     readiness_rows,
     write_readiness_page,
 )
+from schemas.report import BackfillReport
 
 
 def judged(rows: list[tuple[str, str, list[str]]]) -> pl.DataFrame:
@@ -48,7 +49,7 @@ def test_readiness_rows_and_page(tmp_path: Path) -> None:
     assert rows.row(2)[-2:] == ("billing.postal_code: required", False)
     tally = ReadinessTally()
     tally.add(BEFORE, AFTER)
-    write_readiness_page(tmp_path, {**tally.summary(), "updated": 1, "dry_run": False})
+    write_readiness_page(tmp_path, BackfillReport(**tally.summary(), updated=1))
     page = (tmp_path / "readiness.html").read_text()
     assert page.startswith("<!DOCTYPE html>") or "<html" in page
     assert "GB" in page and "FR" in page and "<svg" in page

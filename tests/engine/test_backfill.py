@@ -59,7 +59,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
                             read_batch_rows=read_rows, batch_size=send_rows, **common)  # fmt: skip
         outcome = run_backfill(config)
         assert outcome.exit_code == 0
-        return outcome.report, read_csv(tmp_path / name / "readiness.csv")
+        return outcome.report.as_json(), read_csv(tmp_path / name / "readiness.csv")
 
     report, readiness = dry("one", 1000, 1000)
     # readiness.csv follows the export (the last K3 row is the one that counts)
@@ -88,7 +88,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
     config = SyncConfig(sources=[str(rich)], out_dir=tmp_path / "real", read_batch_rows=3,
                         batch_size=1, **common)  # fmt: skip
     real = run_backfill(config, runner=InlineRunner(lambda *step: progress.append(step)))
-    assert real.exit_code == 0 and real.report["updated"] == 3
+    assert real.exit_code == 0 and real.report.updated == 3
     # rows read, advancing with every customer judged: K1 | K5, K4 | K3 in batches of 3 rows
     assert [done for done, _ in progress] == [1, 3, 4, 5, 6, 7, 7]
     assert {total for _, total in progress} == {7}

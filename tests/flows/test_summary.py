@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from flows.summary import print_backfill, print_sync, print_validation
-from schemas.report import SyncReport
+from schemas.report import BackfillReport, SyncReport
 
 
 def printed(fn, *args) -> str:  # type: ignore[no-untyped-def]
@@ -33,9 +33,8 @@ def test_validation_and_backfill_summaries(tmp_path: Path) -> None:
               "rejects_by_field_and_reason": {"billing.city: required": 1}}  # fmt: skip
     text = printed(print_validation, report, tmp_path)
     assert "billing.city" in text and "50.0%" in text
-    backfill = {"by_country_before": {"GB": {"customers": 2, "ready": 0}},
-                "by_country_after": {"GB": {"customers": 2, "ready": 2}}, "customers": 2,
-                "ready_before": 0.0, "ready_after": 1.0, "updated": 2, "would_update": 0,
-                "problems_after": {}, "dry_run": False}  # fmt: skip
+    backfill = BackfillReport(by_country_before={"GB": {"customers": 2, "ready": 0}},
+                              by_country_after={"GB": {"customers": 2, "ready": 2}}, customers=2,
+                              ready_before=0.0, ready_after=1.0, updated=2)  # fmt: skip
     text = printed(print_backfill, backfill, tmp_path)
     assert "updated 2 customers" in text and "100.0%" in text
