@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,6 +21,9 @@ from schemas.outcomes import LoadTotals, RowOutcome
 from schemas.payload import with_payload_hash
 from schemas.plan import deletion_limit, plan_sync
 from schemas.validation import Census, id_hash
+
+if TYPE_CHECKING:
+    from engine.loader import Loader
 
 GONE_COLUMNS = ["entity_id", "external_id", "customer_id"]
 OnResult = Callable[[RowOutcome], None]
@@ -79,10 +82,11 @@ class LoadReport:
 def _with_loader(
     run: RunContext,
     session: ApiSession,
-    work: Callable[[Any, list[RowOutcome]], Coroutine[Any, Any, None]],
+    work: Callable[[Loader, list[RowOutcome]], Coroutine[Any, Any, None]],
     match_on: tuple[str, ...] = (),
 ) -> LoadReport:
     """Run ``work(loader, outcomes)`` in the session's loop; what the API stopped is kept."""
+    # Imported here: a run with nothing to send never pays for httpx and tenacity.
     from engine.loader import Loader
 
     report = LoadReport()
@@ -109,7 +113,7 @@ def load_batch(
     """Send one slice of planned rows (none ``unchanged``); results land in the store as they
     come."""
 
-    async def work(loader: Any, outcomes: list[RowOutcome]) -> None:
+    async def work(loader: Loader, outcomes: list[RowOutcome]) -> None:
         def collect(outcome: RowOutcome) -> None:
             outcomes.append(outcome)
             if on_result is not None:
@@ -130,7 +134,7 @@ def settle(
     if not orphans and not gone.height:
         return LoadReport()
 
-    async def work(loader: Any, outcomes: list[RowOutcome]) -> None:
+    async def work(loader: Loader, outcomes: list[RowOutcome]) -> None:
         for pending in orphans:
             outcome = await loader.reconcile_journal(pending)
             if outcome is not None:
