@@ -26,8 +26,8 @@ import polars as pl
 
 from bench.sync_throughput import write_export
 from bench.validate_throughput import measure
-from connectors.state import StateStore
 from connectors.state.db import iso, utc_now
+from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.source import open_source, validate_batch
 from engine.steps import plan

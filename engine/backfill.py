@@ -26,7 +26,7 @@ from connectors.readiness_report import (
     readiness_rows,
     write_readiness_page,
 )
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
 from engine.runner import InlineRunner, StepRunner

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connectors.api_config import LOCAL
 from connectors.export_files import ReadOptions
-from connectors.state import DEFAULT_STATE
+from connectors.state.db import DEFAULT_STATE
 from engine.source import READ_BATCH_ROWS, SourceSpec
 from schemas.normalize import Profile
 

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.state import StateStore, state_exists
+from connectors.state.db import state_exists
+from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.runner import StepRunner
 from engine.source import Source, open_source

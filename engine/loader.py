@@ -16,7 +16,8 @@ from typing import Any
 from connectors.customer_api import ApiResult, CustomerApi
 from connectors.http_errors import Decision
 from connectors.rsql import all_of, equals, loose_record_query, record_query
-from connectors.state import PendingCreate, StateStore
+from connectors.state.journal import PendingCreate
+from connectors.state.store import StateStore
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus
 from schemas.payload import PAYLOAD_HASH, request_body
 from schemas.plan import ACTION, KNOWN_ID, PlanAction

@@ -14,7 +14,7 @@ import polars as pl
 
 from connectors.api_counters import ApiCounters
 from connectors.errors import ApiStopError, InputError
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from engine.context import RunContext
 from engine.session import ApiSession
 from schemas.outcomes import LoadTotals, RowOutcome

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from connectors.errors import RunError
+from connectors.state.db import DEFAULT_STATE
 from engine.backfill import run_backfill
 from flows.prefect_runner import PrefectRunner
 from flows.secrets import load_credentials_into_environment
@@ -40,7 +41,7 @@ def backfill_3ds(
     mapping: str | None = None,
     target: str = "local",
     entity_id: str | None = None,
-    state: str = ".custsync/state.db",
+    state: str = DEFAULT_STATE,
     out: str | None = None,
     rate_limit: float | None = None,
     dry_run: bool = False,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from connectors.errors import InputError
+from connectors.state.db import DEFAULT_STATE
 from flows.cli_support import (
     DelimiterOpt,
     EncodingOpt,
@@ -41,7 +42,6 @@ app = typer.Typer(
 )
 StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
 OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
-DEFAULT_STATE = ".custsync/state.db"  # connectors.state.DEFAULT_STATE, without importing it
 
 
 @app.callback()
@@ -174,7 +174,8 @@ def mappings_export(
 ) -> None:
     """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
     from connectors.artifacts import export_mappings
-    from connectors.state import StateStore, state_exists
+    from connectors.state.db import state_exists
+    from connectors.state.store import StateStore
 
     with errors_as_exit():
         if not state_exists(state):
@@ -218,7 +219,7 @@ def backfill_3ds(
     delimiter: DelimiterOpt = None,
 ) -> None:
     """Make the billing records of customers already in the API 3-D Secure ready."""
-    from connectors.state import state_exists
+    from connectors.state.db import state_exists
     from engine.backfill import run_backfill
     from engine.config import SyncConfig
     from engine.runner import InlineRunner

@@ -16,7 +16,7 @@ from prefect import flow
 
 from connectors.errors import RunError
 from connectors.export_files import ReadOptions
-from connectors.state import DEFAULT_STATE
+from connectors.state.db import DEFAULT_STATE
 from engine.config import SyncConfig
 from engine.sync import SyncOutcome, run_sync
 from flows.prefect_runner import WATCHER, PrefectRunner, Watcher

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import RunLockedError, SourceError
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.context import new_run_id, open_run
 from engine.runner import InlineRunner

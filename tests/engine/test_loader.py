@@ -13,7 +13,7 @@ import pytest
 
 from connectors.api_config import Credentials
 from connectors.customer_api import CustomerApi, RetryPolicy
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from engine.loader import Loader
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from tests.connectors.state.conftest import FixedClock
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import InputError
-from connectors.state import StateStore
 from connectors.state.db import is_postgres_url, mask_url, state_exists
+from connectors.state.store import StateStore
 
 
 def test_unreachable_postgres_is_an_input_error() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.state import PendingCreate, StateStore
+from connectors.state.journal import PendingCreate
+from connectors.state.store import StateStore
 from tests.connectors.state.conftest import FixedClock
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.errors import RunLockedError
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 
 
 def test_only_one_run_holds_the_store(location: str) -> None:

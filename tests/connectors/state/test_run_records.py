@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from connectors.state import StateStore
+from connectors.state.store import StateStore
 from tests.connectors.state.conftest import FixedClock
 
 
