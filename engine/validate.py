@@ -41,6 +41,11 @@ def validation_report(
         "rejects_by_reason": dict(totals.reasons.most_common()),
         "rejects_by_field": dict(totals.fields.most_common()),
         "rejects_by_field_and_reason": dict(totals.field_reasons.most_common()),
+        "reject_examples": {
+            pair: totals.examples[pair]
+            for pair, _ in totals.field_reasons.most_common()
+            if pair in totals.examples
+        },
         "threeds_ready": totals.threeds_ready,
         "threeds_ready_share": round(totals.threeds_ready / valid, 4) if valid else 0.0,
         "threeds_problems_by_field": dict(sorted(totals.threeds_problems.items())),

@@ -28,8 +28,10 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
         reasons.add_column("field")
         reasons.add_column("reason")
         reasons.add_column("rows", justify="right")
+        reasons.add_column("for example")
+        examples = report.get("reject_examples", {})
         for (field, reason), count in _top_pairs(report)[:12]:
-            reasons.add_row(field, reason, f"{count:,}")
+            reasons.add_row(field, reason, f"{count:,}", examples.get(f"{field}: {reason}", ""))
         console.print(reasons)
     console.print(f"artefacts: {out_dir}/rejects.csv, {out_dir}/report.json")
 

@@ -60,6 +60,8 @@ class ValidationTotals:
     reasons: Counter[str] = field(default_factory=Counter)
     fields: Counter[str] = field(default_factory=Counter)
     field_reasons: Counter[str] = field(default_factory=Counter)
+    # "field: reason" -> the first external id with that problem: a row to find in the CRM.
+    examples: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -77,8 +79,13 @@ class ValidationTotals:
         lines = result.rejects.select(field.alias("field"), "reason")
         self.reasons.update(dict(lines.group_by("reason").len().iter_rows()))
         self.fields.update(dict(lines.group_by("field").len().iter_rows()))
-        pairs = lines.select(pl.format("{}: {}", "field", "reason").alias("pair"))
+        pairs = result.rejects.select(
+            pl.format("{}: {}", field, "reason").alias("pair"), pl.col(EXTERNAL_ID)
+        )
         self.field_reasons.update(dict(pairs.group_by("pair").len().iter_rows()))
+        first = pairs.drop_nulls(EXTERNAL_ID).group_by("pair", maintain_order=True).first()
+        for pair, external_id in first.iter_rows():
+            self.examples.setdefault(pair, external_id)
 
 
 def _reject_lines(rows: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:

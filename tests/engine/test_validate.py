@@ -24,3 +24,15 @@ def test_batches_give_the_report_of_the_whole(tmp_path: Path) -> None:
     assert (first["rows_read"], first["rows_rejected"]) == (5, 1)
     assert first["sources"] == [str(source)]
     assert (tmp_path / "o1" / "report.json").exists() and (tmp_path / "o1" / "rejects.csv").exists()
+
+
+def test_each_reason_names_an_example_row_to_fix_in_the_crm(tmp_path: Path) -> None:
+    rows = people(6)
+    rows[1][1] = rows[4][1] = "not-an-email"
+    rows[3][5] = "Narnia"
+    source = export(tmp_path / "a.csv", rows)
+    run = run_validate([str(source)], None, "api", ReadOptions(), tmp_path / "o", batch_rows=2)
+    assert run.report["reject_examples"] == {
+        "email_address: not a valid e-mail address": "X1",  # the first of X1 and X4
+        "billing.country_code: not a country name or ISO 3166-1 code": "X3",
+    }
