@@ -36,6 +36,10 @@ WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 DELIMITERS = (",", ";", "\t")
 TRANSCODE_CHUNK = 1 << 22
+# A cell may be as large as a file (a 1 MB note pasted into a CRM field): Python's csv module
+# refuses fields over 128 KiB by default, which stopped the whole run; such a value is the
+# row's problem (over-long), never the run's. A field is held in memory only while read.
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -294,10 +298,14 @@ def _count_rows(
     """Data rows, and whether the last column is ever empty (a short row reads like that)."""
     counted = (
         pl.scan_csv(path, truncate_ragged_lines=truncate, **scan_options)  # type: ignore[arg-type]
-        .select(pl.len(), pl.col(last_column).eq("").any())
+        # Every column's nulls are counted so that every field is parsed here, once: a field
+        # polars cannot read (`"Ann" x`) must show now, while the lenient re-read can still
+        # step in, not later in the census (an "unexpected" error).
+        .select(pl.len(), pl.col(last_column).eq("").any(),
+                pl.sum_horizontal(pl.all().null_count()).alias("__parsed"))  # fmt: skip
         .collect(engine="streaming")
     )
-    height, maybe_short = counted.row(0)
+    height, maybe_short = counted.row(0)[:2]
     return int(height), bool(maybe_short)
 
 

@@ -224,3 +224,21 @@ def test_mapping_renames_and_checks_columns(tmp_path: Path) -> None:
 def test_duplicate_header_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="repeats column 'email_address'"):
         read([write(tmp_path / "d.csv", "external_id,email_address,email_address\n1,a,b\n")])
+
+
+@pytest.mark.parametrize("size", [200_000, 1_000_000])
+@pytest.mark.parametrize("neighbour", ["", "A,Ann,1000\n", 'A,"Ann" x,1000,Oslo\n'])
+def test_a_huge_cell_is_a_value_not_a_stop(tmp_path: Path, size: int, neighbour: str) -> None:
+    # With a short row (or a stray quote) beside it, the file goes through Python's csv reader
+    # too, whose default limit is 128 KiB a field: that stopped the whole run.
+    path = write(tmp_path / "a.csv", HEADER + neighbour + f"B,Bob,0150,{'x' * size}\n")
+    frame = read([path])
+    big = frame.filter(pl.col("external_id") == "B").row(0, named=True)
+    assert len(big["billing.city"]) == size
+
+
+def test_a_field_that_opens_with_a_quote_and_goes_on_is_read(tmp_path: Path) -> None:
+    # polars accepted the file at the first pass and refused it only when reading the column.
+    path = write(tmp_path / "a.csv", HEADER + 'A,"Ann" x,0150,Oslo\nB,Bob,0150,Rome\n')
+    frame = read([path])
+    assert frame.get_column("billing.first_name").to_list() == ["Ann x", "Bob"]
