@@ -301,8 +301,11 @@ def _count_rows(
         # Every column's nulls are counted so that every field is parsed here, once: a field
         # polars cannot read (`"Ann" x`) must show now, while the lenient re-read can still
         # step in, not later in the census (an "unexpected" error).
-        .select(pl.len(), pl.col(last_column).eq("").any(),
-                pl.sum_horizontal(pl.all().null_count()).alias("__parsed"))  # fmt: skip
+        .select(
+            pl.len(),
+            pl.col(last_column).eq("").any(),
+            pl.sum_horizontal(pl.all().null_count()).alias("__parsed"),
+        )
         .collect(engine="streaming")
     )
     height, maybe_short = counted.row(0)[:2]
