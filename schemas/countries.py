@@ -1,9 +1,9 @@
-"""Country and subdivision lookup tables, built once from pycountry and joined in polars.
+"""Country and subdivision lookup tables, joined in polars.
 
-Only exact matches (case-insensitive, whitespace collapsed) of what ISO 3166 and pycountry
-publish, plus a short list of unambiguous forms people type: English ("UK", "USA", "Russia") and
-countries' own names ("Deutschland", "España").
-No fuzzy matching: a country that is not found is rejected, never guessed.
+Countries by every name CLDR and ISO 3166 give them (``schemas/country_names.py``), plus a short
+list of unambiguous forms people type (ALIASES), all compared folded: accents, case and
+punctuation aside. No fuzzy matching: a country that is not found, or a name that means two, is
+rejected, never guessed. States of the countries where 3-D Secure needs one, by code or name.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from functools import cache
 
 import polars as pl
 import pycountry
+
+from schemas.country_names import country_names, fold
 
 # Unambiguous everyday names ISO does not list. Each means exactly one alpha-2 code.
 ALIASES: dict[str, str] = {
@@ -160,36 +162,10 @@ CN_TYPE_SUFFIXES = (" Sheng", " Shi", " Zizhiqu", " Tebiexingzhengqu")
 COUNTRY_CODES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 
 
-def lookup_key(value: str) -> str:
-    """How a country or state text is matched: lower-cased, whitespace collapsed."""
-    # Same folding as polars str.to_lowercase, which applies it to the data.
-    return " ".join(value.split()).lower()
-
-
-@cache
 def country_table() -> pl.DataFrame:
-    """``key`` (lookup_key of a name or code) -> ``alpha_2``."""
-    pairs: dict[str, str] = {}
-    for country in pycountry.countries:
-        code = country.alpha_2
-        names = [
-            code,
-            country.alpha_3,
-            country.numeric,
-            str(int(country.numeric)),  # "36" as well as "036"
-            country.name,
-            getattr(country, "official_name", None),
-            getattr(country, "common_name", None),
-        ]
-        for name in names:
-            if name:
-                pairs.setdefault(lookup_key(name), code)
-    for alias, code in ALIASES.items():
-        pairs.setdefault(alias, code)
-    return pl.DataFrame(
-        {"key": list(pairs), "alpha_2": list(pairs.values())},
-        schema={"key": pl.String, "alpha_2": pl.String},
-    )
+    """``key`` (a folded name or code) -> ``alpha_2``: every name CLDR, ISO 3166 and its former
+    names give a country, and ALIASES (``schemas/country_names.py`` builds it)."""
+    return country_names()
 
 
 @cache
@@ -207,7 +183,7 @@ def subdivision_table() -> pl.DataFrame:
             for name in (short, sub.code, sub.name, bare):
                 if name is None:
                     continue
-                rows.setdefault((country, lookup_key(name)), short)
+                rows.setdefault((country, fold(name)), short)
     return pl.DataFrame(
         {
             "country": [k[0] for k in rows],
