@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -64,9 +63,7 @@ class _BannerServer(uvicorn.Server):
 
 def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) -> None:
     """Run the sandbox until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
-    if config.db != ":memory:":
-        Path(config.db).parent.mkdir(parents=True, exist_ok=True)
-    store = CustomerStore(config.db)
+    store = CustomerStore(config.db)  # creates the file, for its owner alone
     app = create_app(store, config.auth, config.faults, config.seed)
     uv_config = uvicorn.Config(
         app,

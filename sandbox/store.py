@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -46,7 +47,10 @@ class CustomerStore:
 
     def __init__(self, path: str | Path, clock: Callable[[], int] = wall_clock_ms) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Shopper data: the folder and the file readable by their owner alone (SQLite
+            # gives its -wal and -shm files the database file's permissions).
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         # One connection, used from the server's event loop thread only.
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -39,7 +39,8 @@ class RunLock:
             return
         import fcntl
 
-        handle = open(f"{self._db.location}.lock", "a+")  # noqa: SIM115 - held for the run
+        descriptor = os.open(f"{self._db.location}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        handle = os.fdopen(descriptor, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -33,3 +33,13 @@ def test_search_pages_in_order() -> None:
     newest = store.search(query, "created_at", True, 1, 1)
     assert newest[0]["company_name"] == "C4"
     store.close()
+
+
+def test_the_sandbox_file_is_readable_by_its_owner_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "data" / "sandbox.db"
+    store = CustomerStore(path)
+    store.create({"entity_id": "E1", "email_address": "a@example.com"})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    store.close()
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert modes and all(mode == 0o600 for mode in modes.values()), modes

@@ -34,3 +34,15 @@ def test_which_locations_are_postgres_and_which_exist(tmp_path: Path) -> None:
     assert not state_exists(str(tmp_path / "absent.db"))
     StateStore.open(str(tmp_path / "made.db")).close()
     assert state_exists(str(tmp_path / "made.db")) and state_exists("postgresql://h/db")
+
+
+def test_a_new_store_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    location = tmp_path / "private" / "state.db"
+    store = StateStore.open(str(location))
+    store.journal.mark("E1", "A", "h", {"entity_id": "E1", "email_address": "a@example.com"}, "r")
+    store.lock.acquire("r")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in location.parent.iterdir()}
+    store.close()
+    assert (location.parent.stat().st_mode & 0o777) == 0o700
+    assert modes["state.db"] == 0o600 and modes["state.db.lock"] == 0o600
+    assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("state.db-"))
