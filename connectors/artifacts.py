@@ -9,11 +9,11 @@ from typing import IO, Any
 
 import polars as pl
 
-REJECT_HEADER = ["external_id", "row", "field", "reason", "file"]
+REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
 
 
 def write_rejects(rejects: pl.DataFrame, out_dir: Path) -> Path:
-    """``rejects.csv``: ``external_id,row,field,reason,file``, one line per problem."""
+    """``rejects.csv``: ``external_id,row,field,reason,file,action``, one line per problem."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "rejects.csv"
     rejects.select(REJECT_HEADER).write_csv(path)

@@ -35,6 +35,7 @@ class SyncConfig:
     match_on: tuple[str, ...] = ()
     delete_missing: bool = False
     max_deletes: int | None = None
+    strict: bool = False  # any invalid value rejects its row (else it is left out)
 
     def resolved_entity(self) -> str | None:
         """--entity-id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""
@@ -53,5 +54,6 @@ class SyncConfig:
             entity=self.resolved_entity(),
             entity_required=True,
             keep_id_hashes=self.delete_missing,
+            strict=self.strict,
             batch_rows=self.read_batch_rows,
         )

@@ -19,9 +19,10 @@ from connectors.rsql import all_of, equals, loose_record_query, record_query
 from connectors.state.journal import PendingCreate
 from connectors.state.store import StateStore
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus
-from schemas.payload import PAYLOAD_HASH, request_body
+from schemas.payload import PAYLOAD_HASH, keeping_stored, request_body
 from schemas.plan import ACTION, KNOWN_ID, PlanAction
 from schemas.record_match import same_record
+from schemas.validation import LEFT_OUT
 
 __all__ = ["LoadTotals", "Loader", "RowOutcome"]
 
@@ -130,8 +131,11 @@ class Loader:
             reason = f"conflict: {len(free)} customers match on {', '.join(self.match_on)}"
             self._record(entity_id, external_id, FAILED, error=reason)
             return RowOutcome(entity_id, external_id, FAILED, reason=reason)
-        # Adopted: bring the record in line with the CRM (one full-record update).
-        updated = await self.api.update(free[0], request_body(row))
+        # Adopted: bring the record in line with the CRM (one full-record update), keeping what
+        # the API holds for the fields the export's values were left out of.
+        record = next(c for c in result.body if c["id"] == free[0])
+        sent = keeping_stored(row, record, row.get(LEFT_OUT) or [])
+        updated = await self.api.update(free[0], request_body(sent))
         return self._finish({**row, KNOWN_ID: free[0]}, updated, ADOPTED, False)
 
     # -- operations ----------------------------------------------------------------------------
@@ -164,7 +168,16 @@ class Loader:
         return RowOutcome(entity_id, external_id, FAILED, reason=reason)
 
     async def _update(self, row: dict[str, Any]) -> RowOutcome:
-        result = await self.api.update(row[KNOWN_ID], request_body(row))
+        left_out = row.get(LEFT_OUT) or []
+        sent = row
+        if left_out:
+            # Never blank what the API has: the fields left out are re-sent as it holds them.
+            stored = await self.api.get(row[KNOWN_ID])
+            if stored.decision is Decision.DONE and isinstance(stored.body, dict):
+                sent = keeping_stored(row, stored.body, left_out)
+            elif stored.decision is not Decision.NOT_FOUND:
+                return self._finish(row, stored, UPDATED, False)
+        result = await self.api.update(row[KNOWN_ID], request_body(sent))
         if result.decision is Decision.NOT_FOUND:
             # Deleted behind our back: create it again, and say so.
             log.info("customer of %s vanished from the API; recreating", row["external_id"])

@@ -39,6 +39,7 @@ class SourceSpec:
     entity: str | None  # filled in where a row names none
     entity_required: bool
     keep_id_hashes: bool = False  # --delete-missing compares the store with every id
+    strict: bool = False  # --strict: any invalid value rejects its row
     batch_rows: int = READ_BATCH_ROWS
 
 
@@ -70,7 +71,9 @@ def validate_batch(batch: pl.DataFrame, census: Census, spec: SourceSpec) -> Val
     """One batch of rows: the entity filled in, normalised and validated."""
     if spec.entity is not None:
         batch = batch.with_columns(pl.col("entity_id").fill_null(spec.entity))
-    return validate_rows(batch, spec.profile, spec.entity_required, census.superseded)
+    return validate_rows(
+        batch, spec.profile, spec.entity_required, census.superseded, strict=spec.strict
+    )
 
 
 @contextmanager

@@ -48,6 +48,7 @@ class RunTotals:
             rows_read=validation.rows_read,
             rows_valid=validation.rows_valid,
             rows_rejected=validation.rows_rejected,
+            values_left_out=validation.values_left_out,
             created=status[RowStatus.CREATED],
             updated=status[RowStatus.UPDATED],
             unchanged=status[RowStatus.UNCHANGED],

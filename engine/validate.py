@@ -38,6 +38,7 @@ def validation_report(
         "rows_read": totals.rows_read,
         "rows_valid": valid,
         "rows_rejected": totals.rows_rejected,
+        "values_left_out": totals.values_left_out,
         "rejects_by_reason": dict(totals.reasons.most_common()),
         "rejects_by_field": dict(totals.fields.most_common()),
         "rejects_by_field_and_reason": dict(totals.field_reasons.most_common()),
@@ -63,11 +64,12 @@ def run_validate(
     options: ReadOptions,
     out_dir: Path,
     batch_rows: int = READ_BATCH_ROWS,
+    strict: bool = False,
 ) -> ValidationRun:
     """Validate ``sources`` batch by batch; write ``rejects.csv`` and ``report.json``."""
     started = time.perf_counter()
     spec = SourceSpec(sources, mapping_path, options, profile, entity=None,
-                      entity_required=False, batch_rows=batch_rows)  # fmt: skip
+                      entity_required=False, batch_rows=batch_rows, strict=strict)  # fmt: skip
     totals = ValidationTotals()
     with (
         open_source(spec) as source,

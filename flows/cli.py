@@ -20,6 +20,7 @@ from flows.cli_support import (
     Options,
     ProfileOpt,
     SourcesArg,
+    StrictOpt,
     default_out_dir,
     errors_as_exit,
     fail,
@@ -77,6 +78,7 @@ def validate(
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
     out: OutOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
     from engine.validate import run_validate
@@ -89,6 +91,7 @@ def validate(
             profile_of(profile),
             read_options(encoding, delimiter),
             out or default_out_dir("validate"),
+            strict=strict,
         )
     if not Options.quiet:
         print_validation(run.report, run.out_dir)
@@ -128,6 +131,7 @@ def sync(
     max_deletes: Annotated[
         int | None, typer.Option(help="Deletions allowed (default: 5% of known customers).")
     ] = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from engine.config import SyncConfig
@@ -153,6 +157,7 @@ def sync(
             match_on=match_fields(match_on),
             delete_missing=delete_missing,
             max_deletes=max_deletes,
+            strict=strict,
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)

@@ -43,6 +43,12 @@ ProfileOpt = Annotated[
 EncodingOpt = Annotated[
     str | None, typer.Option("--encoding", help="Source encoding (default: UTF-8, BOM or not).")
 ]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Reject a row for any invalid value (else the value is left out)."
+    ),
+]
 DelimiterOpt = Annotated[
     str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
 ]

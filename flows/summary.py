@@ -20,11 +20,12 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
     table.add_row("rows read", f"{report['rows_read']:,}")
     table.add_row("valid", f"{report['rows_valid']:,}")
     table.add_row("rejected", f"{report['rows_rejected']:,}")
+    table.add_row("values left out", f"{report.get('values_left_out', 0):,}")
     share = report["threeds_ready_share"]
     table.add_row("3-D Secure ready (of valid)", f"{report['threeds_ready']:,} ({share:.1%})")
     console.print(table)
     if report["rejects_by_reason"]:
-        reasons = Table(title="Reject reasons", show_lines=False)
+        reasons = Table(title="Problems (rows rejected, or values left out)", show_lines=False)
         reasons.add_column("field")
         reasons.add_column("reason")
         reasons.add_column("rows", justify="right")

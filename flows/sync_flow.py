@@ -42,6 +42,7 @@ def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
         match_on=tuple(parameters.get("match_on") or ()),
         delete_missing=bool(parameters.get("delete_missing", False)),
         max_deletes=parameters.get("max_deletes"),
+        strict=bool(parameters.get("strict", False)),
     )
 
 
@@ -63,6 +64,7 @@ def parameters_from_config(config: SyncConfig) -> dict[str, Any]:
         "match_on": list(config.match_on) or None,
         "delete_missing": config.delete_missing,
         "max_deletes": config.max_deletes,
+        "strict": config.strict,
     }
 
 
@@ -84,6 +86,7 @@ def sync_customers(
     match_on: list[str] | None = None,
     delete_missing: bool = False,
     max_deletes: int | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 

@@ -27,6 +27,7 @@ ROW_ID = "__pos"
 REASON_REQUIRED = "required"
 REASON_DUPLICATE = "duplicate"
 REASON_3DS_REQUIRED = "required for 3-D Secure"
+REASON_NAMES = "required when billing.first_name and billing.last_name are not both given"
 
 PATTERN_REASONS = {
     "phone": "only digits, spaces and + - ( ) . allowed",
@@ -94,10 +95,7 @@ def _names_or_company() -> pa.Check:
     has_names = (
         pl.col("billing.first_name").is_not_null() & pl.col("billing.last_name").is_not_null()
     )
-    return _expression_check(
-        pl.col("company_name").is_not_null() | has_names,
-        "required when billing.first_name and billing.last_name are not both given",
-    )
+    return _expression_check(pl.col("company_name").is_not_null() | has_names, REASON_NAMES)
 
 
 @cache

@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.customer_schema import REASON_DUPLICATE
 from schemas.plan import ACTION, KNOWN_ID, PlanAction
-from schemas.validation import FILE, ROW, ValidationResult
+from schemas.validation import FILE, REJECTED, ROW, ValidationResult
 
 MAPPING_COLUMNS = ["external_id", "customer_id", "status", "entity_id"]
 
@@ -129,5 +129,5 @@ def api_rejects(planned: pl.DataFrame, outcomes: Sequence[RowOutcome]) -> pl.Dat
         "external_id", pl.col(ROW).cast(pl.Int64).alias("row"), pl.col(FILE).alias("file")
     )
     return frame.join(where, on="external_id", how="left").select(
-        "external_id", "row", "field", "reason", "file"
+        "external_id", "row", "field", "reason", "file", pl.lit(REJECTED).alias("action")
     )

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from schemas.api_fields import OBJECT_FIELDS, TOP_LEVEL_FIELDS
+from schemas.record_match import flatten
 
 HASH_VERSION = "v1"
 PAYLOAD_HASH = "payload_hash"
@@ -55,3 +56,13 @@ def request_body(row: dict[str, Any]) -> dict[str, Any]:
         if nested:
             body[parent] = nested
     return body
+
+
+def keeping_stored(
+    row: dict[str, Any], stored: dict[str, Any], fields: list[str]
+) -> dict[str, Any]:
+    """``row`` with each of ``fields`` (left out of it: the export's value broke a rule) taken
+    from ``stored``, the customer as the API holds it: an update replaces the whole record, and
+    a value the export could not give must never blank the one the API has."""
+    held = flatten(stored)
+    return {**row, **{field: held.get(field) for field in fields}}

@@ -16,6 +16,7 @@ class SyncReport:
     rows_read: int = 0
     rows_valid: int = 0
     rows_rejected: int = 0
+    values_left_out: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -55,7 +56,8 @@ class SyncReport:
     def summary_rows(self) -> list[tuple[str, str]]:
         """(what, how many) as a person is shown them: the console's table, Prefect's summary."""
         rows = [("rows read", self.rows_read), ("valid", self.rows_valid),
-                ("rejected", self.rows_rejected)]  # fmt: skip
+                ("rejected", self.rows_rejected),
+                ("values left out", self.values_left_out)]  # fmt: skip
         if self.dry_run:
             would = (PlanAction.CREATE, PlanAction.UPDATE, PlanAction.RECONCILE)
             rows += [(f"would {a.value}", self.plan.get(a.value, 0)) for a in would]

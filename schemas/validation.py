@@ -9,7 +9,9 @@ import polars as pl
 
 from schemas.customer_schema import (
     REASON_DUPLICATE,
+    REASON_NAMES,
     ROW_ID,
+    THREEDS_REQUIRED,
     api_schema,
     find_failures,
     threeds_schema,
@@ -21,13 +23,18 @@ FILE = "__file"
 ROW = "__row"
 RAGGED = "__ragged"
 SEQ = "__seq"  # position in the whole export (every file, in order)
+LEFT_OUT = "__left_out"  # the fields of a valid row left out of its payload (list)
+REJECTED, LEFT_OUT_ACTION = "rejected", "left_out"  # rejects.csv's ``action``
 REJECT_COLUMNS = {
     EXTERNAL_ID: pl.String,
     "row": pl.Int64,
     "field": pl.String,
     "reason": pl.String,
     "file": pl.String,
+    "action": pl.String,
 }
+# Fields without which there is no customer: a problem there rejects the row whatever the policy.
+ROW_FIELDS = frozenset({EXTERNAL_ID, "entity_id"})
 
 
 @dataclass
@@ -39,6 +46,7 @@ class ValidationResult:
     rows_read: int
     rows_rejected: int
     threeds_ready: int
+    values_left_out: int = 0
     threeds_problems: dict[str, int] = field(default_factory=dict)
     threeds_not_ready_by_country: dict[str, int] = field(default_factory=dict)
 
@@ -55,6 +63,7 @@ class ValidationTotals:
     rows_read: int = 0
     rows_valid: int = 0
     threeds_ready: int = 0
+    values_left_out: int = 0
     threeds_problems: Counter[str] = field(default_factory=Counter)
     threeds_not_ready_by_country: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -72,6 +81,7 @@ class ValidationTotals:
         """Count one batch in."""
         self.rows_read += result.rows_read
         self.rows_valid += result.rows_valid
+        self.values_left_out += result.values_left_out
         self.threeds_ready += result.threeds_ready
         self.threeds_problems.update(result.threeds_problems)
         self.threeds_not_ready_by_country.update(result.threeds_not_ready_by_country)
@@ -88,7 +98,9 @@ class ValidationTotals:
             self.examples.setdefault(pair, external_id)
 
 
-def _reject_lines(rows: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+def _reject_lines(
+    rows: pl.DataFrame, failures: pl.DataFrame, action: str = REJECTED
+) -> pl.DataFrame:
     lines = failures.join(rows.select(ROW_ID, EXTERNAL_ID, ROW, FILE), on=ROW_ID, how="inner")
     return lines.select(
         pl.col(EXTERNAL_ID),
@@ -96,7 +108,33 @@ def _reject_lines(rows: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
         pl.col("field"),
         pl.col("reason"),
         pl.col(FILE).alias("file"),
+        pl.lit(action).alias("action"),
     )
+
+
+def _leave_out(
+    candidates: pl.DataFrame, failures: pl.DataFrame, row_level: pl.Expr
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Apply the field policy: a value breaking a rule of a field the customer does not need is
+    left out (the field set to null, its name kept in LEFT_OUT); a row with a problem in a
+    field it needs is rejected. Returns the rows with values left out, the failures that reject
+    a row, and the failures that only left a value out."""
+    rejecting = failures.filter(row_level)
+    rejected = rejecting.get_column(ROW_ID).unique()
+    optional = failures.filter(~row_level & ~pl.col(ROW_ID).is_in(rejected.implode()))
+    per_row = optional.group_by(ROW_ID).agg(pl.col("field").unique().sort().alias(LEFT_OUT))
+    rows = candidates.join(per_row, on=ROW_ID, how="left", maintain_order="left")
+    nulled = [
+        pl.when(pl.col(LEFT_OUT).list.contains(field))
+        .then(None)
+        .otherwise(pl.col(field))
+        .alias(field)
+        for field in optional.get_column("field").unique().to_list()
+    ]
+    rows = rows.with_columns(nulled).with_columns(
+        pl.col(LEFT_OUT).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+    return rows, failures.filter(pl.col(ROW_ID).is_in(rejected.implode())), optional
 
 
 def validate_customers(
@@ -104,13 +142,20 @@ def validate_customers(
     profile: Profile = "api",
     entity_required: bool = False,
     superseded_rows: pl.Series | None = None,
+    strict: bool = False,
 ) -> ValidationResult:
     """Validate rows read from exports: ``__file``, ``__row``, ``__ragged``, ``external_id`` and
     every API column (String, null where absent).
 
     ``superseded_rows``: when ``frame`` is one batch of a larger export, the ``__seq`` of rows a
     later row of the same external id supersedes (``Census.superseded``); without it, duplicates
-    are found within ``frame``."""
+    are found within ``frame``.
+
+    The field policy: a value that breaks a rule of a field the customer does not need is left
+    out and reported (``action`` left_out), the customer still made; the row is rejected only
+    when what remains cannot make a customer (no external id or entity, neither a company nor
+    both names; under the 3ds profile a 3-D Secure field too). ``strict``: any problem rejects
+    the row."""
     rows_read = frame.height
     frame = normalize_customers(frame, profile).with_row_index(ROW_ID)
     ragged = frame.filter(pl.col(RAGGED).is_not_null())
@@ -125,8 +170,21 @@ def validate_customers(
     duplicates = frame.filter(superseded)
     candidates = frame.filter(~superseded).drop(ROW_ID).with_row_index(ROW_ID)
 
-    api_failures = find_failures(api_schema(entity_required), candidates)
-    valid = candidates.filter(~pl.col(ROW_ID).is_in(api_failures.positions.implode()))
+    schema = api_schema(entity_required)
+    first = find_failures(schema, candidates).frame
+    needed = pl.col("field").is_in(sorted(ROW_FIELDS)) | (pl.col("reason") == REASON_NAMES)
+    if profile == "3ds":
+        needed = needed | pl.col("field").is_in(THREEDS_REQUIRED)
+    row_level = pl.lit(True) if strict else needed
+    candidates, rejecting, left_out = _leave_out(candidates, first, row_level)
+    # What remains must still make a customer: a name left out may leave neither names nor a
+    # company. Those rows are rejected, with every problem they had.
+    kept = candidates.filter(~pl.col(ROW_ID).is_in(rejecting.get_column(ROW_ID).implode()))
+    second = find_failures(schema, kept).frame
+    broken = second.get_column(ROW_ID).unique().implode()
+    rejecting = pl.concat([rejecting, left_out.filter(pl.col(ROW_ID).is_in(broken)), second])
+    left_out = left_out.filter(~pl.col(ROW_ID).is_in(broken))
+    valid = kept.filter(~pl.col(ROW_ID).is_in(broken))
     valid = valid.drop(ROW_ID).with_row_index(ROW_ID)
     threeds_failures = find_failures(threeds_schema(profile), valid)
     not_ready = valid.filter(pl.col(ROW_ID).is_in(threeds_failures.positions.implode()))
@@ -141,7 +199,8 @@ def validate_customers(
                 ROW_ID, pl.lit(EXTERNAL_ID).alias("field"), pl.lit(REASON_DUPLICATE).alias("reason")
             ),
         ),
-        _reject_lines(candidates, api_failures.frame),
+        _reject_lines(candidates, rejecting),
+        _reject_lines(candidates, left_out, LEFT_OUT_ACTION),
     ]
     if profile == "3ds":
         lines.append(_reject_lines(valid, threeds_failures.frame))
@@ -153,10 +212,11 @@ def validate_customers(
         not_ready.group_by(pl.col("billing.country_code").fill_null("(none)")).len().sort("len")
     )
     return ValidationResult(
-        valid=valid.select(FILE, ROW, EXTERNAL_ID, *API_COLUMNS),
+        valid=valid.select(FILE, ROW, EXTERNAL_ID, *API_COLUMNS, LEFT_OUT),
         rejects=rejects,
         rows_read=rows_read,
         rows_rejected=rows_read - valid.height,
+        values_left_out=left_out.height,
         threeds_ready=valid.height if profile == "3ds" else valid.height - not_ready.height,
         threeds_problems=dict(problem_counts.iter_rows()),
         threeds_not_ready_by_country=dict(by_country.iter_rows()),

@@ -17,7 +17,8 @@ def test_batches_append_under_one_header(tmp_path: Path) -> None:
     with CsvAppender(path, REJECT_HEADER) as rejects:
         for n in range(3):
             rejects.write(pl.DataFrame({"external_id": [f"X{n}"], "row": [n], "field": ["f"],
-                                        "reason": ["r"], "file": ["a.csv"]}))  # fmt: skip
+                                        "reason": ["r"], "file": ["a.csv"],
+                                        "action": ["rejected"]}))  # fmt: skip
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(REJECT_HEADER) and len(lines) == 4
 

@@ -43,7 +43,7 @@ def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path:
     assert synced.exit_code == 0 and synced.report.created == 5
     # external_id|entity|first|last|e-mail|address_1|city|postal_code|state|country|phone
     rich_rows = """K1|e1|Ann|Lee||1 Main St|Columbus|43004|Ohio|US|(614) 555-0100
-K2|e1|Bob|Ray|not-an-email|2 High St|Leeds|LS1 1AA||GB|
+K2|e1|Bob||not-an-email|2 High St|Leeds|LS1 1AA||GB|
 K9|e1|Zed|Unknown||5 Nowhere|Oslo|0150||NO|
 K5|e2|Cy|Wu||9 Rue Neuve|Lyon|69001||FR|
 K3|e1|Di|Xu||3 Ring|Berlin|1011||DE|
@@ -67,7 +67,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
     readiness.sort(key=lambda r: r["external_id"])
     assert report["customers_known"] == 4  # K2's row is rejected, K9 was never synced
     assert report["would_update"] == 3 and report["updated"] == 0
-    assert report["rows_read"] == 7 and report["rows_rejected"] == 2  # bad e-mail, duplicate
+    assert report["rows_read"] == 7 and report["rows_rejected"] == 2  # no last name (nor company), duplicate
     assert report["requests"] == 1  # one search for the 4 known customers, nothing sent
     assert [r["ready_after"] for r in readiness] == [
         "true",
@@ -94,7 +94,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
     assert {total for _, total in progress} == {7}
     rejects = read_csv(tmp_path / "real" / "rejects.csv")
     reasons = {(r["row"], r["field"]) for r in rejects}
-    assert reasons == {("2", "email_address"), ("5", "external_id")}
+    assert reasons == {("2", "email_address"), ("2", "company_name"), ("5", "external_id")}
     mapping = {(m["entity_id"], m["external_id"]): m["customer_id"]
                for m in read_csv(tmp_path / "seed" / "mappings.csv")}  # fmt: skip
     assert len(mapping) == 5

@@ -76,7 +76,8 @@ def test_a_row_the_api_refuses_is_rejected_with_its_reason(tmp_path: Path) -> No
     planned = rows(1).with_columns(pl.lit("create").alias("action"))
     lines = api_rejects(planned, outcomes).rows(named=True)
     assert lines == [{"external_id": "X0", "row": 1, "field": "billing.city",
-                      "reason": f"API: {outcome.reason}", "file": "f.csv"}]  # fmt: skip
+                      "reason": f"API: {outcome.reason}", "file": "f.csv",
+                      "action": "rejected"}]  # fmt: skip
     assert store.customers.get("E1", "X0").status == "rejected"  # type: ignore[union-attr]
 
 

@@ -26,7 +26,8 @@ def spec(path: Path, **overrides: object) -> SourceSpec:
 
 def test_batches_are_validated_counted_and_their_rejects_written(tmp_path: Path) -> None:
     rows = people(5)
-    rows[3][5] = "Narnia"  # an unknown country
+    rows[3][5] = "Narnia"  # an unknown country: left out
+    rows[4][0] = ""  # no external id: rejected
     source_path = export(tmp_path / "a.csv", rows)
     steps: list[str] = []
 
@@ -43,11 +44,14 @@ def test_batches_are_validated_counted_and_their_rejects_written(tmp_path: Path)
         results = list(source.validated(Recording(), rejects, totals))
     assert [r.rows_read for r in results] == [2, 2, 1] and steps == ["validate"] * 3
     assert (totals.rows_read, totals.rows_valid, totals.rows_rejected) == (5, 4, 1)
+    assert totals.values_left_out == 1
     assert all(
         r.valid.get_column("entity_id").to_list() == ["E1"] * r.valid.height for r in results
     )
     written = pl.read_csv(tmp_path / "rejects.csv", infer_schema=False)
-    assert written.select("external_id", "field").rows() == [("X3", "billing.country_code")]
+    assert written.select("external_id", "field", "action").rows() == [
+        ("X3", "billing.country_code", "left_out"), (None, "external_id", "rejected"),
+    ]  # fmt: skip
 
 
 def test_no_entity_is_refused_before_anything_is_read_further(tmp_path: Path) -> None:

@@ -22,9 +22,9 @@ ROWS = [
     ["A", "a2@example.com", "Ann", "Lee", "Leeds", "GB"],  # supersedes row 1 (other batch)
     ["D", "d@example.com", "Di", "Xu", "Rome", "IT"],
     ["B", "b@example.com", "Bob", "Ray", "Paris", "FR"],  # supersedes the invalid row 2
-    ["E", "e@example.com", "Ed", "Yo", "Oslo", "Narnia"],  # rejected
+    ["E", "e@example.com", "Ed", "", "Oslo", "Narnia"],  # rejected: no last name, no company
     ["F", "f@example.com", "Fi", "Zu", "Bonn", "DE"],
-    ["C", "c@example.com", "Cy", "Wu", "Lyon", "Narnia"],  # supersedes row 3, rejected
+    ["C", "c@example.com", "Cy", "", "Lyon", "Narnia"],  # supersedes row 3, rejected
 ]
 
 
@@ -107,7 +107,7 @@ def test_mappings_of_a_rejected_known_customer_keep_its_uuid(
     )  # fmt: skip
     run_sync(config)
     created = read_csv(tmp_path / "one" / "mappings.csv")[0]["customer_id"]
-    bad = export(tmp_path / "b.csv", [["A", "broken", "Ann", "Lee", "London", "GB"]])
+    bad = export(tmp_path / "b.csv", [["A", "a@example.com", "Ann", "", "London", "GB"]])
     config.sources, config.out_dir = [str(bad)], tmp_path / "two"
     run_sync(config)
     assert read_csv(tmp_path / "two" / "mappings.csv") == [
@@ -120,7 +120,7 @@ def test_mappings_of_a_rejected_known_customer_keep_its_uuid(
 def test_header_only_artefacts_when_every_row_is_rejected(
     sandbox_server: SandboxProcess, tmp_path: Path
 ) -> None:
-    source = export(tmp_path / "a.csv", [["Z", "bad", "Zed", "Q", "X", "Narnia"]])
+    source = export(tmp_path / "a.csv", [["Z", "bad", "Zed", "", "X", "Narnia"]])
     code, report, _, _ = run(sandbox_server, tmp_path, source, "bad", 1000, 1000)
     assert code == 0 and report["rejected"] == 1 and report["requests"] == 0
     with (tmp_path / "bad" / "mappings.csv").open() as handle:

@@ -12,16 +12,20 @@ from tests.conftest import export, people
 
 def test_batches_give_the_report_of_the_whole(tmp_path: Path) -> None:
     rows = people(5)
-    rows[1][1] = "not-an-email"
+    rows[1][1] = "not-an-email"  # left out
+    rows[2][3] = ""  # no last name, no company: rejected
     source = export(tmp_path / "a.csv", rows)
     reports = [
         run_validate([str(source)], None, "api", ReadOptions(), tmp_path / f"o{n}", batch_rows=n)
         for n in (1, 2, 1000)
     ]
-    keys = ("rows_read", "rows_valid", "rows_rejected", "rejects_by_field_and_reason")
+    keys = ("rows_read", "rows_valid", "rows_rejected", "values_left_out",
+            "rejects_by_field_and_reason")  # fmt: skip
     assert len({json.dumps({k: r.report[k] for k in keys}) for r in reports}) == 1
     first = reports[0].report
-    assert (first["rows_read"], first["rows_rejected"]) == (5, 1)
+    assert (first["rows_read"], first["rows_rejected"], first["values_left_out"]) == (5, 1, 1)
+    strict = run_validate([str(source)], None, "api", ReadOptions(), tmp_path / "s", strict=True)
+    assert (strict.report["rows_rejected"], strict.report["values_left_out"]) == (2, 0)
     assert first["sources"] == [str(source)]
     assert (tmp_path / "o1" / "report.json").exists() and (tmp_path / "o1" / "rejects.csv").exists()
 

@@ -11,7 +11,7 @@ from tests.schemas.conftest import customer_frame, person
 
 def test_one_mapping_row_per_id_and_rejected_ids_keep_their_uuid() -> None:
     frame = customer_frame(person("A", entity_id="E1"), person("B", entity_id="E1"),
-                           person("C", entity_id="E1", email_address="bad"),
+                           person("C", entity_id=None),
                            person("A", entity_id="E1", email_address="a2@example.com"))  # fmt: skip
     result = validate_customers(frame, "api", True)
     planned = result.valid.with_columns(
@@ -38,5 +38,5 @@ def test_api_rejects_name_each_field_the_api_named() -> None:
         RowOutcome("E1", "B", RowStatus.CREATED, "uuid-b"),
     ]
     lines = api_rejects(planned, outcomes)
-    assert lines.rows() == [("A", 4, "x", "API: Validation failed", "a.csv"),
-                            ("A", 4, "y", "API: Validation failed", "a.csv")]  # fmt: skip
+    assert lines.rows() == [("A", 4, "x", "API: Validation failed", "a.csv", "rejected"),
+                            ("A", 4, "y", "API: Validation failed", "a.csv", "rejected")]  # fmt: skip

@@ -9,8 +9,14 @@ from schemas.validation import ValidationResult, validate_customers
 from tests.schemas.conftest import customer_frame, person
 
 
-def run(*rows: dict, profile: str = "api", entity_required: bool = False) -> ValidationResult:
-    return validate_customers(customer_frame(*rows), profile, entity_required)  # type: ignore[arg-type]
+def run(*rows: dict, profile: str = "api", entity_required: bool = False,
+        strict: bool = False) -> ValidationResult:  # fmt: skip
+    frame = customer_frame(*rows)
+    return validate_customers(frame, profile, entity_required, strict=strict)  # type: ignore[arg-type]
+
+
+def actions(result: ValidationResult) -> set[tuple[str, str]]:
+    return {(r["field"], r["action"]) for r in result.rejects.iter_rows(named=True)}
 
 
 def reasons(result: ValidationResult) -> set[tuple[str, str]]:
@@ -31,13 +37,60 @@ def test_every_max_length(spec) -> None:  # type: ignore[no-untyped-def]
     at_limit = run(person(**{spec.path.replace(".", "__"): fill * spec.max_length}))
     assert at_limit.rows_valid == 1, at_limit.rejects
     over = run(person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}))
-    assert reasons(over) == {(spec.path, f"longer than {spec.max_length} characters")}
+    assert (spec.path, f"longer than {spec.max_length} characters") in reasons(over)
+    strict = run(person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}), strict=True)
+    assert reasons(strict) == {(spec.path, f"longer than {spec.max_length} characters")}
+    assert strict.rows_valid == 0
 
 
-def test_over_long_values_are_rejected_not_cut() -> None:
-    result = run(person(billing__address_1="12 Long Road, Building 7, Industrial Estate North"))
+NAMES = "required when billing.first_name and billing.last_name are not both given"
+
+
+def test_a_value_the_customer_does_not_need_is_left_out_and_the_row_kept() -> None:
+    result = run(person(billing__address_1="12 Long Road, Building 7, Industrial Estate North",
+                        phone_number="020 7946 0000 ext 12", title="R2D2"))  # fmt: skip
+    assert (result.rows_valid, result.rows_rejected, result.values_left_out) == (1, 0, 3)
+    assert actions(result) == {("billing.address_1", "left_out"), ("phone_number", "left_out"),
+                               ("title", "left_out")}  # fmt: skip
+    row = result.valid.row(0, named=True)
+    assert (row["billing.address_1"], row["phone_number"], row["title"]) == (None, None, None)
+    assert row["__left_out"] == ["billing.address_1", "phone_number", "title"]
+    assert row["billing.city"] == "London"  # the rest is sent as it was
+
+
+def test_a_row_is_rejected_when_what_remains_cannot_make_a_customer() -> None:
+    # A first name too long to send leaves neither both names nor a company.
+    result = run(person(billing__first_name="a" * 60))
+    assert result.rows_valid == 0 and result.values_left_out == 0
+    assert actions(result) == {("billing.first_name", "rejected"), ("company_name", "rejected")}
+    assert (("company_name", NAMES)) in reasons(result)
+    company = run(person(billing__first_name="a" * 60, company_name="Acme Ltd"))
+    assert company.rows_valid == 1 and actions(company) == {("billing.first_name", "left_out")}
+    no_id = run(person(external_id=None, title="R2D2"))
+    assert no_id.rows_valid == 0 and actions(no_id) == {("external_id", "rejected"),
+                                                        ("title", "rejected")}  # fmt: skip
+
+
+def test_under_3ds_a_3ds_field_rejects_the_row_and_others_are_left_out() -> None:
+    result = run(person(email_address="not-an-email", title="R2D2"), profile="3ds")
     assert result.rows_valid == 0
+    assert ("email_address", "rejected") in actions(result)
+    kept = run(person(title="R2D2"), profile="3ds")
+    assert kept.rows_valid == 1 and actions(kept) == {("title", "left_out")}
+
+
+def test_strict_rejects_the_row_for_any_invalid_value() -> None:
+    result = run(person(title="R2D2"), strict=True)
+    assert (result.rows_valid, result.values_left_out) == (0, 0)
+    assert actions(result) == {("title", "rejected")}
+
+
+def test_over_long_values_are_left_out_never_cut() -> None:
+    long = "12 Long Road, Building 7, Industrial Estate North"
+    result = run(person(billing__address_1=long))
+    assert result.rows_valid == 1 and result.valid.item(0, "billing.address_1") is None
     assert result.rejects.row(0, named=True)["row"] == 1
+    assert run(person(billing__address_1=long), strict=True).rows_valid == 0
 
 
 @pytest.mark.parametrize("path", ["phone_number", "work_phone", "billing.phone", "shipping.phone"])
@@ -123,7 +176,8 @@ def test_every_problem_of_a_row_is_listed() -> None:
         "billing.city",
         "billing.country_code",
     }
-    assert result.rows_rejected == 1
+    assert (result.rows_rejected, result.values_left_out) == (0, 3)
+    assert run(person(title="R2D2", billing__country_code="XX"), strict=True).rows_rejected == 1
 
 
 def test_reasons_never_carry_shopper_values() -> None:
