@@ -67,7 +67,9 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
     readiness.sort(key=lambda r: r["external_id"])
     assert report["customers_known"] == 4  # K2's row is rejected, K9 was never synced
     assert report["would_update"] == 3 and report["updated"] == 0
-    assert report["rows_read"] == 7 and report["rows_rejected"] == 2  # no last name (nor company), duplicate
+    assert (
+        report["rows_read"] == 7 and report["rows_rejected"] == 2
+    )  # no last name (nor company), duplicate
     assert report["requests"] == 1  # one search for the 4 known customers, nothing sent
     assert [r["ready_after"] for r in readiness] == [
         "true",

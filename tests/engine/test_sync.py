@@ -13,7 +13,7 @@ import pytest
 from engine.config import SyncConfig
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, export, read_csv
+from tests.conftest import KEY, USER, export, read_csv, write
 
 ROWS = [
     ["A", "a@example.com", "Ann", "Lee", "London", "GB"],
@@ -125,3 +125,31 @@ def test_header_only_artefacts_when_every_row_is_rejected(
     assert code == 0 and report["rejected"] == 1 and report["requests"] == 0
     with (tmp_path / "bad" / "mappings.csv").open() as handle:
         assert next(csv.reader(handle)) == ["external_id", "customer_id", "status", "entity_id"]
+
+
+def test_a_value_left_out_never_blanks_what_the_api_has(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    header = ["external_id", "billing.first_name", "billing.last_name", "billing.city",
+              "phone_number", "email_address"]  # fmt: skip
+    config = SyncConfig(
+        sources=[str(write(tmp_path / "a.csv", header, [["P1", "Ann", "Lee", "Leeds",
+                                                          "0113 496 0000", "ann@example.com"]]))],
+        target=sandbox_server.url, entity_id="blank-" + uuid.uuid4().hex,
+        state=str(tmp_path / "s.db"), out_dir=tmp_path / "one",
+    )  # fmt: skip
+    assert run_sync(config).report.created == 1
+    # The CRM's phone turns invalid, its e-mail too, and the city changes.
+    row = ["P1", "Ann", "Lee", "York", "0113 496 0000 ext. 12", "ann@@example"]
+    changed = write(tmp_path / "b.csv", header, [row])
+    config.sources, config.out_dir = [str(changed)], tmp_path / "two"
+    second = run_sync(config)
+    assert (second.exit_code, second.report.updated, second.report.values_left_out) == (0, 1, 2)
+    customer_id = read_csv(tmp_path / "two" / "mappings.csv")[0]["customer_id"]
+    with httpx.Client(base_url=sandbox_server.url, auth=(USER, KEY)) as client:
+        record = client.get(f"/v2/customer/{customer_id}").json()
+    assert record["billing"]["city"] == "York"  # the change is sent ...
+    assert record["phone_number"] == "0113 496 0000"  # ... and what could not be, is kept
+    assert record["email_address"] == "ann@example.com"
+    lines = {(r["field"], r["action"]) for r in read_csv(tmp_path / "two" / "rejects.csv")}
+    assert lines == {("phone_number", "left_out"), ("email_address", "left_out")}

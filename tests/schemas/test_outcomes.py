@@ -38,5 +38,5 @@ def test_api_rejects_name_each_field_the_api_named() -> None:
         RowOutcome("E1", "B", RowStatus.CREATED, "uuid-b"),
     ]
     lines = api_rejects(planned, outcomes)
-    assert lines.rows() == [("A", 4, "x", "API: Validation failed", "a.csv", "rejected"),
-                            ("A", 4, "y", "API: Validation failed", "a.csv", "rejected")]  # fmt: skip
+    refused = ("API: Validation failed", "a.csv", "rejected")
+    assert lines.rows() == [("A", 4, "x", *refused), ("A", 4, "y", *refused)]

@@ -38,7 +38,9 @@ def test_every_max_length(spec) -> None:  # type: ignore[no-untyped-def]
     assert at_limit.rows_valid == 1, at_limit.rejects
     over = run(person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}))
     assert (spec.path, f"longer than {spec.max_length} characters") in reasons(over)
-    strict = run(person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}), strict=True)
+    strict = run(
+        person(**{spec.path.replace(".", "__"): fill * (spec.max_length + 1)}), strict=True
+    )
     assert reasons(strict) == {(spec.path, f"longer than {spec.max_length} characters")}
     assert strict.rows_valid == 0
 
