@@ -3,7 +3,8 @@
 Every text: Unicode NFC, trimmed, inner whitespace collapsed to one space, empty -> absent.
 Countries: names, alpha-3 and numeric codes -> alpha-2 (lookup table, exact matches only).
 States in US/CA/CN: subdivision names and ``US-OH`` forms -> ``OH``. Postal codes upper-cased.
-Phones: unambiguous separators repaired. E-mails: email-validator's normal form.
+Phones: unambiguous separators repaired, a trailing extension split off (``x718``, ``ext. 12``,
+``#12``: the API has no field for it). E-mails: email-validator's normal form.
 With the 3-D Secure profile, phones also become E.164 using the billing country.
 """
 
@@ -18,7 +19,7 @@ from schemas.countries import POSTAL_DIGITS, STATE_REQUIRED, country_table, subd
 from schemas.country_names import fold_expr
 from schemas.emails import normalize_email_column
 from schemas.mapping import EXTERNAL_ID
-from schemas.phones import e164_column, repair_phone
+from schemas.phones import e164_column, repair_phone, split_extension
 
 Profile = Literal["api", "3ds"]
 
@@ -99,7 +100,11 @@ def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.Dat
         pl.col("billing.postal_code", "shipping.postal_code").str.to_uppercase(),
         *(repair_phone(c) for c in PHONE_COLUMNS),
     )
-    frame = frame.with_columns(_postal_zeros("billing"), _postal_zeros("shipping"))
+    frame = frame.with_columns(
+        _postal_zeros("billing"),
+        _postal_zeros("shipping"),
+        *(expr for c in PHONE_COLUMNS for expr in split_extension(c)),
+    )
     frame = _states(frame, "billing")
     frame = _states(frame, "shipping")
     frame = normalize_email_column(frame, "email_address")

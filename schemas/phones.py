@@ -25,6 +25,35 @@ def repair_phone(column: str) -> pl.Expr:
     return value.str.strip_chars(" ").replace("", None)
 
 
+EXTENSION_SUFFIX = "__extension"
+MIN_NUMBER_DIGITS = 6
+# A trailing extension, in the forms phonenumbers parses (its _EXTN_PATTERNS_FOR_PARSING: "x",
+# "ext", "extn", "extension", "#", "~", ",", ";", "int" and "доб"/"anexo"), written for polars'
+# regex engine so no Python runs per row: the number before it is kept digit for digit.
+EXTENSION = (
+    r"(?i)^(.*?\d[\d\s().\-]*?)\s*"
+    r"(?:e?xt(?:ensi(?:o|ó)n|n)?\.?:?|[x#~,;]|int\.?|доб\.?|anexo)\s*\d{1,10}#?$"
+)
+
+
+def split_extension(column: str) -> list[pl.Expr]:
+    """``column`` without a trailing extension (``397.884.0519x718`` -> ``397.884.0519``), and
+    ``<column>__extension``: whether one was split off (the API has no field for it). A value
+    that is valid as it stands is left alone."""
+    value = pl.col(column)
+    number = value.str.extract(EXTENSION, 1).str.strip_chars(" ")
+    # An extension follows a whole number: "+44#20" is no number with an extension.
+    split = (
+        number.is_not_null()
+        & value.str.contains(r"[^\d\s()+.\-]")
+        & (number.str.count_matches(r"\d") >= MIN_NUMBER_DIGITS)
+    )
+    return [
+        pl.when(split).then(number).otherwise(value).alias(column),
+        split.fill_null(False).alias(column + EXTENSION_SUFFIX),
+    ]
+
+
 def to_e164(number: str, region: str | None) -> str | None:
     """``number`` in E.164 using the billing country for national numbers, or None."""
     try:

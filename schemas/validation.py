@@ -17,7 +17,14 @@ from schemas.customer_schema import (
     threeds_schema,
 )
 from schemas.mapping import EXTERNAL_ID
-from schemas.normalize import API_COLUMNS, Profile, clean_text, normalize_customers
+from schemas.normalize import (
+    API_COLUMNS,
+    PHONE_COLUMNS,
+    Profile,
+    clean_text,
+    normalize_customers,
+)
+from schemas.phones import EXTENSION_SUFFIX
 
 FILE = "__file"
 ROW = "__row"
@@ -33,6 +40,7 @@ REJECT_COLUMNS = {
     "file": pl.String,
     "action": pl.String,
 }
+REASON_EXTENSION = "extension left out: the API has no field for it (the number is sent)"
 # Fields without which there is no customer: a problem there rejects the row whatever the policy.
 ROW_FIELDS = frozenset({EXTERNAL_ID, "entity_id"})
 
@@ -137,6 +145,18 @@ def _leave_out(
     return rows, failures.filter(pl.col(ROW_ID).is_in(rejected.implode())), optional
 
 
+def _extensions(rows: pl.DataFrame) -> pl.DataFrame:
+    """A line for each phone of ``rows`` whose extension was split off (normalize)."""
+    found = [
+        rows.filter(pl.col(column + EXTENSION_SUFFIX)).select(
+            ROW_ID, pl.lit(column).alias("field"), pl.lit(REASON_EXTENSION).alias("reason")
+        )
+        for column in PHONE_COLUMNS
+    ]
+    empty = pl.DataFrame(schema={ROW_ID: pl.UInt32, "field": pl.String, "reason": pl.String})
+    return pl.concat([empty, *found])
+
+
 def validate_customers(
     frame: pl.DataFrame,
     profile: Profile = "api",
@@ -185,6 +205,12 @@ def validate_customers(
     rejecting = pl.concat([rejecting, left_out.filter(pl.col(ROW_ID).is_in(broken)), second])
     left_out = left_out.filter(~pl.col(ROW_ID).is_in(broken))
     valid = kept.filter(~pl.col(ROW_ID).is_in(broken))
+    extensions = _extensions(valid)
+    if strict:  # as before the policy: a phone with an extension is an invalid phone
+        rejecting = pl.concat([rejecting, extensions])
+        valid = valid.filter(~pl.col(ROW_ID).is_in(extensions.get_column(ROW_ID).implode()))
+    else:
+        left_out = pl.concat([left_out, extensions])
     valid = valid.drop(ROW_ID).with_row_index(ROW_ID)
     threeds_failures = find_failures(threeds_schema(profile), valid)
     not_ready = valid.filter(pl.col(ROW_ID).is_in(threeds_failures.positions.implode()))

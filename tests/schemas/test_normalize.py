@@ -112,9 +112,14 @@ def test_phones_repaired_only_where_unambiguous(typed: str, fixed: str) -> None:
     assert one(phone_number=typed)["phone_number"] == fixed
 
 
-@pytest.mark.parametrize("typed", ["0161 496 0000 ext. 12", "CALL ME", "+44#20"])
-def test_phones_with_letters_or_symbols_are_left_for_rejection(typed: str) -> None:
+@pytest.mark.parametrize("typed", ["CALL ME", "+44#20", "ext. 12", "0161 ask for Bob"])
+def test_phones_with_letters_or_symbols_are_left_for_the_checks(typed: str) -> None:
     assert one(phone_number=typed)["phone_number"] == typed
+
+
+def test_a_trailing_extension_is_split_off() -> None:
+    row = one(phone_number="0161 496 0000 ext. 12")
+    assert row["phone_number"] == "0161 496 0000" and row["phone_number__extension"]
 
 
 def test_email_domain_is_lower_cased_local_part_kept() -> None:

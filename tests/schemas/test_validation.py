@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.api_fields import REQUEST_FIELDS
 from schemas.validation import ValidationResult, validate_customers
@@ -50,7 +54,7 @@ NAMES = "required when billing.first_name and billing.last_name are not both giv
 
 def test_a_value_the_customer_does_not_need_is_left_out_and_the_row_kept() -> None:
     result = run(person(billing__address_1="12 Long Road, Building 7, Industrial Estate North",
-                        phone_number="020 7946 0000 ext 12", title="R2D2"))  # fmt: skip
+                        phone_number="020 7946 0000 ask for Bob", title="R2D2"))  # fmt: skip
     assert (result.rows_valid, result.rows_rejected, result.values_left_out) == (1, 0, 3)
     assert actions(result) == {("billing.address_1", "left_out"), ("phone_number", "left_out"),
                                ("title", "left_out")}  # fmt: skip
@@ -97,8 +101,36 @@ def test_over_long_values_are_left_out_never_cut() -> None:
 
 @pytest.mark.parametrize("path", ["phone_number", "work_phone", "billing.phone", "shipping.phone"])
 def test_phone_pattern(path: str) -> None:
-    result = run(person(**{path.replace(".", "__"): "020 7946 0000 ext 12"}))
+    result = run(person(**{path.replace(".", "__"): "020 7946 0000 ask for Bob"}))
     assert reasons(result) == {(path, "only digits, spaces and + - ( ) . allowed")}
+    assert actions(result) == {(path, "left_out")} and result.rows_valid == 1
+
+
+EXTENSIONS = [
+    ("397.884.0519x718", "397.884.0519"),
+    ("001-599-042-7428x143", "001-599-042-7428"),
+    ("+44 20 7946 0958 ext. 12", "+44 20 7946 0958"),
+    ("020 7946 0958 #12", "020 7946 0958"),
+    ("(555) 123-4567 X99", "(555) 123-4567"),
+    ("555-1234 extension 7", "555-1234"),
+    ("0113 496 0000 ext12", "0113 496 0000"),
+    ("0113 496 0000, 5", "0113 496 0000"),
+]
+
+
+@pytest.mark.parametrize(("typed", "sent"), EXTENSIONS)
+def test_an_extension_is_split_off_and_reported_the_number_sent(typed: str, sent: str) -> None:
+    result = run(person(phone_number=typed))
+    assert result.rows_valid == 1 and result.valid.item(0, "phone_number") == sent
+    assert actions(result) == {("phone_number", "left_out")} and result.values_left_out == 1
+    assert typed not in result.rejects.write_csv()  # the number never lands in rejects.csv
+    strict = run(person(phone_number=typed), strict=True)
+    assert strict.rows_valid == 0 and actions(strict) == {("phone_number", "rejected")}
+
+
+def test_under_3ds_the_number_without_its_extension_becomes_e164() -> None:
+    result = run(person(phone_number="020 7946 0958 ext. 12"), profile="3ds")
+    assert result.rows_valid == 1 and result.valid.item(0, "phone_number") == "+442079460958"
 
 
 def test_title_pattern() -> None:
@@ -235,3 +267,16 @@ def test_readiness_counts_by_country() -> None:
     )
     assert result.threeds_ready == 1
     assert result.threeds_not_ready_by_country == {"US": 1, "GB": 1}
+
+
+@given(st.text(alphabet="0123456789 +-().xX#ext,;/'", max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_the_digits_sent_are_the_digits_read_less_a_trailing_extension(typed: str) -> None:
+    result = run(person(phone_number=typed))
+    sent = result.valid.item(0, "phone_number") if result.rows_valid else None
+    if sent is None:
+        return
+    read, kept = re.sub(r"\D", "", typed), re.sub(r"\D", "", sent)
+    assert read.startswith(kept)  # nothing invented, nothing reordered
+    if kept != read:  # only an extension was dropped: the digits after a marker, at the end
+        assert re.search(r"(?i)(x|ext\w*\.?|#|,|;)\s*" + read[len(kept) :] + r"#?$", typed), typed
