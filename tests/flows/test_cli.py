@@ -136,14 +136,20 @@ def test_a_vanished_customer_is_recreated(
 def test_validation_rejects_land_in_rejects_and_the_run_goes_on(
     sandbox_server: SandboxProcess, workspace: dict[str, Any]
 ) -> None:
-    rows = [*people(3), ["X9", "not-an-email", "Bo", "Li", "Paris", "Narnia"]]
+    rows = [*people(3), ["X9", "not-an-email", "Bo", "", "Paris", "Narnia"],
+            ["X8", "not-an-email", "Cy", "Wu", "Paris", "Narnia"]]  # fmt: skip
     run = sync(workspace, sandbox_server, export(workspace["tmp"] / "a.csv", rows), "one")
     assert run.code == 0
-    assert run.report["created"] == 3 and run.report["rows_rejected"] == 1
-    assert {(r["external_id"], r["field"]) for r in run.rejects} == {
-        ("X9", "email_address"), ("X9", "billing.country_code"),
+    # X9 cannot make a customer (a first name alone); X8 can, without its e-mail and country.
+    assert run.report["created"] == 4 and run.report["rows_rejected"] == 1
+    assert run.report["values_left_out"] == 2
+    assert {(r["external_id"], r["field"], r["action"]) for r in run.rejects} == {
+        ("X9", "email_address", "rejected"), ("X9", "billing.country_code", "rejected"),
+        ("X9", "company_name", "rejected"),
+        ("X8", "email_address", "left_out"), ("X8", "billing.country_code", "left_out"),
     }  # fmt: skip
-    assert next(m for m in run.mappings if m["external_id"] == "X9")["status"] == "rejected"
+    status = {m["external_id"]: m["status"] for m in run.mappings}
+    assert (status["X9"], status["X8"]) == ("rejected", "created")
 
 
 def test_wrong_credentials_stop_the_run_with_exit_1(

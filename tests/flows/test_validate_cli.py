@@ -25,7 +25,9 @@ def test_sample_export_validates_with_the_salesforce_preset(tmp_path: Path) -> N
     assert 0 < report["threeds_ready"] <= report["rows_valid"]
     with (tmp_path / "rejects.csv").open() as handle:
         rejects = list(csv.DictReader(handle))
-    assert list(rejects[0]) == ["external_id", "row", "field", "reason", "file"]
+    assert list(rejects[0]) == ["external_id", "row", "field", "reason", "file", "action"]
+    assert {r["action"] for r in rejects} == {"rejected", "left_out"}
+    assert report["values_left_out"] == sum(r["action"] == "left_out" for r in rejects) > 0
     assert {r["field"] for r in rejects} >= {"billing.country_code", "title", "email_address"}
     assert "rows read" in result.stdout and "300" in result.stdout
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from schemas.countries import country_table
+from schemas.country_names import fold
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW
 
@@ -36,3 +38,25 @@ def person(external_id: str = "C1", **fields: str | None) -> dict[str, Any]:
     }
     row.update({k.replace("__", "."): v for k, v in fields.items()})
     return row
+
+
+def alpha_2(text: str) -> str | None:
+    """The code the country table gives a name, or None."""
+    found = country_table().filter(pl.col("key") == fold(text))
+    return found.item(0, "alpha_2") if found.height else None
+
+
+# Each means exactly one country: accents dropped, former names, asides, other languages.
+ONE_COUNTRY = {
+    "Cote d'Ivoire": "CI", "Reunion": "RE", "Saint Barthelemy": "BL", "Cape Verde": "CV",
+    "Swaziland": "SZ", "Libyan Arab Jamahiriya": "LY", "United States Virgin Islands": "VI",
+    "Pitcairn Islands": "PN", "Saint Helena": "SH", "Palestinian Territory": "PS",
+    "Slovakia (Slovak Republic)": "SK", "Svalbard & Jan Mayen Islands": "SJ",
+    "Bouvet Island (Bouvetoya)": "BV", "C\u00f4te d\u2019Ivoire": "CI", "CÔTE D'IVOIRE": "CI",
+    "St. Kitts & Nevis": "KN", "East Timor": "TL", "Zaire": "CD", "Burma": "MM",
+    "Deutschland": "DE", "Allemagne": "DE", "Alemania": "DE", "Costa de Marfil": "CI",
+    "中国": "CN", "Россия": "RU", "日本": "JP", "Brasil": "BR", "Éire": "IE",
+    "Korea, Republic of": "KR", "South Korea": "KR", "U.S. Virgin Islands": "VI",
+}  # fmt: skip
+AMBIGUOUS = ["Korea", "Netherlands Antilles", "Yugoslavia", "Czechoslovakia", "Congo",
+             "Virgin Islands", "Serbia and Montenegro", "USSR"]  # fmt: skip
