@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pandera.polars as pa
 import polars as pl
 
 from schemas.customer_schema import (
@@ -145,6 +146,15 @@ def _leave_out(
     return rows, failures.filter(pl.col(ROW_ID).is_in(rejected.implode())), optional
 
 
+def _failures_by_row_id(schema: pa.DataFrameSchema, rows: pl.DataFrame) -> pl.DataFrame:
+    """``find_failures`` of a subset of rows, placed by their ROW_ID (pandera places a failure
+    by its position in the frame it was given)."""
+    failures = find_failures(schema, rows.drop(ROW_ID)).frame
+    ids = rows.select(pl.col(ROW_ID).alias("__id")).with_row_index("__position")
+    placed = failures.join(ids, left_on=ROW_ID, right_on="__position", how="inner")
+    return placed.select(pl.col("__id").alias(ROW_ID), "field", "reason")
+
+
 def _extensions(rows: pl.DataFrame) -> pl.DataFrame:
     """A line for each phone of ``rows`` whose extension was split off (normalize)."""
     found = [
@@ -200,7 +210,8 @@ def validate_customers(
     # What remains must still make a customer: a name left out may leave neither names nor a
     # company. Those rows are rejected, with every problem they had.
     kept = candidates.filter(~pl.col(ROW_ID).is_in(rejecting.get_column(ROW_ID).implode()))
-    second = find_failures(schema, kept).frame
+    # Only rows with a value left out can have changed: the rest passed already.
+    second = _failures_by_row_id(schema, kept.filter(pl.col(LEFT_OUT).list.len() > 0))
     broken = second.get_column(ROW_ID).unique().implode()
     rejecting = pl.concat([rejecting, left_out.filter(pl.col(ROW_ID).is_in(broken)), second])
     left_out = left_out.filter(~pl.col(ROW_ID).is_in(broken))

@@ -280,3 +280,12 @@ def test_the_digits_sent_are_the_digits_read_less_a_trailing_extension(typed: st
     assert read.startswith(kept)  # nothing invented, nothing reordered
     if kept != read:  # only an extension was dropped: the digits after a marker, at the end
         assert re.search(r"(?i)(x|ext\w*\.?|#|,|;)\s*" + read[len(kept) :] + r"#?$", typed), typed
+
+
+def test_each_row_keeps_its_own_verdict_whatever_is_rejected_before_it() -> None:
+    result = run(person(None), person("R1", title="R2D2"),
+                 person("R2", billing__first_name="a" * 60), person("R3"))  # fmt: skip
+    assert sorted(result.valid.get_column("external_id").to_list()) == ["R1", "R3"]
+    assert {(r["external_id"], r["action"]) for r in result.rejects.iter_rows(named=True)} == {
+        (None, "rejected"), ("R1", "left_out"), ("R2", "rejected"),
+    }  # fmt: skip
