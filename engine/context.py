@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.errors import InputError
 from connectors.state.db import state_exists
 from connectors.state.store import StateStore
 from engine.config import SyncConfig
@@ -49,6 +50,7 @@ def open_run(
     on_start: Callable[[str], None] | None = None,
 ) -> Iterator[RunContext]:
     """Open everything a run needs; a run that writes holds the store's lock throughout."""
+    check_out_dir(out_dir)
     with open_target(config.target) as target:
         if on_start is not None:
             on_start(target.description)
@@ -61,6 +63,12 @@ def open_run(
                 yield RunContext(config, runner, target, source, store, run_id, out_dir)
             finally:
                 store.close()
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """The artefact folder must be a folder (or not exist yet): exit 2 before anything is sent."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a folder")
 
 
 def _state_location(config: SyncConfig) -> str:

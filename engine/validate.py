@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
 from connectors.export_files import ReadOptions
+from engine.context import check_out_dir
 from engine.runner import InlineRunner
 from engine.source import READ_BATCH_ROWS, SourceSpec, open_source
 from schemas.normalize import Profile
@@ -68,6 +69,7 @@ def run_validate(
 ) -> ValidationRun:
     """Validate ``sources`` batch by batch; write ``rejects.csv`` and ``report.json``."""
     started = time.perf_counter()
+    check_out_dir(out_dir)
     spec = SourceSpec(sources, mapping_path, options, profile, entity=None,
                       entity_required=False, batch_rows=batch_rows, strict=strict)  # fmt: skip
     totals = ValidationTotals()

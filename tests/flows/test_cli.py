@@ -252,3 +252,38 @@ def test_a_target_that_redirects_stops_the_run_in_one_line(
     assert len(odd_server.seen) == 1  # the first answer stopped the rest
     statuses = {row["status"] for row in read_csv(tmp_path / "o" / "mappings.csv")}
     assert "rejected" not in statuses  # before: every row "rejected", exit 0
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("http://someone:S3CRET-KEY@127.0.0.1:8765/oidc/customer-service", "must not carry"),
+        ("http://127.0.0.1:8765/oidc/customer-service\n", "control character"),
+        ("http://127.0.0.1:port/oidc/customer-service", "not a URL"),
+    ],
+)
+def test_a_target_that_cannot_be_used_is_one_line_exit_2(
+    tmp_path: Path, target: str, said: str
+) -> None:
+    source = export(tmp_path / "a.csv", people(1))
+    result = custsync("sync", str(source), "--target", target, "--state", str(tmp_path / "s.db"),
+                      env=ENV)  # fmt: skip
+    assert result.returncode == 2 and said in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "unexpected" not in result.stderr
+    assert "S3CRET" not in result.stderr
+
+
+def test_out_naming_a_file_is_exit_2_before_anything_is_sent(
+    sandbox_server: SandboxProcess, tmp_path: Path
+) -> None:
+    source = export(tmp_path / "a.csv", people(2))
+    taken = tmp_path / "taken"
+    taken.write_text("a file of the user's")
+    before = sandbox_server.stats()["requests"]
+    sync = ["sync", str(source), "--target", sandbox_server.url, "--entity-id", "E1",
+            "--state", str(tmp_path / "s.db")]  # fmt: skip
+    for command in (sync, ["validate", str(source)]):
+        result = custsync(*command, "--out", str(taken), env=ENV)
+        assert result.returncode == 2 and "is a file, not a folder" in result.stderr
+    assert sandbox_server.stats()["requests"] == before
+    assert taken.read_text() == "a file of the user's"
