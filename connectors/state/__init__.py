@@ -5,6 +5,9 @@ customers.py    per (entity, external id): UUID, payload hash, last status and e
 journal.py      the write-ahead journal of creates in flight (``PendingCreate``)
 run_lock.py     one run at a time per store
 run_records.py  every run, with its report
+store.py        StateStore: one connection, the concepts above side by side
+
+This ``__init__`` imports nothing: ``db.DEFAULT_STATE`` is read without loading polars.
 """
 
 from __future__ import annotations
