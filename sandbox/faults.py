@@ -7,9 +7,10 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from sandbox.limiters import LIMITER_SHAPES, Limiter, build_limiter
 
 
 def knob(default: Any, help: str, **extra: Any) -> Any:
@@ -29,6 +30,12 @@ class FaultSettings:
 
     rate_limit: float | None = knob(None, "Token bucket: requests per second (429 past it).")
     burst: int | None = knob(None, "Token bucket size (default: one second).")
+    # The limit's shape (sandbox/limiters.py): gateways count requests in different ways.
+    limiter: str = knob("token-bucket", "Shape of the rate limit.", choices=LIMITER_SHAPES)
+    window_s: float = knob(1.0, "Window of the fixed-window and sliding-log limiters, seconds.")
+    # Requests being handled at once beyond this are answered 429, as gateways that cap
+    # concurrency per client do.
+    max_in_flight: int | None = knob(None, "Requests in flight at most; beyond it, 429.")
     # How a 429 says when to come back: delay-seconds, an HTTP-date (RFC 9110 allows both,
     # and gateways use both), or not at all.
     retry_after: str = knob("seconds", "Retry-After on 429s.", choices=RETRY_AFTER_FORMS)
@@ -63,6 +70,12 @@ class FaultSettings:
             raise ValueError("rate-limit must be positive")
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be at least 1")
+        if self.limiter not in LIMITER_SHAPES:
+            raise ValueError(f"limiter must be one of {', '.join(LIMITER_SHAPES)}")
+        if not self.window_s > 0:
+            raise ValueError("window-s must be positive")
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise ValueError("max-in-flight must be at least 1")
         if self.max_page_size is not None and self.max_page_size < 1:
             raise ValueError("max-page-size must be at least 1")
         if self.max_url_length is not None and self.max_url_length < 64:
@@ -75,29 +88,6 @@ class FaultSettings:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
         return asdict(self)
-
-
-class TokenBucket:
-    """Classic token bucket: ``rate`` tokens a second, at most ``burst`` saved up."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._clock = clock
-        self._tokens = float(burst)
-        self._stamp = clock()
-
-    def take(self) -> float:
-        """Take a token: 0.0 when granted, else the seconds until one is available."""
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return 0.0
-        return (1.0 - self._tokens) / self.rate
 
 
 def retry_after_header(wait_s: float, form: str = "seconds", now: float | None = None) -> str:
@@ -147,21 +137,22 @@ class FaultInjector:
     def __init__(self, settings: FaultSettings, seed: int | None = None) -> None:
         self.settings = settings
         self._random = random.Random(seed)
-        self.bucket: TokenBucket | None = None
+        self.limiter: Limiter | None = None
         self.reconfigure(settings)
 
     def reconfigure(self, settings: FaultSettings) -> None:
-        """Apply new knobs (a fresh, full bucket when a rate limit is set)."""
+        """Apply new knobs (a fresh limiter, nothing spent, when a rate limit is set)."""
         self.settings = settings
         if settings.rate_limit is None:
-            self.bucket = None
+            self.limiter = None
         else:
-            burst = settings.burst or max(1, math.ceil(settings.rate_limit))
-            self.bucket = TokenBucket(settings.rate_limit, burst)
+            self.limiter = build_limiter(
+                settings.limiter, settings.rate_limit, settings.burst, settings.window_s
+            )
 
     def rate_limit_wait(self) -> float:
         """0.0 when the request may go on, else seconds until it could."""
-        return 0.0 if self.bucket is None else self.bucket.take()
+        return 0.0 if self.limiter is None else self.limiter.take()
 
     def roll(self, probability: float) -> bool:
         """True with the given probability."""

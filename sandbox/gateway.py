@@ -1,9 +1,9 @@
 """The sandbox's gateway: ASGI middleware in front of the API, as a real gateway stands.
 
-Request path for ``/oidc/customer-service/...``: count it -> URL length (414) -> rate limit
-(429, with Retry-After in seconds, as an HTTP-date, or none) -> authenticate (401/403) ->
-injected reset or 5xx -> added latency -> the operation -> for a committed write, maybe lose
-the response (drop the connection after the commit).
+Request path for ``/oidc/customer-service/...``: count it -> URL length (414) -> requests in
+flight and rate limit of its shape (429, with Retry-After in seconds, as an HTTP-date, or none)
+-> authenticate (401/403) -> injected reset or 5xx -> added latency -> the operation -> for a
+committed write, maybe lose the response (drop the connection after the commit).
 """
 
 from __future__ import annotations
@@ -92,7 +92,11 @@ class Gateway:
                 scope, receive, counted_send
             )
             return
-        wait = faults.rate_limit_wait()
+        in_flight_cap = settings.max_in_flight
+        # A request over the in-flight cap is refused without spending the rate limit, as a
+        # concurrency limit in front of the counter does; how long to wait is unknown: 1 s.
+        over = in_flight_cap is not None and stats.in_flight > in_flight_cap
+        wait = 1.0 if over else faults.rate_limit_wait()
         if wait > 0:
             stats.rate_limited += 1
             form = settings.retry_after

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.faults import FaultSettings, TokenBucket, retry_after_header
+from sandbox.faults import FaultSettings, retry_after_header
 from sandbox.process import SandboxProcess
 from tests.conftest import person
 
@@ -30,17 +30,6 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
         assert all(int(r.headers["Retry-After"]) >= 1 for r in limited)
         assert limited[0].json()["code"] == 429
         assert server.stats()["rate_limited"] == len(limited)
-
-
-def test_token_bucket_refills_at_its_rate() -> None:
-    now = [0.0]
-    bucket = TokenBucket(rate=10, burst=2, clock=lambda: now[0])
-    assert bucket.take() == 0.0 and bucket.take() == 0.0
-    assert bucket.take() == pytest.approx(0.1)
-    now[0] = 0.1
-    assert bucket.take() == 0.0
-    now[0] = 100.0
-    assert [bucket.take() for _ in range(3)][:2] == [0.0, 0.0]  # capped at burst
 
 
 def test_retry_after_is_whole_seconds_never_zero() -> None:
