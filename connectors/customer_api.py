@@ -244,6 +244,7 @@ class CustomerApi:
                     method, path, json=json, params=params
                 )
             except httpx.TransportError as exc:
+                self._pacer.on_no_answer()
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
                 if classify_error(exc, idempotent) is Handling.RETRY:
                     raise RetryableFailure(type(exc).__name__) from None
@@ -253,6 +254,8 @@ class CustomerApi:
                 self._load[shard] -= 1
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
+        if status != 429:
+            self._pacer.on_success()  # admitted by the gateway, whatever the API then said
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
@@ -266,7 +269,6 @@ class CustomerApi:
         status = response.status_code
         handling = classify_status(status, idempotent)
         if handling is Handling.DONE:
-            self._pacer.on_success()
             return ApiResult(Decision.DONE, status, _json_body(response))
         if handling is Handling.STOP_AUTH:
             what = "access token" if self._credentials.kind == "bearer" else "user UID / API key"
@@ -285,7 +287,8 @@ class CustomerApi:
             if handling is Handling.RATE_LIMITED:
                 self.counters.rate_limited += 1
                 self._pacer.on_rate_limited(retry_after)
-            raise RetryableFailure(f"HTTP {status}", retry_after)
+            limited = handling is Handling.RATE_LIMITED
+            raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
         if handling is Handling.AMBIGUOUS:
             self.counters.ambiguous += 1
             return ApiResult(Decision.AMBIGUOUS, status, reason=f"HTTP {status}")

@@ -1,104 +1,214 @@
-"""Pacing requests to the API's rate limit, known or discovered.
+"""Pacing requests to the API's rate limit, whatever its shape, known or discovered.
 
-One aiolimiter leaky bucket of fixed capacity (1,000 units a second) in which a request costs
-``1000 / rate`` units: the pace can change at run time without a new bucket (which would forget
-its level and allow a fresh burst). The bucket holds one second's worth of requests.
+Every shape a gateway limits in (token buckets with bursts down to 1, fixed windows of a second
+to a minute, sliding logs, caps on requests in flight) admits a client that sends *evenly* just
+under the limit; each punishes bursts differently. So the pacer does two things:
 
-The bucket starts full: no burst at start, so the server's own burst allowance is never spent
-and stays there to absorb network jitter (spending it is what turns jitter into 429s).
+- **Even spacing.** One request every ``1 / pace`` seconds, by a schedule (the virtual
+  scheduling of GCRA): no burst after a pause, since a small server burst turns any two
+  requests closer than the interval into a 429. Waits end on time (the last millisecond is
+  yielded, not slept), and a send that was late anyway lets the next go early by at most
+  ``SLACK`` of an interval (halved by each 429 that is not a wall, since it says the gateway
+  minds the gaps): lateness neither accumulates (the pace holds) nor bunches requests.
+- **Walls.** Several 429s in a row with no request admitted in between is a spent window (or a
+  bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
+  is believed (a 60 s window would otherwise cost a probe a second); a short or absent one is
+  found by one probe at a time, at doubling intervals from 0.1 s (``Retry-After: 1``, all that
+  whole seconds can say, would cost most of a one-second window).
 
-- Known limit (``--rate-limit R``): the pace is R, always.
-- Unknown limit: no pace until the API answers 429; then the pace starts just under what was
-  getting through, backs off multiplicatively on each further 429 (at most once a second: a
-  volley of 429s from requests already in flight is one signal), and after a calm second
-  probes upward: quickly (+10%/s) while under 95% of the pace that last drew a 429, gently
-  (+2%/s) above it, so it settles near the limit. Once the pace is 10% past that ceiling
-  with no 429 for 10 s, the ceiling is stale (the limit rose) and probing is quick again, so a
-  limit that rises mid-run is followed in seconds, not minutes; one that falls draws 429s.
+The pace:
+
+- Known limit (``--rate-limit R``): at most ``KNOWN_SHARE`` of R; a 429 still lowers it (the
+  gateway may count differently, cap requests in flight, or be shared), never below
+  ``KNOWN_FLOOR`` of R, and it climbs back after calm.
+- Unknown limit: a slow start (from ``START_RATE``, doubling every ``DOUBLING_S`` while the
+  pacer is what holds requests back) until the first 429. Each 429 episode (at most one a
+  second: a volley from requests already in flight is one signal) sets the pace just under
+  what the API admitted over the last second and remembers that as the ceiling; after a calm
+  spell the pace probes up, quickly (+10% each 0.5 s) far under the ceiling, gently (+1%/s)
+  near it, and forgets a ceiling it has passed by 15% without a 429 (the limit rose).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from aiolimiter import AsyncLimiter
-
-UNITS_PER_SECOND = 1000.0
+START_RATE = 40.0
+DOUBLING_S = 0.25
 MIN_RATE = 1.0
-BACKOFF = 0.9
-FAST_PROBE = 1.10
-SLOW_PROBE = 1.02
+KNOWN_SHARE = 0.99
+KNOWN_FLOOR = 0.90
+BACKOFF = 0.97  # under what got through, after a 429
 CALM_S = 1.0
-STALE_MARGIN = 1.10  # this far past the ceiling ...
-STALE_CALM_S = 10.0  # ... and this long without a 429: the limit has risen
+FAST_PROBE = 1.10
+FAST_PROBE_S = 0.5  # how often, far under the ceiling (gently near it: once a second)
+SLOW_PROBE = 1.01
+NEAR_CEILING = 0.97
+STALE_MARGIN = 1.15
+SLACK = 0.25  # of an interval: how early a send may go after a late one (halved by 429s)
+SPIN_S = 0.0012  # the last stretch of a wait is yielded away, not slept: see acquire()
+WALL_RUN = 4  # 429s in a row, none admitted between: a wall
+FIRST_PROBE_S = 0.1
+MAX_PROBE_S = 2.0
+TRUSTED_RETRY_AFTER_S = 2.5  # shorter ones are whole-second roundings of "soon"
+ADMITTED_WINDOW_S = 1.0
 
 
 class RequestPacer:
-    """The gate every attempt passes before it is sent."""
+    """The gate every attempt passes before it is sent, told every answer's outcome."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("the rate limit must be positive")
         self.known = rate is not None
-        self.rate = rate
+        self.limit = rate  # the user's limit (the total for the target)
         self._clock = clock
-        self._bucket = AsyncLimiter(UNITS_PER_SECOND, 1.0)
-        self._successes: deque[float] = deque()
-        self._last_429 = self._last_decrease = self._last_probe = clock()
-        self._ceiling: float | None = None  # the pace that last drew a 429
-        self._primed = False
+        self._sleep = sleep
+        now = clock()
+        self.rate: float = rate * KNOWN_SHARE if rate is not None else START_RATE
+        self.slow_start = rate is None
+        self.ceiling: float | None = None  # unknown limit: what got through at the last 429
+        self._next_at = now
+        self._gate = asyncio.Lock()
+        self._admitted: deque[float] = deque()
+        self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
+        self._held_back = 0  # acquires that waited for their slot since the last growth
+        self._refused_in_row = 0
+        self._wall_until: float | None = None  # set while a wall stands
+        self._wall_probe_s = FIRST_PROBE_S
+        self._probe_out = False
+        self._wall_down_at = now
+        self._slack = SLACK
         self.decreases = 0
+        self.walls = 0
+
+    # -- the gate ------------------------------------------------------------------------------
 
     async def acquire(self) -> None:
         """Wait until one more request may be sent."""
-        if self.rate is None:
-            return
-        if not self._primed:
-            self._primed = True
-            await self._bucket.acquire(UNITS_PER_SECOND)  # start full: no burst
-        await self._bucket.acquire(min(UNITS_PER_SECOND, UNITS_PER_SECOND / self.rate))
+        async with self._gate:  # FIFO: one waiter at a time holds the next slot
+            while True:
+                now = self._clock()
+                if self._wall_until is not None:
+                    if now < self._wall_until:
+                        await self._sleep(self._wall_until - now)
+                        continue
+                    if self._probe_out:  # one probe at a time; its answer moves the wall
+                        await self._sleep(min(self._wall_probe_s, 0.05))
+                        continue
+                    self._probe_out = True
+                    self._next_at = now + 1.0 / self.rate
+                    return
+                if now >= self._next_at:
+                    break
+                self._held_back += 1
+                # The event loop sleeps in whole milliseconds, rounded up: at 100 req/s that
+                # is half a millisecond late on average, 5% of the pace, and lateness varies
+                # enough to put two sends under a burst-1 bucket's interval. The last stretch
+                # is yielded in zero-length sleeps instead (other tasks still run).
+                wait = self._next_at - now
+                await self._sleep(wait - SPIN_S if wait > SPIN_S else 0)
+            interval = 1.0 / self.rate
+            # From the schedule, not from now: a late wake-up does not slow the pace; but
+            # never more than SLACK of an interval early relative to this send.
+            self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
 
-    def observed_rate(self, now: float) -> float:
-        """Successful requests a second over the last two seconds."""
-        while self._successes and now - self._successes[0] > 2.0:
-            self._successes.popleft()
-        return len(self._successes) / 2.0
+    # -- what the answers say ------------------------------------------------------------------
+
+    def admitted_rate(self, now: float, window_s: float = ADMITTED_WINDOW_S) -> float:
+        """Requests admitted (answered other than 429) a second, over the last ``window_s``,
+        or since the last wall came down if that is sooner (a wall admits nothing, and says
+        nothing about the pace). Slow start looks at its last two doublings only."""
+        while self._admitted and now - self._admitted[0] > ADMITTED_WINDOW_S:
+            self._admitted.popleft()
+        span = max(0.2, min(window_s, now - self._wall_down_at))
+        return sum(1 for t in self._admitted if now - t <= span) / span
 
     def on_success(self) -> None:
-        """A request went through: after a calm spell, probe a little faster."""
+        """A request was admitted (any answer but 429): the wall, if any, is down; after a
+        calm spell, probe a little faster."""
         now = self._clock()
-        self._successes.append(now)
-        if self.known or self.rate is None:
+        self._admitted.append(now)
+        self._refused_in_row = 0
+        if self._wall_until is not None:
+            self._wall_until = None
+            self._wall_probe_s = FIRST_PROBE_S
+            self._wall_down_at = now
+        self._probe_out = False
+        if self.slow_start:
+            self._grow_slow_start(now)
             return
-        # Probe only after a calm spell since the last 429, then at most once a second.
-        if now - self._last_429 >= CALM_S and now - self._last_probe >= 1.0:
-            if (
-                self._ceiling is not None
-                and self.rate > STALE_MARGIN * self._ceiling
-                and now - self._last_429 >= STALE_CALM_S
-            ):
-                self._ceiling = None
-            below = self._ceiling is None or self.rate < 0.95 * self._ceiling
-            self.rate *= FAST_PROBE if below else SLOW_PROBE
-            self._last_probe = now
+        if now - self._last_429 < CALM_S:
+            return
+        if self.ceiling is not None and self.rate > STALE_MARGIN * self.ceiling:
+            self.ceiling = None
+        near = self.ceiling is not None and self.rate >= NEAR_CEILING * self.ceiling
+        if now - self._last_probe < (1.0 if near else FAST_PROBE_S):
+            return
+        self._last_probe = now
+        self.rate = min(self._cap(), self.rate * (SLOW_PROBE if near else FAST_PROBE))
+
+    def on_no_answer(self) -> None:
+        """The request got no answer (a transport error): another may probe a wall."""
+        self._probe_out = False
 
     def on_rate_limited(self, retry_after_s: float | None) -> None:
-        """The API answered 429: slow down (unknown limit only)."""
-        if self.known:
-            return
+        """The API answered 429: maybe a wall; at most once a second, a slower pace."""
         now = self._clock()
         self._last_429 = now
-        if self.rate is not None and now - self._last_decrease < 1.0:
+        self._refused_in_row += 1
+        self._probe_out = False
+        if self._wall_until is not None:  # a probe hit the wall: wait longer
+            self._wall_probe_s = min(MAX_PROBE_S, self._wall_probe_s * 2)
+            self._raise_wall(now, retry_after_s)
+            return  # nothing got through behind a wall: no news about the pace
+        if self._refused_in_row >= WALL_RUN:
+            self.walls += 1
+            self._raise_wall(now, retry_after_s)
+        # A 429 that is no wall says two sends came too close for this gateway (a bucket of
+        # burst 1 refuses any gap under its interval): from now on, none goes early.
+        self._slack /= 2
+        if now - self._last_decrease < 1.0 and not self.slow_start:
             return
-        getting_through = self.observed_rate(now)
-        # Only a paced rate tells where the limit is: what got through an unpaced blast of 429s
-        # says little, so until then the probe stays fast.
-        self._ceiling = self.rate
-        if self.rate is None:
-            self.rate = max(MIN_RATE, getting_through * 0.9)
+        admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
+        if self.slow_start:
+            # The pace that drew the first 429 overshot by up to one doubling: start from what
+            # got through, and probe quickly from there (no ceiling yet).
+            self.slow_start = False
+            self.rate = max(MIN_RATE, min(self.rate, admitted) * BACKOFF)
         else:
-            self.rate = max(MIN_RATE, min(self.rate, max(getting_through, MIN_RATE)) * BACKOFF)
+            floor = KNOWN_FLOOR * self.limit if self.limit is not None else MIN_RATE
+            through = max(admitted, MIN_RATE)
+            self.ceiling = through if self.limit is None else None
+            self.rate = max(floor, min(self.rate, through) * BACKOFF)
         self._last_decrease = now
         self.decreases += 1
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _cap(self) -> float:
+        return float("inf") if self.limit is None else self.limit * KNOWN_SHARE
+
+    def _grow_slow_start(self, now: float) -> None:
+        """Double the pace every DOUBLING_S while it is what holds requests back (an API that
+        answers slowly is not sped up by a faster pace, and the pace must not run away)."""
+        if now - self._last_growth < DOUBLING_S:
+            return
+        if self._held_back:
+            self.rate *= 2.0
+        self._held_back = 0
+        self._last_growth = now
+
+    def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
+        wait = self._wall_probe_s
+        if retry_after_s is not None and retry_after_s >= TRUSTED_RETRY_AFTER_S:
+            wait = retry_after_s
+        self._wall_until = now + wait

@@ -15,17 +15,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception_type
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 
 class RetryableFailure(Exception):
     """A failure worth another attempt, with the server's Retry-After if it sent one."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, rate_limited: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 def add_jitter(seconds: float) -> float:
@@ -54,6 +58,9 @@ class RetryPolicy:
     """How often and how long to retry one call."""
 
     max_attempts: int = 8
+    # A 429 says "later", not "broken": a spent window of a minute, probed, can refuse one
+    # request several times, and giving up on it would fail a row the API would take.
+    max_rate_limited_attempts: int = 40
     backoff_base_s: float = 0.25
     backoff_max_s: float = 30.0
     retry_after_cap_s: float = 60.0
@@ -79,11 +86,24 @@ class _wait_policy(wait_base):  # named like tenacity's own waits
         return self.policy.wait_s(retry_state.attempt_number, retry_after)
 
 
+class _stop_policy(stop_base):  # named like tenacity's own stops
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, retry_state: Any) -> bool:
+        attempt = int(retry_state.attempt_number)
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, RetryableFailure) and exc.rate_limited:
+            return attempt >= self.policy.max_rate_limited_attempts
+        return attempt >= self.policy.max_attempts
+
+
 def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
     """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says."""
     return AsyncRetrying(
         retry=retry_if_exception_type(RetryableFailure),
-        stop=stop_after_attempt(policy.max_attempts),
+        stop=_stop_policy(policy),
         wait=_wait_policy(policy),
         sleep=policy.sleep,
         reraise=False,

@@ -1,4 +1,4 @@
-"""The pacer: a known rate holds; an unknown one is found from 429s and followed."""
+"""The pacer: even spacing; a known limit held under, an unknown one found from 429s; walls."""
 
 from __future__ import annotations
 
@@ -7,95 +7,186 @@ import time
 
 import pytest
 
+from connectors import rate_limit
 from connectors.rate_limit import RequestPacer
 
 
-def test_a_known_rate_is_never_changed_by_429s() -> None:
-    pacer = RequestPacer(50)
-    pacer.on_rate_limited(1.0)
-    assert pacer.rate == 50
-
-
-def test_known_rate_paces_requests() -> None:
-    async def run() -> float:
-        pacer = RequestPacer(100)
-        started = time.perf_counter()
-        for _ in range(300):  # no burst: 300 at 100/s
-            await pacer.acquire()
-        return time.perf_counter() - started
-
-    assert 2.7 <= asyncio.run(run()) <= 3.6
-
-
 class Clock:
+    """A fake clock whose sleep advances it: the pacer's time without waiting."""
+
     def __init__(self) -> None:
         self.now = 0.0
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
-
-def test_unknown_rate_starts_from_what_got_through_then_backs_off_once_a_second() -> None:
-    clock = Clock()
-    pacer = RequestPacer(None, clock)
-    assert pacer.rate is None
-    for _ in range(100):  # 50/s getting through over two seconds
-        clock.now += 0.02
-        pacer.on_success()
-    pacer.on_rate_limited(None)
-    assert pacer.rate == pytest.approx(45)
-    pacer.on_rate_limited(None)  # same volley: ignored
-    assert pacer.rate == pytest.approx(45)
-    clock.now += 1.0
-    pacer.on_rate_limited(None)
-    assert pacer.rate < 45
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0001)  # a zero-length yield still lets time pass
+        await asyncio.sleep(0)
 
 
-def test_unknown_rate_probes_upward_after_calm() -> None:
-    clock = Clock()
-    pacer = RequestPacer(None, clock)
-    pacer.on_rate_limited(None)
-    start = pacer.rate
-    assert start is not None
-    for _ in range(100):  # ten calm seconds
-        clock.now += 0.1
-        pacer.on_success()
-    assert pacer.rate is not None and pacer.rate > start * 1.2
+def pacer_on(clock: Clock, rate: float | None) -> RequestPacer:
+    return RequestPacer(rate, clock, clock.sleep)
 
 
-def calm_seconds(pacer: RequestPacer, clock: Clock, seconds: int) -> None:
-    for _ in range(seconds * 10):
-        clock.now += 0.1
+def send_times(pacer: RequestPacer, clock: Clock, count: int) -> list[float]:
+    async def run() -> list[float]:
+        times = []
+        for _ in range(count):
+            await pacer.acquire()
+            times.append(clock.now)
+        return times
+
+    return asyncio.run(run())
+
+
+def admitted_for(pacer: RequestPacer, clock: Clock, seconds: float, per_s: float) -> None:
+    """Answers other than 429 at ``per_s`` a second for ``seconds``."""
+    for _ in range(round(seconds * per_s)):
+        clock.now += 1.0 / per_s
         pacer.on_success()
 
 
-def test_a_limit_that_rises_is_followed_in_seconds_not_minutes() -> None:
+def test_a_known_limit_is_paced_evenly_just_under_it_without_a_burst() -> None:
     clock = Clock()
-    pacer = RequestPacer(None, clock)
-    calm_seconds(pacer, clock, 2)
-    pacer.on_rate_limited(None)  # unpaced: starts just under what got through (10/s)
-    calm_seconds(pacer, clock, 1)
-    assert pacer.rate is not None
-    ceiling = pacer.rate
-    pacer.on_rate_limited(None)  # paced: this pace is the ceiling
-    calm_seconds(pacer, clock, 5)
-    # Near the ceiling, gently: a fixed limit is approached without a volley of 429s.
-    assert pacer.rate < 1.1 * ceiling
-    calm_seconds(pacer, clock, 20)
-    # No 429 for long, well past the old ceiling: it is stale, probing is quick again.
-    assert pacer.rate > 3 * ceiling
+    pacer = pacer_on(clock, 100)
+    times = send_times(pacer, clock, 200)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.75 / 99  # never bunched, even after a late wake-up
+    assert (times[-1] - times[0]) / 199 == pytest.approx(1 / 99, rel=0.02)
 
 
-def test_a_fresh_429_keeps_the_gentle_probe() -> None:
+def test_known_pacing_in_real_time() -> None:
+    async def run() -> float:
+        pacer = RequestPacer(100)
+        started = time.perf_counter()
+        for _ in range(300):  # no burst: 300 at 99/s
+            await pacer.acquire()
+        return time.perf_counter() - started
+
+    assert 2.8 <= asyncio.run(run()) <= 3.5
+
+
+def test_429s_lower_a_known_pace_but_never_under_its_floor_and_it_climbs_back() -> None:
     clock = Clock()
-    pacer = RequestPacer(None, clock)
-    calm_seconds(pacer, clock, 2)
+    pacer = pacer_on(clock, 50)
+    for _ in range(10):
+        admitted_for(pacer, clock, 1.0, 50)
+        pacer.on_rate_limited(1.0)
+    assert pacer.rate == pytest.approx(rate_limit.KNOWN_FLOOR * 50)
+    admitted_for(pacer, clock, 30, 45)
+    assert pacer.rate == pytest.approx(rate_limit.KNOWN_SHARE * 50)  # and no higher
+
+
+def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    assert pacer.rate == rate_limit.START_RATE and pacer.slow_start
+    admitted_for(pacer, clock, 1.0, 20)  # nothing waited: a slow API, not the pace
+    assert pacer.rate == rate_limit.START_RATE
+    for _ in range(4):
+        send_times(pacer, clock, 5)  # requests waited for their slots
+        clock.now += rate_limit.DOUBLING_S
+        pacer.on_success()
+    assert pacer.rate == 16 * rate_limit.START_RATE
+
+
+def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.rate = 400.0  # slow start overshot
+    admitted_for(pacer, clock, 1.0, 100)
+    pacer.on_rate_limited(1.0)
+    assert not pacer.slow_start
+    assert pacer.rate == pytest.approx(100 * rate_limit.BACKOFF, rel=0.02)
+    first = pacer.rate
+    pacer.on_rate_limited(1.0)  # the same volley: one signal
+    assert pacer.rate == first
+    admitted_for(pacer, clock, 1.0, 90)
+    clock.now += 0.01
+    pacer.on_rate_limited(1.0)
+    assert pacer.rate == pytest.approx(90 * rate_limit.BACKOFF, rel=0.02)
+    assert pacer.ceiling == pytest.approx(90, rel=0.02)
+
+
+def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_is_dropped() -> (
+    None
+):
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    admitted_for(pacer, clock, 1.0, 100)
     pacer.on_rate_limited(None)
-    calm_seconds(pacer, clock, 1)
-    assert pacer.rate is not None
-    ceiling = pacer.rate
-    pacer.on_rate_limited(None)
-    for _ in range(6):  # a 429 every 4 s keeps the ceiling fresh
-        calm_seconds(pacer, clock, 4)
-        pacer.on_rate_limited(None)
-    assert pacer.rate < 1.2 * ceiling
+    assert pacer.ceiling == pytest.approx(100, rel=0.02)
+    pacer.rate = 50.0
+    admitted_for(pacer, clock, 5.0, 50)
+    assert pacer.rate > 50 * 1.1**3  # quick, far under
+    pacer.rate = 98.0
+    admitted_for(pacer, clock, 5.0, 98)
+    assert pacer.rate < 98 * 1.011**5  # gentle, near the ceiling
+    admitted_for(pacer, clock, 30.0, 100)
+    assert pacer.ceiling is None  # passed by 15% with no 429: the limit rose
+    admitted_for(pacer, clock, 5.0, 100)
+    assert pacer.rate > 150
+
+
+def walled(clock: Clock, retry_after: float | None) -> RequestPacer:
+    pacer = pacer_on(clock, 100)
+    admitted_for(pacer, clock, 1.0, 99)
+    clock.now += 0.01
+    for _ in range(rate_limit.WALL_RUN):
+        pacer.on_rate_limited(retry_after)
+    return pacer
+
+
+def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
+    clock = Clock()
+    pacer = walled(clock, 42.0)
+    assert pacer.walls == 1
+    raised_at = clock.now
+    send_times(pacer, clock, 1)  # the probe waits for the window to open
+    assert clock.now - raised_at == pytest.approx(42.0, abs=0.01)
+
+
+def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> (
+    None
+):
+    clock = Clock()
+    pacer = walled(clock, None)
+    probes = []
+    for _ in range(4):
+        send_times(pacer, clock, 1)
+        probes.append(clock.now)
+        pacer.on_rate_limited(1.0)  # "1": whole seconds cannot say "soon"
+    waits = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+    assert waits == pytest.approx([0.2, 0.4, 0.8], abs=0.01)
+
+    async def two_at_once() -> list[float]:
+        async def one() -> float:
+            await pacer.acquire()
+            if pacer.walls and pacer._wall_until is not None:
+                pacer.on_success()  # the probe got through: the wall is down
+            return clock.now
+
+        return list(await asyncio.gather(one(), one()))
+
+    first, second = asyncio.run(two_at_once())
+    assert second > first  # the second waited for the probe's answer
+    assert pacer.decreases == 1  # nothing was learned about the pace behind the wall
+
+
+def test_a_probe_without_an_answer_lets_another_probe() -> None:
+    clock = Clock()
+    pacer = walled(clock, None)
+    send_times(pacer, clock, 1)
+    pacer.on_no_answer()
+    before = clock.now
+    send_times(pacer, clock, 1)
+    assert clock.now - before < 0.1
+
+
+def test_a_bad_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RequestPacer(0)
