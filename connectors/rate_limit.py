@@ -70,6 +70,9 @@ class RequestPacer:
             raise ValueError("the rate limit must be positive")
         self.known = rate is not None
         self.limit = rate  # the user's limit (the total for the target)
+        # The most this run may use: all of a known limit's share, unless a shared budget
+        # (connectors/shared_budget.py) gives it part of the target's.
+        self.allocation: float | None = rate * KNOWN_SHARE if rate is not None else None
         self._clock = clock
         self._sleep = sleep
         now = clock()
@@ -89,6 +92,9 @@ class RequestPacer:
         self._slack = SLACK
         self.decreases = 0
         self.walls = 0
+        self.refusals = 0
+        # Told of every 429 (a shared budget passes it on to the other runs at once).
+        self.on_refusal: Callable[[], None] | None = None
 
     # -- the gate ------------------------------------------------------------------------------
 
@@ -164,6 +170,9 @@ class RequestPacer:
         """The API answered 429: maybe a wall; at most once a second, a slower pace."""
         now = self._clock()
         self._last_429 = now
+        self.refusals += 1
+        if self.on_refusal is not None:
+            self.on_refusal()
         self._refused_in_row += 1
         self._probe_out = False
         if self._wall_until is not None:  # a probe hit the wall: wait longer
@@ -184,18 +193,71 @@ class RequestPacer:
             # got through, and probe quickly from there (no ceiling yet).
             self.slow_start = False
             self.rate = max(MIN_RATE, min(self.rate, admitted) * BACKOFF)
+            self._last_decrease = now
+            self.decreases += 1
         else:
-            floor = KNOWN_FLOOR * self.limit if self.limit is not None else MIN_RATE
-            through = max(admitted, MIN_RATE)
-            self.ceiling = through if self.limit is None else None
-            self.rate = max(floor, min(self.rate, through) * BACKOFF)
-        self._last_decrease = now
-        self.decreases += 1
+            self._decrease(now, max(admitted, MIN_RATE))
+
+    # -- what other runs on the same target say (connectors/shared_budget.py) -------------------
+
+    def allot(self, allocation: float | None) -> None:
+        """The most this run may now use of the target's budget (None: no cap)."""
+        self.allocation = allocation
+        if allocation is None:
+            return
+        if allocation < self.rate or self._clock() - self._last_429 >= CALM_S:
+            # A known share is taken at once, up or down (a peer left or came): no 429 says
+            # it is too much, and probing up to it would waste seconds of the limit.
+            self.rate = allocation
+
+    def on_peer_rate_limited(self, share_through: float) -> None:
+        """Another run drew a 429 while this run's share of what got through was
+        ``share_through``: the same slowdown as a 429 of its own (once a second at most)."""
+        now = self._clock()
+        self._last_429 = now
+        if now - self._last_decrease < 1.0:
+            return
+        self.slow_start = False
+        self._decrease(now, max(share_through, MIN_RATE))
+
+    def hold_until(self, moment: float) -> None:
+        """Another run found a wall standing until ``moment`` (this pacer's clock)."""
+        if moment > self._clock() and (self._wall_until is None or moment > self._wall_until):
+            self._wall_until = moment
+
+    def now(self) -> float:
+        """This pacer's clock."""
+        return self._clock()
+
+    def snapshot(self) -> tuple[float, float | None, float | None]:
+        """What this run tells the others: admitted a second, the pace it could use (None:
+        more than it has, it is held back), and when its last 429 was (this pacer's clock;
+        None: never)."""
+        now = self._clock()
+        admitted = self.admitted_rate(now)
+        wants = None if self._held_back or self.slow_start else admitted * 1.25 + 1.0
+        return admitted, wants, self._last_429 if self.refusals else None
+
+    @property
+    def wall_until(self) -> float | None:
+        """Until when a wall stands (this pacer's clock), if one does."""
+        return self._wall_until
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _decrease(self, now: float, through: float) -> None:
+        """Just under what got through; never under a known limit's floor."""
+        if self.allocation is not None and self.limit is not None:
+            floor = KNOWN_FLOOR / KNOWN_SHARE * self.allocation
+        else:
+            floor = MIN_RATE
+        self.ceiling = through if self.limit is None else None
+        self.rate = max(floor, min(self.rate, through) * BACKOFF)
+        self._last_decrease = now
+        self.decreases += 1
+
     def _cap(self) -> float:
-        return float("inf") if self.limit is None else self.limit * KNOWN_SHARE
+        return float("inf") if self.allocation is None else self.allocation
 
     def _grow_slow_start(self, now: float) -> None:
         """Double the pace every DOUBLING_S while it is what holds requests back (an API that

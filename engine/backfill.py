@@ -196,7 +196,7 @@ def _stream(run: RunContext) -> _Totals:
     totals = _Totals()
     done = 0
     with (
-        ApiSession(run.target, config.rate_limit, config.concurrency) as session,
+        ApiSession(run.target, config.rate_limit, config.concurrency, run.budget_place) as session,
         CsvAppender(run.out_dir / "readiness.csv", READINESS_HEADER) as readiness_csv,
         CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
     ):

@@ -19,6 +19,7 @@ from connectors.state.db import state_exists
 from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.runner import StepRunner
+from engine.session import BudgetPlace
 from engine.source import Source, open_source
 from engine.target import Target, open_target
 
@@ -40,6 +41,14 @@ class RunContext:
     run_id: str
     out_dir: Path
 
+    @property
+    def budget_place(self) -> BudgetPlace | None:
+        """Where this run shares its target's API budget: the state store, unless nothing is
+        written (a dry run sends nothing)."""
+        if self.config.dry_run:
+            return None
+        return BudgetPlace(self.config.state, self.run_id)
+
 
 @contextmanager
 def open_run(
@@ -59,7 +68,7 @@ def open_run(
             try:
                 if not config.dry_run:
                     # Before planning: a plan made while another run writes would be stale.
-                    store.lock.acquire(run_id)
+                    store.lock.acquire(run_id, config.resolved_entity())
                 yield RunContext(config, runner, target, source, store, run_id, out_dir)
             finally:
                 store.close()

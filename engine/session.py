@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connectors.rate_limit import RequestPacer
@@ -10,6 +11,16 @@ from engine.target import Target
 
 if TYPE_CHECKING:
     from connectors.customer_api import CustomerApi
+    from connectors.shared_budget import SharedBudget
+
+
+@dataclass(frozen=True)
+class BudgetPlace:
+    """Where a run shares its target's API budget with the other runs: the state store (its
+    raw location: a PostgreSQL URL with its password) and the run's id."""
+
+    state: str
+    run_id: str
 
 
 def default_concurrency(rate_limit: float | None) -> int:
@@ -24,13 +35,22 @@ class ApiSession:
     """The run's client, opened on first use inside the run's event loop: connections, TLS
     set-up and proven credentials carry over from batch to batch (a client per batch re-did
     all three, and its first request went alone). The pacer and the loop are the run's too, so
-    the rate limit holds across batches (a limiter belongs to one loop)."""
+    the rate limit holds across batches (a limiter belongs to one loop); with a budget place,
+    the pacer keeps within this run's share of the target's budget (shared_budget.py)."""
 
-    def __init__(self, target: Target, rate_limit: float | None, concurrency: int | None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        rate_limit: float | None,
+        concurrency: int | None,
+        budget: BudgetPlace | None = None,
+    ) -> None:
         self.target = target
         self.pacer = RequestPacer(rate_limit)
         self.concurrency = concurrency or default_concurrency(rate_limit)
         self.loop = asyncio.Runner()
+        self.budget_place = budget
+        self.budget: SharedBudget | None = None
         self._api: CustomerApi | None = None
 
     def api(self) -> CustomerApi:
@@ -43,10 +63,20 @@ class ApiSession:
             self._api = CustomerApi(
                 target.base_url, target.credentials, pacer=self.pacer, concurrency=self.concurrency
             )
+            place = self.budget_place
+            if place is not None and place.state != ":memory:":
+                from connectors.shared_budget import SharedBudget, budget_key
+
+                key = budget_key(target.base_url, target.credentials)
+                self.budget = SharedBudget(place.state, key, place.run_id, self.pacer)
+                self.budget.start()
         return self._api
 
     def close(self) -> None:
         """Close the client's connections, if it was ever opened, and the loop."""
+        if self.budget is not None:
+            self.loop.run(self.budget.stop())
+            self.budget = None
         if self._api is not None:
             self.loop.run(self._api.aclose())
             self._api = None

@@ -130,7 +130,7 @@ def settle(
     """After the upserts: reconcile creates earlier runs left unanswered that this run did not
     touch (their ids left the export, or their rows were rejected), and delete the customers
     whose external id left the export."""
-    orphans = run.store.journal.pending(not_run=run.run_id)
+    orphans = run.store.journal.pending(not_run=run.run_id, entity=run.config.resolved_entity())
     if not orphans and not gone.height:
         return LoadReport()
 

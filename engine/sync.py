@@ -124,7 +124,9 @@ class _Sync:
         """Every batch sent as it is planned; results land in the store as they arrive."""
         run, config = self.run, self.run.config
         with (
-            ApiSession(run.target, config.rate_limit, config.concurrency) as session,
+            ApiSession(
+                run.target, config.rate_limit, config.concurrency, run.budget_place
+            ) as session,
             CsvAppender(run.out_dir / "mappings.csv", MAPPING_COLUMNS) as mappings_csv,
             CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
         ):

@@ -64,14 +64,16 @@ class CreateJournal:
         )
         return PendingCreate(entity_id, external_id, payload_hash, since, body)
 
-    def pending(self, not_run: str | None = None) -> list[PendingCreate]:
+    def pending(self, not_run: str | None = None, entity: str | None = None) -> list[PendingCreate]:
         """Creates whose outcome is unknown (sent, no answer recorded), oldest first; with
-        ``not_run``, only those that run has not touched."""
+        ``not_run``, only those that run has not touched; with ``entity``, that entity's only
+        (another entity's run may be sending its own right now)."""
         cursor = self._db.execute(
             "SELECT entity_id, external_id, pending_hash, pending_since, pending_body"
             " FROM customer_state WHERE pending_since IS NOT NULL"
-            " AND (run_id IS NULL OR run_id <> ?) ORDER BY pending_since",
-            (not_run or "",),
+            " AND (run_id IS NULL OR run_id <> ?) AND (? = '' OR entity_id = ?)"
+            " ORDER BY pending_since",
+            (not_run or "", entity or "", entity or ""),
         )
         entries = (pending_from_columns(*row) for row in cursor.fetchall())
         return [entry for entry in entries if entry is not None]

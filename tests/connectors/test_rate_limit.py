@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -53,7 +54,7 @@ def test_a_known_limit_is_paced_evenly_just_under_it_without_a_burst() -> None:
     clock = Clock()
     pacer = pacer_on(clock, 100)
     times = send_times(pacer, clock, 200)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.75 / 99  # never bunched, even after a late wake-up
     assert (times[-1] - times[0]) / 199 == pytest.approx(1 / 99, rel=0.02)
 
@@ -111,9 +112,7 @@ def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -
     assert pacer.ceiling == pytest.approx(90, rel=0.02)
 
 
-def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_is_dropped() -> (
-    None
-):
+def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_is_dropped() -> None:
     clock = Clock()
     pacer = pacer_on(clock, None)
     pacer.slow_start = False
@@ -150,9 +149,7 @@ def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
     assert clock.now - raised_at == pytest.approx(42.0, abs=0.01)
 
 
-def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> (
-    None
-):
+def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
     clock = Clock()
     pacer = walled(clock, None)
     probes = []
@@ -160,7 +157,7 @@ def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubli
         send_times(pacer, clock, 1)
         probes.append(clock.now)
         pacer.on_rate_limited(1.0)  # "1": whole seconds cannot say "soon"
-    waits = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+    waits = [b - a for a, b in itertools.pairwise(probes)]
     assert waits == pytest.approx([0.2, 0.4, 0.8], abs=0.01)
 
     async def two_at_once() -> list[float]:

@@ -33,3 +33,12 @@ def test_pending_of_other_runs_oldest_first(location: str) -> None:
     assert [p.external_id for p in store.journal.pending()] == ["early", "mine", "late"]
     assert [p.external_id for p in store.journal.pending(not_run="run2")] == ["early", "late"]
     store.close()
+
+
+def test_pending_of_one_entity_leaves_the_others_to_their_own_runs(location: str) -> None:
+    store = StateStore.open(location, clock=FixedClock())
+    store.journal.mark("E1", "a", "h", {"entity_id": "E1"}, "run1")
+    store.journal.mark("E2", "b", "h", {"entity_id": "E2"}, "run2")
+    assert [p.external_id for p in store.journal.pending(not_run="run3", entity="E1")] == ["a"]
+    assert len(store.journal.pending(not_run="run3")) == 2
+    store.close()

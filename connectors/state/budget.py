@@ -1,0 +1,83 @@
+"""Leases on a target's API budget: what each live run uses, wants, and last learned.
+
+Every run that sends to a target writes its lease about twice a second (one small upsert and
+one read, not a round trip per request) and reads its peers'. A lease not renewed for
+``LEASE_S`` is dead: a run killed mid-flight frees its share within seconds, with nothing to
+clean up (stale rows are swept by the next beat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.state.db import StateDb
+
+LEASE_S = 3.0
+SWEEP_S = 60.0
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS api_budget (
+        budget_key  TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        heartbeat   DOUBLE PRECISION NOT NULL,
+        admitted    DOUBLE PRECISION NOT NULL,
+        wants       DOUBLE PRECISION,
+        last_429    DOUBLE PRECISION,
+        wall_until  DOUBLE PRECISION,
+        PRIMARY KEY (budget_key, run_id)
+    )
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One run's lease (times are epoch seconds)."""
+
+    run_id: str
+    heartbeat: float
+    admitted: float  # requests a second the API admitted over its last second
+    wants: float | None  # the pace it could use; None: more than it has
+    last_429: float | None
+    wall_until: float | None
+
+
+class BudgetLeases:
+    """The ``api_budget`` table of one state store."""
+
+    def __init__(self, db: StateDb) -> None:
+        self._db = db
+        for statement in SCHEMA:
+            db.execute(statement)
+        db.commit()
+
+    def beat(self, budget_key: str, lease: Lease) -> list[Lease]:
+        """Renew this run's lease; every live lease of the target (this one included)."""
+        self._db.execute(
+            "INSERT INTO api_budget (budget_key, run_id, heartbeat, admitted, wants, last_429,"
+            " wall_until) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (budget_key, run_id) DO UPDATE SET heartbeat = excluded.heartbeat,"
+            " admitted = excluded.admitted, wants = excluded.wants,"
+            " last_429 = excluded.last_429, wall_until = excluded.wall_until",
+            (budget_key, lease.run_id, lease.heartbeat, lease.admitted, lease.wants,
+             lease.last_429, lease.wall_until),
+        )  # fmt: skip
+        self._db.execute("DELETE FROM api_budget WHERE heartbeat < ?", (lease.heartbeat - SWEEP_S,))
+        rows = self._db.execute(
+            "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until FROM api_budget"
+            " WHERE budget_key = ? AND heartbeat >= ? ORDER BY run_id",
+            (budget_key, lease.heartbeat - LEASE_S),
+        ).fetchall()
+        self._db.commit()
+        return [Lease(*row) for row in rows]
+
+    def release(self, budget_key: str, run_id: str) -> None:
+        """Give the share back at once (a run that ends normally)."""
+        self._db.write(
+            "DELETE FROM api_budget WHERE budget_key = ? AND run_id = ?", (budget_key, run_id)
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
