@@ -84,6 +84,8 @@ class RequestPacer:
         self._admitted: deque[float] = deque()
         self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
         self._held_back = 0  # acquires that waited for their slot since the last growth
+        self._held_since_snapshot = False
+        self._started = now
         self._refused_in_row = 0
         self._wall_until: float | None = None  # set while a wall stands
         self._wall_probe_s = FIRST_PROBE_S
@@ -116,6 +118,7 @@ class RequestPacer:
                 if now >= self._next_at:
                     break
                 self._held_back += 1
+                self._held_since_snapshot = True
                 # The event loop sleeps in whole milliseconds, rounded up: at 100 req/s that
                 # is half a millisecond late on average, 5% of the pace, and lateness varies
                 # enough to put two sends under a burst-1 bucket's interval. The last stretch
@@ -235,7 +238,10 @@ class RequestPacer:
         None: never)."""
         now = self._clock()
         admitted = self.admitted_rate(now)
-        wants = None if self._held_back or self.slow_start else admitted * 1.25 + 1.0
+        # Held back, just started or still starting: it could use more than it has.
+        hungry = self._held_since_snapshot or self.slow_start or now - self._started < 1.0
+        self._held_since_snapshot = False
+        wants = None if hungry else admitted * 1.25 + 1.0
         return admitted, wants, self._last_429 if self.refusals else None
 
     @property

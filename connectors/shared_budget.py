@@ -46,8 +46,8 @@ def budget_key(base_url: str, credentials: Credentials) -> str:
 
 
 def allocate(total: float, wants: list[float | None]) -> list[float]:
-    """Max-min fair shares of ``total``: nobody gets more than it can use (``None``: any
-    amount), and what one leaves is split among the rest."""
+    """Max-min fair shares of ``total``: nobody is held to less than its fair part of what it
+    can use (``None``: any amount); what one leaves goes to the rest."""
     shares = [0.0] * len(wants)
     remaining = total
 
@@ -61,7 +61,9 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
         wanted = wants[index]
         shares[index] = fair if wanted is None else min(float(wanted), fair)
         remaining -= shares[index]
-    return shares
+    # What nobody wants now is split too: a share is a cap, and a run whose need grows must
+    # not wait for the next beat to use an idle budget.
+    return [share + remaining / len(shares) for share in shares]
 
 
 class SharedBudget:
