@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import aiohttp
 import httpx
 
 
@@ -97,8 +98,23 @@ def classify_status(status: int, idempotent: bool) -> Handling:
     return Handling.FAILED
 
 
+# Under httpx, the aiohttp transport (httpx-aiohttp) maps every aiohttp connection error to
+# httpx.ConnectTimeout, a server that hung up after taking the request included: read as "not
+# sent", a create would be sent twice. So its errors are judged by what aiohttp raised: only a
+# failure to connect at all means nothing left.
+AIOHTTP_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+)
+
+
 def classify_error(error: Exception, idempotent: bool) -> Handling:
     """What a transport error instead of an answer means."""
+    cause = error.__cause__
+    if isinstance(cause, aiohttp.ClientError | TimeoutError):
+        if isinstance(cause, AIOHTTP_NOT_SENT_ERRORS):
+            return Handling.RETRY
+        return Handling.RETRY if idempotent else Handling.AMBIGUOUS
     if isinstance(error, NOT_SENT_ERRORS):
         return Handling.RETRY
     if isinstance(error, httpx.TransportError):

@@ -67,6 +67,12 @@ class RetryPolicy:
     jitter: Callable[[float], float] = field(default=add_jitter)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
+    def gives_up(self, attempt: int, failure: BaseException | None) -> bool:
+        """Whether attempt number ``attempt``, failed so, was the last."""
+        if isinstance(failure, RetryableFailure) and failure.rate_limited:
+            return attempt >= self.max_rate_limited_attempts
+        return attempt >= self.max_attempts
+
     def wait_s(self, attempt: int, retry_after: float | None) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
         backoff = min(self.backoff_max_s, self.jitter(self.backoff_base_s * 2 ** (attempt - 1)))
@@ -76,35 +82,39 @@ class RetryPolicy:
 
 
 class _wait_policy(wait_base):  # named like tenacity's own waits
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, done: int) -> None:
         self.policy = policy
+        self.done = done
 
     def __call__(self, retry_state: Any) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         retry_after = exc.retry_after if isinstance(exc, RetryableFailure) else None
-        return self.policy.wait_s(retry_state.attempt_number, retry_after)
+        return self.policy.wait_s(retry_state.attempt_number + self.done, retry_after)
 
 
 class _stop_policy(stop_base):  # named like tenacity's own stops
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, done: int) -> None:
         self.policy = policy
+        self.done = done
 
     def __call__(self, retry_state: Any) -> bool:
-        attempt = int(retry_state.attempt_number)
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, RetryableFailure) and exc.rate_limited:
-            return attempt >= self.policy.max_rate_limited_attempts
-        return attempt >= self.policy.max_attempts
+        return self.policy.gives_up(int(retry_state.attempt_number) + self.done, exc)
 
 
-def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
-    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says."""
+def build_retrying(policy: RetryPolicy, after: RetryableFailure | None = None) -> AsyncRetrying:
+    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says.
+
+    ``after``: the failure of a first attempt made outside it (the common case of one
+    attempt then pays nothing for tenacity), counted towards the policy's limits; the caller
+    has waited ``policy.wait_s(1, after.retry_after)`` already."""
+    done = 0 if after is None else 1
     return AsyncRetrying(
         retry=retry_if_exception_type(RetryableFailure),
-        stop=_stop_policy(policy),
-        wait=_wait_policy(policy),
+        stop=_stop_policy(policy, done),
+        wait=_wait_policy(policy, done),
         sleep=policy.sleep,
         reraise=False,
     )

@@ -100,6 +100,8 @@ def _with_loader(
         except* ApiStopError as group:
             # The task group cancelled the rest; what finished is kept and reported.
             report.error = str(group.exceptions[0])
+        finally:
+            run.store.db.flush()  # the outcomes recorded, before anything else reads them
         report.counters = api.counters.since(before)
         report.totals = loader.totals
 

@@ -90,10 +90,12 @@ class CustomerStates:
         payload_hash: str | None = None,
         error: str | None = None,
         keep_pending: bool = False,
+        defer: bool = False,
     ) -> None:
         """Record a result. A known UUID or hash is never overwritten with nothing; the create
         journalled for the customer is cleared unless ``keep_pending`` (its outcome is still
-        unknown)."""
+        unknown). ``defer`` (the loader's, whose steps flush at their end): committed with the next
+        journal entry or within ``DEFER_S`` (db.py)."""
         stamps = (self._db.now(),) * 2
         keep = (
             "customer_state.pending_hash",
@@ -121,6 +123,8 @@ class CustomerStates:
                 run_id,
                 *stamps,
             ),
+            # If a deferred one is lost, the journal entry it clears stays, and is reconciled.
+            defer=defer,
         )
 
     def forget(self, entity_id: str, external_id: str, status: str, run_id: str) -> None:

@@ -51,8 +51,19 @@ class CreateJournal:
 
         The stamp is taken early by CLOCK_SKEW: the API's clock may run behind ours, and a
         reconciliation searching ``created_at >= since`` must not miss the customer."""
+        return self.mark_many([(entity_id, external_id, payload_hash, body)], run_id)[0]
+
+    def mark_many(
+        self, creates: list[tuple[str, str, str, dict[str, Any]]], run_id: str
+    ) -> list[PendingCreate]:
+        """Journal several creates about to be sent, in one commit (a commit per create was
+        a tenth of a create's time on the client, and a round trip each on PostgreSQL). One
+        journalled but never sent costs its reconciliation a search, never a duplicate."""
         since = iso(self._db.clock() - CLOCK_SKEW)
-        self._db.write(
+        entries = [PendingCreate(e, x, h, since, body) for e, x, h, body in creates]
+        rows = [(p.entity_id, p.external_id, p.payload_hash, since, json.dumps(p.body), run_id,
+                 since, since) for p in entries]  # fmt: skip
+        self._db.write_many(
             "INSERT INTO customer_state (entity_id, external_id, status, pending_hash,"
             " pending_since, pending_body, run_id, created_at, updated_at)"
             " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
@@ -60,9 +71,9 @@ class CreateJournal:
             " pending_hash = excluded.pending_hash, pending_since = excluded.pending_since,"
             " pending_body = excluded.pending_body, run_id = excluded.run_id,"
             " updated_at = excluded.updated_at",
-            (entity_id, external_id, payload_hash, since, json.dumps(body), run_id, since, since),
+            rows,
         )
-        return PendingCreate(entity_id, external_id, payload_hash, since, body)
+        return entries
 
     def pending(self, not_run: str | None = None, entity: str | None = None) -> list[PendingCreate]:
         """Creates whose outcome is unknown (sent, no answer recorded), oldest first; with
