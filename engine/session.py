@@ -33,7 +33,7 @@ def default_concurrency(rate_limit: float | None) -> int:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it is installed (uvicorn[standard] brings it; not on Windows): the client
+    """The uvloop event loop where installed (uvicorn[standard] brings it; not Windows): the client
     spends a third of a create in the event loop's own I/O handling, which uvloop does in C
     (bench/client_ceiling.py)."""
     try:

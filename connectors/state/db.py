@@ -198,7 +198,7 @@ def _sqlite(location: str, clock: Clock) -> StateDb:
         owner_only_file(path)
     try:
         connection = sqlite3.connect(path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
+        _wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
         # Another process holding the lock briefly makes us wait, not fail (30 s).
         connection.execute("PRAGMA busy_timeout=30000")
@@ -208,3 +208,17 @@ def _sqlite(location: str, clock: Clock) -> StateDb:
     except sqlite3.Error as exc:
         raise InputError(f"cannot open the state store {location}: {exc}") from None
     return StateDb(connection, str(path), False, clock)
+
+
+def _wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out another process that opens the same new file this moment
+    (two runs of different entities starting together): the switch is refused, not queued,
+    while that one holds it."""
+    for attempt in range(20):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.1 * (attempt + 1))
