@@ -48,9 +48,7 @@ class BudgetLeases:
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        for statement in SCHEMA:
-            db.execute(statement)
-        db.commit()
+        db.create(SCHEMA)
 
     def beat(self, budget_key: str, lease: Lease) -> list[Lease]:
         """Renew this run's lease; every live lease of the target (this one included)."""

@@ -19,6 +19,7 @@ from connectors.errors import InputError
 
 DEFAULT_STATE = ".custsync/state.db"
 DEFER_S = 0.2
+SCHEMA_LOCK_KEY = 0x637573747363686D  # "custschm"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 Clock = Callable[[], datetime]
@@ -107,7 +108,15 @@ class StateDb:
         self.is_postgres = postgres
         self.clock = clock
         self._deferred_since: float | None = None
-        for statement in SCHEMA:
+        self.create(SCHEMA)
+
+    def create(self, statements: Sequence[str]) -> None:
+        """Create tables and indexes if missing. On PostgreSQL under a transaction lock: two
+        processes creating the same table at once make one fail (a duplicate in pg_type),
+        IF NOT EXISTS notwithstanding."""
+        if self.is_postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+        for statement in statements:
             self.execute(statement)
         self.commit()
 
