@@ -14,7 +14,8 @@ under the limit; each punishes bursts differently. So the pacer does two things:
   bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
   is believed (a 60 s window would otherwise cost a probe a second); a short or absent one is
   found by one probe at a time, at doubling intervals from 0.1 s (``Retry-After: 1``, all that
-  whole seconds can say, would cost most of a one-second window).
+  whole seconds can say, would cost most of a one-second window). A believed one is probed
+  from a second early: whole seconds round up, and a sliding log frees slots one by one.
 
 The pace:
 
@@ -82,6 +83,7 @@ class RequestPacer:
         self._next_at = now
         self._gate = asyncio.Lock()
         self._admitted: deque[float] = deque()
+        self._sent: deque[float] = deque()
         self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
         self._held_back = 0  # acquires that waited for their slot since the last growth
         self._held_since_snapshot = False
@@ -114,6 +116,7 @@ class RequestPacer:
                         continue
                     self._probe_out = True
                     self._next_at = now + 1.0 / self.rate
+                    self._sent.append(now)
                     return
                 if now >= self._next_at:
                     break
@@ -125,6 +128,7 @@ class RequestPacer:
                 # is yielded in zero-length sleeps instead (other tasks still run).
                 wait = self._next_at - now
                 await self._sleep(wait - SPIN_S if wait > SPIN_S else 0)
+            self._sent.append(now)
             interval = 1.0 / self.rate
             # From the schedule, not from now: a late wake-up does not slow the pace; but
             # never more than SLACK of an interval early relative to this send.
@@ -141,13 +145,21 @@ class RequestPacer:
         span = max(0.2, min(window_s, now - self._wall_down_at))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
+    def _sent_rate(self, now: float) -> float:
+        """Requests sent a second over the last second."""
+        while self._sent and now - self._sent[0] > 1.0:
+            self._sent.popleft()
+        return float(len(self._sent))
+
     def on_success(self) -> None:
         """A request was admitted (any answer but 429): the wall, if any, is down; after a
         calm spell, probe a little faster."""
         now = self._clock()
         self._admitted.append(now)
         self._refused_in_row = 0
-        if self._wall_until is not None:
+        # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
+        # answers of requests sent before it still arrive for a latency's while.
+        if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
             self._wall_until = None
             self._wall_probe_s = FIRST_PROBE_S
             self._wall_down_at = now
@@ -189,6 +201,10 @@ class RequestPacer:
         # burst 1 refuses any gap under its interval): from now on, none goes early.
         self._slack /= 2
         if now - self._last_decrease < 1.0 and not self.slow_start:
+            return
+        if not self.slow_start and self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+            # Hardly anything was sent over the last second (requests were waiting out their
+            # Retry-After): what got through says nothing about the limit.
             return
         admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
         if self.slow_start:
@@ -266,11 +282,12 @@ class RequestPacer:
         return float("inf") if self.allocation is None else self.allocation
 
     def _grow_slow_start(self, now: float) -> None:
-        """Double the pace every DOUBLING_S while it is what holds requests back (an API that
-        answers slowly is not sped up by a faster pace, and the pace must not run away)."""
+        """Double the pace every DOUBLING_S while it is what holds requests back and is used
+        (an API that answers slowly is not sped up by a faster pace, nor one behind a wall,
+        and the pace must not run away)."""
         if now - self._last_growth < DOUBLING_S:
             return
-        if self._held_back:
+        if self._held_back and self._sent_rate(now) >= 0.5 * self.rate:
             self.rate *= 2.0
         self._held_back = 0
         self._last_growth = now
@@ -278,5 +295,7 @@ class RequestPacer:
     def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
         wait = self._wall_probe_s
         if retry_after_s is not None and retry_after_s >= TRUSTED_RETRY_AFTER_S:
-            wait = retry_after_s
+            # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a
+            # sliding log frees its first slot before the last: probe from a second early.
+            wait = max(wait, retry_after_s - 1.0)
         self._wall_until = now + wait

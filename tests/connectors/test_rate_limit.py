@@ -44,9 +44,10 @@ def send_times(pacer: RequestPacer, clock: Clock, count: int) -> list[float]:
 
 
 def admitted_for(pacer: RequestPacer, clock: Clock, seconds: float, per_s: float) -> None:
-    """Answers other than 429 at ``per_s`` a second for ``seconds``."""
+    """Requests sent and answered other than 429 at ``per_s`` a second for ``seconds``."""
     for _ in range(round(seconds * per_s)):
         clock.now += 1.0 / per_s
+        pacer._sent.append(clock.now)  # as acquire() records a send
         pacer.on_success()
 
 
@@ -81,6 +82,17 @@ def test_429s_lower_a_known_pace_but_never_under_its_floor_and_it_climbs_back() 
     assert pacer.rate == pytest.approx(rate_limit.KNOWN_SHARE * 50)  # and no higher
 
 
+def test_a_429_after_a_quiet_second_says_nothing_about_the_pace() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 500.0
+    admitted_for(pacer, clock, 1.0, 400)
+    clock.now += 5.0  # everyone was waiting out a Retry-After: nothing sent
+    pacer.on_rate_limited(1.0)
+    assert pacer.rate == 500.0 and pacer.decreases == 0
+
+
 def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
     clock = Clock()
     pacer = pacer_on(clock, None)
@@ -88,7 +100,7 @@ def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
     admitted_for(pacer, clock, 1.0, 20)  # nothing waited: a slow API, not the pace
     assert pacer.rate == rate_limit.START_RATE
     for _ in range(4):
-        send_times(pacer, clock, 5)  # requests waited for their slots
+        send_times(pacer, clock, round(pacer.rate))  # a second of sends, each held back
         clock.now += rate_limit.DOUBLING_S
         pacer.on_success()
     assert pacer.rate == 16 * rate_limit.START_RATE
@@ -146,7 +158,7 @@ def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
     assert pacer.walls == 1
     raised_at = clock.now
     send_times(pacer, clock, 1)  # the probe waits for the window to open
-    assert clock.now - raised_at == pytest.approx(42.0, abs=0.01)
+    assert clock.now - raised_at == pytest.approx(41.0, abs=0.01)  # a second early: rounding
 
 
 def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
