@@ -233,9 +233,12 @@ class RequestPacer:
         """Another run drew a 429 while this run's share of what got through was
         ``share_through``: the same slowdown as a 429 of its own (once a second at most)."""
         now = self._clock()
-        self._last_429 = now
         if now - self._last_decrease < 1.0:
             return
+        if self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+            return  # this run is hardly sending: its pace is no part of the problem
+        # Not a calm-breaker: each run keeps probing after its own calm, as flows sharing a
+        # link do; a peer's 429s alone would hold every run down for good.
         self.slow_start = False
         self._decrease(now, max(share_through, MIN_RATE))
 

@@ -142,6 +142,10 @@ class SharedBudget:
     def apply(self, leases: list[Lease], own: Lease) -> None:
         """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
         others = [lease for lease in leases if lease.run_id != self.run_id]
+        if len(others) + 1 < self.peers and self.pacer.limit is None:
+            # A run left: its part of the limit is free, and the ceiling this run learned
+            # while sharing is too low now: probe quickly again.
+            self.pacer.ceiling = None
         self.peers = len(others) + 1
         everyone = [own, *others]
         now, mono = own.heartbeat, self.pacer.now()
