@@ -81,16 +81,22 @@ class RetryPolicy:
         return max(min(retry_after, self.retry_after_cap_s), backoff * 0.1)
 
 
+def _attempt_and_failure(retry_state: Any, done: int) -> tuple[int, BaseException | None]:
+    """The policy's attempt number (counting ``done`` made before tenacity) and its failure."""
+    outcome = retry_state.outcome
+    failure = outcome.exception() if outcome is not None else None
+    return int(retry_state.attempt_number) + done, failure
+
+
 class _wait_policy(wait_base):  # named like tenacity's own waits
     def __init__(self, policy: RetryPolicy, done: int) -> None:
         self.policy = policy
         self.done = done
 
     def __call__(self, retry_state: Any) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        retry_after = exc.retry_after if isinstance(exc, RetryableFailure) else None
-        return self.policy.wait_s(retry_state.attempt_number + self.done, retry_after)
+        attempt, failure = _attempt_and_failure(retry_state, self.done)
+        retry_after = failure.retry_after if isinstance(failure, RetryableFailure) else None
+        return self.policy.wait_s(attempt, retry_after)
 
 
 class _stop_policy(stop_base):  # named like tenacity's own stops
@@ -99,9 +105,7 @@ class _stop_policy(stop_base):  # named like tenacity's own stops
         self.done = done
 
     def __call__(self, retry_state: Any) -> bool:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        return self.policy.gives_up(int(retry_state.attempt_number) + self.done, exc)
+        return self.policy.gives_up(*_attempt_and_failure(retry_state, self.done))
 
 
 def build_retrying(policy: RetryPolicy, after: RetryableFailure | None = None) -> AsyncRetrying:
