@@ -256,7 +256,8 @@ class RequestPacer:
         more than it has, it is held back), and when its last 429 was (this pacer's clock;
         None: never)."""
         now = self._clock()
-        admitted = self.admitted_rate(now)
+        # Over half a second: while the runs speed up, a second's count lags far behind.
+        admitted = self.admitted_rate(now, 2 * DOUBLING_S)
         # Held back, just started or still starting: it could use more than it has.
         hungry = self._held_since_snapshot or self.slow_start or now - self._started < 1.0
         self._held_since_snapshot = False
@@ -291,7 +292,7 @@ class RequestPacer:
         if now - self._last_growth < DOUBLING_S:
             return
         if self._held_back and self._sent_rate(now) >= 0.5 * self.rate:
-            self.rate *= 2.0
+            self.rate = min(self._cap(), self.rate * 2.0)
         self._held_back = 0
         self._last_growth = now
 

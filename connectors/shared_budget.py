@@ -10,10 +10,14 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
 
 - **Known limit** (``--rate-limit R``, the total for the target): R is divided among the live
   runs, max-min fair by what each can use (a run that needs little leaves the rest to others).
-- **Unknown limit**: each run finds the limit as it would alone; a 429 drawn by one run is in
-  its lease at its next beat (at once: a 429 cuts the wait short), and every other run slows
-  down by the same rule, to its share of what got through in all. A wall (a spent window)
-  one run found holds the others too.
+- **Unknown limit**: until the first 429 each run finds the limit as it would alone. The run
+  that draws a 429 publishes, in its lease, what all the runs together got through a second
+  at that moment (read from the leases): the target's limit, *found*. From then on the runs
+  divide it like a known limit, just under it (``BACKOFF``), probing up together (gently,
+  then quickly: ``found_pace``) until the next 429 finds it again. So a 429 one run draws
+  reaches the others at the next beat, a run that joins gets its fair part at its first beat,
+  and one that leaves hands its part to the others at theirs, not after seconds of probing.
+  A wall (a spent window) one run found holds the others too.
 - A run that stops gives its share back at once; one that is killed, when its lease lapses
   (``connectors/state/budget.py``: 3 s).
 """
@@ -29,13 +33,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from connectors.api_config import Credentials
-from connectors.rate_limit import KNOWN_SHARE, RequestPacer
+from connectors.rate_limit import (
+    BACKOFF,
+    FAST_PROBE_S,
+    KNOWN_SHARE,
+    SLOW_PROBE,
+    RequestPacer,
+)
 from connectors.state.budget import BudgetLeases, Lease
 from connectors.state.db import connect
 
 log = logging.getLogger("custsync.budget")
 
 BEAT_S = 0.5
+FOUND_EVERY_S = 1.0  # a volley of 429s from requests already in flight is one finding
+GENTLE_S = 4.0  # a finding right to the percent draws its next 429 within this
+STALE_FOUND = 2.0
+QUICK_PROBE = 1.25  # each half second, once past the gentle spell
+SETTLED = 0.10  # a finding this close to the last one confirms it
 
 
 def budget_key(base_url: str, credentials: Credentials) -> str:
@@ -66,6 +81,18 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
     return [share + remaining / len(shares) for share in shares]
 
 
+def found_pace(found: float, age_s: float) -> float | None:
+    """What all the runs together may send ``age_s`` after they found the limit at ``found``:
+    just under it, probing up gently (1% a second) for ``GENTLE_S``, then quickly (25% each
+    half second: the finding was low, read while the runs were still speeding up, or the limit
+    rose); None at twice the finding without a 429 (each run probes on its own again)."""
+    age_s = max(0.0, age_s)
+    pace = found * BACKOFF * SLOW_PROBE ** min(age_s, GENTLE_S)
+    if age_s > GENTLE_S:
+        pace *= QUICK_PROBE ** ((age_s - GENTLE_S) / FAST_PROBE_S)
+    return None if pace > STALE_FOUND * found else pace
+
+
 class SharedBudget:
     """This run's lease on its target's budget, renewed in the background of the run's loop."""
 
@@ -92,6 +119,9 @@ class SharedBudget:
         self._task: asyncio.Task[None] | None = None
         self._news = asyncio.Event()
         self._seen_429 = wall_clock()  # the latest peer 429 acted upon (epoch)
+        self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
+        self._peer_admitted = 0.0  # what the others got through a second, at the last beat
+        self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
         pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
 
     def start(self) -> None:
@@ -136,31 +166,67 @@ class SharedBudget:
         now, mono = self._wall_clock(), self.pacer.now()
         own_429 = None if last_429 is None else now - (mono - last_429)
         wall = self.pacer.wall_until
+        if (
+            own_429 is not None
+            and own_429 - self._published_429 >= FOUND_EVERY_S
+            and wall is None  # behind a wall nothing got through: no news about the limit
+        ):
+            self._published_429 = own_429
+            through = max(1.0, admitted + self._peer_admitted)
+            # A finding near the last is the limit: probe up from it gently. Any other (the
+            # first, read while the runs are still speeding up and from peers' leases up to a
+            # beat old, or a limit that moved) is rough: probe quickly at once.
+            settled = self._found is not None and abs(through / self._found[0] - 1.0) < SETTLED
+            self._found = (through, own_429 if settled else own_429 - GENTLE_S)
+        found, found_at = self._found if self._found is not None else (None, None)
         return Lease(self.run_id, now, admitted, wants, own_429,
-                     None if wall is None else now + (wall - mono))  # fmt: skip
+                     None if wall is None else now + (wall - mono), found, found_at)  # fmt: skip
 
     def apply(self, leases: list[Lease], own: Lease) -> None:
         """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
         others = [lease for lease in leases if lease.run_id != self.run_id]
-        if len(others) + 1 < self.peers and self.pacer.limit is None:
-            # A run left: its part of the limit is free, and the ceiling this run learned
-            # while sharing is too low now: probe quickly again.
-            self.pacer.ceiling = None
-        self.peers = len(others) + 1
         everyone = [own, *others]
         now, mono = own.heartbeat, self.pacer.now()
+        self._peer_admitted = sum(lease.admitted for lease in others)
+        for lease in others:
+            if lease.found is None or lease.found_at is None:
+                continue
+            if self._found is None or lease.found_at > self._found[1]:
+                self._found = (lease.found, lease.found_at)
         limit = self.pacer.limit
         if limit is not None:
             shares = allocate(limit * KNOWN_SHARE, [lease.wants for lease in everyone])
             self.pacer.allot(shares[0])
+        else:
+            self._share_found(now, everyone, left=len(others) + 1 < self.peers)
+        self.peers = len(others) + 1
         for lease in others:
             if lease.last_429 is not None and lease.last_429 > self._seen_429:
                 self._seen_429 = lease.last_429
-                if now - lease.last_429 < 2 * self._beat_s + 1.0:
-                    # The limit is shared: slow down to just under this run's part of it.
+                fresh = now - lease.last_429 < 2 * self._beat_s + 1.0
+                if fresh and self._found is None:
+                    # No finding to share (a 429 behind a wall): slow down to just under
+                    # this run's part of what got through, as for a 429 of its own.
                     self.pacer.on_peer_rate_limited(own.admitted)
             if lease.wall_until is not None and lease.wall_until > now:
                 self.pacer.hold_until(mono + (lease.wall_until - now))
+
+    def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
+        """Unknown limit: this run's part of the limit the runs found together."""
+        pace = None if self._found is None else found_pace(self._found[0], now - self._found[1])
+        if len(everyone) > 1 and pace is not None:
+            shares = allocate(pace, [lease.wants for lease in everyone])
+            self.pacer.slow_start = False
+            self.pacer.allot(shares[0])
+            return
+        if self.pacer.allocation is not None or left:
+            # Alone now (or the finding went stale): pace as a run alone does, from all of
+            # what was found, if anything was, at once.
+            self.pacer.allot(None)
+            self.pacer.ceiling = None
+            if pace is not None and self._found is not None:
+                self.pacer.rate = max(self.pacer.rate, pace)
+                self.pacer.ceiling = self._found[0]
 
     def _beat(self, lease: Lease) -> list[Lease]:
         if self._leases is None:

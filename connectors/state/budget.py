@@ -16,8 +16,11 @@ LEASE_S = 3.0
 SWEEP_S = 60.0
 
 SCHEMA = (
+    # The first version's table (no ``found``): leases live seconds, so it is dropped, not
+    # migrated (a run of that version still beating into it paces alone).
+    "DROP TABLE IF EXISTS api_budget",
     """
-    CREATE TABLE IF NOT EXISTS api_budget (
+    CREATE TABLE IF NOT EXISTS api_budget_leases (
         budget_key  TEXT NOT NULL,
         run_id      TEXT NOT NULL,
         heartbeat   DOUBLE PRECISION NOT NULL,
@@ -25,6 +28,8 @@ SCHEMA = (
         wants       DOUBLE PRECISION,
         last_429    DOUBLE PRECISION,
         wall_until  DOUBLE PRECISION,
+        found       DOUBLE PRECISION,
+        found_at    DOUBLE PRECISION,
         PRIMARY KEY (budget_key, run_id)
     )
     """,
@@ -41,10 +46,15 @@ class Lease:
     wants: float | None  # the pace it could use; None: more than it has
     last_429: float | None
     wall_until: float | None
+    # Unknown limit: what all the runs together got through a second when this run last drew
+    # a 429 (the target's limit, as found), and since when the runs probe up from it
+    # (connectors/shared_budget.py: found_pace).
+    found: float | None = None
+    found_at: float | None = None
 
 
 class BudgetLeases:
-    """The ``api_budget`` table of one state store."""
+    """The ``api_budget_leases`` table of one state store."""
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
@@ -53,17 +63,21 @@ class BudgetLeases:
     def beat(self, budget_key: str, lease: Lease) -> list[Lease]:
         """Renew this run's lease; every live lease of the target (this one included)."""
         self._db.execute(
-            "INSERT INTO api_budget (budget_key, run_id, heartbeat, admitted, wants, last_429,"
-            " wall_until) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO api_budget_leases (budget_key, run_id, heartbeat, admitted, wants,"
+            " last_429, wall_until, found, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (budget_key, run_id) DO UPDATE SET heartbeat = excluded.heartbeat,"
             " admitted = excluded.admitted, wants = excluded.wants,"
-            " last_429 = excluded.last_429, wall_until = excluded.wall_until",
+            " last_429 = excluded.last_429, wall_until = excluded.wall_until,"
+            " found = excluded.found, found_at = excluded.found_at",
             (budget_key, lease.run_id, lease.heartbeat, lease.admitted, lease.wants,
-             lease.last_429, lease.wall_until),
+             lease.last_429, lease.wall_until, lease.found, lease.found_at),
         )  # fmt: skip
-        self._db.execute("DELETE FROM api_budget WHERE heartbeat < ?", (lease.heartbeat - SWEEP_S,))
+        self._db.execute(
+            "DELETE FROM api_budget_leases WHERE heartbeat < ?", (lease.heartbeat - SWEEP_S,)
+        )
         rows = self._db.execute(
-            "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until FROM api_budget"
+            "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at"
+            " FROM api_budget_leases"
             " WHERE budget_key = ? AND heartbeat >= ? ORDER BY run_id",
             (budget_key, lease.heartbeat - LEASE_S),
         ).fetchall()
@@ -73,7 +87,8 @@ class BudgetLeases:
     def release(self, budget_key: str, run_id: str) -> None:
         """Give the share back at once (a run that ends normally)."""
         self._db.write(
-            "DELETE FROM api_budget WHERE budget_key = ? AND run_id = ?", (budget_key, run_id)
+            "DELETE FROM api_budget_leases WHERE budget_key = ? AND run_id = ?",
+            (budget_key, run_id),
         )
 
     def close(self) -> None:

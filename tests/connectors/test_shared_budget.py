@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from connectors.api_config import Credentials
-from connectors.rate_limit import KNOWN_SHARE, RequestPacer
-from connectors.shared_budget import SharedBudget, allocate, budget_key
+from connectors.rate_limit import BACKOFF, KNOWN_SHARE, RequestPacer
+from connectors.shared_budget import GENTLE_S, SharedBudget, allocate, budget_key, found_pace
 from connectors.state.budget import LEASE_S
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
@@ -76,19 +76,74 @@ def test_a_known_limit_is_divided_and_a_lapsed_runs_share_reclaimed(tmp_path: Pa
     assert a.peers == 1 and a.pacer.rate == pytest.approx(90 * KNOWN_SHARE)
 
 
-def test_a_429_drawn_by_one_run_slows_the_others(tmp_path: Path) -> None:
-    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
-    for budget in (a, b):
+def sending(clock: Clock, budgets: list[SharedBudget], rate: float, admitted: int) -> None:
+    """A second and a half later: each run past slow start at ``rate``, ``admitted`` of its
+    sends got through evenly over the last second; each has read the others' leases."""
+    clock.now += 1.5
+    for budget in budgets:
         budget.pacer.slow_start = False
-        budget.pacer.rate = 60.0
-        for _ in range(50):  # 50 sent and admitted over the last second
-            budget.pacer._admitted.append(clock.now + 1.0)
-            budget.pacer._sent.append(clock.now + 1.0)
-    clock.now += 1.5  # a second after the runs began
+        budget.pacer.rate = rate
+        budget.pacer._admitted.clear()
+        for n in reversed(range(admitted)):
+            budget.pacer._admitted.append(clock.now - (n + 0.5) / admitted)
+            budget.pacer._sent.append(clock.now - (n + 0.5) / admitted)
+    beat_all(budgets)
+    beat_all(budgets)
+
+
+def first_429(clock: Clock, runs: list[SharedBudget], through_each: int) -> None:
+    sending(clock, runs, 60.0, through_each)
+    runs[0].pacer.on_rate_limited(1.0)
+    beat_all(runs)
+
+
+def test_a_429_drawn_by_one_run_slows_the_others_to_their_part_of_the_limit(
+    tmp_path: Path,
+) -> None:
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    # Together they got 100/s through when a drew its 429: each now paces half of it, and
+    # since a first finding is rough, they probe up quickly.
+    first = found_pace(100, GENTLE_S)
+    assert first is not None and first < 100 * 1.01
+    assert b.pacer.rate == pytest.approx(first / 2)
+    assert a.pacer.allocation == pytest.approx(first / 2)
+    clock.now += 1.0
     beat_all([a, b])
-    a.pacer.on_rate_limited(1.0)
+    assert b.pacer.rate > 100 / 2 * 1.2
+    # A second finding near the first confirms it: just under it from there, gently.
+    first_429(clock, [a, b], 52)
+    assert b.pacer.rate == pytest.approx(a.pacer.rate) == pytest.approx(104 * BACKOFF / 2)
+    clock.now += 2.0
     beat_all([a, b])
-    assert b.pacer.rate < 50 and b.pacer.decreases == 1
+    assert 104 * BACKOFF / 2 < b.pacer.rate < 104 / 2
+
+
+def test_a_run_that_joins_or_leaves_moves_the_parts_at_once(tmp_path: Path) -> None:
+    location = str(tmp_path / "state.db")
+    clock, (a, b) = budgets(location, None, 2)
+    first_429(clock, [a, b], 50)
+    first_429(clock, [a, b], 50)  # confirmed
+    late = SharedBudget(location, "key", "run-late", RequestPacer(None, clock), wall_clock=clock)
+    beat_all([a, b, late])
+    beat_all([a, b, late])
+    assert not late.pacer.slow_start  # no slow start into a limit already found
+    parts = [x.pacer.allocation for x in (a, b, late)]
+    assert all(part is not None and part > 0 for part in parts)
+    assert sum(part for part in parts if part is not None) == pytest.approx(100 * BACKOFF)
+    clock.now += LEASE_S + 0.5  # a and late were killed: b has it all at its next beat
+    beat_all([b])
+    assert b.pacer.allocation is None and b.pacer.rate >= 100 * BACKOFF
+    assert b.pacer.ceiling == pytest.approx(100)
+
+
+def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Path) -> None:
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    for _ in range(12):  # 12 s of beats, no 429: past twice the finding
+        clock.now += 1.0
+        beat_all([a, b])
+    assert a.pacer.allocation is None and b.pacer.allocation is None
 
 
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
