@@ -60,6 +60,11 @@ def record_query(entity_id: str, body: dict[str, object], created_since: str | N
 ANCHOR_FIELDS = ("billing.last_name", "company_name", "billing.first_name", "email_address")
 
 
+def case_variants(value: str) -> list[str]:
+    """``value`` in the cases an API (or a CRM) may hold it in: as is, lower, upper, title."""
+    return list(dict.fromkeys([value, value.lower(), value.upper(), value.title()]))
+
+
 def loose_record_query(
     entity_id: str, body: dict[str, object], created_since: str | None
 ) -> str | None:
@@ -70,9 +75,7 @@ def loose_record_query(
     anchor = next((f for f in ANCHOR_FIELDS if isinstance(flat.get(f), str) and flat[f]), None)
     if anchor is None:
         return None
-    value = str(flat[anchor])
-    variants = dict.fromkeys([value, value.lower(), value.upper(), value.title()])
-    clauses = [equals("entity_id", entity_id), one_of(anchor, variants)]
+    clauses = [equals("entity_id", entity_id), one_of(anchor, case_variants(str(flat[anchor])))]
     if created_since is not None:
         clauses.append(since("created_at", created_since))
     return all_of(clauses)

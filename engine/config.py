@@ -33,9 +33,11 @@ class SyncConfig:
     batch_size: int = 2_000  # rows a load step sends (one Prefect task each)
     read_batch_rows: int = READ_BATCH_ROWS  # rows read, validated and planned at a time
     match_on: tuple[str, ...] = ()
+    match_required: bool = False  # --match-on: a row with a match field empty is rejected
     delete_missing: bool = False
     max_deletes: int | None = None
     strict: bool = False  # any invalid value rejects its row (else it is left out)
+    new_target: bool = False  # forget mappings of another target the store holds (targets.py)
 
     def resolved_entity(self) -> str | None:
         """--entity-id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""

@@ -7,9 +7,10 @@ for a run that writes, its lock (exit 2 when another run holds it).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from engine.runner import StepRunner
 from engine.session import BudgetPlace
 from engine.source import Source, open_source
 from engine.target import Target, open_target
+
+log = logging.getLogger("custsync.run")
 
 
 def new_run_id() -> str:
@@ -69,9 +72,25 @@ def open_run(
                 if not config.dry_run:
                     # Before planning: a plan made while another run writes would be stale.
                     store.lock.acquire(run_id, config.resolved_entity())
+                _pin_target(config, store, target, source.census.entities)
                 yield RunContext(config, runner, target, source, store, run_id, out_dir)
             finally:
                 store.close()
+
+
+def _pin_target(
+    config: SyncConfig, store: StateStore, target: Target, entities: Iterable[str]
+) -> None:
+    """The store's mappings of these entities belong to this target, or the run stops here
+    (exit 2), before anything is sent; a run that writes pins the entities new to the store."""
+    if config.new_target:
+        if not config.dry_run:
+            dropped = store.targets.start_afresh(entities, target.identity)
+            log.info("--new-target: %d customers' states of another target forgotten", dropped)
+    else:
+        store.targets.check(entities, target.identity, target.description)
+    if not config.dry_run:
+        store.targets.pin(entities, target.identity)
 
 
 def check_out_dir(out_dir: Path) -> None:

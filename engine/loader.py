@@ -16,13 +16,20 @@ from typing import Any
 
 from connectors.customer_api import ApiResult, CustomerApi
 from connectors.http_errors import Decision
-from connectors.rsql import all_of, equals, loose_record_query, record_query
+from connectors.rsql import (
+    all_of,
+    case_variants,
+    equals,
+    loose_record_query,
+    one_of,
+    record_query,
+)
 from connectors.state.journal import PendingCreate
 from connectors.state.store import StateStore
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus
-from schemas.payload import PAYLOAD_HASH, keeping_stored, request_body
-from schemas.plan import ACTION, KNOWN_ID, PlanAction
-from schemas.record_match import same_record
+from schemas.payload import PAYLOAD_HASH, adopting, keeping_stored, request_body
+from schemas.plan import ACTION, KNOWN_ID, MATCH_SHARED, PlanAction
+from schemas.record_match import same_record, same_values
 from schemas.validation import LEFT_OUT
 
 __all__ = ["LoadTotals", "Loader", "RowOutcome"]
@@ -50,11 +57,13 @@ class Loader:
         store: StateStore,
         run_id: str,
         match_on: tuple[str, ...] = (),
+        match_required: bool = False,
     ) -> None:
         self.api = api
         self.store = store
         self.run_id = run_id
         self.match_on = match_on
+        self.match_required = match_required
         self.totals = LoadTotals()
         self._premarked: dict[tuple[str, str], PendingCreate] = {}
 
@@ -109,6 +118,8 @@ class Loader:
             matched = await self._match_existing(row)
             if matched is not None:
                 return matched
+            if any(row.get(field) is None for field in self.match_on):
+                return self._unmatched(await self._create(row))
         return await self._create(row)
 
     async def delete(self, entity_id: str, external_id: str, customer_id: str) -> RowOutcome:
@@ -131,29 +142,49 @@ class Loader:
 
     async def _match_existing(self, row: dict[str, Any]) -> RowOutcome | None:
         """--match-on: adopt the one customer that already carries these fields (made by
-        checkout, say) instead of creating a twin; several: a conflict, never a guess."""
+        checkout, say) instead of creating a twin. Several customers, several rows of the run
+        matching one, or one another external id holds already: a conflict, never a guess."""
         values = {field: row.get(field) for field in self.match_on}
-        if any(v is None for v in values.values()):
-            return None
-        query = all_of([equals("entity_id", row["entity_id"])] +
-                       [equals(f, str(v)) for f, v in values.items()])  # fmt: skip
-        result = await self.api.search(query, page_size=RECONCILE_PAGE)
         entity_id, external_id = row["entity_id"], row["external_id"]
+        fields = ", ".join(self.match_on)
+        if any(v is None for v in values.values()):
+            if self.match_required:
+                missing = ", ".join(f for f, v in values.items() if v is None)
+                reason = f"no {missing} to match on (--match-required)"
+                self._record(entity_id, external_id, REJECTED, error=reason)
+                empty = [f for f, v in values.items() if v is None]
+                return RowOutcome(entity_id, external_id, REJECTED, reason=reason, fields=empty,
+                                  said_by="")  # fmt: skip
+            return None  # created, counted and listed as unmatched (_create)
+        # Case variants (an e-mail typed in capitals in the CRM is the same shopper), the
+        # answers then compared ignoring case and outer spaces.
+        query = all_of([equals("entity_id", entity_id)] +
+                       [one_of(f, case_variants(str(v))) for f, v in values.items()])  # fmt: skip
+        result = await self.api.search(query, page_size=RECONCILE_PAGE)
         if result.decision is not Decision.DONE:
             return self._finish(row, result, ADOPTED, False)
-        ids = [c["id"] for c in result.body or []]
+        ids = [c["id"] for c in result.body or [] if same_values(c, values)]
         free = [c for c in ids if c not in self._ids_mapped_elsewhere(entity_id, external_id, ids)]
         if not free:
             return None
+        sharing = int(row.get(MATCH_SHARED) or 1)
         if len(free) > 1:
-            reason = f"conflict: {len(free)} customers match on {', '.join(self.match_on)}"
+            reason = f"conflict: {len(free)} customers match on {fields}"
+        elif sharing > 1:
+            reason = f"conflict: {sharing} rows of this run match one customer on {fields}"
+        else:
+            owner = self.store.customers.claim(entity_id, external_id, free[0], ADOPTED,
+                                               self.run_id)  # fmt: skip
+            reason = "" if owner is None else (
+                f"conflict: the customer matching on {fields} is mapped to {owner}")  # fmt: skip
+        if reason:
+            self.totals.conflicts += 1
             self._record(entity_id, external_id, FAILED, error=reason)
             return RowOutcome(entity_id, external_id, FAILED, reason=reason)
-        # Adopted: bring the record in line with the CRM (one full-record update), keeping what
-        # the API holds for the fields the export's values were left out of.
+        # Claimed: bring the record in line with the CRM (one full-record update), keeping
+        # what the API holds for every field the row has no value for.
         record = next(c for c in result.body if c["id"] == free[0])
-        sent = keeping_stored(row, record, row.get(LEFT_OUT) or [])
-        updated = await self.api.update(free[0], request_body(sent))
+        updated = await self.api.update(free[0], request_body(adopting(row, record)))
         return self._finish({**row, KNOWN_ID: free[0]}, updated, ADOPTED, False)
 
     # -- operations ----------------------------------------------------------------------------
@@ -179,8 +210,7 @@ class Loader:
             if isinstance(found, RowOutcome):
                 return found
             if found is not None:
-                self._record(entity_id, external_id, CREATED, found, payload_hash)
-                return RowOutcome(entity_id, external_id, CREATED, found, recreated=recreated)
+                return self._adopt_found(entity_id, external_id, found, payload_hash, recreated)
         reason = (
             f"create outcome still unknown after {MAX_CREATE_ROUNDS} tries; reconciles next run"
         )
@@ -288,8 +318,34 @@ class Loader:
             return found
         if found is None:
             return None
-        self._record(entity_id, external_id, CREATED, found, pending.payload_hash)
-        return RowOutcome(entity_id, external_id, CREATED, found)
+        return self._adopt_found(entity_id, external_id, found, pending.payload_hash)
+
+    def _adopt_found(
+        self,
+        entity_id: str,
+        external_id: str,
+        customer_id: str,
+        payload_hash: str,
+        recreated: bool = False,
+    ) -> RowOutcome:
+        """The customer an unanswered create made, found: claimed and recorded (unless another
+        external id claimed it meanwhile: then it is not ours, and the create stays pending)."""
+        owner = self.store.customers.claim(entity_id, external_id, customer_id, CREATED,
+                                           self.run_id)  # fmt: skip
+        if owner is not None:
+            reason = f"conflict: the customer an unanswered create made is mapped to {owner}"
+            self._record(entity_id, external_id, FAILED, error=reason, keep_pending=True)
+            return RowOutcome(entity_id, external_id, FAILED, reason=reason)
+        self._record(entity_id, external_id, CREATED, customer_id, payload_hash)
+        return RowOutcome(entity_id, external_id, CREATED, customer_id, recreated=recreated)
+
+    def _unmatched(self, outcome: RowOutcome) -> RowOutcome:
+        """--match-on: a row created without a match tried (its match fields empty): a twin
+        of a customer it could not be compared with, perhaps; counted and listed."""
+        if outcome.status is CREATED:
+            outcome.unmatched = True
+            self.totals.created_unmatched += 1
+        return outcome
 
     def _record(
         self,

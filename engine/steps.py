@@ -19,7 +19,7 @@ from engine.context import RunContext
 from engine.session import ApiSession
 from schemas.outcomes import LoadTotals, RowOutcome
 from schemas.payload import with_payload_hash
-from schemas.plan import deletion_limit, plan_sync
+from schemas.plan import deletion_limit, flag_shared_matches, plan_sync
 from schemas.validation import Census, id_hash
 
 if TYPE_CHECKING:
@@ -58,15 +58,16 @@ def deletions(run: RunContext) -> pl.DataFrame:
     return gone.select(GONE_COLUMNS)
 
 
-def plan(valid: pl.DataFrame, store: StateStore) -> pl.DataFrame:
-    """Valid rows with their payload hash, the action to take and the known customer id."""
+def plan(valid: pl.DataFrame, store: StateStore, match_on: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Valid rows with their payload hash, the action to take and the known customer id (and
+    with ``match_on``, how many rows share each row's match values)."""
     hashed = with_payload_hash(valid)
     states = [
         store.customers.lookup(entity, group.get_column("external_id").to_list())
         for (entity,), group in hashed.group_by("entity_id", maintain_order=True)
     ]
     state = pl.concat(states) if states else store.customers.lookup("", [])
-    return plan_sync(hashed, state)
+    return flag_shared_matches(plan_sync(hashed, state), match_on)
 
 
 @dataclass
@@ -84,6 +85,7 @@ def _with_loader(
     session: ApiSession,
     work: Callable[[Loader, list[RowOutcome]], Coroutine[Any, Any, None]],
     match_on: tuple[str, ...] = (),
+    match_required: bool = False,
 ) -> LoadReport:
     """Run ``work(loader, outcomes)`` in the session's loop; what the API stopped is kept."""
     # Imported here: a run with nothing to send never pays for httpx and tenacity.
@@ -94,7 +96,7 @@ def _with_loader(
     async def go() -> None:
         api = session.api()
         before = api.counters.copy()
-        loader = Loader(api, run.store, run.run_id, match_on)
+        loader = Loader(api, run.store, run.run_id, match_on, match_required)
         try:
             await work(loader, report.outcomes)
         except* ApiStopError as group:
@@ -123,7 +125,7 @@ def load_batch(
 
         await loader.load(rows.iter_rows(named=True), collect)
 
-    return _with_loader(run, session, work, run.config.match_on)
+    return _with_loader(run, session, work, run.config.match_on, run.config.match_required)
 
 
 def settle(

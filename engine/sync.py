@@ -8,6 +8,7 @@ runner decides (``flows/sync_flow.py`` runs them inside the ``sync-customers`` f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from schemas.validation import ValidationResult
 log = logging.getLogger("custsync.sync")
 
 PLAN_HEADER = ["external_id", "entity_id", "customer_id", ACTION]
+UNMATCHED_COLUMNS = ["external_id", "customer_id", "entity_id"]
 
 
 @dataclass
@@ -129,10 +131,18 @@ class _Sync:
             ) as session,
             CsvAppender(run.out_dir / "mappings.csv", MAPPING_COLUMNS) as mappings_csv,
             CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
+            contextlib.ExitStack() as optional,
         ):
+            unmatched_csv = None
+            if config.match_on:  # the rows created without a match: listed, not only counted
+                unmatched_csv = optional.enter_context(
+                    CsvAppender(run.out_dir / "unmatched.csv", UNMATCHED_COLUMNS)
+                )
             for result in run.source.validated(run.runner, rejects_csv, self.totals.validation):
                 planned = self._plan(result)
                 outcomes = self._send(planned, session)
+                if unmatched_csv is not None:
+                    unmatched_csv.write(outcome_rows([o for o in outcomes if o.unmatched]))
                 self._advance(result.rows_read - len(outcomes))
                 mappings = self._mappings(result, planned, outcomes)
                 self.totals.add_mappings(mappings)
@@ -150,7 +160,9 @@ class _Sync:
     # -- one batch -------------------------------------------------------------------------------
 
     def _plan(self, result: ValidationResult) -> pl.DataFrame:
-        planned = self.run.runner.step("plan", steps.plan, result.valid, self.run.store)
+        planned = self.run.runner.step(
+            "plan", steps.plan, result.valid, self.run.store, self.run.config.match_on
+        )
         self.totals.add_plan(planned)
         return planned
 

@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from connectors.api_config import LOCAL, TARGETS, Credentials, resolve_target
 from connectors.errors import SandboxStartError
@@ -26,11 +27,15 @@ class Target:
         credentials: Credentials,
         description: str,
         start: Callable[[], str] | None = None,
+        identity: str | None = None,
     ) -> None:
         self._base_url = base_url
         self.credentials = credentials
         self.description = description
         self._start = start
+        # Which API this is, for the state store's pins (targets.py): the base URL, or the
+        # embedded sandbox's data file (its URL changes every run).
+        self.identity = identity or (base_url or description).rstrip("/")
 
     @property
     def base_url(self) -> str:
@@ -72,4 +77,5 @@ def open_target(target: str) -> Iterator[Target]:
             Credentials(user_uid=user, api_key=key),
             f"local sandbox (embedded, data in {LOCAL_SANDBOX_DB})",
             start,
+            f"local sandbox {Path(LOCAL_SANDBOX_DB).resolve()}",
         )

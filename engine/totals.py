@@ -65,6 +65,8 @@ class RunTotals:
             reconciliations=load.reconciliations,
             reconcile_requests=load.reconcile_requests,
             recreated=load.recreated,
+            created_unmatched=load.created_unmatched,
+            match_conflicts=load.conflicts,
             threeds_ready=validation.threeds_ready,
             plan={k: int(v) for k, v in sorted(self.plan.items())},
         )

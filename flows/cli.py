@@ -125,6 +125,12 @@ def sync(
         list[str] | None,
         typer.Option(help="Adopt an existing customer with these fields instead of creating one."),
     ] = None,
+    match_required: Annotated[
+        bool,
+        typer.Option(
+            "--match-required", help="With --match-on: reject a row whose match fields are empty."
+        ),
+    ] = False,
     delete_missing: Annotated[
         bool, typer.Option("--delete-missing", help="Delete customers whose id left the export.")
     ] = False,
@@ -132,6 +138,13 @@ def sync(
         int | None, typer.Option(help="Deletions allowed (default: 5% of known customers).")
     ] = None,
     strict: StrictOpt = False,
+    new_target: Annotated[
+        bool,
+        typer.Option(
+            "--new-target",
+            help="The state store's mappings belong to another API: forget them, start afresh.",
+        ),
+    ] = False,
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from engine.config import SyncConfig
@@ -142,6 +155,8 @@ def sync(
             raise InputError("--rate-limit must be positive")
         if concurrency is not None and concurrency < 1:
             raise InputError("--concurrency must be at least 1")
+        if match_required and not match_on:
+            raise InputError("--match-required needs --match-on")
         config = SyncConfig(
             sources=sources,
             mapping_path=mapping,
@@ -155,9 +170,11 @@ def sync(
             profile=profile_of(profile),
             read_options=read_options(encoding, delimiter),
             match_on=match_fields(match_on),
+            match_required=match_required,
             delete_missing=delete_missing,
             max_deletes=max_deletes,
             strict=strict,
+            new_target=new_target,
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)

@@ -40,9 +40,11 @@ def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
         profile=parameters.get("profile") or "api",
         read_options=ReadOptions(parameters.get("encoding"), parameters.get("delimiter")),
         match_on=tuple(parameters.get("match_on") or ()),
+        match_required=bool(parameters.get("match_required", False)),
         delete_missing=bool(parameters.get("delete_missing", False)),
         max_deletes=parameters.get("max_deletes"),
         strict=bool(parameters.get("strict", False)),
+        new_target=bool(parameters.get("new_target", False)),
     )
 
 
@@ -62,9 +64,11 @@ def parameters_from_config(config: SyncConfig) -> dict[str, Any]:
         "encoding": config.read_options.encoding,
         "delimiter": config.read_options.delimiter,
         "match_on": list(config.match_on) or None,
+        "match_required": config.match_required,
         "delete_missing": config.delete_missing,
         "max_deletes": config.max_deletes,
         "strict": config.strict,
+        "new_target": config.new_target,
     }
 
 
@@ -84,9 +88,11 @@ def sync_customers(
     delimiter: str | None = None,
     credentials_blocks: dict[str, str] | None = None,
     match_on: list[str] | None = None,
+    match_required: bool = False,
     delete_missing: bool = False,
     max_deletes: int | None = None,
     strict: bool = False,
+    new_target: bool = False,
 ) -> dict[str, Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 

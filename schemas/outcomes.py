@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.customer_schema import REASON_DUPLICATE
 from schemas.plan import ACTION, KNOWN_ID, PlanAction
-from schemas.validation import FILE, REJECTED, ROW, ValidationResult
+from schemas.validation import FILE, ROW, ValidationResult
 
 MAPPING_COLUMNS = ["external_id", "customer_id", "status", "entity_id"]
 
@@ -42,6 +42,8 @@ class RowOutcome:
     reason: str | None = None
     fields: list[str] = field(default_factory=list)
     recreated: bool = False
+    unmatched: bool = False  # --match-on: created with its match fields empty
+    said_by: str = "API"  # whose reason it is, in rejects.csv ("": custsync's own)
 
 
 @dataclass
@@ -51,12 +53,16 @@ class LoadTotals:
     reconciliations: int = 0
     reconcile_requests: int = 0
     recreated: int = 0
+    created_unmatched: int = 0  # --match-on: created with the match fields empty
+    conflicts: int = 0  # --match-on: rows not adopted because the match was not theirs alone
 
     def add(self, other: LoadTotals) -> None:
         """Count ``other`` in."""
         self.reconciliations += other.reconciliations
         self.reconcile_requests += other.reconcile_requests
         self.recreated += other.recreated
+        self.created_unmatched += other.created_unmatched
+        self.conflicts += other.conflicts
 
 
 def outcome_rows(outcomes: Sequence[RowOutcome]) -> pl.DataFrame:
@@ -113,21 +119,23 @@ def mapping_rows(
 
 
 def api_rejects(planned: pl.DataFrame, outcomes: Sequence[RowOutcome]) -> pl.DataFrame:
-    """rejects.csv lines for rows the API refused (400), with the API's reason."""
+    """rejects.csv lines for rows the API refused (400), with the API's reason (action
+    ``rejected``), and for rows that failed (retries spent, a match conflict: ``failed``)."""
     lines = [
-        (o.external_id, name, f"API: {o.reason}")
+        (o.external_id, name, f"{o.said_by}: {o.reason}" if o.said_by else o.reason, o.status.value)
         for o in outcomes
-        if o.status is RowStatus.REJECTED
+        if o.status in (RowStatus.REJECTED, RowStatus.FAILED)
         for name in (o.fields or [""])
     ]
     frame = pl.DataFrame(
         lines,
-        schema={"external_id": pl.String, "field": pl.String, "reason": pl.String},
+        schema={"external_id": pl.String, "field": pl.String, "reason": pl.String,
+                "action": pl.String},
         orient="row",
-    )
+    )  # fmt: skip
     where = planned.select(
         "external_id", pl.col(ROW).cast(pl.Int64).alias("row"), pl.col(FILE).alias("file")
     )
     return frame.join(where, on="external_id", how="left").select(
-        "external_id", "row", "field", "reason", "file", pl.lit(REJECTED).alias("action")
+        "external_id", "row", "field", "reason", "file", "action"
     )

@@ -66,3 +66,24 @@ def keeping_stored(
     a value the export could not give must never blank the one the API has."""
     held = flatten(stored)
     return {**row, **{field: held.get(field) for field in fields}}
+
+
+def field_paths() -> list[str]:
+    """Every field of a CustomerRequest, as the row's dotted columns."""
+    paths = [spec.path for spec in TOP_LEVEL_FIELDS]
+    for parent, leaves in OBJECT_FIELDS.items():
+        paths += [f"{parent}.{leaf.path}" for leaf in leaves]
+    return paths
+
+
+def adopting(row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """``row`` for adopting ``stored`` (a customer made elsewhere, by checkout say): every field
+    the row has no value for keeps the API's. The update replaces the whole record, and the
+    export lacking a field is no reason to blank what checkout collected."""
+    held = flatten(stored)
+    kept = {
+        path: held[path]
+        for path in field_paths()
+        if row.get(path) is None and held.get(path) is not None
+    }
+    return {**row, **kept}

@@ -25,6 +25,7 @@ class PlanAction(StrEnum):
 ACTION = "action"
 KNOWN_ID = "known_customer_id"
 KNOWN_STATUS = "known_status"
+MATCH_SHARED = "match_shared"  # --match-on: how many rows of the batch carry the same values
 
 
 def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
@@ -62,3 +63,24 @@ def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.0
     if max_deletes is not None:
         return max_deletes
     return max(1, int(known_count * share))
+
+
+def flag_shared_matches(planned: pl.DataFrame, match_on: tuple[str, ...]) -> pl.DataFrame:
+    """``planned`` with ``MATCH_SHARED``: for a row that may adopt a customer by its
+    ``match_on`` values (to create or reconcile, every value present), how many such rows of
+    the frame carry the same values (compared ignoring case and outer spaces). A customer
+    matched by several rows belongs to none of them for sure: the loader adopts for none."""
+    if not match_on or planned.is_empty():
+        return planned.with_columns(pl.lit(None, dtype=pl.UInt32).alias(MATCH_SHARED))
+    keys = [
+        pl.col(field).cast(pl.String).str.strip_chars().str.to_lowercase() for field in match_on
+    ]
+    may_adopt = pl.col(ACTION).is_in([PlanAction.CREATE.value, PlanAction.RECONCILE.value])
+    complete = pl.all_horizontal([key.is_not_null() for key in keys])
+    eligible = may_adopt & complete
+    key = pl.concat_list(keys)
+    count = pl.when(eligible).then(key).otherwise(None).alias("__match_key")
+    counted = planned.with_columns(count).with_columns(
+        pl.when(eligible).then(pl.len().over("__match_key")).otherwise(None).alias(MATCH_SHARED)
+    )
+    return counted.drop("__match_key").with_columns(pl.col(MATCH_SHARED).cast(pl.UInt32))

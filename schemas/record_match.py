@@ -61,3 +61,13 @@ def _national(phone: str) -> str:
     # Digits only, the trunk prefix dropped: "020 7946 0958" and "+44 20 7946 0958" share
     # "2079460958".
     return "".join(c for c in phone if c.isdigit()).lstrip("0")
+
+
+def same_values(stored: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Whether ``stored`` (a CustomerResponse) holds each of ``values`` (dotted field ->
+    value), compared ignoring case and outer spaces: what --match-on calls the same."""
+    held = flatten(stored)
+    return all(
+        str(held.get(field) or "").strip().casefold() == str(value).strip().casefold()
+        for field, value in values.items()
+    )

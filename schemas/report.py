@@ -33,6 +33,8 @@ class SyncReport:
     reconciliations: int = 0
     reconcile_requests: int = 0
     recreated: int = 0
+    created_unmatched: int = 0  # --match-on: created with every match field empty (listed)
+    match_conflicts: int = 0  # --match-on: not adopted, the match was not theirs alone
     threeds_ready: int = 0
     plan: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
@@ -71,6 +73,10 @@ class SyncReport:
             ("rejected by the API", self.api_rejected), ("requests", self.requests),
             ("retries", self.retries), ("rate limited (429)", self.rate_limited),
         ]  # fmt: skip
+        if self.created_unmatched:
+            rows += [("created without a match field (see unmatched.csv)", self.created_unmatched)]
+        if self.match_conflicts:
+            rows += [("match conflicts (failed, not adopted)", self.match_conflicts)]
         return [(label, f"{value:,}") for label, value in rows] + [
             ("duration", f"{self.duration_s:.1f} s")
         ]

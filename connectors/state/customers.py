@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.state.db import StateDb
+from connectors.state.db import StateDb, is_integrity_error
 from connectors.state.journal import PendingCreate, pending_from_columns
 
 STATE_COLUMNS = {
@@ -126,6 +126,33 @@ class CustomerStates:
             # If a deferred one is lost, the journal entry it clears stays, and is reconciled.
             defer=defer,
         )
+
+    def claim(
+        self, entity_id: str, external_id: str, customer_id: str, status: str, run_id: str
+    ) -> str | None:
+        """Map ``customer_id`` to ``external_id`` now, unless another external id of the entity
+        holds it: then nothing changes and that one is returned. One committed statement under
+        the store's unique index (db.py), so two claims of one customer never both succeed,
+        from this run or any other on the store."""
+        self._db.commit()  # deferred writes first: a refused claim rolls back nothing else
+        now = self._db.now()
+        try:
+            self._db.execute(
+                "INSERT INTO customer_state (entity_id, external_id, customer_id, status, run_id,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (entity_id, external_id) DO UPDATE SET"
+                " customer_id = excluded.customer_id, status = excluded.status, error = NULL,"
+                " run_id = excluded.run_id, updated_at = excluded.updated_at",
+                (entity_id, external_id, customer_id, str(status), run_id, now, now),
+            )
+            self._db.commit()
+            return None
+        except Exception as exc:
+            self._db.connection.rollback()
+            if not is_integrity_error(exc):
+                raise
+        owner = self.owners_of(entity_id, [customer_id]).get(customer_id)
+        return owner or "another external id"
 
     def forget(self, entity_id: str, external_id: str, status: str, run_id: str) -> None:
         """The customer is gone from the API (deleted): drop its UUID and hash, keep the row."""

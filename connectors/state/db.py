@@ -59,6 +59,19 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS customer_state_external ON customer_state (external_id)",
 )
 
+OWNER_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS customer_state_owner"
+    " ON customer_state (entity_id, customer_id) WHERE customer_id IS NOT NULL"
+)
+SHARED_MAPPING = "conflict: the store mapped its customer to other external ids too; unmapped"
+
+
+def is_integrity_error(exc: BaseException) -> bool:
+    """A unique constraint refused the write (SQLite or PostgreSQL)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    return type(exc).__name__ in ("UniqueViolation", "IntegrityError")
+
 
 def utc_now() -> datetime:
     """The wall clock, in UTC (the default clock of a store)."""
@@ -109,15 +122,47 @@ class StateDb:
         self.clock = clock
         self._deferred_since: float | None = None
         self.create(SCHEMA)
+        self._one_owner_each()
 
     def create(self, statements: Sequence[str]) -> None:
         """Create tables and indexes if missing. On PostgreSQL under a transaction lock: two
         processes creating the same table at once make one fail (a duplicate in pg_type),
         IF NOT EXISTS notwithstanding."""
-        if self.is_postgres:
-            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+        self._schema_lock()
         for statement in statements:
             self.execute(statement)
+        self.commit()
+
+    def _schema_lock(self) -> None:
+        if self.is_postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+
+    def _one_owner_each(self) -> None:
+        """One API customer is mapped to one external id of an entity, enforced by a unique
+        index: claiming a customer (an adoption, a reconciliation) and recording it are one
+        statement, whoever else claims it at the same moment, on this store.
+
+        A store written before the index may map one customer to several external ids (the
+        match-on race): those mappings are all dropped, each row left ``failed`` with why,
+        so the next run matches again and reports the conflict instead of keeping a guess."""
+        try:
+            self._schema_lock()
+            self.execute(OWNER_INDEX)
+            self.commit()
+            return
+        except Exception as exc:
+            self.connection.rollback()
+            if not is_integrity_error(exc):
+                raise
+        self._schema_lock()
+        self.execute(
+            "UPDATE customer_state SET customer_id = NULL, payload_hash = NULL, status = 'failed',"
+            " error = ?, updated_at = ? WHERE (entity_id, customer_id) IN (SELECT entity_id,"
+            " customer_id FROM customer_state WHERE customer_id IS NOT NULL"
+            " GROUP BY entity_id, customer_id HAVING COUNT(*) > 1)",
+            (SHARED_MAPPING, self.now()),
+        )
+        self.execute(OWNER_INDEX)
         self.commit()
 
     def now(self) -> str:

@@ -7,6 +7,7 @@ from connectors.state.db import Clock, StateDb, connect, utc_now
 from connectors.state.journal import CreateJournal, PendingCreate
 from connectors.state.run_lock import RunLock
 from connectors.state.run_records import RunRecords
+from connectors.state.targets import TargetPins
 
 __all__ = ["CustomerState", "PendingCreate", "StateStore"]
 
@@ -20,6 +21,7 @@ class StateStore:
         self.journal = CreateJournal(db)
         self.lock = RunLock(db)
         self.runs = RunRecords(db)
+        self.targets = TargetPins(db)
 
     @classmethod
     def open(cls, location: str, clock: Clock = utc_now) -> StateStore:
