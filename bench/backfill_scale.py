@@ -21,7 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
 import polars as pl
 
 from bench.exports import scale_csv, write_salesforce_csv
@@ -58,7 +57,7 @@ def main() -> None:
                                 "--out", f"{tmp}/seed"])  # fmt: skip
         seeded = json.loads((work / "seed/report.json").read_text())["created"]
         faults = {"rate_limit": args.api_rate}
-        httpx.post(f"{server.root}/_sandbox/faults", json=faults).raise_for_status()
+        server.admin("POST", "/_sandbox/faults", faults).raise_for_status()
         common += ["--rate-limit", str(args.api_rate)]
         print(f"machine: {os.cpu_count()} cores; {seeded:,} known customers (synced in "
               f"{seed_wall:.1f} s); sandbox on loopback at {args.api_rate:g} req/s")  # fmt: skip

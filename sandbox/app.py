@@ -16,6 +16,7 @@ from sandbox import admin, routes
 from sandbox.auth import AuthConfig
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.gateway import TRANSPORT_KEY, Gateway
+from sandbox.guard import Bound, Guard
 from sandbox.openapi import BASE_PATH
 from sandbox.state import ApiError, SandboxState, error_response
 from sandbox.store import CustomerStore
@@ -43,8 +44,10 @@ def create_app(
     auth: AuthConfig,
     settings: FaultSettings | None = None,
     seed: int | None = None,
+    bound: Bound | None = None,
 ) -> ASGIApp:
-    """The sandbox ASGI app over a store, with the given credentials and knobs."""
+    """The sandbox ASGI app over a store, with the given credentials and knobs; ``bound``
+    (filled in once the server listens) says which Host it answers to (guard.py)."""
     customer = BASE_PATH + "/v2/customer"
     table = [
         Route(customer, routes.search_customers, methods=["GET"]),
@@ -66,4 +69,4 @@ def create_app(
     )
     state = SandboxState(store, auth, FaultInjector(settings or FaultSettings(), seed))
     app.state.sandbox = state
-    return Gateway(app, state)
+    return Guard(Gateway(app, state), auth, bound or Bound())

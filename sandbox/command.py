@@ -45,7 +45,9 @@ def parser(prog: str = "custsync sandbox") -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="Bind address (loopback by default).")
     p.add_argument("--port", type=int, default=8765, help="Port; 0 picks a free one.")
-    p.add_argument("--db", default=".custsync/sandbox.db",
+    # Not the embedded local target's file (.custsync/sandbox.db): that one holds the shoppers
+    # `custsync sync` sent there, and this server may be open to any credentials.
+    p.add_argument("--db", default=".custsync/standalone-sandbox.db",
                    help="SQLite file for the customers, or :memory:.")  # fmt: skip
     p.add_argument(
         "--user",

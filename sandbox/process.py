@@ -6,12 +6,14 @@ the API it talks to do not slow each other down.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -122,17 +124,34 @@ class SandboxProcess:
             self._stderr.close()
             self._stderr = None
 
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """One call to the sandbox's own endpoints (``/_sandbox/...``), with its credentials
+        (they need them when it has any) and never through a proxy."""
+        with httpx.Client(base_url=self.root, trust_env=False, timeout=10) as client:
+            return client.request(method, path, json=body, headers=self._admin_headers())
+
+    def _admin_headers(self) -> dict[str, str]:
+        if self.users:
+            uid, key = next(iter(self.users.items()))
+            token = base64.b64encode(f"{uid}:{key}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+        if self.jwt_secret:
+            import jwt
+
+            claims = {"sub": "sandbox-admin", "exp": int(time.time()) + 300}
+            return {"Authorization": f"Bearer {jwt.encode(claims, self.jwt_secret, 'HS256')}"}
+        return {}
+
     def stats(self) -> dict[str, Any]:
         """The sandbox's ``/_sandbox/stats``."""
-        response = httpx.get(f"{self.root}/_sandbox/stats", timeout=10)
+        response = self.admin("GET", "/_sandbox/stats")
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
 
     def set_faults(self, settings: FaultSettings) -> None:
         """Change the knobs of the running sandbox."""
-        response = httpx.post(f"{self.root}/_sandbox/faults", json=settings.as_dict(), timeout=10)
-        response.raise_for_status()
+        self.admin("POST", "/_sandbox/faults", settings.as_dict()).raise_for_status()
 
     def __enter__(self) -> SandboxProcess:
         return self.start()

@@ -9,9 +9,14 @@ the value (anchor with ``^...$`` for a whole match), like database regex operato
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
+
+import regex
 
 from sandbox.rsql import And, Comparison, Node, Or
 from schemas.api_fields import DATE_FIELDS, NUMERIC_SEARCH_FIELDS, SEARCHABLE_FIELDS
@@ -53,14 +58,43 @@ def phone_digits(value: object) -> int | None:
     return int(digits) if digits else None
 
 
+# A search's regular expressions together get this long (the store runs on the server's one
+# loop: a catastrophic pattern must not stall every other request for seconds).
+REGEX_BUDGET_S = 0.25
+_deadline: ContextVar[float] = ContextVar("regex_deadline", default=float("inf"))
+
+
+class RegexTooSlowError(Exception):
+    """A search's ``=regex=`` spent its time budget."""
+
+
+@contextmanager
+def regex_budget(seconds: float = REGEX_BUDGET_S) -> Iterator[None]:
+    """Within: every ``regex_search`` call shares one deadline."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern)
 
 
 def regex_search(pattern: str, value: object) -> int:
-    """SQLite function behind ``=regex=``."""
-    return int(isinstance(value, str) and _compiled(pattern).search(value) is not None)
+    """SQLite function behind ``=regex=``: the ``regex`` engine, with a timeout (the stdlib's
+    backtracks without one), out of the search's budget."""
+    if not isinstance(value, str):
+        return 0
+    remaining = _deadline.get() - time.monotonic()
+    if remaining <= 0:
+        raise RegexTooSlowError
+    try:
+        return int(_compiled(pattern).search(value, timeout=remaining) is not None)
+    except TimeoutError:
+        raise RegexTooSlowError from None
 
 
 def compile_condition(node: Node) -> tuple[str, list[object]]:
@@ -104,7 +138,7 @@ def _compile_comparison(cmp: Comparison) -> tuple[str, list[object]]:
     if op == "=regex=":
         try:
             _compiled(str(values[0]))
-        except re.error as exc:
+        except regex.error as exc:
             raise SearchError(f"invalid regular expression for {field}: {exc}") from exc
         return f"regex_search(?, {column})", values
     return f"{column} {ORDER_OPERATORS[op]} ?", values

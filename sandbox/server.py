@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from sandbox.app import TRANSPORT_KEY, create_app
 from sandbox.auth import AuthConfig
 from sandbox.faults import FaultSettings
+from sandbox.guard import Bound
 from sandbox.openapi import BASE_PATH
 from sandbox.store import CustomerStore
+
+HEAD_TIMEOUT_S = 10.0
 
 
 class TransportExposingProtocol(HttpToolsProtocol):
@@ -24,10 +28,43 @@ class TransportExposingProtocol(HttpToolsProtocol):
     that for ``--reset-rate`` and ``--lost-response-rate``.
     """
 
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A connection: its first request's head must arrive within HEAD_TIMEOUT_S."""
+        super().connection_made(transport)
+        self._arm_head_timer()
+
     def on_message_begin(self) -> None:
-        """Start a request, its transport in the ASGI scope's extensions."""
+        """Start a request, its transport in the ASGI scope's extensions; its head must be
+        complete within HEAD_TIMEOUT_S (a client trickling headers holds a slot for ever)."""
         super().on_message_begin()
         self.scope["extensions"] = {TRANSPORT_KEY: self.transport}  # type: ignore[dict-item]
+        self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        """The head is in: no more hurry (the body and the answer have their own limits)."""
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone."""
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 @dataclass
@@ -64,7 +101,8 @@ class _BannerServer(uvicorn.Server):
 def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) -> None:
     """Run the sandbox until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
     store = CustomerStore(config.db)  # creates the file, for its owner alone
-    app = create_app(store, config.auth, config.faults, config.seed)
+    bound = Bound()
+    app = create_app(store, config.auth, config.faults, config.seed, bound)
     uv_config = uvicorn.Config(
         app,
         host=config.host,
@@ -78,6 +116,7 @@ def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) 
     )
 
     def on_started(port: int) -> None:
+        bound.listen(config.host, port)
         line = config.banner(port)
         if announce is not None:
             announce(line)

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.rsql import Node
-from sandbox.search import column_sql, compile_condition, phone_digits, regex_search
+from sandbox.search import (
+    REGEX_BUDGET_S,
+    SearchError,
+    column_sql,
+    compile_condition,
+    phone_digits,
+    regex_budget,
+    regex_search,
+)
 from sandbox.validation import CustomerRecord
 
 SCHEMA = """
@@ -126,7 +134,17 @@ class CustomerStore:
             f" ORDER BY {column_sql(order_criteria)} {direction}, seq {direction}"
             " LIMIT ? OFFSET ?"
         )
-        rows = self._db.execute(sql, [*params, page_size, (page_number - 1) * page_size])
+        try:
+            with regex_budget():
+                rows = self._db.execute(
+                    sql, [*params, page_size, (page_number - 1) * page_size]
+                ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "user-defined function" not in str(exc):
+                raise
+            raise SearchError(
+                f"=regex= took over {REGEX_BUDGET_S:g} s; use a simpler pattern"
+            ) from None
         return [_response(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
 
 

@@ -64,7 +64,7 @@ def test_short_pages_are_not_taken_for_vanished_customers(
     server: SandboxProcess, customers: tuple[list[str], list[str]]
 ) -> None:
     live, gone = customers
-    httpx.post(f"{server.root}/_sandbox/faults", json={"max_page_size": 40}).raise_for_status()
+    server.admin("POST", "/_sandbox/faults", {"max_page_size": 40}).raise_for_status()
     try:
         fetcher = RecordFetcher()
         first, first_requests = fetch(server, fetcher, live + gone)
@@ -75,7 +75,7 @@ def test_short_pages_are_not_taken_for_vanished_customers(
         assert sorted(r["id"] for r in second.records) == sorted(live) and second.vanished == 5
         assert second_requests == 7 + 5  # 255 ids in searches of 40; the vanished by GET
     finally:
-        httpx.post(f"{server.root}/_sandbox/faults", json={}).raise_for_status()
+        server.admin("POST", "/_sandbox/faults", {}).raise_for_status()
 
 
 def test_searches_too_long_for_the_gateway_are_narrowed(
@@ -83,7 +83,7 @@ def test_searches_too_long_for_the_gateway_are_narrowed(
 ) -> None:
     live, gone = customers
     faults = {"max_url_length": 2000}  # a 100-id search is about 4.5 KB of URL
-    httpx.post(f"{server.root}/_sandbox/faults", json=faults).raise_for_status()
+    server.admin("POST", "/_sandbox/faults", faults).raise_for_status()
     try:
         fetcher = RecordFetcher()
         first, _ = fetch(server, fetcher, live + gone)
@@ -94,7 +94,7 @@ def test_searches_too_long_for_the_gateway_are_narrowed(
         searches = -(-255 // fetcher.ids_per_search)
         assert requests == searches + 5  # every search now fits; GETs for the vanished only
     finally:
-        httpx.post(f"{server.root}/_sandbox/faults", json={}).raise_for_status()
+        server.admin("POST", "/_sandbox/faults", {}).raise_for_status()
 
 
 def test_a_single_id_is_one_get(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 
@@ -14,8 +12,8 @@ def test_stats_and_knobs() -> None:
         stats = server.stats()
         assert stats["faults"]["retry_after"] == "date" and stats["faults"]["latency_ms"] == 5
         assert stats["customers"] == 0 and stats["requests"] == 0  # admin calls are not API calls
-        bad = httpx.post(f"{server.root}/_sandbox/faults", json={"error_rate": 2}, timeout=10)
-        unknown = httpx.post(f"{server.root}/_sandbox/faults", json={"nope": 1}, timeout=10)
+        bad = server.admin("POST", "/_sandbox/faults", {"error_rate": 2})
+        unknown = server.admin("POST", "/_sandbox/faults", {"nope": 1})
         assert bad.status_code == 400 and "error-rate must be between 0 and 1" in bad.text
         assert unknown.status_code == 400
         assert server.stats()["faults"]["latency_ms"] == 5  # refused changes change nothing

@@ -93,7 +93,7 @@ def test_knobs_can_change_while_running() -> None:
             assert api.get(f"/v2/customer/{uuid.uuid4()}").status_code == 500
             server.set_faults(FaultSettings())
             assert api.get(f"/v2/customer/{uuid.uuid4()}").status_code == 404
-        bad = httpx.post(f"{server.root}/_sandbox/faults", json={"error_rate": 2})
+        bad = server.admin("POST", "/_sandbox/faults", {"error_rate": 2})
         assert bad.status_code == 400
 
 
