@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.errors import MappingError, SourceError
+from schemas.api_fields import FIELDS_BY_PATH
 from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW, SEQ
@@ -204,8 +205,13 @@ def _scan_csv(
     # Blank names may repeat (Excel leaves empty trailing columns); nothing can map to them.
     named = [n for n in names if n.strip()]
     if len(named) != len(set(named)):
-        seen = sorted({n for n in named if named.count(n) > 1})
-        raise SourceError(f"{path}: the header repeats column {seen[0]!r}")
+        first = next(n for n in named if named.count(n) > 1)
+        where = " and ".join([str(i) for i, n in enumerate(names, start=1) if n == first][:2])
+        # A field's name is quoted; anything else by position only: a file without its header
+        # has a shopper's line there.
+        known = first.strip().casefold() in KNOWN_COLUMNS
+        said = f"column {first!r}" if known else "a column name"
+        raise SourceError(f"{path}: the header repeats {said} (columns {where})")
     try:
         return _scan_text(path, utf8_path, delimiter, skip, names)
     except _Malformed:
@@ -217,7 +223,12 @@ def _scan_csv(
         try:
             return _scan_text(path, repaired, delimiter, 0, names)
         except _Malformed as exc:
-            raise SourceError(f"{path}: cannot be read as CSV ({exc})") from None
+            # polars may quote the line it could not read: a shopper's, so not that part.
+            said = re.sub(r"(`[^`]*`|\"[^\"]*\"|'[^']*')", "<...>", str(exc))
+            raise SourceError(f"{path}: cannot be read as CSV ({said})") from None
+
+
+KNOWN_COLUMNS = frozenset(["external_id", "entity_id", *FIELDS_BY_PATH])
 
 
 class _Malformed(Exception):
@@ -328,6 +339,8 @@ def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
             codec = codecs.lookup(encoding)
         except LookupError:
             raise SourceError(f"unknown encoding {encoding!r}") from None
+        if codec.name == "utf-16":
+            return _transcode(path, _utf16_order(path), scratch)
         if codec.name not in ("utf-8", "utf-8-sig"):
             return _transcode(path, codec.name, scratch)
     with path.open("rb") as handle:
@@ -345,6 +358,22 @@ def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
     return path
 
 
+def _utf16_order(path: Path) -> str:
+    """``--encoding utf-16``: its BOM says which byte order; without one (some exports leave
+    it out) the text itself does: the zero high bytes of ASCII characters fall on odd
+    offsets in little-endian, even ones in big-endian."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if max(even, odd) < len(head) // 8:
+        raise SourceError(
+            f"{path} does not look like UTF-16 (no BOM, hardly any ASCII); check --encoding"
+        )
+    return "utf-16-le" if odd > even else "utf-16-be"
+
+
 def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
     target = scratch / f"{len(list(scratch.iterdir()))}-{path.name}.utf8.csv"
     try:
@@ -356,6 +385,8 @@ def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
                 dst.write(chunk)
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path} is not valid {encoding} at byte {exc.start}") from None
+    except UnicodeError as exc:  # a codec refusing the stream as a whole (a missing BOM)
+        raise SourceError(f"{path} cannot be read as {encoding}: {exc}") from None
     return target
 
 

@@ -14,6 +14,7 @@ plus API field paths (``email_address``, ``billing.city``...).
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 
@@ -40,9 +41,10 @@ class ColumnMapping:
         find = _ColumnFinder(source_columns)
         external_id = find.column(EXTERNAL_ID)
         if external_id is None:
+            known = [EXTERNAL_ID, *FIELDS_BY_PATH]
             raise MappingInvalid(
                 "the source has no 'external_id' column; name the CRM key column external_id "
-                f"or pass --mapping (columns there: {_listing(source_columns)})"
+                f"or pass --mapping ({_columns_there(source_columns, known)})"
             )
         fields = {path: find.column(path) for path in FIELDS_BY_PATH}
         return cls(external_id, {path: c for path, c in fields.items() if c is not None})
@@ -53,15 +55,17 @@ class ColumnMapping:
         MappingInvalid naming the first mapped column the source lacks."""
         find = _ColumnFinder(source_columns)
         wanted = [(EXTERNAL_ID, self.external_id), *self.columns.items()]
+        mapped = [column for _, column in wanted]
         found: dict[str, str] = {}
         for field, column in wanted:
             match = find.column(column)
             if match is None:
-                hint = difflib.get_close_matches(column, source_columns, n=1)
+                header = _looks_like_a_header(source_columns, mapped)
+                hint = difflib.get_close_matches(column, source_columns, n=1) if header else []
                 near = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise MappingInvalid(
                     f"mapping column {column!r} (for {field}) is not in {source_name}{near} "
-                    f"(columns there: {_listing(source_columns)})"
+                    f"({_columns_there(source_columns, mapped)})"
                 )
             found[field] = match
         external_id = found.pop(EXTERNAL_ID)
@@ -112,6 +116,29 @@ def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:
         if not isinstance(column, str) or not column:
             raise MappingInvalid(f"{name}: the column for {field} must be a non-empty string")
     return ColumnMapping(external_id, dict(columns))
+
+
+_DATA_LIKE = re.compile(r"@|\d{3}")  # an e-mail, a phone, a postcode, a CRM id
+
+
+def _looks_like_a_header(columns: list[str], known: list[str]) -> bool:
+    """Whether a file's first line is a header: it names a column as expected, or at least
+    holds nothing that looks like a shopper's (an e-mail, a run of digits). Else it is most
+    likely a data row (an export without its header), not to be quoted."""
+    find = _ColumnFinder(columns)
+    if any(find.column(name) is not None for name in known):
+        return True
+    return not any(_DATA_LIKE.search(column) for column in columns)
+
+
+def _columns_there(columns: list[str], known: list[str]) -> str:
+    """The file's columns, for an error message; never a line that may be a shopper's."""
+    if _looks_like_a_header(columns, known):
+        return f"columns there: {_listing(columns)}"
+    return (
+        f"its first line, {len(columns)} fields, names none of the columns expected: "
+        "is the header row missing?"
+    )
 
 
 def _listing(columns: list[str], limit: int = 12) -> str:

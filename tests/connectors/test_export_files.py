@@ -242,3 +242,48 @@ def test_a_field_that_opens_with_a_quote_and_goes_on_is_read(tmp_path: Path) -> 
     path = write(tmp_path / "a.csv", HEADER + 'A,"Ann" x,0150,Oslo\nB,Bob,0150,Rome\n')
     frame = read([path])
     assert frame.get_column("billing.first_name").to_list() == ["Ann x", "Bob"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_when_told_utf16(tmp_path: Path, encoding: str) -> None:
+    # The review's repro: `--encoding utf-16` on a file without a BOM was "unexpected ...".
+    path = write(tmp_path / "u.csv", HEADER + "1,Zoë,02134,Köln\n", encoding)
+    row = read([path], ReadOptions(encoding="utf-16")).row(0, named=True)
+    assert row["billing.city"] == "Köln" and row["billing.first_name"] == "Zoë"
+
+
+def test_utf16_told_of_a_file_that_is_not(tmp_path: Path) -> None:
+    path = write(tmp_path / "u.csv", "ééééééééééééééééé\n" * 50)
+    with pytest.raises(SourceError, match="does not look like UTF-16"):
+        read([path], ReadOptions(encoding="utf-16"))
+
+
+SHOPPER = ["X1", "ann.lee@example.com", "Ann", "Leeworthy", "+442071234567"]
+
+
+@pytest.mark.parametrize("with_mapping", [False, True])
+def test_an_export_without_its_header_never_quotes_its_first_row(
+    tmp_path: Path, with_mapping: bool
+) -> None:
+    path = write(tmp_path / "h.csv", ",".join(SHOPPER) + "\nX2,bo@example.com,Bo,Li,+331\n")
+    mapping = parse_mapping('external_id = "Id"\n[columns]\n"email_address" = "Email"\n')
+    with pytest.raises((MappingError, SourceError)) as info:
+        read([path], mapping=mapping if with_mapping else None)
+    message = str(info.value)
+    assert "header row missing" in message
+    for value in SHOPPER[1:]:
+        assert value not in message
+
+
+def test_a_header_that_is_a_header_is_still_listed(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", "Contact,Email\n1,a@example.com\n")
+    with pytest.raises(MappingError) as info:
+        read([path])
+    assert "'Contact', 'Email'" in str(info.value)
+
+
+def test_a_repeated_name_in_a_first_line_of_data_is_not_quoted(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", "X1,Leeworthy,Ann,Leeworthy\nX2,Li,Bo,Li\n")
+    with pytest.raises(SourceError) as info:
+        read([path])
+    assert "Leeworthy" not in str(info.value) and "columns 2 and 4" in str(info.value)
