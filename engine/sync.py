@@ -88,7 +88,15 @@ class _Sync:
         else:
             run.store.runs.begin(run.run_id, "sync", run.target.description)
             load_started = time.perf_counter()
-            self._load(gone)
+            try:
+                self._load(gone)
+            except BaseException as exc:  # interrupted, or worse: never left "running"
+                so_far = self.totals.report(time.perf_counter() - started).as_json()
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    run.store.runs.finish(
+                        run.run_id, "failed", {**so_far, "stopped_by": type(exc).__name__}
+                    )
+                raise
             load_duration_s = round(time.perf_counter() - load_started, 3)
         if gone.height:
             self.totals.plan[PlanAction.DELETE.value] += gone.height

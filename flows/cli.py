@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer
 from connectors.errors import InputError
 from connectors.state.db import DEFAULT_STATE
 from flows.cli_support import (
+    INTERRUPTED,
     DelimiterOpt,
     EncodingOpt,
     MappingOpt,
@@ -295,19 +297,26 @@ def _announce_target(description: str) -> None:
         typer.echo(f"custsync: target: {description}", err=True)
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # A worker cancelling the run, `kill`, systemd: stop as Ctrl-C does (the run recorded as
+    # failed, every finished row kept), not dead in the middle of a write. As Ctrl-C exactly:
+    # while the API session's loop runs, its own SIGINT handler cancels the work cleanly.
+    signal.raise_signal(signal.SIGINT)
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo(
-            "custsync: interrupted; every finished row is recorded, rerun to go on", err=True
-        )
+        fail(INTERRUPTED, 130)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: one line, no traceback without -v
         if Options.verbose:
             raise
-        fail(f"unexpected {type(exc).__name__}: {exc} (run with -v)", 1)
+        # The exception's own text is not shown: it may quote a value from the export.
+        fail(f"internal error ({type(exc).__name__}); rerun with -v for details", 1)
         sys.exit(1)
 
 

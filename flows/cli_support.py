@@ -27,6 +27,9 @@ class Options:
     quiet = False
 
 
+INTERRUPTED = "interrupted; every finished row is recorded, rerun to go on"
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print one clear line on stderr; the caller raises the returned Exit."""
     typer.echo(f"custsync: error: {message}", err=True)
@@ -123,6 +126,8 @@ def errors_as_exit() -> Iterator[None]:
         if Options.verbose:
             logging.getLogger("custsync").exception("stopped")
         raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.main): Click would say "Aborted!"
+        raise fail(INTERRUPTED, 130) from None
 
 
 def match_fields(values: list[str] | None) -> tuple[str, ...]:
