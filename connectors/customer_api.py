@@ -145,6 +145,11 @@ class CustomerApi:
         # Once stopped, stopped for good: requests still queued fail without being sent.
         self._stopped: ApiStopError | None = None
 
+    @property
+    def credentials_proven(self) -> bool:
+        """Whether an answer has shown the credentials are accepted."""
+        return self._credentials_proven
+
     async def __aenter__(self) -> CustomerApi:
         return self
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connectors.customer_api import ApiResult, CustomerApi
+from connectors.errors import ApiStopError, AuthError
 from connectors.http_errors import Decision
 from connectors.rsql import (
     all_of,
@@ -75,20 +76,43 @@ class Loader:
     ) -> None:
         """Send every row (bounded number of tasks alive at once; the client bounds requests)."""
         slots = asyncio.Semaphore(window)
+        stopped: list[ApiStopError] = []
 
         async def one(row: dict[str, Any]) -> None:
+            # A stop (credentials refused) does not cancel the rows in flight: each gets its
+            # answer (made and recorded, or refused: made nothing), and none is left in doubt.
             try:
                 on_result(await self.send(row))
+            except ApiStopError as exc:
+                stopped.append(exc)
             finally:
                 slots.release()
 
-        async with asyncio.TaskGroup() as group:
-            iterator = iter(rows)
-            while chunk := list(itertools.islice(iterator, PREMARK_ROWS)):
-                self._premark(chunk)
-                for row in chunk:
-                    await slots.acquire()
-                    group.create_task(one(row))
+        iterator = iter(rows)
+        try:
+            if not self.api.credentials_proven:
+                # One row alone first: its answer proves the credentials before any other
+                # row's body (shopper data) is journalled; refused, the run stops with none.
+                for row in itertools.islice(iterator, 1):
+                    on_result(await self.send(row))
+            async with asyncio.TaskGroup() as group:
+                while not stopped and (chunk := list(itertools.islice(iterator, PREMARK_ROWS))):
+                    self._premark(chunk)
+                    for row in chunk:
+                        await slots.acquire()
+                        if stopped:
+                            slots.release()
+                            break
+                        group.create_task(one(row))
+            if stopped:
+                raise stopped[0]
+        except BaseException:
+            # Stopped (credentials refused mid-run, say): creates journalled ahead and never
+            # sent made nothing; their bodies must not stay behind.
+            unsent = list(self._premarked)
+            self._premarked.clear()
+            self.store.journal.withdraw(unsent)
+            raise
 
     def _premark(self, rows: list[dict[str, Any]]) -> None:
         """Journal the creates of the next rows in one commit, before any of them is sent."""
@@ -202,7 +226,12 @@ class Loader:
                 entity_id, external_id, payload_hash, body, self.run_id
             )
             premarked = None
-            result = await self.api.create(body)
+            try:
+                result = await self.api.create(body)
+            except AuthError:
+                # Refused (or never sent: the run had stopped): nothing was made.
+                self.store.journal.withdraw([(entity_id, external_id)])
+                raise
             if result.decision is not Decision.AMBIGUOUS:
                 return self._finish(row, result, CREATED, recreated)
             log.info("create of %s: outcome unknown (%s); reconciling", external_id, result.reason)

@@ -88,3 +88,20 @@ class CreateJournal:
         )
         entries = (pending_from_columns(*row) for row in cursor.fetchall())
         return [entry for entry in entries if entry is not None]
+
+    def withdraw(self, entries: list[tuple[str, str]]) -> None:
+        """Creates journalled but known never to have been made (not sent, or refused with
+        a 401): their bodies (shopper data) go at once; a row that held nothing else goes
+        with them."""
+        if not entries:
+            return
+        self._db.write_many(
+            "DELETE FROM customer_state WHERE entity_id = ? AND external_id = ?"
+            " AND status = 'pending' AND customer_id IS NULL",
+            entries,
+        )
+        self._db.write_many(
+            "UPDATE customer_state SET pending_hash = NULL, pending_since = NULL,"
+            " pending_body = NULL WHERE entity_id = ? AND external_id = ?",
+            entries,
+        )

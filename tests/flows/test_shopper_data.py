@@ -1,0 +1,55 @@
+"""Shopper data is kept no longer than needed: a journalled body goes the moment its outcome is
+known, and a run stopped by refused credentials leaves none (issue 14's review: 36 e-mails of a
+40-row export were left in the state store)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import jwt
+
+from sandbox.faults import FaultSettings
+from sandbox.process import SandboxProcess
+from tests.conftest import export, people
+from tests.flows.test_exactly_once import KEY, USER, sync
+
+
+def shopper_data_at_rest(state: Path) -> list[str]:
+    """Every journalled body left in the store (each holds names, e-mails, addresses)."""
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT pending_body FROM customer_state WHERE pending_body IS NOT NULL")
+        return [row[0] for row in rows.fetchall()]
+
+
+def test_refused_credentials_leave_no_shopper_data(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}) as server:
+        source = export(tmp_path / "a.csv", people(40))
+        wrong = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": "wrong"}
+        code, _, _, stderr = sync(server, tmp_path, source, "one", env=wrong)
+        assert code == 1 and "refused" in stderr
+        assert server.stats()["requests"] == 1  # the first request proved nothing more is sent
+    assert shopper_data_at_rest(tmp_path / "state.db") == []
+    assert b"@example.com" not in (tmp_path / "state.db").read_bytes()
+
+
+def test_credentials_expiring_mid_run_leave_no_shopper_data(tmp_path: Path) -> None:
+    secret = "a-test-secret-of-at-least-32-bytes!!"
+    with SandboxProcess(jwt_secret=secret, faults=FaultSettings(latency_ms=40)) as server:
+        source = export(tmp_path / "a.csv", people(400))
+        short = jwt.encode({"sub": "x", "exp": int(time.time()) + 6}, secret, "HS256")
+        code, report, _, _ = sync(server, tmp_path, source, "one", "--concurrency", "8",
+                                  env={"VERIFONE_ACCESS_TOKEN": short})  # fmt: skip
+        assert code == 1 and 0 < report["created"] < 400
+    # Every create was either answered (made, recorded) or refused (made nothing): none is
+    # left in doubt, so no body stays behind.
+    assert shopper_data_at_rest(tmp_path / "state.db") == []
+
+
+def test_files_holding_shopper_data_are_the_owners_alone(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}, db=tmp_path / "sandbox" / "s.db") as server:
+        assert sync(server, tmp_path, export(tmp_path / "a.csv", people(3)), "one")[0] == 0
+    for path in (tmp_path / "state.db", tmp_path / "sandbox" / "s.db"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert (tmp_path / "sandbox").stat().st_mode & 0o777 == 0o700
