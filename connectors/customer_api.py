@@ -24,7 +24,7 @@ from tenacity import RetryError
 from connectors.api_config import Credentials
 from connectors.api_counters import ApiCounters
 from connectors.errors import ApiStopError, AuthError, TargetError
-from connectors.http_errors import Decision, Handling, classify_error, classify_status
+from connectors.http_errors import Decision, Handling, classify_error, classify_status, tls_failure
 from connectors.rate_limit import RequestPacer
 from connectors.retry_policy import (
     RetryableFailure,
@@ -289,6 +289,9 @@ class CustomerApi:
             except httpx.TransportError as exc:
                 self._pacer.on_no_answer()
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
+                tls = tls_failure(exc)
+                if tls is not None:  # at once: every retry would fail the same way
+                    raise TargetError(f"{tls} for {self._url(path).host}; check --target") from None
                 if classify_error(exc, idempotent) is Handling.RETRY:
                     raise RetryableFailure(type(exc).__name__) from None
                 self.counters.ambiguous += 1

@@ -15,6 +15,7 @@ safe to repeat (idempotent), give one ``Handling``::
     503                                RETRY           RETRY         unavailable: not processed
     500, 502, 504, other 5xx           RETRY           AMBIGUOUS     it may have happened
     other statuses (1xx)               FAILED          FAILED
+    TLS: certificate, handshake        STOP_TARGET     STOP_TARGET   no retry can mend it
     not sent (connect errors)          RETRY           RETRY         never left this machine
     timeout, reset after sending       RETRY           AMBIGUOUS     it may have happened
 
@@ -25,6 +26,7 @@ searches for what it sent (``engine/loader.py``).
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from enum import Enum
 
@@ -120,3 +122,22 @@ def classify_error(error: Exception, idempotent: bool) -> Handling:
     if isinstance(error, httpx.TransportError):
         return Handling.RETRY if idempotent else Handling.AMBIGUOUS
     return Handling.FAILED
+
+
+def tls_failure(error: BaseException) -> str | None:
+    """Why TLS failed, when it did (a certificate that does not verify, a handshake refused):
+    no retry can mend that, and every one would fail the same way."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain: httpx's error, aiohttp's, ssl's
+        if seen is None:
+            return None
+        if isinstance(seen, aiohttp.ClientConnectorCertificateError):
+            seen = seen.certificate_error  # aiohttp's wraps ssl's, which says why
+            continue
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            why = getattr(seen, "verify_message", None) or getattr(seen, "reason", None)
+            return f"certificate verify failed ({why or 'untrusted'})"
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS handshake failed ({seen.reason or type(seen).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    return None

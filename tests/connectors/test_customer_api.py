@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,48 @@ def test_retry_after_as_an_http_date_is_waited_for() -> None:
     assert limited >= 1 and len(waits) == limited
     # The date names a whole second: the wait is what is left of it, never the backoff alone.
     assert all(0.0 < w <= 2.0 for w in waits) and max(waits) > 0.25
+
+
+def test_a_certificate_that_does_not_verify_stops_at_once_in_one_line(tmp_path: Path) -> None:
+    # An HTTPS server whose certificate no trusted authority signed (a proxy intercepting
+    # TLS, a misconfigured gateway): before, eight attempts a request, then "failed".
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    authority = trustme.CA()
+    accepted: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+    class CountingServer(ThreadingHTTPServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            accepted.append(1)
+            return super().get_request()
+
+    server = CountingServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    # The handshake in the handler's thread, where its failure closes the connection cleanly.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/oidc/customer-service"
+
+    async def go() -> None:
+        async with CustomerApi(url, Credentials(user_uid="u", api_key="k")) as api:
+            with pytest.raises(TargetError, match=r"certificate verify failed .* for 127\.0\.0\.1"):
+                await api.get("x")
+
+    try:
+        asyncio.run(go())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(accepted) == 1
