@@ -53,3 +53,44 @@ def test_files_holding_shopper_data_are_the_owners_alone(tmp_path: Path) -> None
     for path in (tmp_path / "state.db", tmp_path / "sandbox" / "s.db"):
         assert path.stat().st_mode & 0o777 == 0o600, path
     assert (tmp_path / "sandbox").stat().st_mode & 0o777 == 0o700
+
+
+def test_nothing_goes_to_a_proxy_over_plain_http(tmp_path: Path) -> None:
+    # The review's repro: with HTTP_PROXY set, a sync to a plain-HTTP loopback target sent its
+    # Authorization header and every shopper body to the proxy: 612 connections reached it.
+    import socket
+    import threading
+
+    from tests.flows.conftest import custsync
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    reached: list[bytes] = []
+
+    def proxy() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            reached.append(connection.recv(4096))
+            connection.close()
+
+    threading.Thread(target=proxy, daemon=True).start()
+    port = listener.getsockname()[1]
+    proxies = {name: f"http://127.0.0.1:{port}" for name in
+               ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")}  # fmt: skip
+    try:
+        with SandboxProcess(users={USER: KEY}) as server:
+            source = export(tmp_path / "a.csv", people(20))
+            env = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY, **proxies}
+            result = custsync("sync", str(source), "--target", server.url, "--entity-id", "E1",
+                              "--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+                              env=env)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            assert server.stats()["writes"]["create"] == 20
+        local = custsync("sync", str(source), "--state", str(tmp_path / "local.db"), "--out",
+                         str(tmp_path / "l"), env=proxies, cwd=tmp_path)  # fmt: skip
+        assert local.returncode == 0, local.stderr
+    finally:
+        listener.close()
+    assert reached == []
