@@ -153,8 +153,7 @@ def sync(
     from flows.summary import print_sync
 
     with errors_as_exit():
-        if rate_limit is not None and rate_limit <= 0:
-            raise InputError("--rate-limit must be positive")
+        check_rate_limit(rate_limit)
         if concurrency is not None and concurrency < 1:
             raise InputError("--concurrency must be at least 1")
         if match_required and not match_on:
@@ -250,6 +249,7 @@ def backfill_3ds(
     from flows.summary import print_backfill
 
     with errors_as_exit():
+        check_rate_limit(rate_limit)
         if not state_exists(state):
             raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
         config = SyncConfig(
@@ -280,6 +280,7 @@ def serve(
     """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
     PREFECT_API_URL). Credentials come from this process's environment."""
     with errors_as_exit():
+        _check_cron(cron)
         if not os.environ.get("PREFECT_API_URL"):
             raise InputError(
                 "custsync serve needs a Prefect server: run `prefect server start` and set "
@@ -290,6 +291,25 @@ def serve(
         entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
         parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
         sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
+
+
+def check_rate_limit(rate_limit: float | None) -> None:
+    """--rate-limit, when given, is a positive number of requests a second."""
+    if rate_limit is not None and not rate_limit > 0:  # NaN too
+        raise InputError("--rate-limit must be positive")
+
+
+def _check_cron(cron: str) -> None:
+    """--cron as Prefect's schedules take it, or exit 2 now (not a traceback from Prefect)."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron)
+    except ValueError:
+        raise InputError(
+            f"--cron {cron!r} is not a cron expression (minute hour day month weekday, "
+            "e.g. '0 2 * * *')"
+        ) from None
 
 
 def _announce_target(description: str) -> None:

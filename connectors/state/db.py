@@ -248,8 +248,13 @@ def connect(location: str, clock: Clock = utc_now) -> StateDb:
 
 def _sqlite(location: str, clock: Clock) -> StateDb:
     path = Path(location)
+    if path.is_dir():
+        raise InputError(f"the state store {location} is a folder; give a file (or a URL)")
     if location != ":memory:":
-        owner_only_file(path)
+        try:
+            owner_only_file(path)
+        except OSError as exc:
+            raise InputError(f"cannot create the state store {location}: {exc.strerror}") from None
     try:
         connection = sqlite3.connect(path, timeout=30)
         _wal(connection)
