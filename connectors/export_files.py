@@ -9,7 +9,6 @@ the header) are reported as rejects, never fatal, never silently padded or cut.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import glob
 import gzip
@@ -24,19 +23,18 @@ from pathlib import Path
 import polars as pl
 
 from connectors.errors import MappingError, SourceError
+from connectors.export_encoding import HEAD_BYTES, TRANSCODE_CHUNK, as_utf8
 from schemas.api_fields import FIELDS_BY_PATH
 from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW, SEQ
 
-HEAD_BYTES = 1 << 20
 SEP_HINT = re.compile(r"sep=([,;\t|])")
 GZIP_MAGIC = b"\x1f\x8b"
 # xlsx/ods are zip archives; xls is an OLE2 compound file.
 WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 DELIMITERS = (",", ";", "\t")
-TRANSCODE_CHUNK = 1 << 22
 # A cell may be as large as a file (a 1 MB note pasted into a CRM field): Python's csv module
 # refuses fields over 128 KiB by default, which stopped the whole run; such a value is the
 # row's problem (over-long), never the run's. A field is held in memory only while read.
@@ -192,7 +190,7 @@ def _as_text(schema: pl.Schema) -> list[pl.Expr]:
 def _scan_csv(
     path: Path, options: ReadOptions, scratch: Path
 ) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
-    utf8_path = _as_utf8(path, options.encoding, scratch)
+    utf8_path = as_utf8(path, options.encoding, scratch)
     header = _header_line(utf8_path)
     # Excel's "sep=;" first line names the delimiter; the header follows it.
     hint = SEP_HINT.fullmatch(header.strip())
@@ -330,64 +328,6 @@ def _ragged_field_counts(path: Path, delimiter: str, field_count: int, skip: int
         for _ in range(skip + 1):
             next(records, None)
         return {n: len(r) for n, r in enumerate(records, start=1) if len(r) != field_count}
-
-
-def _as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
-    """``path`` itself when it is UTF-8, else a transcoded copy in ``scratch``."""
-    if encoding is not None:
-        try:
-            codec = codecs.lookup(encoding)
-        except LookupError:
-            raise SourceError(f"unknown encoding {encoding!r}") from None
-        if codec.name == "utf-16":
-            return _transcode(path, _utf16_order(path), scratch)
-        if codec.name not in ("utf-8", "utf-8-sig"):
-            return _transcode(path, codec.name, scratch)
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Excel's "Unicode text" export: UTF-16 says so in its BOM, no need to be told.
-        return _transcode(path, "utf-16", scratch)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path} is not UTF-8 (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
-            "pass --encoding, e.g. --encoding cp1252"
-        ) from None
-    return path
-
-
-def _utf16_order(path: Path) -> str:
-    """``--encoding utf-16``: its BOM says which byte order; without one (some exports leave
-    it out) the text itself does: the zero high bytes of ASCII characters fall on odd
-    offsets in little-endian, even ones in big-endian."""
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    if max(even, odd) < len(head) // 8:
-        raise SourceError(
-            f"{path} does not look like UTF-16 (no BOM, hardly any ASCII); check --encoding"
-        )
-    return "utf-16-le" if odd > even else "utf-16-be"
-
-
-def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
-    target = scratch / f"{len(list(scratch.iterdir()))}-{path.name}.utf8.csv"
-    try:
-        with (
-            path.open("r", encoding=encoding, newline="") as src,
-            target.open("w", encoding="utf-8", newline="") as dst,
-        ):
-            while chunk := src.read(TRANSCODE_CHUNK):
-                dst.write(chunk)
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path} is not valid {encoding} at byte {exc.start}") from None
-    except UnicodeError as exc:  # a codec refusing the stream as a whole (a missing BOM)
-        raise SourceError(f"{path} cannot be read as {encoding}: {exc}") from None
-    return target
 
 
 def _header_line(path: Path, after_first: bool = False) -> str:

@@ -244,20 +244,6 @@ def test_a_field_that_opens_with_a_quote_and_goes_on_is_read(tmp_path: Path) -> 
     assert frame.get_column("billing.first_name").to_list() == ["Ann x", "Bob"]
 
 
-@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
-def test_utf16_without_a_bom_when_told_utf16(tmp_path: Path, encoding: str) -> None:
-    # The review's repro: `--encoding utf-16` on a file without a BOM was "unexpected ...".
-    path = write(tmp_path / "u.csv", HEADER + "1,Zoë,02134,Köln\n", encoding)
-    row = read([path], ReadOptions(encoding="utf-16")).row(0, named=True)
-    assert row["billing.city"] == "Köln" and row["billing.first_name"] == "Zoë"
-
-
-def test_utf16_told_of_a_file_that_is_not(tmp_path: Path) -> None:
-    path = write(tmp_path / "u.csv", "ééééééééééééééééé\n" * 50)
-    with pytest.raises(SourceError, match="does not look like UTF-16"):
-        read([path], ReadOptions(encoding="utf-16"))
-
-
 SHOPPER = ["X1", "ann.lee@example.com", "Ann", "Leeworthy", "+442071234567"]
 
 

@@ -1,4 +1,5 @@
-"""Running the real ``custsync`` command line in a child process."""
+"""Running the real ``custsync`` command line in a child process, and reading what a sync
+left on the sandbox and in its artefacts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sandbox.process import SandboxProcess
+from tests.conftest import read_csv
 
 ROOT = Path(__file__).parents[2]
 
@@ -23,3 +30,36 @@ def custsync(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
         env=environment,
         timeout=timeout,
     )
+
+
+USER, KEY = "u", "k"
+ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
+
+
+SyncResult = tuple[int, dict[str, Any], list[dict[str, str]], str]
+
+
+def sync(server: SandboxProcess, tmp: Path, source: Path, name: str, *extra: str,
+         env: dict[str, str] | None = None) -> SyncResult:  # fmt: skip
+    import json
+
+    out = tmp / name
+    result = custsync("sync", str(source), "--target", server.url, "--entity-id", "E1",
+                      "--state", str(tmp / "state.db"), "--out", str(out), *extra,
+                      env=ENV if env is None else env)  # fmt: skip
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    return result.returncode, report, read_csv(out / "mappings.csv"), result.stderr
+
+
+def on_server(server: SandboxProcess) -> list[dict[str, Any]]:
+    customers: list[dict[str, Any]] = []
+    with httpx.Client(base_url=server.url, auth=(USER, KEY), timeout=30) as client:
+        for page in range(1, 100):
+            response = client.get("/v2/customer", params={
+                "search": 'entity_id=="E1"', "page_size": 500, "page_number": page,
+            })  # fmt: skip
+            batch = response.json()
+            customers += batch
+            if len(batch) < 500:
+                return customers
+    return customers

@@ -17,40 +17,8 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import export, people, read_csv
-from tests.flows.conftest import ROOT, custsync
-
-USER, KEY = "u", "k"
-ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
-
-
-SyncResult = tuple[int, dict[str, Any], list[dict[str, str]], str]
-
-
-def sync(server: SandboxProcess, tmp: Path, source: Path, name: str, *extra: str,
-         env: dict[str, str] | None = None) -> SyncResult:  # fmt: skip
-    import json
-
-    out = tmp / name
-    result = custsync("sync", str(source), "--target", server.url, "--entity-id", "E1",
-                      "--state", str(tmp / "state.db"), "--out", str(out), *extra,
-                      env=ENV if env is None else env)  # fmt: skip
-    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
-    return result.returncode, report, read_csv(out / "mappings.csv"), result.stderr
-
-
-def on_server(server: SandboxProcess) -> list[dict[str, Any]]:
-    customers: list[dict[str, Any]] = []
-    with httpx.Client(base_url=server.url, auth=(USER, KEY), timeout=30) as client:
-        for page in range(1, 100):
-            response = client.get("/v2/customer", params={
-                "search": 'entity_id=="E1"', "page_size": 500, "page_number": page,
-            })  # fmt: skip
-            batch = response.json()
-            customers += batch
-            if len(batch) < 500:
-                return customers
-    return customers
+from tests.conftest import export, people
+from tests.flows.conftest import ENV, KEY, ROOT, USER, custsync, on_server, sync
 
 
 def assert_exactly_once(server: SandboxProcess, mappings: list[dict[str, str]], n: int) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from sandbox.process import SandboxProcess
 from tests.conftest import export, people, person, read_csv, write
-from tests.flows.test_exactly_once import ENV, KEY, USER, on_server, sync
+from tests.flows.conftest import ENV, KEY, USER, on_server, sync
 
 SHARED = "shared@example.com"
 

@@ -13,7 +13,7 @@ import jwt
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from tests.conftest import export, people
-from tests.flows.test_exactly_once import KEY, USER, sync
+from tests.flows.conftest import KEY, USER, sync
 
 
 def shopper_data_at_rest(state: Path) -> list[str]:
