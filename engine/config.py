@@ -58,4 +58,5 @@ class SyncConfig:
             keep_id_hashes=self.delete_missing,
             strict=self.strict,
             batch_rows=self.read_batch_rows,
+            match_on=self.match_on if not self.dry_run else (),
         )

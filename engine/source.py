@@ -40,6 +40,7 @@ class SourceSpec:
     entity_required: bool
     keep_id_hashes: bool = False  # --delete-missing compares the store with every id
     strict: bool = False  # --strict: any invalid value rejects its row
+    match_on: tuple[str, ...] = ()  # --match-on: the census counts shared match keys
     batch_rows: int = READ_BATCH_ROWS
 
 
@@ -83,7 +84,9 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
     mapping = load_mapping(spec.mapping_path)
     paths = expand_sources(spec.sources)
     with opening(paths, mapping, spec.read_options) as export:
-        census = take_census(export, spec.entity, keep_id_hashes=spec.keep_id_hashes)
+        census = take_census(
+            export, spec.entity, keep_id_hashes=spec.keep_id_hashes, match_on=spec.match_on
+        )
         if spec.entity_required and not census.entities:
             raise InputError(
                 "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"

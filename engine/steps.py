@@ -58,16 +58,21 @@ def deletions(run: RunContext) -> pl.DataFrame:
     return gone.select(GONE_COLUMNS)
 
 
-def plan(valid: pl.DataFrame, store: StateStore, match_on: tuple[str, ...] = ()) -> pl.DataFrame:
+def plan(
+    valid: pl.DataFrame,
+    store: StateStore,
+    match_on: tuple[str, ...] = (),
+    shared_matches: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Valid rows with their payload hash, the action to take and the known customer id (and
-    with ``match_on``, how many rows share each row's match values)."""
+    with ``match_on``, how many rows of the export share each row's match values)."""
     hashed = with_payload_hash(valid)
     states = [
         store.customers.lookup(entity, group.get_column("external_id").to_list())
         for (entity,), group in hashed.group_by("entity_id", maintain_order=True)
     ]
     state = pl.concat(states) if states else store.customers.lookup("", [])
-    return flag_shared_matches(plan_sync(hashed, state), match_on)
+    return flag_shared_matches(plan_sync(hashed, state), match_on, shared_matches)
 
 
 @dataclass

@@ -168,9 +168,9 @@ class _Sync:
     # -- one batch -------------------------------------------------------------------------------
 
     def _plan(self, result: ValidationResult) -> pl.DataFrame:
-        planned = self.run.runner.step(
-            "plan", steps.plan, result.valid, self.run.store, self.run.config.match_on
-        )
+        run, census = self.run, self.run.source.census
+        planned = run.runner.step("plan", steps.plan, result.valid, run.store,
+                                  run.config.match_on, census.shared_matches)  # fmt: skip
         self.totals.add_plan(planned)
         return planned
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 import polars as pl
 
 from schemas.payload import PAYLOAD_HASH
+from schemas.validation import match_key_hash
 
 
 class PlanAction(StrEnum):
@@ -65,22 +66,31 @@ def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.0
     return max(1, int(known_count * share))
 
 
-def flag_shared_matches(planned: pl.DataFrame, match_on: tuple[str, ...]) -> pl.DataFrame:
+def flag_shared_matches(
+    planned: pl.DataFrame, match_on: tuple[str, ...], census: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``planned`` with ``MATCH_SHARED``: for a row that may adopt a customer by its
-    ``match_on`` values (to create or reconcile, every value present), how many such rows of
-    the frame carry the same values (compared ignoring case and outer spaces). A customer
+    ``match_on`` values (to create or reconcile, every value present), how many rows carry the
+    same values (ignoring case and outer spaces): in this frame, or in the whole export as its
+    census counted them (``shared_match_keys``: key hash ``k``, count ``n``). A customer
     matched by several rows belongs to none of them for sure: the loader adopts for none."""
     if not match_on or planned.is_empty():
         return planned.with_columns(pl.lit(None, dtype=pl.UInt32).alias(MATCH_SHARED))
-    keys = [
-        pl.col(field).cast(pl.String).str.strip_chars().str.to_lowercase() for field in match_on
-    ]
     may_adopt = pl.col(ACTION).is_in([PlanAction.CREATE.value, PlanAction.RECONCILE.value])
-    complete = pl.all_horizontal([key.is_not_null() for key in keys])
-    eligible = may_adopt & complete
-    key = pl.concat_list(keys)
-    count = pl.when(eligible).then(key).otherwise(None).alias("__match_key")
-    counted = planned.with_columns(count).with_columns(
-        pl.when(eligible).then(pl.len().over("__match_key")).otherwise(None).alias(MATCH_SHARED)
+    key = pl.when(may_adopt).then(match_key_hash(match_on)).otherwise(None)
+    counted = planned.with_columns(key.alias("__match_key")).with_columns(
+        pl.when(pl.col("__match_key").is_not_null())
+        .then(pl.len().over("__match_key"))
+        .otherwise(None)
+        .cast(pl.UInt32)
+        .alias(MATCH_SHARED)
     )
-    return counted.drop("__match_key").with_columns(pl.col(MATCH_SHARED).cast(pl.UInt32))
+    if census is not None and census.height:
+        counted = counted.join(
+            census.rename({"k": "__match_key", "n": "__census_n"}),
+            on="__match_key",
+            how="left",
+            maintain_order="left",
+        ).with_columns(pl.max_horizontal(MATCH_SHARED, "__census_n").alias(MATCH_SHARED))
+        counted = counted.drop("__census_n")
+    return counted.drop("__match_key")

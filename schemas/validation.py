@@ -270,6 +270,8 @@ class Census:
     superseded: pl.Series  # __seq of rows a later row of the same external id supersedes
     entities: list[str]  # distinct entity ids of the rows (the default filling the blanks)
     id_hashes: pl.Series | None  # hash of every external id present (rejected rows included)
+    # --match-on: the match keys several external ids share, with how many (match_key_hash)
+    shared_matches: pl.DataFrame | None = None
 
 
 def id_hash(column: pl.Expr) -> pl.Expr:
@@ -277,8 +279,37 @@ def id_hash(column: pl.Expr) -> pl.Expr:
     return column.hash(seed=0x63757374)
 
 
+def match_key(field: str) -> pl.Expr:
+    """A --match-on field as matches are compared: ignoring case and outer spaces."""
+    return pl.col(field).cast(pl.String).str.strip_chars().str.to_lowercase()
+
+
+def match_key_hash(fields: tuple[str, ...]) -> pl.Expr:
+    """One 64-bit hash of a row's match keys (null when any is empty), within one process."""
+    keys = [match_key(field) for field in fields]
+    complete = pl.all_horizontal([key.is_not_null() & (key != "") for key in keys])
+    joined = pl.concat_str(keys, separator="\x1f").hash(seed=0x6D61746368)
+    return pl.when(complete).then(joined).otherwise(None)
+
+
+def shared_match_keys(export: pl.LazyFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """The match keys that several distinct external ids of the whole export carry, and how
+    many: rows in different batches that match one customer must not adopt it either."""
+    return (
+        export.select(clean_text(EXTERNAL_ID).alias(EXTERNAL_ID), match_key_hash(fields).alias("k"))
+        .drop_nulls()
+        .group_by("k")
+        .agg(pl.col(EXTERNAL_ID).n_unique().cast(pl.UInt32).alias("n"))
+        .filter(pl.col("n") > 1)
+        .collect(engine="streaming")
+    )
+
+
 def take_census(
-    export: pl.LazyFrame, default_entity: str | None, keep_id_hashes: bool = False
+    export: pl.LazyFrame,
+    default_entity: str | None,
+    keep_id_hashes: bool = False,
+    match_on: tuple[str, ...] = (),
 ) -> Census:
     """Rows, duplicates, entities (and, for deletions, every id present) of a whole export.
 
@@ -324,4 +355,5 @@ def take_census(
         superseded=superseded,
         entities=sorted(entities.to_list()),
         id_hashes=ids.get_column("h").drop_nulls() if keep_id_hashes else None,
+        shared_matches=shared_match_keys(export, match_on) if match_on else None,
     )

@@ -153,3 +153,28 @@ def test_a_value_left_out_never_blanks_what_the_api_has(
     assert record["email_address"] == "ann@example.com"
     lines = {(r["field"], r["action"]) for r in read_csv(tmp_path / "two" / "rejects.csv")}
     assert lines == {("phone_number", "left_out"), ("email_address", "left_out")}
+
+
+@pytest.mark.parametrize("read_rows", [1000, 2])
+def test_rows_sharing_a_match_in_different_batches_adopt_for_none(
+    sandbox_server: SandboxProcess, tmp_path: Path, read_rows: int
+) -> None:
+    entity = f"m-{uuid.uuid4().hex[:6]}"
+    billing = {"first_name": "Kim", "last_name": "Old", "country_code": "GB"}
+    existing = {"entity_id": entity, "email_address": "kim@example.com", "billing": billing}
+    httpx.post(f"{sandbox_server.url}/v2/customer", auth=(USER, KEY),
+               json=existing).raise_for_status()  # fmt: skip
+    rows = [["K1", "kim@example.com", "Kim", "Lee", "Leeds", "GB"],
+            ["X1", "x@example.com", "Xi", "Wu", "Lyon", "FR"],
+            ["X2", "y@example.com", "Yo", "Wu", "Lyon", "FR"],
+            ["K2", " KIM@example.com", "Kim", "Lee", "Leeds", "GB"]]  # fmt: skip
+    config = SyncConfig(
+        sources=[str(export(tmp_path / "a.csv", rows))], target=sandbox_server.url,
+        entity_id=entity, state=str(tmp_path / "s.db"), out_dir=tmp_path / "o",
+        read_batch_rows=read_rows, match_on=("email_address",),
+    )  # fmt: skip
+    outcome = run_sync(config)
+    statuses = {m["external_id"]: m["status"] for m in read_csv(tmp_path / "o" / "mappings.csv")}
+    # K1 and K2 are read in different batches when batches hold two rows: neither adopts.
+    assert statuses == {"K1": "failed", "K2": "failed", "X1": "created", "X2": "created"}
+    assert outcome.report.adopted == 0 and outcome.report.match_conflicts == 2
