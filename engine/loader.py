@@ -173,10 +173,9 @@ class Loader:
         fields = ", ".join(self.match_on)
         if any(v is None for v in values.values()):
             if self.match_required:
-                missing = ", ".join(f for f, v in values.items() if v is None)
-                reason = f"no {missing} to match on (--match-required)"
-                self._record(entity_id, external_id, REJECTED, error=reason)
                 empty = [f for f, v in values.items() if v is None]
+                reason = f"no {', '.join(empty)} to match on (--match-required)"
+                self._record(entity_id, external_id, REJECTED, error=reason)
                 return RowOutcome(entity_id, external_id, REJECTED, reason=reason, fields=empty,
                                   said_by="")  # fmt: skip
             return None  # created, counted and listed as unmatched (_create)
