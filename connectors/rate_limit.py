@@ -145,11 +145,13 @@ class RequestPacer:
         span = max(0.2, min(window_s, now - self._wall_down_at))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
-    def _sent_rate(self, now: float) -> float:
-        """Requests sent a second over the last second."""
+    def _sent_rate(self, now: float, window_s: float = 1.0) -> float:
+        """Requests sent a second over the last ``window_s`` (at most a second)."""
         while self._sent and now - self._sent[0] > 1.0:
             self._sent.popleft()
-        return float(len(self._sent))
+        if window_s >= 1.0:
+            return float(len(self._sent))
+        return sum(1 for t in reversed(self._sent) if now - t <= window_s) / window_s
 
     def on_success(self) -> None:
         """A request was admitted (any answer but 429): the wall, if any, is down; after a
@@ -291,7 +293,9 @@ class RequestPacer:
         and the pace must not run away)."""
         if now - self._last_growth < DOUBLING_S:
             return
-        if self._held_back and self._sent_rate(now) >= 0.5 * self.rate:
+        # Over the last doubling, not the last second: a second's count lags the doublings
+        # behind it, and held each step for a second against an API with no limit.
+        if self._held_back and self._sent_rate(now, DOUBLING_S) >= 0.5 * self.rate:
             self.rate = min(self._cap(), self.rate * 2.0)
         self._held_back = 0
         self._last_growth = now

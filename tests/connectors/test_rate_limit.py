@@ -100,9 +100,14 @@ def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
     admitted_for(pacer, clock, 1.0, 20)  # nothing waited: a slow API, not the pace
     assert pacer.rate == rate_limit.START_RATE
     for _ in range(4):
-        send_times(pacer, clock, round(pacer.rate))  # a second of sends, each held back
-        clock.now += rate_limit.DOUBLING_S
+        # A doubling's worth of sends, each held back: enough to double again at once (a
+        # second's count would lag the doublings and hold each step for a second).
+        send_times(pacer, clock, round(pacer.rate * rate_limit.DOUBLING_S) + 1)
         pacer.on_success()
+    assert pacer.rate == 16 * rate_limit.START_RATE
+    clock.now += 2 * rate_limit.DOUBLING_S  # held back, but nothing sent lately: no growth
+    pacer._held_back = 1
+    pacer.on_success()
     assert pacer.rate == 16 * rate_limit.START_RATE
 
 
