@@ -20,6 +20,7 @@ from flows.cli_support import (
     EncodingOpt,
     MappingOpt,
     Options,
+    OutputOpt,
     ProfileOpt,
     SourcesArg,
     StrictOpt,
@@ -27,10 +28,13 @@ from flows.cli_support import (
     errors_as_exit,
     fail,
     match_fields,
+    print_json,
     profile_of,
     progress_bar,
     read_options,
+    wants_json,
 )
+from flows.run_history import runs_app
 
 if TYPE_CHECKING:
     from engine.config import SyncConfig
@@ -47,10 +51,24 @@ StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgre
 OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"custsync {version('custsync')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     Options.verbose, Options.quiet = verbose, quiet
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
@@ -81,12 +99,14 @@ def validate(
     delimiter: DelimiterOpt = None,
     out: OutOpt = None,
     strict: StrictOpt = False,
+    output: OutputOpt = "text",
 ) -> None:
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
     from engine.validate import run_validate
     from flows.summary import print_validation
 
     with errors_as_exit():
+        as_json = wants_json(output)
         run = run_validate(
             sources,
             mapping,
@@ -95,7 +115,9 @@ def validate(
             out or default_out_dir("validate"),
             strict=strict,
         )
-    if not Options.quiet:
+    if as_json:
+        print_json(run.report)
+    elif not Options.quiet:
         print_validation(run.report, run.out_dir)
 
 
@@ -147,12 +169,14 @@ def sync(
             help="The state store's mappings belong to another API: forget them, start afresh.",
         ),
     ] = False,
+    output: OutputOpt = "text",
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from engine.config import SyncConfig
     from flows.summary import print_sync
 
     with errors_as_exit():
+        as_json = wants_json(output)
         check_rate_limit(rate_limit)
         if concurrency is not None and concurrency < 1:
             raise InputError("--concurrency must be at least 1")
@@ -179,15 +203,26 @@ def sync(
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)
-    if not Options.quiet:
+    if as_json:
+        print_json(outcome.report.as_json())
+    elif not Options.quiet:
         print_sync(outcome.report, outcome.out_dir)
-    if outcome.error:
-        typer.echo(f"custsync: error: {outcome.error}", err=True)
+    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
     raise typer.Exit(outcome.exit_code)
+
+
+def _say_why(error: str | None, exit_code: int, failed: int, out_dir: Path) -> None:
+    """On stderr, the one line a run that did not succeed ends with, even with -q."""
+    if error:
+        typer.echo(f"custsync: error: {error}", err=True)
+    elif exit_code != 0:
+        rows = f"{failed:,} row{'s' if failed != 1 else ''} failed" if failed else "the run failed"
+        typer.echo(f"custsync: {rows}; reasons in {out_dir}/rejects.csv", err=True)
 
 
 mappings_app = typer.Typer(help="The external id -> customer UUID mappings in the state store.")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(runs_app, name="runs")
 
 
 @mappings_app.command("export")
@@ -240,6 +275,7 @@ def backfill_3ds(
     ] = False,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    output: OutputOpt = "text",
 ) -> None:
     """Make the billing records of customers already in the API 3-D Secure ready."""
     from connectors.state.db import state_exists
@@ -249,6 +285,7 @@ def backfill_3ds(
     from flows.summary import print_backfill
 
     with errors_as_exit():
+        as_json = wants_json(output)
         check_rate_limit(rate_limit)
         if not state_exists(state):
             raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
@@ -259,10 +296,11 @@ def backfill_3ds(
         )  # fmt: skip
         with progress_bar(enabled=not Options.quiet, label="backfilling rows") as progress:
             outcome = run_backfill(config, runner=InlineRunner(progress))
-    if not Options.quiet:
+    if as_json:
+        print_json(outcome.report.as_json())
+    elif not Options.quiet:
         print_backfill(outcome.report, outcome.out_dir)
-    if outcome.error:
-        typer.echo(f"custsync: error: {outcome.error}", err=True)
+    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
     raise typer.Exit(outcome.exit_code)
 
 

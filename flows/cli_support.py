@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -9,13 +10,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from connectors.errors import CustsyncError, InputError
 
 if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
+    from rich.console import Console
+
     from connectors.export_files import ReadOptions
     from schemas.normalize import Profile
 
@@ -55,6 +58,31 @@ StrictOpt = Annotated[
 DelimiterOpt = Annotated[
     str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
 ]
+
+
+OutputOpt = Annotated[
+    str, typer.Option("--output", help="text (default), or json: the report alone on stdout.")
+]
+
+
+def stdout_console() -> Console:
+    """Rich on stdout; piped or redirected, lines as long as they are (a path or a table
+    wrapped at 80 columns breaks every script and log that reads them)."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=1000)
+
+
+def wants_json(output: str) -> bool:
+    """--output, checked: whether the report goes to stdout as JSON."""
+    if output not in ("text", "json"):
+        raise InputError(f"--output must be text or json, not {output!r}")
+    return output == "json"
+
+
+def print_json(report: dict[str, Any]) -> None:
+    """A report for scripts: JSON on stdout, nothing else there."""
+    typer.echo(json.dumps(report, indent=2, default=str))
 
 
 def profile_of(value: str) -> Profile:

@@ -8,12 +8,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli_support import stdout_console
 from schemas.report import BackfillReport, SyncReport
 
 
 def print_validation(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
     """Rows read/valid/rejected, top reasons, and 3-D Secure readiness."""
-    console = console or Console()
+    console = console or stdout_console()
     table = Table(title=f"custsync validate ({report['profile']} profile)", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -47,7 +48,7 @@ def _top_pairs(report: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
 
 def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None) -> None:
     """What the run did, per status, and where the artefacts are."""
-    console = console or Console()
+    console = console or stdout_console()
     title = "custsync sync (dry run: nothing sent)" if report.dry_run else "custsync sync"
     table = Table(title=title, show_header=False)
     table.add_column("what")
@@ -61,7 +62,7 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
 
 def print_backfill(report: BackfillReport, out_dir: Path, console: Console | None = None) -> None:
     """Readiness before and after, by country, and what was updated."""
-    console = console or Console()
+    console = console or stdout_console()
     table = Table(title="3-D Secure readiness" + (" (dry run)" if report.dry_run else ""))
     table.add_column("country")
     table.add_column("customers", justify="right")

@@ -35,3 +35,26 @@ class RunRecords:
         """Every recorded run, oldest first."""
         cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM sync_run ORDER BY started_at")
         return [dict(zip(_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+    def last(self, count: int) -> list[dict[str, Any]]:
+        """The ``count`` latest runs, oldest first, each report parsed (None while running)."""
+        cursor = self._db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM sync_run ORDER BY started_at DESC, run_id DESC"
+            " LIMIT ?",
+            (count,),
+        )
+        return [_parsed(row) for row in reversed(cursor.fetchall())]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """One run, its report parsed; None when the store has no such run."""
+        cursor = self._db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM sync_run WHERE run_id = ?", (run_id,)
+        )
+        row = cursor.fetchone()
+        return None if row is None else _parsed(row)
+
+
+def _parsed(row: tuple[Any, ...]) -> dict[str, Any]:
+    record = dict(zip(_COLUMNS, row, strict=True))
+    record["report"] = json.loads(record["report"]) if record["report"] else None
+    return record

@@ -25,3 +25,20 @@ def test_runs_are_recorded_with_their_report(location: str) -> None:
         "backfill-3ds", "running", None,
     )  # fmt: skip
     store.close()
+
+
+def test_the_last_runs_come_oldest_first_and_one_is_found_by_id(location: str) -> None:
+    clock = FixedClock()
+    store = StateStore.open(location, clock=clock)
+    for n in range(5):
+        store.runs.begin(f"r{n}", "sync", "local")
+        store.runs.finish(f"r{n}", "ok", {"created": n})
+        clock.advance(60)
+    store.runs.begin("r5", "sync", "local")  # still running
+    assert [r["run_id"] for r in store.runs.last(3)] == ["r3", "r4", "r5"]
+    assert store.runs.last(3)[0]["report"] == {"created": 3}  # parsed
+    assert store.runs.last(3)[-1]["report"] is None
+    found = store.runs.get("r1")
+    assert found is not None and found["report"] == {"created": 1}
+    assert store.runs.get("nope") is None
+    store.close()
