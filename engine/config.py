@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from connectors.api_config import LOCAL
+from connectors.errors import InputError
 from connectors.export_files import ReadOptions
 from connectors.state.db import DEFAULT_STATE
 from engine.source import READ_BATCH_ROWS, SourceSpec
+from schemas.api_fields import FIELDS_BY_PATH
 from schemas.normalize import Profile
 
 LOCAL_ENTITY = "custsync-local"
@@ -39,6 +42,63 @@ class SyncConfig:
     strict: bool = False  # any invalid value rejects its row (else it is left out)
     new_target: bool = False  # forget mappings of another target the store holds (targets.py)
 
+    def __post_init__(self) -> None:
+        # Checked here, so a flow's parameters are held to what the CLI's flags are.
+        if self.rate_limit is not None and not self.rate_limit > 0:  # NaN too
+            raise InputError("--rate-limit must be positive")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise InputError("--concurrency must be at least 1")
+        if self.match_required and not self.match_on:
+            raise InputError("--match-required needs --match-on")
+
+    @classmethod
+    def from_parameters(cls, parameters: dict[str, Any]) -> SyncConfig:
+        """A SyncConfig from flow parameters (plain JSON types, as deployments store them)."""
+        out = parameters.get("out")
+        mapping = parameters.get("mapping")
+        return cls(
+            sources=list(parameters["sources"]),
+            mapping_path=Path(mapping) if mapping else None,
+            target=parameters.get("target") or "local",
+            entity_id=parameters.get("entity_id"),
+            state=parameters.get("state") or DEFAULT_STATE,
+            out_dir=Path(out) if out else None,
+            rate_limit=parameters.get("rate_limit"),
+            concurrency=parameters.get("concurrency"),
+            dry_run=bool(parameters.get("dry_run", False)),
+            profile=parameters.get("profile") or "api",
+            read_options=ReadOptions(parameters.get("encoding"), parameters.get("delimiter")),
+            match_on=tuple(parameters.get("match_on") or ()),
+            match_required=bool(parameters.get("match_required", False)),
+            delete_missing=bool(parameters.get("delete_missing", False)),
+            max_deletes=parameters.get("max_deletes"),
+            strict=bool(parameters.get("strict", False)),
+            new_target=bool(parameters.get("new_target", False)),
+        )
+
+    def as_parameters(self) -> dict[str, Any]:
+        """The flow parameters of this config (the inverse of ``from_parameters``)."""
+        return {
+            "sources": list(self.sources),
+            "mapping": str(self.mapping_path) if self.mapping_path else None,
+            "target": self.target,
+            "entity_id": self.entity_id,
+            "state": self.state,
+            "out": str(self.out_dir) if self.out_dir else None,
+            "rate_limit": self.rate_limit,
+            "concurrency": self.concurrency,
+            "dry_run": self.dry_run,
+            "profile": self.profile,
+            "encoding": self.read_options.encoding,
+            "delimiter": self.read_options.delimiter,
+            "match_on": list(self.match_on) or None,
+            "match_required": self.match_required,
+            "delete_missing": self.delete_missing,
+            "max_deletes": self.max_deletes,
+            "strict": self.strict,
+            "new_target": self.new_target,
+        }
+
     def resolved_entity(self) -> str | None:
         """--entity-id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""
         entity = self.entity_id or os.environ.get("VERIFONE_ENTITY_ID", "").strip() or None
@@ -60,3 +120,28 @@ class SyncConfig:
             batch_rows=self.read_batch_rows,
             match_on=self.match_on if not self.dry_run else (),
         )
+
+
+def profile_of(value: str) -> Profile:
+    """--profile, checked."""
+    if value not in ("api", "3ds"):
+        raise InputError(f"--profile must be api or 3ds, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    r"""--encoding and --delimiter, checked (``tab`` and ``\\t`` name a tab)."""
+    if delimiter is not None:
+        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise InputError("--delimiter must be one character (or 'tab')")
+    return ReadOptions(encoding=encoding, delimiter=delimiter)
+
+
+def match_fields(values: list[str] | None) -> tuple[str, ...]:
+    """--match-on fields (repeated or comma-separated), each an API field."""
+    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
+    for name in fields:
+        if name not in FIELDS_BY_PATH or name == "entity_id":
+            raise InputError(f"--match-on: {name!r} is not an API field")
+    return fields

@@ -11,9 +11,9 @@ from prefect.artifacts import create_markdown_artifact
 from connectors.errors import RunError
 from connectors.state.db import DEFAULT_STATE
 from engine.backfill import run_backfill
+from engine.config import SyncConfig
 from flows.prefect_runner import PrefectRunner
 from flows.secrets import load_credentials_into_environment
-from flows.sync_flow import config_from_parameters
 from schemas.report import BackfillReport
 
 
@@ -50,7 +50,7 @@ def backfill_3ds(
     """Make the billing records of customers already in the API 3-D Secure ready."""
     parameters = dict(locals())
     load_credentials_into_environment(credentials_blocks)
-    outcome = run_backfill(config_from_parameters(parameters), runner=PrefectRunner())
+    outcome = run_backfill(SyncConfig.from_parameters(parameters), runner=PrefectRunner())
     create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
     if outcome.exit_code != 0:
         raise RunError(outcome.error or "some updates failed")

@@ -27,11 +27,8 @@ from flows.cli_support import (
     default_out_dir,
     errors_as_exit,
     fail,
-    match_fields,
     print_json,
-    profile_of,
     progress_bar,
-    read_options,
     wants_json,
 )
 from flows.run_history import runs_app
@@ -102,6 +99,7 @@ def validate(
     output: OutputOpt = "text",
 ) -> None:
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
+    from engine.config import profile_of, read_options
     from engine.validate import run_validate
     from flows.summary import print_validation
 
@@ -172,16 +170,11 @@ def sync(
     output: OutputOpt = "text",
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
-    from engine.config import SyncConfig
+    from engine.config import SyncConfig, match_fields, profile_of, read_options
     from flows.summary import print_sync
 
     with errors_as_exit():
         as_json = wants_json(output)
-        check_rate_limit(rate_limit)
-        if concurrency is not None and concurrency < 1:
-            raise InputError("--concurrency must be at least 1")
-        if match_required and not match_on:
-            raise InputError("--match-required needs --match-on")
         config = SyncConfig(
             sources=sources,
             mapping_path=mapping,
@@ -232,17 +225,10 @@ def mappings_export(
 ) -> None:
     """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
     from connectors.artifacts import export_mappings
-    from connectors.state.db import state_exists
-    from connectors.state.store import StateStore
+    from engine.history import read_store
 
     with errors_as_exit():
-        if not state_exists(state):
-            raise InputError(f"no state store at {state}")
-        store = StateStore.open(state)
-        try:
-            mappings = store.customers.mappings()
-        finally:
-            store.close()
+        mappings = read_store(state, lambda store: store.customers.mappings())
         path = export_mappings(mappings, out)
     if not Options.quiet:
         typer.echo(f"custsync: {mappings.height:,} mappings written to {path}")
@@ -280,13 +266,12 @@ def backfill_3ds(
     """Make the billing records of customers already in the API 3-D Secure ready."""
     from connectors.state.db import state_exists
     from engine.backfill import run_backfill
-    from engine.config import SyncConfig
+    from engine.config import SyncConfig, read_options
     from engine.runner import InlineRunner
     from flows.summary import print_backfill
 
     with errors_as_exit():
         as_json = wants_json(output)
-        check_rate_limit(rate_limit)
         if not state_exists(state):
             raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
         config = SyncConfig(
@@ -329,12 +314,6 @@ def serve(
         entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
         parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
         sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
-
-
-def check_rate_limit(rate_limit: float | None) -> None:
-    """--rate-limit, when given, is a positive number of requests a second."""
-    if rate_limit is not None and not rate_limit > 0:  # NaN too
-        raise InputError("--rate-limit must be positive")
 
 
 def _check_cron(cron: str) -> None:

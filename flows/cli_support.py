@@ -19,9 +19,6 @@ from connectors.errors import CustsyncError, InputError
 if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
     from rich.console import Console
 
-    from connectors.export_files import ReadOptions
-    from schemas.normalize import Profile
-
 
 class Options:
     """Global flags, set by the callback."""
@@ -85,24 +82,6 @@ def print_json(report: dict[str, Any]) -> None:
     typer.echo(json.dumps(report, indent=2, default=str))
 
 
-def profile_of(value: str) -> Profile:
-    """--profile, checked."""
-    if value not in ("api", "3ds"):
-        raise InputError(f"--profile must be api or 3ds, not {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
-    r"""--encoding and --delimiter, checked (``tab`` and ``\\t`` name a tab)."""
-    from connectors.export_files import ReadOptions
-
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise InputError("--delimiter must be one character (or 'tab')")
-    return ReadOptions(encoding=encoding, delimiter=delimiter)
-
-
 @contextmanager
 def progress_bar(
     enabled: bool, label: str = "syncing rows"
@@ -156,14 +135,3 @@ def errors_as_exit() -> Iterator[None]:
         raise fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.main): Click would say "Aborted!"
         raise fail(INTERRUPTED, 130) from None
-
-
-def match_fields(values: list[str] | None) -> tuple[str, ...]:
-    """--match-on fields (repeated or comma-separated), each an API field."""
-    from schemas.api_fields import FIELDS_BY_PATH
-
-    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
-    for field in fields:
-        if field not in FIELDS_BY_PATH or field == "entity_id":
-            raise InputError(f"--match-on: {field!r} is not an API field")
-    return fields

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from connectors.errors import InputError
 from connectors.state.db import DEFAULT_STATE
+from engine.history import COLUMNS, COUNTS, read_store, run_row
 from flows.cli_support import Options, OutputOpt, errors_as_exit, stdout_console, wants_json
 
 if TYPE_CHECKING:  # Rich loads with the table, not with every command
@@ -20,8 +20,6 @@ runs_app = typer.Typer(
     invoke_without_command=True,
 )
 StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
-COLUMNS = ("started", "command", "target", "created", "updated", "unchanged", "rejected",
-           "failed", "duration", "outcome")  # fmt: skip
 
 
 @runs_app.callback()
@@ -38,7 +36,7 @@ def runs(
         as_json = wants_json(output)
         if last < 1:
             raise InputError("--last must be at least 1")
-        records = _records(state, lambda store: store.runs.last(last))
+        records = read_store(state, lambda store: store.runs.last(last))
     if as_json:
         typer.echo(json.dumps(records, indent=2))
     elif not Options.quiet:
@@ -54,59 +52,13 @@ def show(
     """Print one run's record and report."""
     with errors_as_exit():
         as_json = wants_json(output)
-        record = _records(state, lambda store: store.runs.get(run_id))
+        record = read_store(state, lambda store: store.runs.get(run_id))
         if record is None:
             raise InputError(f"no run {run_id!r} in {state}; `custsync runs` lists them")
     if as_json:
         typer.echo(json.dumps(record, indent=2))
     elif not Options.quiet:
         print_run(record)
-
-
-def _records(state: str, read: Any) -> Any:
-    from connectors.state.db import state_exists
-    from connectors.state.store import StateStore
-
-    if not state_exists(state):
-        raise InputError(f"no state store at {state}")
-    store = StateStore.open(state)
-    try:
-        return read(store)
-    finally:
-        store.close()
-
-
-def run_row(record: dict[str, Any]) -> tuple[str, ...]:
-    """One run as the table shows it (counts blank while it runs)."""
-    report = record.get("report") or {}
-
-    def count(key: str) -> str:
-        return f"{report[key]:,}" if isinstance(report.get(key), int) else ""
-
-    duration = _duration(record.get("started_at"), record.get("finished_at"))
-    return (
-        str(record.get("started_at") or "").replace("T", " ").removesuffix("Z"),
-        str(record.get("command") or ""),
-        str(record.get("target") or ""),
-        count("created"),
-        count("updated"),
-        count("unchanged"),
-        count("rows_rejected"),
-        count("failed"),
-        duration,
-        str(record.get("status") or ""),
-    )
-
-
-def _duration(started: str | None, finished: str | None) -> str:
-    if not started or not finished:
-        return ""
-    seconds = (_moment(finished) - _moment(started)).total_seconds()
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _moment(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def print_runs(records: list[dict[str, Any]], console: Console | None = None) -> None:
@@ -120,9 +72,7 @@ def print_runs(records: list[dict[str, Any]], console: Console | None = None) ->
     table = Table(title="custsync runs")
     table.add_column("run id", no_wrap=True)
     for name in COLUMNS:
-        justify = "right" if name in ("created", "updated", "unchanged", "rejected", "failed",
-                                      "duration") else "left"  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify="right" if name in COUNTS else "left")
     for record in records:
         table.add_row(str(record["run_id"]), *run_row(record))
     console.print(table)

@@ -15,61 +15,11 @@ from typing import Any
 from prefect import flow
 
 from connectors.errors import RunError
-from connectors.export_files import ReadOptions
 from connectors.state.db import DEFAULT_STATE
 from engine.config import SyncConfig
 from engine.sync import SyncOutcome, run_sync
 from flows.prefect_runner import WATCHER, PrefectRunner, Watcher
 from flows.secrets import load_credentials_into_environment
-
-
-def config_from_parameters(parameters: dict[str, Any]) -> SyncConfig:
-    """A SyncConfig from flow parameters (plain JSON types, as deployments store them)."""
-    out = parameters.get("out")
-    mapping = parameters.get("mapping")
-    return SyncConfig(
-        sources=list(parameters["sources"]),
-        mapping_path=Path(mapping) if mapping else None,
-        target=parameters.get("target") or "local",
-        entity_id=parameters.get("entity_id"),
-        state=parameters.get("state") or DEFAULT_STATE,
-        out_dir=Path(out) if out else None,
-        rate_limit=parameters.get("rate_limit"),
-        concurrency=parameters.get("concurrency"),
-        dry_run=bool(parameters.get("dry_run", False)),
-        profile=parameters.get("profile") or "api",
-        read_options=ReadOptions(parameters.get("encoding"), parameters.get("delimiter")),
-        match_on=tuple(parameters.get("match_on") or ()),
-        match_required=bool(parameters.get("match_required", False)),
-        delete_missing=bool(parameters.get("delete_missing", False)),
-        max_deletes=parameters.get("max_deletes"),
-        strict=bool(parameters.get("strict", False)),
-        new_target=bool(parameters.get("new_target", False)),
-    )
-
-
-def parameters_from_config(config: SyncConfig) -> dict[str, Any]:
-    """The flow parameters of a SyncConfig (the inverse of ``config_from_parameters``)."""
-    return {
-        "sources": list(config.sources),
-        "mapping": str(config.mapping_path) if config.mapping_path else None,
-        "target": config.target,
-        "entity_id": config.entity_id,
-        "state": config.state,
-        "out": str(config.out_dir) if config.out_dir else None,
-        "rate_limit": config.rate_limit,
-        "concurrency": config.concurrency,
-        "dry_run": config.dry_run,
-        "profile": config.profile,
-        "encoding": config.read_options.encoding,
-        "delimiter": config.read_options.delimiter,
-        "match_on": list(config.match_on) or None,
-        "match_required": config.match_required,
-        "delete_missing": config.delete_missing,
-        "max_deletes": config.max_deletes,
-        "strict": config.strict,
-        "new_target": config.new_target,
-    }
 
 
 @flow(name="sync-customers", log_prints=False, persist_result=False)
@@ -103,7 +53,7 @@ def sync_customers(
     load_credentials_into_environment(credentials_blocks)
     watcher = WATCHER.get()
     outcome = run_sync(
-        config_from_parameters(parameters),
+        SyncConfig.from_parameters(parameters),
         on_start=watcher.on_start if watcher else None,
         runner=PrefectRunner(watcher.progress if watcher else None),
     )
@@ -125,7 +75,7 @@ def run_as_flow(
     watcher = Watcher(progress, on_start)
     token = WATCHER.set(watcher)
     try:
-        sync_customers(**parameters_from_config(config))
+        sync_customers(**config.as_parameters())
     except RunError:
         if watcher.outcome is None:  # stopped before it had an outcome (the sandbox, say)
             raise

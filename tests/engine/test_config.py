@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import LOCAL_ENTITY, SyncConfig
+from connectors.errors import InputError
+from engine.config import LOCAL_ENTITY, SyncConfig, match_fields, profile_of, read_options
 
 
 def test_the_entity_comes_from_the_flag_then_the_environment_then_local(
@@ -24,3 +25,37 @@ def test_source_spec_requires_an_entity_and_keeps_hashes_only_for_mirror_syncs()
         "E1", True, False, 7,
     )  # fmt: skip
     assert SyncConfig(sources=[], delete_missing=True).source_spec().keep_id_hashes
+
+
+def test_flags_are_checked() -> None:
+    assert profile_of("3ds") == "3ds"
+    with pytest.raises(InputError, match="api or 3ds"):
+        profile_of("strict")
+    assert (
+        read_options(None, "tab").delimiter == "\t" and read_options(None, "\\t").delimiter == "\t"
+    )
+    with pytest.raises(InputError, match="one character"):
+        read_options(None, ";;")
+    assert match_fields(["email_address, billing.last_name", "phone_number"]) == (
+        "email_address", "billing.last_name", "phone_number",
+    )  # fmt: skip
+    for bad in (["entity_id"], ["e-mail"]):
+        with pytest.raises(InputError, match="is not an API field"):
+            match_fields(bad)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"rate_limit": 0.0}, "--rate-limit must be positive"),
+        ({"rate_limit": float("nan")}, "--rate-limit must be positive"),
+        ({"concurrency": 0}, "--concurrency must be at least 1"),
+        ({"match_required": True}, "--match-required needs --match-on"),
+    ],
+)
+def test_a_config_the_flags_could_not_make_is_refused(flags: dict[str, object], message: str
+                                                      ) -> None:  # fmt: skip
+    # A deployment's parameters are held to what the CLI's flags are.
+    with pytest.raises(InputError, match=message):
+        SyncConfig.from_parameters({"sources": ["a.csv"], **flags})
+    assert SyncConfig(sources=[], rate_limit=5.0, concurrency=1).rate_limit == 5.0

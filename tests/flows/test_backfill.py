@@ -45,11 +45,11 @@ def test_backfill_fills_what_is_missing_and_blanks_nothing(
                  [["B1", "Ann", "Lee", "1 Main St", "Columbus", "43004", "Ohio", "US"],
                   ["B2", "Bob", "Ray", "2 High St", "London", "sw1a 1aa", "", "GB"],
                   ["B3", "Cid", "Doe", "", "", "", "", "FR"]])  # fmt: skip
-    dry = custsync(
-        "backfill-3ds", str(rich), *common, "--out", str(tmp_path / "dry"), "--dry-run", env=ENV
-    )
+    dry = custsync("backfill-3ds", str(rich), *common, "--out", str(tmp_path / "dry"),
+                   "--dry-run", "--output", "json", env=ENV)  # fmt: skip
     assert dry.returncode == 0, dry.stderr
     dry_report = json.loads((tmp_path / "dry" / "report.json").read_text())
+    assert json.loads(dry.stdout) == dry_report  # --output json: the report alone on stdout
     assert dry_report["would_update"] == 2 and dry_report["updated"] == 0
     before = sandbox_server.stats()["by_operation"].get("update", 0)
     run = custsync("backfill-3ds", str(rich), *common, "--out", str(tmp_path / "bf"), env=ENV)

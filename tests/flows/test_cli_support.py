@@ -1,4 +1,4 @@
-"""What the commands share: flag checks, one-line errors, the artefact folder."""
+"""What the commands share: one-line errors, the artefact folder, --output."""
 
 from __future__ import annotations
 
@@ -6,30 +6,7 @@ import pytest
 import typer
 
 from connectors.errors import InputError, RunLockedError
-from flows.cli_support import (
-    default_out_dir,
-    errors_as_exit,
-    match_fields,
-    profile_of,
-    read_options,
-)
-
-
-def test_flags_are_checked() -> None:
-    assert profile_of("3ds") == "3ds"
-    with pytest.raises(InputError, match="api or 3ds"):
-        profile_of("strict")
-    assert (
-        read_options(None, "tab").delimiter == "\t" and read_options(None, "\\t").delimiter == "\t"
-    )
-    with pytest.raises(InputError, match="one character"):
-        read_options(None, ";;")
-    assert match_fields(["email_address, billing.last_name", "phone_number"]) == (
-        "email_address", "billing.last_name", "phone_number",
-    )  # fmt: skip
-    for bad in (["entity_id"], ["e-mail"]):
-        with pytest.raises(InputError, match="is not an API field"):
-            match_fields(bad)
+from flows.cli_support import default_out_dir, errors_as_exit, wants_json
 
 
 def test_errors_become_one_line_and_their_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,3 +19,9 @@ def test_errors_become_one_line_and_their_exit_code(capsys: pytest.CaptureFixtur
 def test_default_out_dir_is_stamped() -> None:
     path = default_out_dir("validate")
     assert path.parent.name == "out" and path.name.startswith("validate-2")
+
+
+def test_output_is_text_or_json() -> None:
+    assert wants_json("json") and not wants_json("text")
+    with pytest.raises(InputError, match="text or json"):
+        wants_json("yaml")

@@ -115,7 +115,7 @@ def test_only_one_flow_is_named_sync_customers() -> None:
 def test_flow_parameters_round_trip_a_config(tmp_path: Path) -> None:
     from connectors.export_files import ReadOptions
     from engine.config import SyncConfig
-    from flows.sync_flow import config_from_parameters, parameters_from_config, sync_customers
+    from flows.sync_flow import sync_customers
 
     config = SyncConfig(
         sources=["a.csv", "b/*.parquet"], mapping_path=tmp_path / "m.toml", target="emea",
@@ -123,5 +123,5 @@ def test_flow_parameters_round_trip_a_config(tmp_path: Path) -> None:
         concurrency=8, dry_run=True, profile="3ds", read_options=ReadOptions("cp1252", ";"),
         match_on=("email_address",), delete_missing=True, max_deletes=3,
     )  # fmt: skip
-    parameters = parameters_from_config(config)
-    assert config_from_parameters(sync_customers.validate_parameters(parameters)) == config
+    parameters = config.as_parameters()
+    assert SyncConfig.from_parameters(sync_customers.validate_parameters(parameters)) == config
