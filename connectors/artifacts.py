@@ -1,4 +1,5 @@
-"""Writing a run's artefacts: ``rejects.csv``, ``report.json``, ``mappings.csv``."""
+"""Writing a run's artefacts: ``rejects.csv``, ``report.json``, ``mappings.csv``,
+``crm-update.csv``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from types import TracebackType
 from typing import IO, Any
 
 import polars as pl
+
+from schemas.mapping import Writeback
 
 REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
 
@@ -74,6 +77,23 @@ def write_mappings(mappings: pl.DataFrame, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "mappings.csv"
     mappings.sort("external_id").write_csv(path)
+    return path
+
+
+def write_crm_update(due: pl.DataFrame, writeback: Writeback, out_dir: Path) -> Path:
+    """``crm-update.csv`` (or ``.parquet``): the CRM's record id and the customer UUID, headed
+    as the CRM's importer names them (Data Loader: ``Id``; HubSpot: ``Record ID``). UTF-8, no
+    BOM, RFC 4180 quoting; a cleared UUID is an empty field."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = due.select(
+        pl.col("external_id").alias(writeback.id_column),
+        pl.col("customer_id").alias(writeback.uuid_field),
+    )
+    path = out_dir / f"crm-update.{writeback.format}"
+    if writeback.format == "parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
     return path
 
 

@@ -41,6 +41,7 @@ class SyncConfig:
     max_deletes: int | None = None
     strict: bool = False  # any invalid value rejects its row (else it is left out)
     new_target: bool = False  # forget mappings of another target the store holds (targets.py)
+    crm_update: str = "changed"  # with a [writeback]: "changed" UUIDs since the last, or "full"
 
     def __post_init__(self) -> None:
         # Checked here, so a flow's parameters are held to what the CLI's flags are.
@@ -50,6 +51,8 @@ class SyncConfig:
             raise InputError("--concurrency must be at least 1")
         if self.match_required and not self.match_on:
             raise InputError("--match-required needs --match-on")
+        if self.crm_update not in ("changed", "full"):
+            raise InputError(f"--crm-update must be changed or full, not {self.crm_update!r}")
 
     @classmethod
     def from_parameters(cls, parameters: dict[str, Any]) -> SyncConfig:
@@ -74,6 +77,7 @@ class SyncConfig:
             max_deletes=parameters.get("max_deletes"),
             strict=bool(parameters.get("strict", False)),
             new_target=bool(parameters.get("new_target", False)),
+            crm_update=parameters.get("crm_update") or "changed",
         )
 
     def as_parameters(self) -> dict[str, Any]:
@@ -97,6 +101,7 @@ class SyncConfig:
             "max_deletes": self.max_deletes,
             "strict": self.strict,
             "new_target": self.new_target,
+            "crm_update": self.crm_update,
         }
 
     def resolved_entity(self) -> str | None:

@@ -20,6 +20,7 @@ from connectors.errors import InputError
 from connectors.export_files import ReadOptions, expand_sources, opening
 from connectors.mapping_file import load_mapping
 from engine.runner import StepRunner
+from schemas.mapping import Writeback
 from schemas.normalize import Profile
 from schemas.validation import Census, ValidationResult, ValidationTotals, take_census
 from schemas.validation import validate_customers as validate_rows
@@ -52,6 +53,7 @@ class Source:
     paths: list[Path]
     export: pl.LazyFrame
     census: Census
+    writeback: Writeback | None = None  # the mapping's [writeback]: crm-update after a sync
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The rows, a batch at a time, in export order (each file's rows in file order)."""
@@ -91,4 +93,4 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
             raise InputError(
                 "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
             )
-        yield Source(spec, paths, export, census)
+        yield Source(spec, paths, export, census, mapping.writeback if mapping else None)

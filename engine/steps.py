@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from connectors.api_counters import ApiCounters
+from connectors.artifacts import write_crm_update
 from connectors.errors import ApiStopError, InputError
 from connectors.state.store import StateStore
 from engine.context import RunContext
@@ -155,3 +156,16 @@ def settle(
                 on_result(outcome)
 
     return _with_loader(run, session, work)
+
+
+def write_back(run: RunContext) -> tuple[int, str] | None:
+    """The mapping's ``[writeback]``: ``crm-update`` with the UUIDs the CRM does not hold yet
+    for this run's entities (all of them with ``--crm-update full``), then marked as given.
+    None when the mapping has no ``[writeback]``."""
+    writeback = run.source.writeback
+    if writeback is None:
+        return None
+    due = run.store.writeback.due(run.source.census.entities, run.config.crm_update == "full")
+    path = write_crm_update(due, writeback, run.out_dir)
+    run.store.writeback.mark(due)  # after the file: a crash between hands them out again
+    return due.height, str(path)

@@ -83,6 +83,7 @@ class _Sync:
         gone = steps.deletions(run) if config.delete_missing else steps.no_deletions()
         self.total += gone.height
         load_duration_s = None
+        written_back: tuple[int, str] | None = None
         if config.dry_run:
             self._dry_run(gone)
         else:
@@ -98,11 +99,14 @@ class _Sync:
                     )
                 raise
             load_duration_s = round(time.perf_counter() - load_started, 3)
+            written_back = steps.write_back(run)
         if gone.height:
             self.totals.plan[PlanAction.DELETE.value] += gone.height
         report = self.totals.report(time.perf_counter() - started)
         report.run_id, report.target = run.run_id, run.target.description
         report.dry_run, report.load_duration_s = config.dry_run, load_duration_s
+        if not config.dry_run and written_back is not None:
+            report.crm_update_rows, report.crm_update = written_back
         failed = not config.dry_run and (report.failed > 0 or self.error is not None)
         if not config.dry_run:
             run.store.runs.finish(run.run_id, "failed" if failed else "ok", report.as_json())

@@ -167,6 +167,10 @@ def sync(
             help="The state store's mappings belong to another API: forget them, start afresh.",
         ),
     ] = False,
+    crm_update: Annotated[
+        str,
+        typer.Option(help="With a [writeback] mapping: changed UUIDs since the last, or full."),
+    ] = "changed",
     output: OutputOpt = "text",
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
@@ -193,6 +197,7 @@ def sync(
             max_deletes=max_deletes,
             strict=strict,
             new_target=new_target,
+            crm_update=crm_update,
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)

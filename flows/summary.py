@@ -56,8 +56,11 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
     for label, value in report.summary_rows():
         table.add_row(label, value)
     console.print(table)
-    names = "plan.csv" if report.dry_run else "mappings.csv"
-    console.print(f"artefacts: {out_dir}/{names}, {out_dir}/rejects.csv, {out_dir}/report.json")
+    names = ["plan.csv" if report.dry_run else "mappings.csv", "rejects.csv", "report.json"]
+    paths = [f"{out_dir}/{name}" for name in names] + (
+        [report.crm_update] if report.crm_update else []
+    )
+    console.print(f"artefacts: {', '.join(paths)}")
 
 
 def print_backfill(report: BackfillReport, out_dir: Path, console: Console | None = None) -> None:

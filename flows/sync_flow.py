@@ -43,6 +43,7 @@ def sync_customers(
     max_deletes: int | None = None,
     strict: bool = False,
     new_target: bool = False,
+    crm_update: str = "changed",
 ) -> dict[str, Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 

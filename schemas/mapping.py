@@ -6,6 +6,10 @@ A mapping file (TOML)::
     [columns]
     "email_address" = "Email"
     "billing.first_name" = "First Name"
+    [writeback]                     # optional: crm-update.csv, the UUIDs back into the CRM
+    id_column = "Id"                # the CRM's record-id header (its values: the external ids)
+    uuid_field = "Verifone_Customer_ID__c"
+    format = "csv"                  # or "parquet"
 
 Without one, the source's own column names are used when they are canonical: ``external_id``
 plus API field paths (``email_address``, ``billing.city``...).
@@ -17,14 +21,26 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass
+from typing import Literal
 
 from schemas.api_fields import FIELDS_BY_PATH
 
 EXTERNAL_ID = "external_id"
+WRITEBACK_KEYS = ("id_column", "uuid_field", "format")
 
 
 class MappingInvalid(ValueError):
     """A mapping that cannot be used, with the culprit named (connectors make it exit 2)."""
+
+
+@dataclass(frozen=True)
+class Writeback:
+    """How the UUIDs go back into the CRM: an update file of two columns, the CRM's record id
+    (the export's external id) and the field that holds the customer UUID."""
+
+    id_column: str
+    uuid_field: str
+    format: Literal["csv", "parquet"] = "csv"
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class ColumnMapping:
 
     external_id: str
     columns: dict[str, str]
+    writeback: Writeback | None = None
 
     @classmethod
     def canonical(cls, source_columns: list[str]) -> ColumnMapping:
@@ -69,7 +86,7 @@ class ColumnMapping:
                 )
             found[field] = match
         external_id = found.pop(EXTERNAL_ID)
-        return ColumnMapping(external_id, found)
+        return ColumnMapping(external_id, found, self.writeback)
 
 
 class _ColumnFinder:
@@ -105,7 +122,7 @@ def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:
     columns = document.get("columns", {})
     if not isinstance(columns, dict):
         raise MappingInvalid(f'{name}: [columns] must be a table of api_field = "column"')
-    unknown_keys = set(document) - {EXTERNAL_ID, "columns"}
+    unknown_keys = set(document) - {EXTERNAL_ID, "columns", "writeback"}
     if unknown_keys:
         raise MappingInvalid(f"{name}: unknown top-level key {sorted(unknown_keys)[0]!r}")
     for field, column in columns.items():
@@ -115,7 +132,28 @@ def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:
             raise MappingInvalid(f"{name} maps unknown API field {field!r}{near}")
         if not isinstance(column, str) or not column:
             raise MappingInvalid(f"{name}: the column for {field} must be a non-empty string")
-    return ColumnMapping(external_id, dict(columns))
+    return ColumnMapping(external_id, dict(columns), _writeback(document.get("writeback"), name))
+
+
+def _writeback(table: object, name: str) -> Writeback | None:
+    """The ``[writeback]`` table, checked: two distinct, non-empty headers and a format."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise MappingInvalid(f"{name}: [writeback] must be a table (id_column, uuid_field)")
+    unknown = sorted(set(table) - set(WRITEBACK_KEYS))
+    if unknown:
+        raise MappingInvalid(f"{name}: [writeback] has unknown key {unknown[0]!r}")
+    headers = [table.get("id_column"), table.get("uuid_field")]
+    for key, value in zip(WRITEBACK_KEYS, headers, strict=False):
+        if not isinstance(value, str) or not value.strip():
+            raise MappingInvalid(f'{name}: [writeback] must set {key} = "<CRM column>"')
+    if headers[0] == headers[1]:
+        raise MappingInvalid(f"{name}: [writeback] id_column and uuid_field must differ")
+    form = table.get("format", "csv")
+    if form not in ("csv", "parquet"):
+        raise MappingInvalid(f"{name}: [writeback] format must be csv or parquet, not {form!r}")
+    return Writeback(str(headers[0]), str(headers[1]), form)
 
 
 _DATA_LIKE = re.compile(r"@|\d{3}")  # an e-mail, a phone, a postcode, a CRM id

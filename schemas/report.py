@@ -41,12 +41,15 @@ class SyncReport:
     target: str = ""
     dry_run: bool = False
     load_duration_s: float | None = None  # only for a run that sent
+    crm_update_rows: int | None = None  # only with a [writeback]: rows of crm-update.<format>
+    crm_update: str | None = None  # that file's path
 
     def as_json(self) -> dict[str, Any]:
         """The report.json object."""
         data = asdict(self)
-        if data["load_duration_s"] is None:
-            del data["load_duration_s"]
+        for optional in ("load_duration_s", "crm_update_rows", "crm_update"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -77,6 +80,8 @@ class SyncReport:
             rows += [("created without a match field (see unmatched.csv)", self.created_unmatched)]
         if self.match_conflicts:
             rows += [("match conflicts (failed, not adopted)", self.match_conflicts)]
+        if self.crm_update_rows is not None:
+            rows += [("UUIDs for the CRM (new or changed, in crm-update)", self.crm_update_rows)]
         return [(label, f"{value:,}") for label, value in rows] + [
             ("duration", f"{self.duration_s:.1f} s")
         ]

@@ -5,6 +5,8 @@ customers.py    per (entity, external id): UUID, payload hash, last status and e
 journal.py      the write-ahead journal of creates in flight (``PendingCreate``)
 run_lock.py     one run at a time per store
 run_records.py  every run, with its report
+targets.py      which API each entity's mappings belong to
+writeback.py    what the CRM was last given (crm-update files)
 store.py        StateStore: one connection, the concepts above side by side
 
 This ``__init__`` imports nothing: ``db.DEFAULT_STATE`` is read without loading polars.

@@ -8,6 +8,7 @@ from connectors.state.journal import CreateJournal, PendingCreate
 from connectors.state.run_lock import RunLock
 from connectors.state.run_records import RunRecords
 from connectors.state.targets import TargetPins
+from connectors.state.writeback import CrmWriteback
 
 __all__ = ["CustomerState", "PendingCreate", "StateStore"]
 
@@ -22,6 +23,7 @@ class StateStore:
         self.lock = RunLock(db)
         self.runs = RunRecords(db)
         self.targets = TargetPins(db)
+        self.writeback = CrmWriteback(db)
 
     @classmethod
     def open(cls, location: str, clock: Clock = utc_now) -> StateStore:

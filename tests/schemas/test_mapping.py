@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.mapping import ColumnMapping, MappingInvalid, parse_mapping
+from schemas.mapping import ColumnMapping, MappingInvalid, Writeback, parse_mapping
 
 PRESETS = Path(__file__).parents[2] / "data" / "mappings"
 
@@ -28,6 +28,19 @@ def test_parse_a_mapping() -> None:
         ("external_id = \n", "not valid TOML"),
         ('external_id = "Id"\ncolumn = {}\n', "unknown top-level key 'column'"),
         ('external_id = "Id"\n[columns]\n"billing.city" = 3\n', "billing.city"),
+        ('external_id = "Id"\n[writeback]\nid_column = "Id"\n', "must set uuid_field"),
+        ('external_id = "Id"\n[writeback]\nid_column = " "\nuuid_field = "U"\n', "id_column"),
+        ('external_id = "Id"\n[writeback]\nid_column = "Id"\nuuid_field = "Id"\n', "must differ"),
+        ('external_id = "Id"\nwriteback = "yes"\n', "[writeback] must be a table"),
+        (
+            'external_id = "Id"\n[writeback]\nid_column = "Id"\nuuid_field = "U"\n'
+            'format = "xlsx"\n',
+            "csv or parquet, not 'xlsx'",
+        ),
+        (
+            'external_id = "Id"\n[writeback]\nid_column = "Id"\nuuid_field = "U"\nfield = "U"\n',
+            "unknown key 'field'",
+        ),
     ],
 )
 def test_bad_mappings_name_the_culprit(text: str, needle: str) -> None:
@@ -70,3 +83,19 @@ def test_canonical_names_need_external_id() -> None:
 def test_presets_parse(preset: Path) -> None:
     mapping = parse_mapping(preset.read_text(), preset.name)
     assert mapping.columns["email_address"]
+    # Each preset writes the UUIDs back as its CRM's importer takes them.
+    assert (
+        mapping.writeback
+        == {
+            "salesforce": Writeback("Id", "Verifone_Customer_ID__c", "csv"),
+            "hubspot": Writeback("Record ID", "verifone_customer_id", "csv"),
+        }[preset.stem]
+    )
+
+
+def test_the_writeback_table_is_kept_through_resolution() -> None:
+    text = 'external_id = "Contact ID"\n[writeback]\nid_column = "Id"\nuuid_field = "U__c"\n'
+    mapping = parse_mapping(text + 'format = "parquet"\n')
+    assert mapping.writeback == Writeback("Id", "U__c", "parquet")
+    assert mapping.resolved(["contact id"], "e.csv").writeback == mapping.writeback
+    assert parse_mapping(text).writeback == Writeback("Id", "U__c", "csv")
