@@ -42,6 +42,8 @@ class SyncConfig:
     strict: bool = False  # any invalid value rejects its row (else it is left out)
     new_target: bool = False  # forget mappings of another target the store holds (targets.py)
     crm_update: str = "changed"  # with a [writeback]: "changed" UUIDs since the last, or "full"
+    max_rejected_pct: float | None = None  # fail the run past this share of rows rejected
+    max_failed: int = 0  # failed rows tolerated before the run fails (0: any fails it)
 
     def __post_init__(self) -> None:
         # Checked here, so a flow's parameters are held to what the CLI's flags are.
@@ -51,6 +53,10 @@ class SyncConfig:
             raise InputError("--concurrency must be at least 1")
         if self.match_required and not self.match_on:
             raise InputError("--match-required needs --match-on")
+        if self.max_rejected_pct is not None and not 0 <= self.max_rejected_pct <= 100:
+            raise InputError("--max-rejected must be a percentage, 0 to 100")
+        if self.max_failed < 0:
+            raise InputError("--max-failed must be 0 or more")
         if self.crm_update not in ("changed", "full"):
             raise InputError(f"--crm-update must be changed or full, not {self.crm_update!r}")
 
@@ -78,6 +84,8 @@ class SyncConfig:
             strict=bool(parameters.get("strict", False)),
             new_target=bool(parameters.get("new_target", False)),
             crm_update=parameters.get("crm_update") or "changed",
+            max_rejected_pct=parameters.get("max_rejected_pct"),
+            max_failed=int(parameters.get("max_failed") or 0),
         )
 
     def as_parameters(self) -> dict[str, Any]:
@@ -102,6 +110,8 @@ class SyncConfig:
             "strict": self.strict,
             "new_target": self.new_target,
             "crm_update": self.crm_update,
+            "max_rejected_pct": self.max_rejected_pct,
+            "max_failed": self.max_failed,
         }
 
     def resolved_entity(self) -> str | None:

@@ -107,14 +107,18 @@ class _Sync:
         report.dry_run, report.load_duration_s = config.dry_run, load_duration_s
         if not config.dry_run and written_back is not None:
             report.crm_update_rows, report.crm_update = written_back
-        failed = not config.dry_run and (report.failed > 0 or self.error is not None)
+        report.over_limit = report.limits_exceeded(config.max_rejected_pct, config.max_failed)
+        # A few failed rows may be tolerated (--max-failed); an API that stopped the run never.
+        failed_rows = report.failed > 0 if config.max_failed == 0 else False
+        failed = (not config.dry_run and (failed_rows or self.error is not None)) or bool(
+            report.over_limit
+        )
         if not config.dry_run:
             run.store.runs.finish(run.run_id, "failed" if failed else "ok", report.as_json())
         write_report(report.as_json(), run.out_dir)
         run.runner.publish(report, self._first_rejects())
-        return SyncOutcome(
-            report, run.out_dir, run.target.description, 1 if failed else 0, self.error
-        )
+        error = self.error or report.over_limit
+        return SyncOutcome(report, run.out_dir, run.target.description, 1 if failed else 0, error)
 
     # -- the two ways through the batches ------------------------------------------------------
 

@@ -171,6 +171,13 @@ def sync(
         str,
         typer.Option(help="With a [writeback] mapping: changed UUIDs since the last, or full."),
     ] = "changed",
+    max_rejected: Annotated[
+        float | None,
+        typer.Option("--max-rejected", help="Fail the run (exit 1) past this % of rows rejected."),
+    ] = None,
+    max_failed: Annotated[
+        int, typer.Option("--max-failed", help="Failed rows tolerated (default 0: any fails).")
+    ] = 0,
     output: OutputOpt = "text",
 ) -> None:
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
@@ -198,6 +205,8 @@ def sync(
             strict=strict,
             new_target=new_target,
             crm_update=crm_update,
+            max_rejected_pct=max_rejected,
+            max_failed=max_failed,
         )
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)
@@ -319,6 +328,23 @@ def serve(
         entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
         parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
         sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
+
+
+@app.command()
+def alerts(
+    notify: Annotated[str, typer.Option(help="Notification block TYPE/NAME: slack-webhook/ops.")],
+    name: Annotated[str, typer.Option(help="Automation name.")] = "custsync: a run failed",
+) -> None:
+    """Be told of every failed sync-customers or backfill-3ds flow run: a Prefect automation
+    (on PREFECT_API_URL's server) that notifies through a block you made."""
+    with errors_as_exit():
+        if not os.environ.get("PREFECT_API_URL"):
+            raise InputError("custsync alerts needs a Prefect server: set PREFECT_API_URL")
+        from connectors.prefect_alerts import create_failure_alert
+
+        automation = create_failure_alert(notify, name)
+    if not Options.quiet:
+        typer.echo(f"custsync: automation {name!r} ({automation}) notifies {notify} of failed runs")
 
 
 def _check_cron(cron: str) -> None:

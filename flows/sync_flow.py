@@ -44,6 +44,8 @@ def sync_customers(
     strict: bool = False,
     new_target: bool = False,
     crm_update: str = "changed",
+    max_rejected_pct: float | None = None,
+    max_failed: int = 0,
 ) -> dict[str, Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 

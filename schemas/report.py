@@ -43,11 +43,12 @@ class SyncReport:
     load_duration_s: float | None = None  # only for a run that sent
     crm_update_rows: int | None = None  # only with a [writeback]: rows of crm-update.<format>
     crm_update: str | None = None  # that file's path
+    over_limit: str | None = None  # --max-rejected / --max-failed exceeded: why the run failed
 
     def as_json(self) -> dict[str, Any]:
         """The report.json object."""
         data = asdict(self)
-        for optional in ("load_duration_s", "crm_update_rows", "crm_update"):
+        for optional in ("load_duration_s", "crm_update_rows", "crm_update", "over_limit"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -57,6 +58,20 @@ class SyncReport:
         """A report read back from report.json (keys it does not know are ignored)."""
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def limits_exceeded(self, max_rejected_pct: float | None, max_failed: int) -> str | None:
+        """Why the run must fail for what it found (None: within the limits): more rows
+        rejected, by the checks or by the API, than ``max_rejected_pct`` percent of the rows
+        read, or more rows failed than ``max_failed``."""
+        reasons = []
+        rejected = self.rows_rejected + self.api_rejected
+        share = 100.0 * rejected / self.rows_read if self.rows_read else 0.0
+        if max_rejected_pct is not None and share > max_rejected_pct:
+            reasons.append(f"{rejected:,} of {self.rows_read:,} rows rejected ({share:.1f}%), "
+                           f"over --max-rejected {max_rejected_pct:g}%")  # fmt: skip
+        if max_failed > 0 and self.failed > max_failed:
+            reasons.append(f"{self.failed:,} rows failed, over --max-failed {max_failed:,}")
+        return "; ".join(reasons) or None
 
     def summary_rows(self) -> list[tuple[str, str]]:
         """(what, how many) as a person is shown them: the console's table, Prefect's summary."""

@@ -51,6 +51,9 @@ def test_flags_are_checked() -> None:
         ({"rate_limit": float("nan")}, "--rate-limit must be positive"),
         ({"concurrency": 0}, "--concurrency must be at least 1"),
         ({"match_required": True}, "--match-required needs --match-on"),
+        ({"max_rejected_pct": -1.0}, "--max-rejected must be a percentage"),
+        ({"max_failed": -1}, "--max-failed must be 0 or more"),
+        ({"crm_update": "all"}, "--crm-update must be changed or full"),
     ],
 )
 def test_a_config_the_flags_could_not_make_is_refused(flags: dict[str, object], message: str

@@ -26,3 +26,14 @@ def test_summary_rows_for_a_run_and_a_dry_run() -> None:
     )
     assert (dry["would create"], dry["unchanged"], dry["would delete"]) == ("3", "2", "1")
     assert "requests" not in dry
+
+
+def test_limits_exceeded_says_which_and_by_how_much() -> None:
+    report = SyncReport(rows_read=200, rows_rejected=9, api_rejected=1, failed=3)
+    assert report.limits_exceeded(None, 0) is None  # no limits set (failed rows: the caller's)
+    assert report.limits_exceeded(5.0, 3) is None  # exactly at both limits: within them
+    assert report.limits_exceeded(4.9, 2) == (
+        "10 of 200 rows rejected (5.0%), over --max-rejected 4.9%; "
+        "3 rows failed, over --max-failed 2"
+    )
+    assert SyncReport().limits_exceeded(0.0, 1) is None  # an empty export rejects nothing

@@ -1,0 +1,56 @@
+"""A nightly run a team need not watch (issue 17, item 6): ``--max-rejected PCT`` and
+``--max-failed N`` make a run fail (exit 1, one line saying why, recorded as failed) when what
+it found is past them; within them it succeeds. Through the real CLI against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from sandbox.process import SandboxProcess
+from tests.conftest import export, people
+from tests.flows.conftest import KEY, USER, custsync, sync
+
+
+def test_too_many_rejected_rows_fail_the_run_after_the_valid_ones_are_sent(tmp_path: Path) -> None:
+    rows = people(10)
+    for row in rows[:3]:
+        row[2] = row[3] = ""  # no name: the row cannot make a customer
+    source = export(tmp_path / "a.csv", rows)
+    with SandboxProcess(users={USER: KEY}) as server:
+        code, report, _, err = sync(server, tmp_path, source, "one", "--max-rejected", "20")
+        assert code == 1 and report["created"] == 7 and report["rows_rejected"] == 3
+        assert err.strip().splitlines()[-1] == (
+            "custsync: error: 3 of 10 rows rejected (30.0%), over --max-rejected 20%"
+        )
+        assert report["over_limit"].startswith("3 of 10 rows rejected")
+        listed = json.loads(custsync("runs", "--state", str(tmp_path / "state.db"),
+                                     "--output", "json").stdout)  # fmt: skip
+        assert listed[-1]["status"] == "failed"
+        # Within the limit (and a dry run is held to it too, for a pre-flight check).
+        code, report, _, _ = sync(server, tmp_path, source, "two", "--max-rejected", "30")
+        assert code == 0 and "over_limit" not in report and report["unchanged"] == 7
+        assert sync(server, tmp_path, source, "three", "--dry-run", "--max-rejected", "5")[0] == 1
+        bad = sync(server, tmp_path, source, "four", "--max-rejected", "120")
+        assert bad[0] == 2 and "--max-rejected must be a percentage" in bad[3]
+
+
+def test_failed_rows_are_tolerated_up_to_max_failed(tmp_path: Path) -> None:
+    with SandboxProcess(users={USER: KEY}) as server:
+        for email in ("p0@example.com", "p0@example.com", "p1@example.com", "p1@example.com"):
+            httpx.post(f"{server.url}/v2/customer", auth=(USER, KEY), json={
+                "entity_id": "E1", "email_address": email, "company_name": "Shop",
+            }).raise_for_status()  # two customers each, made elsewhere: conflicts  # fmt: skip
+        source = export(tmp_path / "a.csv", people(5))
+        code, report, _, err = sync(server, tmp_path, source, "one", "--match-on",
+                                    "email_address", "--max-failed", "1")  # fmt: skip
+        assert code == 1 and report["failed"] == 2 and report["created"] == 3
+        assert "custsync: error: 2 rows failed, over --max-failed 1" in err
+        code, report, _, err = sync(server, tmp_path, source, "two", "--match-on",
+                                    "email_address", "--max-failed", "2")  # fmt: skip
+        assert code == 0 and report["failed"] == 2, err
+        # Without the flag, any failed row fails the run, as always.
+        code, report, _, _ = sync(server, tmp_path, source, "three", "--match-on", "email_address")
+        assert code == 1 and report["failed"] == 2
