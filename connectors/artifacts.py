@@ -64,6 +64,22 @@ class CsvAppender:
         self.close()
 
 
+def top_reasons(rejects_csv: Path, limit: int = 10) -> list[dict[str, object]]:
+    """The commonest (action, field, reason) of a ``rejects.csv``, with their row counts, most
+    first (read column by column: the file may hold millions of lines)."""
+    if not rejects_csv.exists():
+        return []
+    counted = (
+        pl.scan_csv(rejects_csv, infer_schema=False)
+        .group_by("action", "field", "reason")
+        .agg(pl.len().alias("rows"))
+        .sort(["rows", "action", "field", "reason"], descending=[True, False, False, False])
+        .head(limit)
+        .collect()
+    )
+    return counted.with_columns(pl.col("field").fill_null("")).to_dicts()
+
+
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     """``report.json``, pretty-printed with stable key order."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ class StepRunner(Protocol):
         """Rows done so far, of the total."""
         ...
 
-    def publish(self, report: SyncReport, rejects: pl.DataFrame) -> None:
-        """A finished sync's summary."""
+    def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
+        """A finished sync's summary (``rejects``: its first, those not sent first)."""
         ...
 
 
@@ -45,5 +45,5 @@ class InlineRunner:
         if self._progress is not None:
             self._progress(done, total)
 
-    def publish(self, report: SyncReport, rejects: pl.DataFrame) -> None:
+    def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
         """The run's summary (the CLI prints its own)."""

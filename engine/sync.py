@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
+from connectors.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from engine import steps
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
@@ -107,6 +107,7 @@ class _Sync:
         report.dry_run, report.load_duration_s = config.dry_run, load_duration_s
         if not config.dry_run and written_back is not None:
             report.crm_update_rows, report.crm_update = written_back
+        report.reasons = top_reasons(run.out_dir / "rejects.csv")
         report.over_limit = report.limits_exceeded(config.max_rejected_pct, config.max_failed)
         # A few failed rows may be tolerated (--max-failed); an API that stopped the run never.
         failed_rows = report.failed > 0 if config.max_failed == 0 else False
@@ -116,7 +117,7 @@ class _Sync:
         if not config.dry_run:
             run.store.runs.finish(run.run_id, "failed" if failed else "ok", report.as_json())
         write_report(report.as_json(), run.out_dir)
-        run.runner.publish(report, self._first_rejects())
+        run.runner.publish(report, self._first_rejects(), str(run.out_dir))
         error = self.error or report.over_limit
         return SyncOutcome(report, run.out_dir, run.target.description, 1 if failed else 0, error)
 
@@ -224,4 +225,8 @@ class _Sync:
         path = self.run.out_dir / "rejects.csv"
         if not path.exists():
             return pl.DataFrame(schema=dict.fromkeys(REJECT_HEADER, pl.String))
-        return pl.read_csv(path, n_rows=500, infer_schema=False)
+        # The rows that were not sent, or failed, first: they are what someone must act on.
+        rows = pl.scan_csv(path, infer_schema=False)
+        serious = pl.col("action").is_in(["failed", "rejected"])
+        return pl.concat([rows.filter(serious).head(500), rows.filter(~serious).head(500)]
+                         ).head(500).collect()  # fmt: skip

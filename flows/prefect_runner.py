@@ -11,6 +11,7 @@ import polars as pl
 
 from engine.runner import InlineRunner
 from schemas.report import SyncReport
+from schemas.run_summary import summary_markdown
 
 if TYPE_CHECKING:
     from engine.sync import SyncOutcome
@@ -29,15 +30,6 @@ class Watcher:
 
 # Set by the CLI around its call of the flow; deployments run without one.
 WATCHER: ContextVar[Watcher | None] = ContextVar("custsync_watcher", default=None)
-
-
-def summary_markdown(report: SyncReport) -> str:
-    """The sync's summary as a markdown table (the same rows as the console's)."""
-    title = "# custsync sync" + (" (dry run: nothing sent)" if report.dry_run else "")
-    lines = [title, "", "| what | count |", "|---|---:|"]
-    lines += [f"| {label} | {value} |" for label, value in report.summary_rows()]
-    lines += ["", f"Target: {report.target}; run {report.run_id}."]
-    return "\n".join(lines)
 
 
 class PrefectRunner(InlineRunner):
@@ -73,13 +65,12 @@ class PrefectRunner(InlineRunner):
             return
         self._last_percent = percent
 
-    def publish(self, report: SyncReport, rejects: pl.DataFrame) -> None:
+    def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
         """The summary (markdown) and the first rejects (a table) as artifacts."""
         from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-        create_markdown_artifact(
-            summary_markdown(report), key="sync-summary", description="Sync summary"
-        )
+        text = summary_markdown(report, out_dir, rejects.to_dicts())
+        create_markdown_artifact(text, key="sync-summary", description="Sync summary")
         # Reasons and row numbers only: rejects carry no shopper values.
         table = rejects.head(500).to_dicts()
         if table:

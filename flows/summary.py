@@ -56,6 +56,14 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
     for label, value in report.summary_rows():
         table.add_row(label, value)
     console.print(table)
+    if report.reasons:
+        reasons = Table(title="Commonest reasons (rejects.csv has every row)")
+        for name, justify in (("action", "left"), ("field", "left"), ("reason", "left"),
+                              ("rows", "right")):  # fmt: skip
+            reasons.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for row in report.reasons:
+            reasons.add_row(row["action"], row["field"], row["reason"], f"{row['rows']:,}")
+        console.print(reasons)
     names = ["plan.csv" if report.dry_run else "mappings.csv", "rejects.csv", "report.json"]
     paths = [f"{out_dir}/{name}" for name in names] + (
         [report.crm_update] if report.crm_update else []

@@ -37,6 +37,8 @@ class SyncReport:
     match_conflicts: int = 0  # --match-on: not adopted, the match was not theirs alone
     threeds_ready: int = 0
     plan: dict[str, int] = field(default_factory=dict)
+    # The commonest problems of rejects.csv: {action, field, reason, rows}, most rows first.
+    reasons: list[dict[str, Any]] = field(default_factory=list)
     run_id: str = ""
     target: str = ""
     dry_run: bool = False

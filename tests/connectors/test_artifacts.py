@@ -8,7 +8,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.artifacts import REJECT_HEADER, CsvAppender, export_mappings, write_report
+from connectors.artifacts import (
+    REJECT_HEADER,
+    CsvAppender,
+    export_mappings,
+    top_reasons,
+    write_report,
+)
 from connectors.errors import InputError
 
 
@@ -41,3 +47,16 @@ def test_mappings_export_by_suffix(tmp_path: Path) -> None:
     assert pl.read_parquet(export_mappings(mappings, tmp_path / "m.parquet")).height == 1
     with pytest.raises(InputError):
         export_mappings(mappings, tmp_path / "m.xlsx")
+
+
+def test_top_reasons_count_each_problem_most_first(tmp_path: Path) -> None:
+    path = tmp_path / "rejects.csv"
+    lines = ["external_id,row,field,reason,file,action"]
+    lines += [f"A{i},{i},phone_number,not a phone number,a.csv,left_out" for i in range(3)]
+    lines += ["B1,9,,duplicate,a.csv,rejected", "C1,,,HTTP 500,a.csv,failed"]
+    path.write_text("\n".join(lines) + "\n")
+    assert top_reasons(path, limit=2) == [
+        {"action": "left_out", "field": "phone_number", "reason": "not a phone number", "rows": 3},
+        {"action": "failed", "field": "", "reason": "HTTP 500", "rows": 1},
+    ]
+    assert top_reasons(tmp_path / "none.csv") == []

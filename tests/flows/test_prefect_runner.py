@@ -11,7 +11,7 @@ from schemas.report import SyncReport
 
 
 def test_the_summary_markdown_has_the_consoles_rows() -> None:
-    from flows.prefect_runner import summary_markdown
+    from schemas.run_summary import summary_markdown
 
     report = SyncReport(rows_read=3, created=2, requests=2, run_id="r1", target="local")
     text = summary_markdown(report)

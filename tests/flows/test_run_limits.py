@@ -11,7 +11,7 @@ import httpx
 
 from sandbox.process import SandboxProcess
 from tests.conftest import export, people
-from tests.flows.conftest import KEY, USER, custsync, sync
+from tests.flows.conftest import ENV, KEY, USER, custsync, sync
 
 
 def test_too_many_rejected_rows_fail_the_run_after_the_valid_ones_are_sent(tmp_path: Path) -> None:
@@ -29,6 +29,12 @@ def test_too_many_rejected_rows_fail_the_run_after_the_valid_ones_are_sent(tmp_p
         listed = json.loads(custsync("runs", "--state", str(tmp_path / "state.db"),
                                      "--output", "json").stdout)  # fmt: skip
         assert listed[-1]["status"] == "failed"
+        # The reasons, counted, where people look: report.json and the console's table.
+        assert [(r["action"], r["rows"]) for r in report["reasons"]] == [("rejected", 3)]
+        shown = custsync("sync", str(source), "--target", server.url, "--entity-id", "E1",
+                         "--state", str(tmp_path / "state.db"), "--out", str(tmp_path / "five"),
+                         env=ENV).stdout  # fmt: skip
+        assert "Commonest reasons" in shown and report["reasons"][0]["reason"] in shown
         # Within the limit (and a dry run is held to it too, for a pre-flight check).
         code, report, _, _ = sync(server, tmp_path, source, "two", "--max-rejected", "30")
         assert code == 0 and "over_limit" not in report and report["unchanged"] == 7

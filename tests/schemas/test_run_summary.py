@@ -1,0 +1,32 @@
+"""Prefect's summary of a sync: counts, the commonest reasons, artefacts, the first failures."""
+
+from __future__ import annotations
+
+from schemas.report import SyncReport
+from schemas.run_summary import FIRST_FAILURES, summary_markdown
+
+
+def test_reasons_artefacts_and_first_failures_are_shown_without_links() -> None:
+    report = SyncReport(rows_read=40, failed=2, run_id="r1", target="emea",
+                        over_limit="2 rows failed, over --max-failed 1",
+                        reasons=[{"action": "failed", "field": "", "reason": "HTTP 500 [x](y) | z",
+                                  "rows": 2},
+                                 {"action": "left_out", "field": "phone_number",
+                                  "reason": "not a phone number", "rows": 1}])  # fmt: skip
+    failures = [{"external_id": f"X{i}", "row": str(i), "field": None, "reason": "HTTP 500",
+                 "action": "failed"} for i in range(30)]  # fmt: skip
+    failures.append({"external_id": "L1", "row": "1", "field": "phone_number",
+                     "reason": "not a phone number", "action": "left_out"})  # fmt: skip
+    text = summary_markdown(report, "/srv/out/r1", failures)
+    assert "**Failed:** 2 rows failed, over --max-failed 1." in text
+    assert "| failed |  | HTTP 500 \\[x\\](y) \\| z | 2 |" in text  # no link, no broken table
+    assert "| left_out | phone_number | not a phone number | 1 |" in text
+    assert "`/srv/out/r1/mappings.csv`" in text and "](" not in text.replace("\\](", "")
+    rows = [line for line in text.splitlines() if line.startswith("| X")]
+    assert len(rows) == FIRST_FAILURES and rows[0] == "| X0 | 0 |  | HTTP 500 | failed |"
+    assert "| L1 |" not in text  # a value left out is not a failure
+
+
+def test_a_clean_run_shows_its_counts_alone() -> None:
+    text = summary_markdown(SyncReport(rows_read=3, created=3, run_id="r", target="local"))
+    assert "| created | 3 |" in text and "reasons" not in text and "First rows" not in text
