@@ -312,7 +312,9 @@ def serve(
     entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
     state: StateOpt = DEFAULT_STATE,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-sync",
+    name: Annotated[str, typer.Option(help="Deployment name (never one serve did not make).")] = (
+        "nightly-sync-served"
+    ),
 ) -> None:
     """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
     PREFECT_API_URL). Credentials come from this process's environment."""
@@ -323,11 +325,14 @@ def serve(
                 "custsync serve needs a Prefect server: run `prefect server start` and set "
                 "PREFECT_API_URL (schedules are refused by Prefect's temporary server)"
             )
+        from connectors.prefect_deployments import SERVE_TAG, check_serve_name
         from flows.sync_flow import serve_parameters, sync_customers
 
+        check_serve_name(sync_customers.name, name)
         entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
         parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
-        sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1)
+        tags = [SERVE_TAG]  # what check_serve_name knows serve's own by
+        sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1, tags=tags)
 
 
 @app.command()
