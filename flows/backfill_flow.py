@@ -7,13 +7,14 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.objects import State
 
-from connectors.errors import RunError
+from connectors.errors import CustsyncError, RunError
+from connectors.prefect_secrets import load_credentials_into_environment
 from connectors.state.db import DEFAULT_STATE
 from engine.backfill import run_backfill
 from engine.config import SyncConfig
-from flows.prefect_runner import PrefectRunner
-from flows.secrets import load_credentials_into_environment
+from flows.prefect_runner import PrefectRunner, failed_in_one_line
 from schemas.report import BackfillReport
 
 
@@ -46,12 +47,15 @@ def backfill_3ds(
     rate_limit: float | None = None,
     dry_run: bool = False,
     credentials_blocks: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State[Any]:
     """Make the billing records of customers already in the API 3-D Secure ready."""
     parameters = dict(locals())
-    load_credentials_into_environment(credentials_blocks)
-    outcome = run_backfill(SyncConfig.from_parameters(parameters), runner=PrefectRunner())
-    create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
-    if outcome.exit_code != 0:
-        raise RunError(outcome.error or "some updates failed")
+    try:
+        load_credentials_into_environment(credentials_blocks)
+        outcome = run_backfill(SyncConfig.from_parameters(parameters), runner=PrefectRunner())
+        create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
+        if outcome.exit_code != 0:
+            raise RunError(outcome.error or "some updates failed")
+    except CustsyncError as exc:
+        return failed_in_one_line(exc)
     return outcome.report.as_json()

@@ -14,6 +14,8 @@ from schemas.report import SyncReport
 from schemas.run_summary import summary_markdown
 
 if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
     from engine.sync import SyncOutcome
 
 T = TypeVar("T")
@@ -30,6 +32,16 @@ class Watcher:
 
 # Set by the CLI around its call of the flow; deployments run without one.
 WATCHER: ContextVar[Watcher | None] = ContextVar("custsync_watcher", default=None)
+
+
+def failed_in_one_line(error: Exception) -> State[Any]:
+    """A deployment's run that custsync stopped (a missing Secret block, a bad export, rows
+    failed): one error line in the run's logs and its Failed state, not Prefect's traceback."""
+    from prefect.logging import get_run_logger
+    from prefect.states import Failed
+
+    get_run_logger().error("custsync: %s", error)
+    return Failed(message=f"custsync: {error}")
 
 
 class PrefectRunner(InlineRunner):

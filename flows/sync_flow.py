@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
-from connectors.errors import RunError
+from connectors.errors import CustsyncError, RunError
+from connectors.prefect_secrets import load_credentials_into_environment
 from connectors.state.db import DEFAULT_STATE
 from engine.config import SyncConfig
 from engine.sync import SyncOutcome, run_sync
-from flows.prefect_runner import WATCHER, PrefectRunner, Watcher
-from flows.secrets import load_credentials_into_environment
+from flows.prefect_runner import WATCHER, PrefectRunner, Watcher, failed_in_one_line
 
 
 @flow(name="sync-customers", log_prints=False, persist_result=False)
@@ -46,25 +47,30 @@ def sync_customers(
     crm_update: str = "changed",
     max_rejected_pct: float | None = None,
     max_failed: int = 0,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State[Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 
     ``credentials_blocks`` names Prefect Secret blocks to read credentials from, e.g.
     ``{"VERIFONE_USER_UID": "verifone-uid", "VERIFONE_API_KEY": "verifone-key"}``.
     """
     parameters = dict(locals())
-    load_credentials_into_environment(credentials_blocks)
     watcher = WATCHER.get()
-    outcome = run_sync(
-        SyncConfig.from_parameters(parameters),
-        on_start=watcher.on_start if watcher else None,
-        runner=PrefectRunner(watcher.progress if watcher else None),
-    )
-    if watcher is not None:
-        watcher.outcome = outcome
-    if outcome.exit_code != 0:
-        failed = f"{outcome.report.failed} rows failed; see {outcome.out_dir}"
-        raise RunError(outcome.error or failed)
+    try:
+        load_credentials_into_environment(credentials_blocks)
+        outcome = run_sync(
+            SyncConfig.from_parameters(parameters),
+            on_start=watcher.on_start if watcher else None,
+            runner=PrefectRunner(watcher.progress if watcher else None),
+        )
+        if watcher is not None:
+            watcher.outcome = outcome
+        if outcome.exit_code != 0:
+            failed = f"{outcome.report.failed} rows failed; see {outcome.out_dir}"
+            raise RunError(outcome.error or failed)
+    except CustsyncError as exc:
+        if watcher is not None:  # the CLI's run: it prints the line and exits with its code
+            raise
+        return failed_in_one_line(exc)
     return outcome.report.as_json()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import InputError, SourceError
+from connectors.errors import InputError
 from connectors.prefect_alerts import ALERT_NAME, create_failure_alert
 
 
@@ -60,7 +60,9 @@ def test_a_failed_sync_run_notifies_through_the_block(
     assert Automation.read(name=ALERT_NAME).id == first  # type: ignore[union-attr]
 
     # A real sync-customers run that fails (its export is missing: exit 2 in the CLI).
-    with pytest.raises(SourceError, match="no such file"):
+    from prefect.exceptions import FailedRun
+
+    with pytest.raises(FailedRun, match="no such file"):
         sync_customers(sources=["/nonexistent/contacts.csv"], target="local")
     deadline = time.monotonic() + 90
     while not received and time.monotonic() < deadline:
@@ -69,3 +71,4 @@ def test_a_failed_sync_run_notifies_through_the_block(
     message = received[0]
     assert "sync-customers" in message["subject"] and "Failed" in message["subject"]
     assert "Failed" in message["body"] and "target local" in message["body"]
+    assert "custsync: /nonexistent/contacts.csv: no such file" in message["body"]
