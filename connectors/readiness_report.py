@@ -120,12 +120,13 @@ def write_readiness_page(out_dir: Path, report: BackfillReport) -> None:
 
 
 def render_html(report: BackfillReport) -> str:
-    """A self-contained page: headline shares, a bar chart by country, the problem counts."""
+    """A self-contained page: when, where, headline shares, a bar chart by country (each bar
+    with its share and count, each country with its customers), the problem counts."""
     countries = report.countries()
-    bar_h, gap, width = 14, 10, 420
+    bar_h, gap, width, left = 14, 10, 420, 110
     height = len(countries) * (2 * bar_h + gap) + 30
     svg_open = (
-        f'<svg id="readiness-chart" role="img" width="{width + 120}" height="{height}" '
+        f'<svg id="readiness-chart" role="img" width="{left + width + 150}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12">'
     )
     parts = [svg_open]
@@ -135,14 +136,19 @@ def render_html(report: BackfillReport) -> str:
         for label, ready, colour in (("before", row.ready_before, "#bbb"),
                                      ("after", row.ready_after, "#2a7")):  # fmt: skip
             share = ready / row.customers if row.customers else 0.0
+            figure = f"{share:.1%} ({ready:,} of {row.customers:,})"
             parts.append(
-                f'<rect class="bar {label}" data-country="{name}" '
-                f'data-share="{share:.4f}" x="60" y="{y}" width="{share * width:.1f}" '
-                f'height="{bar_h}" fill="{colour}"><title>{name} {label}: '
-                f"{share:.1%}</title></rect>"
+                f'<rect class="bar {label}" data-country="{name}" data-ready="{ready}" '
+                f'data-customers="{row.customers}" data-share="{share:.4f}" x="{left}" y="{y}" '
+                f'width="{share * width:.1f}" height="{bar_h}" fill="{colour}"><title>{name} '
+                f"{label}: {figure}</title></rect>"
+                f'<text class="figure {label}" data-country="{name}" '
+                f'x="{left + share * width + 4:.1f}" y="{y + bar_h - 3}">{label} {figure}</text>'
             )
             y += bar_h
-        parts.append(f'<text x="0" y="{y - bar_h + 4}">{name}</text>')
+        parts.append(
+            f'<text class="country" x="0" y="{y - bar_h + 4}">{name} ({row.customers:,})</text>'
+        )
         y += gap
     parts.append("</svg>")
     problems = "".join(
@@ -152,15 +158,18 @@ def render_html(report: BackfillReport) -> str:
     data = json.dumps({"ready_before": report.ready_before, "ready_after": report.ready_after,
                        "by_country_before": report.by_country_before,
                        "by_country_after": report.by_country_after,
-                       "customers": report.customers})  # fmt: skip
+                       "customers": report.customers, "run_id": report.run_id,
+                       "target": report.target, "finished_at": report.finished_at})  # fmt: skip
     dry = ", dry run" if report.dry_run else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>custsync: 3-D Secure readiness</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}td,th{{padding:.2em .8em}}
 .legend span{{display:inline-block;width:1em;height:1em;margin:0 .3em}}</style></head>
 <body><h1>3-D Secure readiness</h1>
-<p><strong>{report.ready_before:.1%}</strong> of {report.customers:,} customers were ready
-before, <strong>{report.ready_after:.1%}</strong> after
+<p class="run">Run {html.escape(report.run_id)} against {html.escape(report.target)},
+{html.escape(report.finished_at)}.</p>
+<p class="headline"><strong>{report.ready_before:.1%}</strong> of {report.customers:,}
+customers were ready before, <strong>{report.ready_after:.1%}</strong> after
 ({report.updated:,} updated{dry}).</p>
 <h2>Ready, by billing country</h2>
 <p class="legend"><span style="background:#bbb"></span>before

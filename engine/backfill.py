@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,7 @@ def run_backfill(config: SyncConfig, runner: StepRunner | None = None) -> Backfi
         duration_s=round(time.perf_counter() - started, 3),
         run_id=run_id,
         target=run.target.description,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
     runner.step("write-report", write_readiness_page, out_dir, report)
     failed = totals.failed

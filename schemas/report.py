@@ -142,6 +142,7 @@ class BackfillReport:
     duration_s: float = 0.0
     run_id: str = ""
     target: str = ""
+    finished_at: str = ""  # UTC, ISO 8601: the readiness page says when it was judged
 
     def as_json(self) -> dict[str, Any]:
         """The report.json object."""
