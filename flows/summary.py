@@ -85,7 +85,14 @@ def print_backfill(report: BackfillReport, out_dir: Path, console: Console | Non
     table.add_row("all", f"{report.customers:,}", f"{report.ready_before:.1%}",
                   f"{report.ready_after:.1%}")  # fmt: skip
     console.print(table)
-    console.print(f"{report.done()}; still not ready: {report.problems_after or 'none'}")
+    if report.problem_rows():
+        problems = Table(title="Missing or invalid, by field")
+        for name in ("field", "customers before", "after"):
+            problems.add_column(name, justify="left" if name == "field" else "right")
+        for name, before, after in report.problem_rows():
+            problems.add_row(name, f"{before:,}", f"{after:,}")
+        console.print(problems)
+    console.print(f"{report.done()}; {report.failed:,} failed")
     console.print(
         f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/rejects.csv, "
         f"{out_dir}/report.json"

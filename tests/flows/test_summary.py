@@ -36,6 +36,14 @@ def test_validation_and_backfill_summaries(tmp_path: Path) -> None:
     assert "billing.city" in text and "50.0%" in text and "CRM-0042" in text
     backfill = BackfillReport(by_country_before={"GB": {"customers": 2, "ready": 0}},
                               by_country_after={"GB": {"customers": 2, "ready": 2}}, customers=2,
-                              ready_before=0.0, ready_after=1.0, updated=2)  # fmt: skip
+                              ready_before=0.0, ready_after=1.0, updated=2,
+                              problems_before={"billing.city": 2},
+                              problems_after={"billing.postal_code": 1})  # fmt: skip
     text = printed(print_backfill, backfill, tmp_path)
     assert "updated 2 customers" in text and "100.0%" in text
+    # The problems as a table (field, before, after), never a Python dict.
+    assert "{" not in text and "Missing or invalid, by field" in text
+    lines = {line.split()[1]: line.split()[2:] for line in text.splitlines()
+             if "billing." in line}  # fmt: skip
+    assert lines["billing.city"][:3] == ["│", "2", "│"] and lines["billing.postal_code"][:3] == [
+        "│", "0", "│"]  # fmt: skip
