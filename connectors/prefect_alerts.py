@@ -21,7 +21,8 @@ SUBJECT = "custsync: {{ flow.name }} run {{ flow_run.name }} {{ flow_run.state.n
 BODY = (
     "The {{ flow.name }} flow run {{ flow_run.name }} ended {{ flow_run.state.name }}: "
     "{{ flow_run.state.message }}\n"
-    "Parameters: target {{ flow_run.parameters.target }}, state {{ flow_run.parameters.state }}."
+    # Not the state parameter: a postgresql:// URL may hold a password.
+    "Target: {{ flow_run.parameters.target }}."
 )
 
 
