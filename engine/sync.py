@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
+from connectors.errors import InputError
 from engine import steps
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
@@ -80,6 +81,8 @@ class _Sync:
 
     def execute(self, started: float) -> SyncOutcome:
         run, config = self.run, self.run.config
+        if config.crm_update == "full" and run.source.writeback is None:
+            raise InputError("--crm-update full needs a [writeback] table in the mapping file")
         gone = steps.deletions(run) if config.delete_missing else steps.no_deletions()
         self.total += gone.height
         load_duration_s = None

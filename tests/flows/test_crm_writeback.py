@@ -91,5 +91,10 @@ def test_without_a_writeback_section_there_is_no_update_file(tmp_path: Path) -> 
     with SandboxProcess(users={USER: KEY}) as server:
         code, report, _, err = sync(server, tmp_path, export(tmp_path / "a.csv", people(2)), "one")
         assert code == 0, err
+        asked = sync(server, tmp_path, export(tmp_path / "b.csv", people(3)), "two",
+                     "--crm-update", "full")  # fmt: skip
     assert "crm_update_rows" not in report and not list((tmp_path / "one").glob("crm-update*"))
     assert read_csv(tmp_path / "one" / "mappings.csv")
+    # Asked for a full file without saying how: exit 2 before anything is sent.
+    assert asked[0] == 2 and "needs a [writeback] table" in asked[3]
+    assert not (tmp_path / "two" / "mappings.csv").exists()
