@@ -36,7 +36,7 @@ from schemas.outcomes import (
 )
 from schemas.plan import ACTION, KNOWN_ID, KNOWN_STATUS, PlanAction
 from schemas.report import SyncReport
-from schemas.validation import ValidationResult
+from schemas.validation import FILE, ROW, ValidationResult
 
 log = logging.getLogger("custsync.sync")
 
@@ -176,6 +176,12 @@ class _Sync:
             mappings = outcome_rows(settled.outcomes)
             self.totals.add_mappings(mappings)
             mappings_csv.write(mappings)
+            # Their failures too (a create journalled earlier that cannot be settled, a
+            # deletion refused): in no row of this export, so with no row number or file.
+            unplaced = pl.DataFrame(
+                schema={"external_id": pl.String, ROW: pl.Int64, FILE: pl.String}
+            )
+            rejects_csv.write(api_rejects(unplaced, settled.outcomes))
 
     # -- one batch -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.process import SandboxProcess
-from tests.conftest import export, people
+from tests.conftest import export, people, read_csv
 from tests.flows.conftest import ENV, KEY, USER, custsync, sync
 
 
@@ -60,3 +60,23 @@ def test_failed_rows_are_tolerated_up_to_max_failed(tmp_path: Path) -> None:
         # Without the flag, any failed row fails the run, as always.
         code, report, _, _ = sync(server, tmp_path, source, "three", "--match-on", "email_address")
         assert code == 1 and report["failed"] == 2
+
+
+def test_a_create_an_earlier_run_left_that_cannot_be_settled_is_in_rejects(tmp_path: Path) -> None:
+    from connectors.state.store import StateStore
+    from sandbox.faults import FaultSettings
+
+    store = StateStore.open(str(tmp_path / "state.db"))
+    store.journal.mark("E1", "GONE", "h", {"entity_id": "E1", "company_name": "Left Ltd"}, "r0")
+    store.close()
+    # Every search refused (its URL too long for this gateway): the earlier create cannot be
+    # looked for, so it stays pending and failed, and says so where people look.
+    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(max_url_length=64)) as server:
+        code, report, _, err = sync(server, tmp_path, export(tmp_path / "a.csv", people(2)),
+                                           "one")  # fmt: skip
+    assert code == 1 and report["failed"] == 1 and report["created"] == 2, err
+    rejects = read_csv(tmp_path / "one" / "rejects.csv")
+    gone = [r for r in rejects if r["external_id"] == "GONE"]
+    assert len(gone) == 1 and gone[0]["action"] == "failed" and gone[0]["row"] == ""
+    assert "could not reconcile" in gone[0]["reason"]
+    assert [(r["action"], r["rows"]) for r in report["reasons"]] == [("failed", 1)]
