@@ -78,9 +78,12 @@ def test_backfill_fills_what_is_missing_and_blanks_nothing(
     data = json.loads(re.search(r'id="readiness-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
     assert data["by_country_after"]["US"] == {"customers": 1, "ready": 1}
     bars = re.findall(
-        r'class="bar (before|after)" data-country="(\w+)" data-share="([0-9.]+)"', page
+        r'class="bar (before|after)" data-country="(\w+)" data-ready="\d+" '
+        r'data-customers="\d+" data-share="([0-9.]+)"',
+        page,
     )
     assert ("after", "US", "1.0000") in bars and ("before", "US", "0.0000") in bars
+    assert ">after 100.0% (1 of 1)</text>" in page
 
 
 def test_backfill_without_a_state_store_is_exit_2(tmp_path: Path) -> None:
