@@ -112,11 +112,9 @@ class _Sync:
             report.crm_update_rows, report.crm_update = written_back
         report.reasons = top_reasons(run.out_dir / "rejects.csv")
         report.over_limit = report.limits_exceeded(config.max_rejected_pct, config.max_failed)
-        # A few failed rows may be tolerated (--max-failed); an API that stopped the run never.
-        failed_rows = report.failed > 0 if config.max_failed == 0 else False
-        failed = (not config.dry_run and (failed_rows or self.error is not None)) or bool(
-            report.over_limit
-        )
+        # Up to --max-failed failed rows are tolerated (0: none); an API that stopped, never.
+        sent_badly = report.failed > config.max_failed or self.error is not None
+        failed = bool(report.over_limit) or (not config.dry_run and sent_badly)
         if not config.dry_run:
             run.store.runs.finish(run.run_id, "failed" if failed else "ok", report.as_json())
         write_report(report.as_json(), run.out_dir)
