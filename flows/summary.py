@@ -64,11 +64,7 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
         for row in report.reasons:
             reasons.add_row(row["action"], row["field"], row["reason"], f"{row['rows']:,}")
         console.print(reasons)
-    names = ["plan.csv" if report.dry_run else "mappings.csv", "rejects.csv", "report.json"]
-    paths = [f"{out_dir}/{name}" for name in names] + (
-        [report.crm_update] if report.crm_update else []
-    )
-    console.print(f"artefacts: {', '.join(paths)}")
+    console.print(f"artefacts: {', '.join(report.artefacts(out_dir))}")
 
 
 def print_backfill(report: BackfillReport, out_dir: Path, console: Console | None = None) -> None:

@@ -61,6 +61,13 @@ class SyncReport:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def artefacts(self, out_dir: object) -> list[str]:
+        """The files this run wrote in ``out_dir``, as the console and Prefect list them."""
+        names = ["plan.csv" if self.dry_run else "mappings.csv", "rejects.csv", "report.json"]
+        return [f"{out_dir}/{name}" for name in names] + (
+            [self.crm_update] if self.crm_update else []
+        )
+
     def limits_exceeded(self, max_rejected_pct: float | None, max_failed: int) -> str | None:
         """Why the run must fail for what it found (None: within the limits): more rows
         rejected, by the checks or by the API, than ``max_rejected_pct`` percent of the rows

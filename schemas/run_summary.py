@@ -28,9 +28,8 @@ def summary_markdown(
         lines += [f"| {r['action']} | {_cell(r['field'])} | {_cell(r['reason'])} | {r['rows']:,} |"
                   for r in report.reasons]  # fmt: skip
     if out_dir:
-        names = ["plan.csv" if report.dry_run else "mappings.csv", "rejects.csv", "report.json"]
-        paths = [f"{out_dir}/{name}" for name in names] + [report.crm_update or ""]
-        lines += ["", "Artefacts: " + ", ".join(f"`{p}`" for p in paths if p) + "."]
+        artefacts = ", ".join(f"`{path}`" for path in report.artefacts(out_dir))
+        lines += ["", f"Artefacts: {artefacts}."]
     shown = [f for f in failures or [] if f.get("action") in ("failed", "rejected")]
     if shown:
         columns = ("external_id", "row", "field", "reason", "action")

@@ -13,6 +13,7 @@ from connectors.artifacts import (
     CsvAppender,
     export_mappings,
     top_reasons,
+    write_crm_update,
     write_report,
 )
 from connectors.errors import InputError
@@ -60,3 +61,22 @@ def test_top_reasons_count_each_problem_most_first(tmp_path: Path) -> None:
         {"action": "failed", "field": "", "reason": "HTTP 500", "rows": 1},
     ]
     assert top_reasons(tmp_path / "none.csv") == []
+
+
+def test_crm_update_quotes_what_a_crm_id_may_hold_and_reads_back_whole(tmp_path: Path) -> None:
+    import csv
+
+    from schemas.mapping import Writeback
+
+    ids = ["A,1", 'B "quoted"', "C\nnewline", "  D  ", "Zoë-é"]
+    due = pl.DataFrame({"entity_id": ["E"] * 5, "external_id": ids,
+                        "customer_id": ["u1", "u2", None, "u4", "u5"]})  # fmt: skip
+    path = write_crm_update(due, Writeback("Record ID", "verifone_customer_id"), tmp_path)
+    assert path.name == "crm-update.csv" and not path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, strict=True))
+    assert [(r["Record ID"], r["verifone_customer_id"]) for r in rows] == [
+        ("A,1", "u1"), ('B "quoted"', "u2"), ("C\nnewline", ""), ("  D  ", "u4"), ("Zoë-é", "u5"),
+    ]  # a cleared UUID is an empty field  # fmt: skip
+    parquet = write_crm_update(due, Writeback("Id", "U__c", "parquet"), tmp_path)
+    assert pl.read_parquet(parquet).rows() == list(zip(ids, due["customer_id"], strict=True))
