@@ -13,6 +13,7 @@ import asyncio
 import base64
 import logging
 import ssl
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -282,6 +283,7 @@ class CustomerApi:
             shard = self._pick_client()
             self._load[shard] += 1
             self.counters.requests += 1
+            sent_at = time.monotonic()
             try:
                 response = await self._clients[shard].request(
                     method, self._url(path), json=json, params=params
@@ -301,7 +303,8 @@ class CustomerApi:
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
         if status != 429:
-            self._pacer.on_success()  # admitted by the gateway, whatever the API then said
+            # Admitted by the gateway, whatever the API then said.
+            self._pacer.on_success(time.monotonic() - sent_at)
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)

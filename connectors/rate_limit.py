@@ -22,8 +22,10 @@ The pace:
 - Known limit (``--rate-limit R``): at most ``KNOWN_SHARE`` of R; a 429 still lowers it (the
   gateway may count differently, cap requests in flight, or be shared), never below
   ``KNOWN_FLOOR`` of R, and it climbs back after calm.
-- Unknown limit: a slow start (from ``START_RATE``, doubling every ``DOUBLING_S`` while the
-  pacer is what holds requests back) until the first 429. Each 429 episode (at most one a
+- Unknown limit: a slow start (from ``START_RATE``, doubling while the pacer is what holds
+  requests back, every ``LATENCY_DOUBLING`` answers' latency within ``MIN_DOUBLING_S`` ..
+  ``DOUBLING_S``: the feedback of one doubling is in before the next, and an API that answers
+  at once is reached in a fraction of a second) until the first 429. Each 429 episode (at most one a
   second: a volley from requests already in flight is one signal) sets the pace just under
   what the API admitted over the last second and remembers that as the ceiling; after a calm
   spell the pace probes up, quickly (+10% each 0.5 s) far under the ceiling, gently (+1%/s)
@@ -38,7 +40,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 START_RATE = 40.0
-DOUBLING_S = 0.25
+DOUBLING_S = 0.25  # the slowest slow start doubles (an API answering in 40 ms or more)
+MIN_DOUBLING_S = 0.05
+LATENCY_DOUBLING = 6.0  # answers' latencies a doubling lasts
+LATENCY_WEIGHT = 0.1  # of each answer in the running latency
 MIN_RATE = 1.0
 KNOWN_SHARE = 0.99
 KNOWN_FLOOR = 0.90
@@ -85,6 +90,7 @@ class RequestPacer:
         self._admitted: deque[float] = deque()
         self._sent: deque[float] = deque()
         self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
+        self._latency: float | None = None  # running latency of answers
         self._held_back = 0  # acquires that waited for their slot since the last growth
         self._held_since_snapshot = False
         self._started = now
@@ -142,7 +148,7 @@ class RequestPacer:
         nothing about the pace). Slow start looks at its last two doublings only."""
         while self._admitted and now - self._admitted[0] > ADMITTED_WINDOW_S:
             self._admitted.popleft()
-        span = max(0.2, min(window_s, now - self._wall_down_at))
+        span = max(min(0.2, window_s), min(window_s, now - self._wall_down_at))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
     def _sent_rate(self, now: float, window_s: float = 1.0) -> float:
@@ -153,10 +159,13 @@ class RequestPacer:
             return float(len(self._sent))
         return sum(1 for t in reversed(self._sent) if now - t <= window_s) / window_s
 
-    def on_success(self) -> None:
-        """A request was admitted (any answer but 429): the wall, if any, is down; after a
-        calm spell, probe a little faster."""
+    def on_success(self, latency_s: float | None = None) -> None:
+        """A request was admitted (any answer but 429), answered in ``latency_s``: the wall,
+        if any, is down; after a calm spell, probe a little faster."""
         now = self._clock()
+        if latency_s is not None:
+            last = latency_s if self._latency is None else self._latency
+            self._latency = last + LATENCY_WEIGHT * (latency_s - last)
         self._admitted.append(now)
         self._refused_in_row = 0
         # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
@@ -208,7 +217,7 @@ class RequestPacer:
             # Hardly anything was sent over the last second (requests were waiting out their
             # Retry-After): what got through says nothing about the limit.
             return
-        admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
+        admitted = self.admitted_rate(now, 2 * self.doubling_s if self.slow_start else 1.0)
         if self.slow_start:
             # The pace that drew the first 429 overshot by up to one doubling: start from what
             # got through, and probe quickly from there (no ceiling yet).
@@ -267,6 +276,13 @@ class RequestPacer:
         return admitted, wants, self._last_429 if self.refusals else None
 
     @property
+    def doubling_s(self) -> float:
+        """How often slow start may double: a few answers' latency, within bounds."""
+        if self._latency is None:
+            return DOUBLING_S
+        return min(DOUBLING_S, max(MIN_DOUBLING_S, LATENCY_DOUBLING * self._latency))
+
+    @property
     def wall_until(self) -> float | None:
         """Until when a wall stands (this pacer's clock), if one does."""
         return self._wall_until
@@ -291,11 +307,11 @@ class RequestPacer:
         """Double the pace every DOUBLING_S while it is what holds requests back and is used
         (an API that answers slowly is not sped up by a faster pace, nor one behind a wall,
         and the pace must not run away)."""
-        if now - self._last_growth < DOUBLING_S:
+        if now - self._last_growth < self.doubling_s:
             return
         # Over the last doubling, not the last second: a second's count lags the doublings
         # behind it, and held each step for a second against an API with no limit.
-        if self._held_back and self._sent_rate(now, DOUBLING_S) >= 0.5 * self.rate:
+        if self._held_back and self._sent_rate(now, self.doubling_s) >= 0.5 * self.rate:
             self.rate = min(self._cap(), self.rate * 2.0)
         self._held_back = 0
         self._last_growth = now

@@ -111,6 +111,38 @@ def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
     assert pacer.rate == 16 * rate_limit.START_RATE
 
 
+def slow_start_pace_after(latency_s: float, seconds: float) -> float:
+    """The pace slow start reaches in ``seconds`` when every answer takes ``latency_s``."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    started = clock.now
+    while clock.now - started < seconds:
+        send_times(pacer, clock, max(1, round(pacer.rate * 0.01)))  # held back by the pace
+        pacer.on_success(latency_s)
+    return pacer.rate
+
+
+@pytest.mark.parametrize(
+    ("latency_s", "doubling_s"),
+    [(0.0005, rate_limit.MIN_DOUBLING_S), (0.02, 0.12), (0.04, 0.24), (0.5, rate_limit.DOUBLING_S)],
+)
+def test_slow_start_doubles_every_few_answers_latency_within_bounds(
+    latency_s: float, doubling_s: float
+) -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    for _ in range(100):
+        pacer.on_success(latency_s)
+    assert pacer.doubling_s == pytest.approx(doubling_s, rel=0.02)
+
+
+def test_an_api_that_answers_at_once_is_reached_in_a_fraction_of_a_second() -> None:
+    # Against an unlimited API on loopback a 0.25 s doubling spent most of a small export's
+    # run in slow start; at 40 ms the feedback of one doubling must still be in before the next.
+    assert slow_start_pace_after(0.0005, 0.5) >= 64 * rate_limit.START_RATE
+    assert slow_start_pace_after(0.04, 0.5) <= 4 * rate_limit.START_RATE
+
+
 def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -> None:
     clock = Clock()
     pacer = pacer_on(clock, None)
