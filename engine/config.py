@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from connectors.state.db import DEFAULT_STATE
 from engine.source import READ_BATCH_ROWS, SourceSpec
 from schemas.api_fields import FIELDS_BY_PATH
 from schemas.normalize import Profile
+from schemas.shards import Shard
 
 LOCAL_ENTITY = "custsync-local"
 
@@ -44,6 +46,8 @@ class SyncConfig:
     crm_update: str = "changed"  # with a [writeback]: "changed" UUIDs since the last, or "full"
     max_rejected_pct: float | None = None  # fail the run past this share of rows rejected
     max_failed: int = 0  # failed rows tolerated before the run fails (0: any fails it)
+    shard: Shard | None = None  # one shard of a migration (custsync migrate)...
+    migration: tuple[str, int] | None = None  # ...of this migration id, in this attempt
 
     def __post_init__(self) -> None:
         # Checked here, so a flow's parameters are held to what the CLI's flags are.
@@ -86,6 +90,8 @@ class SyncConfig:
             crm_update=parameters.get("crm_update") or "changed",
             max_rejected_pct=parameters.get("max_rejected_pct"),
             max_failed=int(parameters.get("max_failed") or 0),
+            shard=_shard(parameters.get("shard")),
+            migration=_migration(parameters.get("migration")),
         )
 
     def as_parameters(self) -> dict[str, Any]:
@@ -112,6 +118,8 @@ class SyncConfig:
             "crm_update": self.crm_update,
             "max_rejected_pct": self.max_rejected_pct,
             "max_failed": self.max_failed,
+            "shard": dataclasses.astuple(self.shard) if self.shard else None,
+            "migration": list(self.migration) if self.migration else None,
         }
 
     def resolved_entity(self) -> str | None:
@@ -134,7 +142,21 @@ class SyncConfig:
             strict=self.strict,
             batch_rows=self.read_batch_rows,
             match_on=self.match_on if not self.dry_run else (),
+            shard=self.shard,
         )
+
+
+def _shard(value: list[Any] | None) -> Shard | None:
+    """A shard as flow parameters carry it: ``[index, count, entity]``."""
+    if not value:
+        return None
+    index, count, entity = value
+    return Shard(int(index), int(count), entity)
+
+
+def _migration(value: list[Any] | None) -> tuple[str, int] | None:
+    """A migration's id and the attempt of the shard, as flow parameters carry them."""
+    return (str(value[0]), int(value[1])) if value else None
 
 
 def profile_of(value: str) -> Profile:

@@ -71,7 +71,11 @@ def open_run(
             try:
                 if not config.dry_run:
                     # Before planning: a plan made while another run writes would be stale.
-                    store.lock.acquire(run_id, config.resolved_entity())
+                    shard = config.shard
+                    if shard is None:
+                        store.lock.acquire(run_id, config.resolved_entity())
+                    else:  # the shards of one entity run side by side
+                        store.lock.acquire(run_id, shard.entity, shard.part)
                 _pin_target(config, store, target, source.census.entities)
                 yield RunContext(config, runner, target, source, store, run_id, out_dir)
             finally:

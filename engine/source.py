@@ -22,6 +22,7 @@ from connectors.mapping_file import load_mapping
 from engine.runner import StepRunner
 from schemas.mapping import Writeback
 from schemas.normalize import Profile
+from schemas.shards import Shard, rows_of
 from schemas.validation import Census, ValidationResult, ValidationTotals, take_census
 from schemas.validation import validate_customers as validate_rows
 
@@ -43,6 +44,7 @@ class SourceSpec:
     strict: bool = False  # --strict: any invalid value rejects its row
     match_on: tuple[str, ...] = ()  # --match-on: the census counts shared match keys
     batch_rows: int = READ_BATCH_ROWS
+    shard: Shard | None = None  # a migration's shard: only its rows are read
 
 
 @dataclass
@@ -86,6 +88,8 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
     mapping = load_mapping(spec.mapping_path)
     paths = expand_sources(spec.sources)
     with opening(paths, mapping, spec.read_options) as export:
+        if spec.shard is not None:  # after the row numbers: rejects name the export's rows
+            export = export.filter(rows_of(spec.shard, spec.entity))
         census = take_census(
             export, spec.entity, keep_id_hashes=spec.keep_id_hashes, match_on=spec.match_on
         )

@@ -18,12 +18,13 @@ from pathlib import Path
 import polars as pl
 
 from connectors.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
-from connectors.errors import InputError
+from connectors.errors import CustsyncError, InputError, RunLockedError
 from engine import steps
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
 from engine.runner import InlineRunner, StepRunner
 from engine.session import ApiSession
+from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
 from engine.totals import RunTotals
 from schemas.outcomes import (
     MAPPING_COLUMNS,
@@ -65,8 +66,24 @@ def run_sync(
     started = time.perf_counter()
     run_id = run_id or new_run_id()
     out_dir = config.out_dir or Path("out") / run_id
-    with open_run(config, runner or InlineRunner(), run_id, out_dir, on_start) as run:
-        return _Sync(run).execute(started)
+    runner = runner or InlineRunner()
+    if config.migration is None or config.shard is None:
+        with open_run(config, runner, run_id, out_dir, on_start) as run:
+            return _Sync(run).execute(started)
+    # A shard of a migration: its heartbeat, and its end, where the migration's parent looks.
+    migration_id, attempt = config.migration
+    with ShardHeartbeat(config.state, migration_id, config.shard.label, attempt) as heartbeat:
+        try:
+            with open_run(config, BeatingRunner(runner, heartbeat), run_id, out_dir) as run:
+                outcome = _Sync(run).execute(started)
+        except CustsyncError as exc:
+            locked = isinstance(exc, RunLockedError)  # the attempt it replaced still runs
+            heartbeat.finish("locked" if locked else "failed", None, str(exc))
+            raise
+        failed = f"{outcome.report.failed:,} rows failed" if outcome.exit_code else None
+        reason = outcome.error or failed
+        heartbeat.finish("failed" if reason else "ok", outcome.report.as_json(), reason)
+        return outcome
 
 
 class _Sync:

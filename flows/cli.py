@@ -8,11 +8,11 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from connectors.errors import InputError
+from connectors.errors import InputError, RunError
 from connectors.state.db import DEFAULT_STATE
 from flows.cli_support import (
     INTERRUPTED,
@@ -225,6 +225,45 @@ def _say_why(error: str | None, exit_code: int, failed: int, out_dir: Path) -> N
     elif exit_code != 0:
         rows = f"{failed:,} row{'s' if failed != 1 else ''} failed" if failed else "the run failed"
         typer.echo(f"custsync: {rows}; reasons in {out_dir}/rejects.csv", err=True)
+
+
+@app.command()
+def migrate(
+    sources: SourcesArg,
+    mapping: MappingOpt = None,
+    target: Annotated[str, typer.Option(help="Target name or URL every worker reaches.")] = "emea",
+    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
+    state: Annotated[str, typer.Option(help="The store every shard shares (postgresql://).")] = "",
+    shards: Annotated[int, typer.Option(help="Shards per entity (by a hash of the id).")] = 4,
+    work_pool: Annotated[str, typer.Option(help="Prefect process work pool.")] = "custsync",
+    out: OutOpt = None,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
+    match_on: Annotated[list[str] | None, typer.Option(help="As for sync.")] = None,
+) -> None:
+    """Sync a big export in shards on a Prefect work pool's workers (PREFECT_API_URL)."""
+    from flows.migrate_flow import CONSOLE, OUTCOME, migrate_customers
+    from flows.summary import migrate_line, print_sync
+
+    with errors_as_exit():
+        if not os.environ.get("PREFECT_API_URL"):
+            raise InputError("custsync migrate needs a Prefect server: set PREFECT_API_URL")
+        outcomes: list[Any] = []
+        console, got = CONSOLE.set(None if Options.quiet else migrate_line), OUTCOME.set(outcomes)
+        try:
+            migrate_customers(sources, str(mapping) if mapping else None, target, entity_id,
+                              state, shards, work_pool, str(out) if out else None, rate_limit,
+                              match_on)  # fmt: skip
+        except RunError:
+            if not outcomes:
+                raise
+        finally:
+            CONSOLE.reset(console)
+            OUTCOME.reset(got)
+    outcome = outcomes[0]
+    if not Options.quiet:
+        print_sync(outcome.report, outcome.out_dir)
+    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
+    raise typer.Exit(outcome.exit_code)
 
 
 mappings_app = typer.Typer(help="The external id -> customer UUID mappings in the state store.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.migrate import MigrationProgress
 from flows.cli_support import stdout_console
 from schemas.report import BackfillReport, SyncReport
 
@@ -93,3 +95,11 @@ def print_backfill(report: BackfillReport, out_dir: Path, console: Console | Non
         f"artefacts: {out_dir}/readiness.csv, {out_dir}/readiness.html, {out_dir}/rejects.csv, "
         f"{out_dir}/report.json"
     )
+
+
+def migrate_line(seen: MigrationProgress) -> None:
+    """One line on stderr per look at the shards: rows, rows/s, ETA, shards by state."""
+    eta = f"{seen.eta_s:,.0f} s" if seen.eta_s is not None else "-"
+    typer.echo(f"custsync: {seen.done:,}/{seen.total:,} rows, {seen.rows_per_s:,.0f} rows/s, "
+               f"ETA {eta}; shards: {seen.running} running, {seen.finished} done, "
+               f"{seen.retrying} retrying of {seen.shards}", err=True)  # fmt: skip

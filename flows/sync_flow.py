@@ -47,11 +47,14 @@ def sync_customers(
     crm_update: str = "changed",
     max_rejected_pct: float | None = None,
     max_failed: int = 0,
+    shard: list[Any] | None = None,
+    migration: list[Any] | None = None,
 ) -> dict[str, Any] | State[Any]:
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 
     ``credentials_blocks`` names Prefect Secret blocks to read credentials from, e.g.
     ``{"VERIFONE_USER_UID": "verifone-uid", "VERIFONE_API_KEY": "verifone-key"}``.
+    ``shard`` and ``migration`` make the run one shard of ``custsync migrate``.
     """
     parameters = dict(locals())
     watcher = WATCHER.get()

@@ -179,3 +179,20 @@ class BackfillReport:
             ("would update", self.would_update) if self.dry_run else ("updated", self.updated)
         )
         return f"{verb} {count:,} customers"
+
+
+def merged_sync_report(reports: list[dict[str, Any]]) -> SyncReport:
+    """The shards' reports of a migration as one: every count summed (the plan's by action);
+    the run's own fields (id, target, duration, reasons) are the caller's to set."""
+    merged = SyncReport()
+    for data in reports:
+        shard = SyncReport.from_json(data)
+        for name, spec in SyncReport.__dataclass_fields__.items():
+            if spec.type in ("int", int):
+                setattr(merged, name, getattr(merged, name) + getattr(shard, name))
+        for action, count in shard.plan.items():
+            merged.plan[action] = merged.plan.get(action, 0) + count
+        merged.dry_run = shard.dry_run
+        if shard.load_duration_s is not None:  # the shards load side by side: the longest
+            merged.load_duration_s = max(merged.load_duration_s or 0.0, shard.load_duration_s)
+    return merged

@@ -2,7 +2,9 @@
 entity's customers would be stale. Runs of different entities proceed side by side.
 
 A run of one entity holds the store *shared* and its entity *exclusively*; a run whose rows
-name their own entities (no single ``--entity-id``) holds the whole store exclusively.
+name their own entities (no single ``--entity-id``) holds the whole store exclusively. A shard
+of a migration (``custsync migrate``) holds its entity *shared* and its shard exclusively: the
+shards of one entity run side by side (no id is in two), never beside a sync of that entity.
 
 SQLite: flocks on ``<db>.lock`` and ``<db>.<entity digest>.lock`` (released by the OS even if
 we are killed). PostgreSQL: session advisory locks (released when the connection ends).
@@ -21,6 +23,7 @@ from connectors.state.db import StateDb
 # schema), so two stores on one server never hold each other up.
 STORE_LOCK_SPACE = 0x63757374  # "cust"
 ENTITY_LOCK_SPACE = 0x656E7479  # "enty"
+SHARD_LOCK_SPACE = 0x73686172  # "shar"
 
 
 def _entity_digest(entity: str) -> bytes:
@@ -46,19 +49,22 @@ class RunLock:
         self._handles: list[IO[str]] = []
         self._pg_unlock: list[tuple[str, tuple[int, ...]]] = []
 
-    def acquire(self, run_id: str, entity: str | None = None) -> None:
-        """Hold the store for this run's entity (None: for every entity); RunLockedError
-        (exit 2) when another run holds it."""
+    def acquire(self, run_id: str, entity: str | None = None, shard: str | None = None) -> None:
+        """Hold the store for this run's entity (None: for every entity), or for one shard of
+        it (``shard`` names it, e.g. ``3/8``); RunLockedError (exit 2) when another run holds
+        it."""
+        if shard is not None and entity is None:
+            raise ValueError("a shard is a shard of one entity")
         try:
             if self._db.is_postgres:
-                self._acquire_postgres(entity)
+                self._acquire_postgres(entity, shard)
             elif self._db.location != ":memory:":
-                self._acquire_files(run_id, entity)
+                self._acquire_files(run_id, entity, shard)
         except RunLockedError:
             self.release()
             raise
 
-    def _acquire_postgres(self, entity: str | None) -> None:
+    def _acquire_postgres(self, entity: str | None, shard: str | None) -> None:
         location = self._db.location
         database, schema = self._db.execute(
             "SELECT current_database(), current_schema()"
@@ -70,10 +76,15 @@ class RunLock:
             return
         self._pg_lock("pg_try_advisory_lock_shared", "pg_advisory_unlock_shared", store_key)
         entity_key = (ENTITY_LOCK_SPACE, _int4(f"{store}\n{entity}"))
+        mode = "_shared" if shard is not None else ""
         try:
-            self._pg_lock("pg_try_advisory_lock", "pg_advisory_unlock", entity_key)
+            self._pg_lock(f"pg_try_advisory_lock{mode}", f"pg_advisory_unlock{mode}", entity_key)
+            if shard is not None:
+                shard_key = (SHARD_LOCK_SPACE, _int4(f"{store}\n{entity}\n{shard}"))
+                self._pg_lock("pg_try_advisory_lock", "pg_advisory_unlock", shard_key)
         except RunLockedError:
-            raise _refused(f"another custsync run of entity {entity}", location) from None
+            what = f"shard {shard} of entity {entity}" if shard else f"entity {entity}"
+            raise _refused(f"another custsync run of {what}", location) from None
 
     def _pg_lock(self, take: str, give: str, keys: tuple[int, ...]) -> None:
         placeholders = ", ".join("?" for _ in keys)
@@ -83,7 +94,7 @@ class RunLock:
             raise _refused("another custsync run", self._db.location)
         self._pg_unlock.append((give, keys))
 
-    def _acquire_files(self, run_id: str, entity: str | None) -> None:
+    def _acquire_files(self, run_id: str, entity: str | None, shard: str | None) -> None:
         import fcntl
 
         location = self._db.location
@@ -100,16 +111,24 @@ class RunLock:
         if entity is None:
             self._claim(store, run_id)
             return
-        mine = self._open(f"{location}.{_entity_digest(entity).hex()[:16]}.lock")
+        self._hold_file(run_id, entity, shard is None, f"entity {entity}")
+        if shard is not None:
+            self._hold_file(run_id, f"{entity}\n{shard}", True, f"shard {shard} of entity {entity}")
+
+    def _hold_file(self, run_id: str, key: str, exclusive: bool, what: str) -> None:
+        import fcntl
+
+        mine = self._open(f"{self._db.location}.{_entity_digest(key).hex()[:16]}.lock")
         try:
-            fcntl.flock(mine, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(mine, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             mine.seek(0)
             owner = mine.read().strip() or "another run"
             mine.close()
-            raise _refused(f"{owner} of entity {entity}", location) from None
+            raise _refused(f"{owner} of {what}", self._db.location) from None
         self._handles.append(mine)
-        self._claim(mine, run_id)
+        if exclusive:
+            self._claim(mine, run_id)
 
     @staticmethod
     def _open(path: str) -> IO[str]:

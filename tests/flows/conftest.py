@@ -4,17 +4,22 @@ left on the sandbox and in its artefacts."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from sandbox.process import SandboxProcess
 from tests.conftest import read_csv
 
 ROOT = Path(__file__).parents[2]
+PREFECT = [sys.executable, "-m", "prefect"]
 
 
 def custsync(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -63,3 +68,35 @@ def on_server(server: SandboxProcess) -> list[dict[str, Any]]:
             if len(batch) < 500:
                 return customers
     return customers
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()

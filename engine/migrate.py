@@ -1,0 +1,326 @@
+"""``custsync migrate``: one export, split into shards, synced by workers wherever they are.
+
+The parent checks everything a run would (target, credentials, exports, mapping) before
+anything is submitted, lists the export's entities, and submits one shard per entity and hash
+bucket (``schemas/shards.py``) to a pool (``ShardPool``: Prefect's work pool in production).
+Each shard is an ordinary sync of its rows; the shards share the target's API budget through
+the state store (``connectors/shared_budget.py``) and write their artefacts under
+``DIR/shards/``. The parent watches their heartbeats in the store (``ShardRuns``), not
+Prefect's run states alone: a worker killed with ``kill -9`` leaves its flow run "Running" on
+the server forever (nothing is left to report the crash), while its heartbeat stops at once.
+A shard whose heartbeat stops counting for ``STALE_S`` is given up and submitted again; the
+journal makes the new attempt exactly-once. When every shard is done, the parent merges their
+``mappings.csv`` and ``rejects.csv`` and writes one ``report.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from connectors.api_config import LOCAL
+from connectors.artifacts import top_reasons, write_report
+from connectors.errors import InputError
+from connectors.export_files import expand_sources, opening
+from connectors.mapping_file import load_mapping
+from connectors.state.db import connect
+from connectors.state.shard_runs import ShardRun, ShardRuns
+from engine.config import SyncConfig, match_fields
+from engine.context import check_out_dir
+from engine.target import open_target
+from schemas.normalize import clean_text
+from schemas.report import SyncReport, merged_sync_report
+from schemas.shards import Shard
+
+log = logging.getLogger("custsync.migrate")
+
+POLL_S = 2.0
+STALE_S = 30.0  # a heartbeat that has not counted up for this long: the shard's run is gone
+MAX_ATTEMPTS = 4
+MERGED = ("mappings.csv", "rejects.csv", "unmatched.csv")
+
+
+class ShardPool(Protocol):
+    """Where shards run: submitted as flow runs, watched, given up on."""
+
+    def submit(self, shard: Shard, parameters: dict[str, Any]) -> str:
+        """Submit one shard's sync; its run's id."""
+        ...
+
+    def states(self, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        """Each run's state (``SCHEDULED``, ``RUNNING``, ``COMPLETED``, ``FAILED``, ``CRASHED``
+        ...) and its message."""
+        ...
+
+    def give_up(self, run_id: str, why: str) -> None:
+        """Mark a run that stopped beating as crashed (its worker is gone)."""
+        ...
+
+
+@dataclass
+class ShardState:
+    """What the parent knows of one shard."""
+
+    shard: Shard
+    attempt: int = 0
+    run_id: str = ""
+    beats: int = -1
+    beat_seen: float = 0.0  # monotonic: when the beats last counted up (or the run started)
+    done: int = 0
+    total: int = 0
+    status: str = "submitted"  # submitted, running, retrying, ok, failed
+    report: dict[str, Any] | None = None
+    reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Done with: ok, or failed for good."""
+        return self.status in ("ok", "failed")
+
+
+@dataclass
+class MigrationProgress:
+    """All shards together, for the console and Prefect's progress artifact."""
+
+    done: int
+    total: int
+    rows_per_s: float
+    running: int
+    finished: int
+    retrying: int
+    shards: int
+    eta_s: float | None
+
+
+@dataclass
+class MigrateOutcome:
+    """A finished migration."""
+
+    report: SyncReport
+    out_dir: Path
+    exit_code: int
+    error: str | None = None
+    shards: list[ShardState] = field(default_factory=list)
+
+
+def shard_dir(out_dir: Path, shard: Shard, attempt: int) -> Path:
+    """Where one attempt of a shard writes its artefacts."""
+    digest = hashlib.sha256(shard.entity.encode()).hexdigest()[:8]
+    return out_dir / "shards" / f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
+
+
+def migration_config(
+    sources: list[str], mapping: str | None, target: str, entity_id: str | None, state: str,
+    rate_limit: float | None, match_on: list[str] | None,
+) -> SyncConfig:  # fmt: skip
+    """The sync every shard runs, its paths absolute: workers run in the project's folder."""
+    if not state:
+        raise InputError("custsync migrate needs --state: the store every shard shares")
+    return SyncConfig(
+        sources=[str(Path(s).resolve()) for s in sources],
+        mapping_path=Path(mapping).resolve() if mapping else None,
+        target=target, entity_id=entity_id, rate_limit=rate_limit,
+        state=state if "://" in state else str(Path(state).resolve()),
+        match_on=match_fields(match_on),
+    )  # fmt: skip
+
+
+def plan_migration(config: SyncConfig, shards: int) -> list[Shard]:
+    """Check what a sync checks before anything is sent (exit 2 on a bad target, credential,
+    file or mapping); the shards: each entity of the export in ``shards`` parts."""
+    if shards < 1:
+        raise InputError("--shards must be at least 1")
+    if config.target == LOCAL:
+        raise InputError(
+            "custsync migrate needs an API every worker reaches: --target a name or URL "
+            "(for a try on one machine, start `custsync sandbox` and pass its URL)"
+        )
+    if config.dry_run:
+        raise InputError("custsync migrate sends: use custsync sync --dry-run for a plan")
+    with open_target(config.target):
+        pass  # credentials present, target known
+    mapping = load_mapping(config.mapping_path)
+    paths = expand_sources(config.sources)
+    default = config.resolved_entity()
+    with opening(paths, mapping, config.read_options) as export:
+        entity = clean_text("entity_id")
+        if default is not None:
+            entity = entity.fill_null(pl.lit(default))
+        found = export.select(entity.unique()).drop_nulls().collect(engine="streaming")
+    entities = sorted(found.get_column("entity_id").to_list())
+    if not entities:
+        raise InputError(
+            "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
+        )
+    return [Shard(i, shards, e) for e in entities for i in range(shards)]
+
+
+class Migration:
+    """The parent of one migration: submits, watches, resubmits, merges."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        shards: list[Shard],
+        pool: ShardPool,
+        out_dir: Path,
+        progress: Callable[[MigrationProgress], None] | None = None,
+        migration_id: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        check_out_dir(out_dir)
+        self.config = config
+        self.pool = pool
+        self.out_dir = out_dir.resolve()
+        self.progress = progress
+        self.migration_id = migration_id or uuid.uuid4().hex[:12]
+        self.parameters = parameters or {}  # for every shard's run (credentials blocks)
+        self.shards = [ShardState(s) for s in shards]
+        self.runs = ShardRuns(connect(config.state))
+        self._clock, self._sleep = clock, sleep
+        self._started = clock()
+
+    def run(self) -> MigrateOutcome:
+        """Every shard to its end (ok, or failed for good), then the merged artefacts."""
+        try:
+            for state in self.shards:
+                self._submit(state)
+            while not all(s.finished for s in self.shards):
+                self._sleep(POLL_S)
+                self.watch()
+        finally:
+            self.runs.close()
+        return self._merge()
+
+    def _submit(self, state: ShardState) -> None:
+        state.attempt += 1
+        state.beats, state.beat_seen, state.status = -1, self._clock(), "submitted"
+        self.runs.submit(self.migration_id, state.shard.label, state.attempt)
+        config = dataclasses.replace(
+            self.config,
+            shard=state.shard,
+            migration=(self.migration_id, state.attempt),
+            out_dir=shard_dir(self.out_dir, state.shard, state.attempt),
+        )
+        state.run_id = self.pool.submit(state.shard, {**config.as_parameters(), **self.parameters})
+        log.info("shard %s submitted (attempt %d)", state.shard.label, state.attempt)
+
+    def watch(self) -> None:
+        """One look at every unfinished shard: its heartbeat, its run's state."""
+        live = [s for s in self.shards if not s.finished]
+        # States first: a run seen ended has written its end to the store before.
+        states = self.pool.states([s.run_id for s in live])
+        rows = self.runs.read(self.migration_id)
+        now = self._clock()
+        for state in live:
+            row = rows.get(state.shard.label)
+            flow_state, message = states.get(state.run_id, ("SCHEDULED", None))
+            self._look(state, row, flow_state, message, now)
+        self._report_progress(now)
+
+    def _look(
+        self, state: ShardState, row: ShardRun | None, flow_state: str, message: str | None,
+        now: float,
+    ) -> None:  # fmt: skip
+        if row is not None and row.attempt == state.attempt:
+            state.done, state.total = row.rows_done, row.rows_total
+            if row.status == "ok":
+                state.status, state.report = "ok", row.report
+                return
+            if row.status == "locked":  # the run it replaced still held the shard: again
+                self._again(state, row.reason or "shard locked")
+                return
+            if row.status == "failed":
+                state.status, state.report, state.reason = "failed", row.report, row.reason
+                return
+            if row.beats != state.beats:
+                state.beats, state.beat_seen = row.beats, now
+                state.status = "running"
+        if flow_state in ("FAILED", "CRASHED", "CANCELLED", "COMPLETED"):
+            # The run ended and never said how (it died before its heartbeat, or the worker
+            # could not start it): submit it again.
+            self._again(state, message or f"its flow run ended {flow_state.lower()}")
+        elif flow_state == "RUNNING" and now - state.beat_seen > STALE_S:
+            why = f"no heartbeat for {STALE_S:.0f} s (its worker stopped)"
+            self.pool.give_up(state.run_id, why)
+            self._again(state, why)
+        elif flow_state != "RUNNING":
+            state.beat_seen = now  # waiting for a worker is not a stop
+
+    def _again(self, state: ShardState, why: str) -> None:
+        log.warning("shard %s attempt %d: %s", state.shard.label, state.attempt, why)
+        if state.attempt >= MAX_ATTEMPTS:
+            state.status, state.reason = "failed", f"{why} ({state.attempt} attempts)"
+            return
+        self._submit(state)
+        state.status = "retrying"
+
+    def _report_progress(self, now: float) -> None:
+        if self.progress is None:
+            return
+        done = sum(s.done for s in self.shards)
+        total = sum(s.total for s in self.shards)
+        elapsed = max(now - self._started, 1e-6)
+        rate = done / elapsed
+        self.progress(MigrationProgress(
+            done, total, rate,
+            running=sum(s.status == "running" for s in self.shards),
+            finished=sum(s.finished for s in self.shards),
+            retrying=sum(s.status == "retrying" for s in self.shards),
+            shards=len(self.shards),
+            eta_s=(total - done) / rate if rate > 0 and total >= done else None,
+        ))  # fmt: skip
+
+    def _merge(self) -> MigrateOutcome:
+        """The shards' artefacts as one run's: mappings.csv, rejects.csv, report.json."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        finished = [s for s in self.shards if s.report is not None]
+        for name in MERGED:
+            parts = [shard_dir(self.out_dir, s.shard, s.attempt) / name for s in finished]
+            parts = [p for p in parts if p.exists()]
+            if parts or name != "unmatched.csv":
+                _concat_csv(parts, self.out_dir / name)
+        report = merged_sync_report([s.report for s in finished if s.report is not None])
+        report.run_id = f"migrate-{self.migration_id}"
+        report.target = self.config.target
+        report.duration_s = round(self._clock() - self._started, 3)
+        report.reasons = top_reasons(self.out_dir / "rejects.csv")
+        failed = [s for s in self.shards if s.status == "failed"]
+        report.over_limit = report.limits_exceeded(
+            self.config.max_rejected_pct, self.config.max_failed
+        )
+        write_report(report.as_json(), self.out_dir)
+        error = None
+        if failed:
+            first = failed[0]
+            error = (f"{len(failed)} of {len(self.shards)} shards failed; shard "
+                     f"{first.shard.label}: {first.reason}")  # fmt: skip
+        error = error or report.over_limit
+        code = 1 if error or report.failed > self.config.max_failed else 0
+        return MigrateOutcome(report, self.out_dir, code, error, self.shards)
+
+
+def _concat_csv(parts: list[Path], target: Path) -> None:
+    """The shards' CSV files as one (header once), as text: nothing is parsed or retyped."""
+    with target.open("w", encoding="utf-8", newline="") as out:
+        header_written = False
+        for part in parts:
+            with part.open(encoding="utf-8", newline="") as handle:
+                header = handle.readline()
+                if not header_written:
+                    out.write(header)
+                    header_written = True
+                shutil.copyfileobj(handle, out, 1 << 20)
+    target.chmod(0o600)

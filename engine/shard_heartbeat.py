@@ -1,0 +1,88 @@
+"""A migration shard's heartbeat: while its run lives, a thread writes its progress to the
+state store every ``BEAT_S``; when the run ends, its report or its reason.
+
+From a thread of its own, with its own connection, so a run busy reading a big export (the
+census), or waiting out a rate limit, still beats; a run that is killed stops beating, and the
+migration's parent (``engine/migrate.py``) submits its shard again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import polars as pl
+
+from connectors.state.db import connect
+from connectors.state.shard_runs import ShardRuns
+from engine.runner import StepRunner
+from schemas.report import SyncReport
+
+log = logging.getLogger("custsync.migrate")
+
+BEAT_S = 2.0
+T = TypeVar("T")
+
+
+class ShardHeartbeat:
+    """Beats for one attempt of one shard of a migration."""
+
+    def __init__(self, state: str, migration_id: str, shard: str, attempt: int) -> None:
+        self._runs = ShardRuns(connect(state))
+        self._key = (migration_id, shard, attempt)
+        self.done = self.total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="custsync-shard", daemon=True)
+
+    def __enter__(self) -> ShardHeartbeat:
+        self._runs.beat(*self._key, 0, 0)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(BEAT_S):
+            try:
+                self._runs.beat(*self._key, self.done, self.total)
+            except Exception:  # a store that hiccups: the next beat tries again
+                log.warning("shard heartbeat not written; trying again in %.0f s", BEAT_S)
+
+    def progress(self, done: int, total: int) -> None:
+        """Rows done so far (read by the next beat)."""
+        self.done, self.total = done, total
+
+    def finish(self, status: str, report: dict[str, Any] | None, reason: str | None) -> None:
+        """The run ended (``ok``, ``failed``, ``locked``): its report, or why it failed. The
+        beats stop first."""
+        self.__exit__()
+        try:
+            self._runs.finish(*self._key, status, report, reason)
+        finally:
+            self._runs.close()
+
+
+class BeatingRunner:
+    """A step runner whose progress also feeds the heartbeat."""
+
+    def __init__(self, inner: StepRunner, heartbeat: ShardHeartbeat) -> None:
+        self._inner = inner
+        self._heartbeat = heartbeat
+
+    def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run one step, as the inner runner does."""
+        return self._inner.step(name, fn, *args)
+
+    def progress(self, done: int, total: int) -> None:
+        """Rows done so far."""
+        self._heartbeat.progress(done, total)
+        self._inner.progress(done, total)
+
+    def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
+        """The run's summary, as the inner runner publishes it."""
+        self._inner.publish(report, rejects, out_dir)

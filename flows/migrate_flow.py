@@ -1,0 +1,75 @@
+"""The ``migrate-customers`` Prefect flow: the parent of a migration (``engine/migrate.py``).
+
+It runs where ``custsync migrate`` runs (or on a worker, from the ``migration`` deployment);
+its shards are ``sync-customers`` flow runs of the ``migrate-shard`` deployment, registered
+here on the pool named, so no ``prefect deploy`` comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.client.schemas.objects import State
+
+from connectors import prefect_pool as pool
+from connectors.errors import CustsyncError, RunError
+from connectors.prefect_secrets import load_credentials_into_environment
+from engine import migrate
+from engine.migrate import MigrateOutcome, MigrationProgress
+from flows.prefect_runner import failed_in_one_line
+from flows.sync_flow import sync_customers
+
+ROOT = Path(__file__).resolve().parents[1]
+# Set by the CLI around its call: the console's progress, and where the outcome goes.
+CONSOLE: ContextVar[Callable[[MigrationProgress], None] | None] = ContextVar("custsync_migrate")
+OUTCOME: ContextVar[list[MigrateOutcome]] = ContextVar("custsync_migrate_outcome")
+
+
+@flow(name="migrate-customers", log_prints=False, persist_result=False)
+def migrate_customers(
+    sources: list[str], mapping: str | None = None, target: str = "emea",
+    entity_id: str | None = None, state: str = "", shards: int = 4,
+    work_pool: str = "custsync", out: str | None = None, rate_limit: float | None = None,
+    match_on: list[str] | None = None, credentials_blocks: dict[str, str] | None = None,
+) -> dict[str, Any] | State[Any]:  # fmt: skip
+    """Split the exports into shards by entity and id, sync each on the work pool's workers,
+    merge their artefacts; fails (after every shard ended) if any shard failed for good."""
+    from prefect.runtime import flow_run
+
+    console = CONSOLE.get(None)
+    try:
+        load_credentials_into_environment(credentials_blocks)
+        config = migrate.migration_config(
+            sources, mapping, target, entity_id, state, rate_limit, match_on
+        )
+        plan = migrate.plan_migration(config, shards)
+        pool.ensure_process_pool(work_pool)
+        entrypoint = "flows/sync_flow.py:sync_customers"
+        shard_flow = pool.register_deployment(
+            sync_customers, "migrate-shard", work_pool, str(ROOT), entrypoint
+        )
+        artifact = pool.ProgressArtifact("migrate-progress", "Rows of every shard done")
+
+        def show(seen: MigrationProgress) -> None:
+            artifact.update(seen.done, seen.total)
+            if console is not None:
+                console(seen)
+
+        migration_id = str(flow_run.get_id() or "")[:13].rstrip("-") or None
+        out_dir = Path(out or f"out/migrate-{migration_id}")
+        blocks = {"credentials_blocks": credentials_blocks}
+        shards_on = pool.PrefectShardPool(shard_flow)
+        migration = migrate.Migration(config, plan, shards_on, out_dir, show, migration_id, blocks)
+        outcome = migration.run()
+        OUTCOME.get([]).append(outcome)
+        if outcome.exit_code:
+            raise RunError(outcome.error or "the migration failed")
+    except CustsyncError as exc:
+        if console is not None or OUTCOME.get(None) is not None:
+            raise
+        return failed_in_one_line(exc)
+    return outcome.report.as_json()
