@@ -27,17 +27,19 @@ T = TypeVar("T")
 
 
 class ShardHeartbeat:
-    """Beats for one attempt of one shard of a migration."""
+    """Beats for one attempt of one shard of a migration. Every write is the thread's, on the
+    thread's own connection (a SQLite connection belongs to the thread that made it)."""
 
     def __init__(self, state: str, migration_id: str, shard: str, attempt: int) -> None:
-        self._runs = ShardRuns(connect(state))
+        self._state = state
         self._key = (migration_id, shard, attempt)
         self.done = self.total = 0
+        self._end: tuple[str, dict[str, Any] | None, str | None] | None = None
+        self._ended: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="custsync-shard", daemon=True)
 
     def __enter__(self) -> ShardHeartbeat:
-        self._runs.beat(*self._key, 0, 0)
         self._thread.start()
         return self
 
@@ -47,24 +49,33 @@ class ShardHeartbeat:
             self._thread.join()
 
     def _beat(self) -> None:
-        while not self._stop.wait(BEAT_S):
-            try:
-                self._runs.beat(*self._key, self.done, self.total)
-            except Exception:  # a store that hiccups: the next beat tries again
-                log.warning("shard heartbeat not written; trying again in %.0f s", BEAT_S)
+        runs = ShardRuns(connect(self._state))
+        try:
+            while True:
+                try:
+                    runs.beat(*self._key, self.done, self.total)
+                except Exception:  # a store that hiccups: the next beat tries again
+                    log.warning("shard heartbeat not written; trying again in %.0f s", BEAT_S)
+                if self._stop.wait(BEAT_S):
+                    break
+            if self._end is not None:
+                try:
+                    runs.finish(*self._key, *self._end)
+                except Exception as exc:  # the parent then sees the run end unannounced
+                    self._ended = exc
+        finally:
+            runs.close()
 
     def progress(self, done: int, total: int) -> None:
         """Rows done so far (read by the next beat)."""
         self.done, self.total = done, total
 
     def finish(self, status: str, report: dict[str, Any] | None, reason: str | None) -> None:
-        """The run ended (``ok``, ``failed``, ``locked``): its report, or why it failed. The
-        beats stop first."""
+        """The run ended (``ok``, ``failed``, ``locked``): its report, or why it failed."""
+        self._end = (status, report, reason)
         self.__exit__()
-        try:
-            self._runs.finish(*self._key, status, report, reason)
-        finally:
-            self._runs.close()
+        if self._ended is not None:
+            raise self._ended
 
 
 class BeatingRunner:

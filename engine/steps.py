@@ -21,6 +21,7 @@ from engine.session import ApiSession
 from schemas.outcomes import LoadTotals, RowOutcome
 from schemas.payload import with_payload_hash
 from schemas.plan import deletion_limit, flag_shared_matches, plan_sync
+from schemas.shards import in_shard
 from schemas.validation import Census, id_hash
 
 if TYPE_CHECKING:
@@ -140,7 +141,12 @@ def settle(
     """After the upserts: reconcile creates earlier runs left unanswered that this run did not
     touch (their ids left the export, or their rows were rejected), and delete the customers
     whose external id left the export."""
-    orphans = run.store.journal.pending(not_run=run.run_id, entity=run.config.resolved_entity())
+    shard = run.config.shard
+    entity = shard.entity if shard is not None else run.config.resolved_entity()
+    orphans = run.store.journal.pending(not_run=run.run_id, entity=entity)
+    if shard is not None:  # the other shards' creates are theirs, maybe in flight right now
+        mine = in_shard([p.external_id for p in orphans], shard)
+        orphans = [p for p, keep in zip(orphans, mine, strict=True) if keep]
     if not orphans and not gone.height:
         return LoadReport()
 

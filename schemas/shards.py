@@ -54,3 +54,10 @@ def rows_of(shard: Shard, default_entity: str | None) -> pl.Expr:
     if default_entity is not None:
         entity = entity.fill_null(pl.lit(default_entity))
     return keep & (entity == shard.entity)
+
+
+def in_shard(external_ids: list[str], shard: Shard) -> list[bool]:
+    """Whether each id is one of the shard's (its run may settle only its own ids' creates:
+    the other shards' are theirs, in flight)."""
+    frame = pl.DataFrame({EXTERNAL_ID: external_ids}, schema={EXTERNAL_ID: pl.String})
+    return frame.select(shard_number(shard.count) == shard.index).to_series().to_list()

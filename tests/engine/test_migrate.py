@@ -1,0 +1,143 @@
+"""The migration's parent against a pool that runs each shard's sync here, for real (the
+sandbox on loopback, a SQLite store): shards to their end, a shard whose run stops beating
+submitted again, the artefacts merged; what is checked before anything is submitted."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.errors import InputError
+from connectors.state.db import connect
+from connectors.state.shard_runs import ShardRuns
+from engine import migrate
+from engine.config import SyncConfig
+from engine.migrate import Migration, MigrationProgress, migration_config, plan_migration
+from engine.sync import run_sync
+from sandbox.process import SandboxProcess
+from schemas.shards import Shard
+from tests.conftest import KEY, USER, export, people, read_csv
+
+
+class HerePool:
+    """Runs each shard's sync when it is submitted (so its state is known at once); the
+    attempts listed in ``dies`` never run: their run says RUNNING and never beats again."""
+
+    def __init__(self, dies: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
+        self.dies = dies
+        self.ids = itertools.count()
+        self.ended: dict[str, tuple[str, str | None]] = {}
+        self.given_up: list[str] = []
+        self.attempts: dict[int, int] = {}
+
+    def submit(self, shard: Shard, parameters: dict[str, Any]) -> str:
+        run_id = f"run-{next(self.ids)}"
+        attempt = self.attempts[shard.index] = self.attempts.get(shard.index, 0) + 1
+        if (shard.index, attempt) in self.dies:
+            config = SyncConfig.from_parameters(parameters)
+            assert config.migration is not None
+            ShardRuns(connect(config.state)).beat(*config.migration[:1], shard.label, attempt, 0, 0)
+            self.ended[run_id] = ("RUNNING", None)
+            return run_id
+        outcome = run_sync(SyncConfig.from_parameters(parameters))
+        self.ended[run_id] = ("COMPLETED" if outcome.exit_code == 0 else "FAILED", outcome.error)
+        return run_id
+
+    def states(self, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        return {r: self.ended[r] for r in run_ids}
+
+    def give_up(self, run_id: str, why: str) -> None:
+        self.given_up.append(why)
+        self.ended[run_id] = ("CRASHED", why)
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path, sandbox_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch
+) -> SyncConfig:
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+    entity = f"E-{tmp_path.name[-12:]}"
+    rows = [*people(60), ["X5", "x5@example.com", "Ann", "Later", "Paris", "FR"]]
+    source = export(tmp_path / "export.csv", rows)
+    return migration_config([str(source)], None, sandbox_server.url, entity,
+                            str(tmp_path / "state.db"), None, None)  # fmt: skip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += 10.0  # each look at the shards is ten seconds later
+
+
+def test_every_shard_runs_to_its_end_and_the_artefacts_are_merged(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    seen: list[MigrationProgress] = []
+    clock = Clock()
+    plan = plan_migration(config, 3)
+    assert [s.label for s in plan] == [f"{config.entity_id} {i}/3" for i in (1, 2, 3)]
+    outcome = Migration(config, plan, HerePool(), tmp_path / "out", seen.append,
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0 and outcome.error is None
+    mappings = read_csv(tmp_path / "out" / "mappings.csv")
+    assert sorted(m["external_id"] for m in mappings) == sorted(f"X{i}" for i in range(60))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["rows_read"], report["created"], report["plan"]) == (61, 60, {"create": 60})
+    assert seen[-1].finished == 3 and seen[-1].done == seen[-1].total
+    shard_dirs = list((tmp_path / "out" / "shards").iterdir())
+    assert len(shard_dirs) == 3 and all((d / "mappings.csv").exists() for d in shard_dirs)
+
+
+def test_a_shard_that_stops_beating_is_given_up_and_run_again_exactly_once(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    clock = Clock()
+    pool = HerePool(dies={(1, 1)})
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0
+    assert pool.given_up == [f"no heartbeat for {migrate.STALE_S:.0f} s (its worker stopped)"]
+    assert clock.now > migrate.STALE_S
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    clock = Clock()
+    dies = {(0, attempt) for attempt in range(1, migrate.MAX_ATTEMPTS + 1)}
+    outcome = Migration(config, plan_migration(config, 2), HerePool(dies), tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 1
+    assert outcome.error is not None and outcome.error.startswith("1 of 2 shards failed; shard")
+    assert f"({migrate.MAX_ATTEMPTS} attempts)" in outcome.error
+    assert 0 < len(read_csv(tmp_path / "out" / "mappings.csv")) < 60
+
+
+def test_what_a_migration_needs_is_checked_before_anything_is_submitted(
+    tmp_path: Path, config: SyncConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InputError, match="--shards must be at least 1"):
+        plan_migration(config, 0)
+    with pytest.raises(InputError, match="needs an API every worker reaches"):
+        plan_migration(SyncConfig(sources=config.sources, state=config.state), 2)
+    with pytest.raises(InputError, match="needs --state"):
+        migration_config(config.sources, None, config.target, None, "", None, None)
+    monkeypatch.delenv("VERIFONE_API_KEY")
+    with pytest.raises(InputError):
+        plan_migration(config, 2)
+    (tmp_path / "missing.toml").unlink(missing_ok=True)
+    with pytest.raises(InputError):
+        bad = migration_config([str(tmp_path / "nope.csv")], None, config.target, "E1",
+                               config.state, None, None)  # fmt: skip
+        plan_migration(bad, 2)

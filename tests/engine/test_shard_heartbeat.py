@@ -1,0 +1,38 @@
+"""A shard's heartbeat: it beats from its own thread while the run works, then says how it ended."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.state.db import connect
+from connectors.state.shard_runs import ShardRuns
+from engine import shard_heartbeat
+from engine.runner import InlineRunner
+from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
+
+
+def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shard_heartbeat, "BEAT_S", 0.05)
+    state = str(tmp_path / "state.db")
+    runs = ShardRuns(connect(state))
+    runs.submit("m1", "E1 1/1", 1)
+    seen: list[tuple[int, int]] = []
+    with ShardHeartbeat(state, "m1", "E1 1/1", 1) as heartbeat:
+        runner = BeatingRunner(
+            InlineRunner(lambda done, total: seen.append((done, total))), heartbeat
+        )
+        runner.progress(3, 10)
+        time.sleep(0.5)  # busy (a census, a rate limit's wall): no progress, still beating
+        beating = runs.read("m1")["E1 1/1"]
+        assert beating.beats >= 4 and (beating.rows_done, beating.rows_total) == (3, 10)
+        assert runner.step("double", lambda x: 2 * x, 21) == 42
+        heartbeat.finish("ok", {"created": 10}, None)
+    ended = runs.read("m1")["E1 1/1"]
+    assert (ended.status, ended.report) == ("ok", {"created": 10}) and seen == [(3, 10)]
+    time.sleep(0.2)
+    assert runs.read("m1")["E1 1/1"].beats == ended.beats  # no beat after the end
