@@ -36,3 +36,16 @@ async def _check(flow_name: str, name: str) -> None:
         f"deployment {flow_name}/{name} exists on the Prefect server (runs on {runs_on}) and "
         "custsync serve did not make it: serving would take it over; pass --name another"
     )
+
+
+def check_cron(cron: str) -> None:
+    """--cron as Prefect's schedules take it, or exit 2 now (not a traceback from Prefect)."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron)
+    except ValueError:
+        raise InputError(
+            f"--cron {cron!r} is not a cron expression (minute hour day month weekday, "
+            "e.g. '0 2 * * *')"
+        ) from None

@@ -15,39 +15,16 @@ from connectors.state.db import DEFAULT_STATE
 from engine.backfill import run_backfill
 from engine.config import SyncConfig
 from flows.prefect_runner import PrefectRunner, failed_in_one_line
-from schemas.report import BackfillReport
-
-
-def readiness_markdown(report: BackfillReport) -> str:
-    """Readiness before/after by country, as a markdown table (the console's rows)."""
-    lines = [
-        "# 3-D Secure readiness",
-        "",
-        f"**{report.ready_before:.1%}** ready before, **{report.ready_after:.1%}** after; "
-        f"{report.done()}.",
-        "",
-        "| country | customers | ready before | ready after |",
-        "|---|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {row.country} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
-        for row in report.countries()
-    ]
-    return "\n".join(lines)
+from schemas.run_summary import readiness_markdown
 
 
 @flow(name="backfill-3ds", log_prints=False, persist_result=False)
 def backfill_3ds(
-    sources: list[str],
-    mapping: str | None = None,
-    target: str = "local",
-    entity_id: str | None = None,
-    state: str = DEFAULT_STATE,
-    out: str | None = None,
-    rate_limit: float | None = None,
-    dry_run: bool = False,
+    sources: list[str], mapping: str | None = None, target: str = "local",
+    entity_id: str | None = None, state: str = DEFAULT_STATE, out: str | None = None,
+    rate_limit: float | None = None, dry_run: bool = False,
     credentials_blocks: dict[str, str] | None = None,
-) -> dict[str, Any] | State[Any]:
+) -> dict[str, Any] | State[Any]:  # fmt: skip
     """Make the billing records of customers already in the API 3-D Secure ready."""
     parameters = dict(locals())
     try:

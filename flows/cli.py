@@ -8,11 +8,11 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from connectors.errors import InputError, RunError
+from connectors.errors import InputError
 from connectors.state.db import DEFAULT_STATE
 from flows.cli_support import (
     INTERRUPTED,
@@ -20,32 +20,30 @@ from flows.cli_support import (
     EncodingOpt,
     MappingOpt,
     Options,
+    OutOpt,
     OutputOpt,
     ProfileOpt,
     SourcesArg,
+    StateOpt,
     StrictOpt,
     default_out_dir,
     errors_as_exit,
     fail,
     print_json,
     progress_bar,
+    say_why,
     wants_json,
 )
+from flows.migrate_cli import migrate
 from flows.run_history import runs_app
 
 if TYPE_CHECKING:
     from engine.config import SyncConfig
     from engine.sync import SyncOutcome
 
-app = typer.Typer(
-    name="custsync",
-    help="Load and keep CRM customers in the Verifone Customer API.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
-OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
+HELP = "Load and keep CRM customers in the Verifone Customer API."
+app = typer.Typer(name="custsync", help=HELP, no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)  # fmt: skip
 
 
 def _print_version(value: bool) -> None:
@@ -60,13 +58,9 @@ def _print_version(value: bool) -> None:
 def _global(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
-    _version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version."
-        ),
-    ] = False,
-) -> None:
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version.")] = False,
+) -> None:  # fmt: skip
     Options.verbose, Options.quiet = verbose, quiet
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -89,15 +83,10 @@ def sandbox(context: typer.Context) -> None:
 
 @app.command()
 def validate(
-    sources: SourcesArg,
-    mapping: MappingOpt = None,
-    profile: ProfileOpt = "api",
-    encoding: EncodingOpt = None,
-    delimiter: DelimiterOpt = None,
-    out: OutOpt = None,
-    strict: StrictOpt = False,
-    output: OutputOpt = "text",
-) -> None:
+    sources: SourcesArg, mapping: MappingOpt = None, profile: ProfileOpt = "api",
+    encoding: EncodingOpt = None, delimiter: DelimiterOpt = None, out: OutOpt = None,
+    strict: StrictOpt = False, output: OutputOpt = "text",
+) -> None:  # fmt: skip
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
     from engine.config import profile_of, read_options
     from engine.validate import run_validate
@@ -121,65 +110,38 @@ def validate(
 
 @app.command()
 def sync(
-    sources: SourcesArg,
-    mapping: MappingOpt = None,
-    target: Annotated[
-        str,
-        typer.Option(help="local (embedded sandbox), sandbox, us-sandbox, emea, us, nz, or a URL."),
-    ] = "local",
-    entity_id: Annotated[
-        str | None,
-        typer.Option("--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID)."),
-    ] = None,
-    state: StateOpt = DEFAULT_STATE,
-    out: OutOpt = None,
-    rate_limit: Annotated[
-        float | None, typer.Option("--rate-limit", help="Requests per second allowed.")
-    ] = None,
+    sources: SourcesArg, mapping: MappingOpt = None,
+    target: Annotated[str, typer.Option(
+        help="local (embedded sandbox), sandbox, us-sandbox, emea, us, nz, or a URL.")] = "local",
+    entity_id: Annotated[str | None, typer.Option(
+        "--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID).")] = None,
+    state: StateOpt = DEFAULT_STATE, out: OutOpt = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        "--rate-limit", help="Requests per second allowed.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at most.")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Plan only; send and change nothing.")
-    ] = False,
-    profile: ProfileOpt = "api",
-    encoding: EncodingOpt = None,
-    delimiter: DelimiterOpt = None,
-    match_on: Annotated[
-        list[str] | None,
-        typer.Option(help="Adopt an existing customer with these fields instead of creating one."),
-    ] = None,
-    match_required: Annotated[
-        bool,
-        typer.Option(
-            "--match-required", help="With --match-on: reject a row whose match fields are empty."
-        ),
-    ] = False,
-    delete_missing: Annotated[
-        bool, typer.Option("--delete-missing", help="Delete customers whose id left the export.")
-    ] = False,
-    max_deletes: Annotated[
-        int | None, typer.Option(help="Deletions allowed (default: 5% of known customers).")
-    ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Plan only; send and change nothing.")] = False,
+    profile: ProfileOpt = "api", encoding: EncodingOpt = None, delimiter: DelimiterOpt = None,
+    match_on: Annotated[list[str] | None, typer.Option(
+        help="Adopt an existing customer with these fields instead of creating one.")] = None,
+    match_required: Annotated[bool, typer.Option(
+        "--match-required", help="With --match-on: reject a row whose match fields are empty.",
+    )] = False,
+    delete_missing: Annotated[bool, typer.Option(
+        "--delete-missing", help="Delete customers whose id left the export.")] = False,
+    max_deletes: Annotated[int | None, typer.Option(
+        help="Deletions allowed (default: 5% of known customers).")] = None,
     strict: StrictOpt = False,
-    new_target: Annotated[
-        bool,
-        typer.Option(
-            "--new-target",
-            help="The state store's mappings belong to another API: forget them, start afresh.",
-        ),
-    ] = False,
-    crm_update: Annotated[
-        str,
-        typer.Option(help="With a [writeback] mapping: changed UUIDs since the last, or full."),
-    ] = "changed",
-    max_rejected: Annotated[
-        float | None,
-        typer.Option("--max-rejected", help="Fail the run (exit 1) past this % of rows rejected."),
-    ] = None,
-    max_failed: Annotated[
-        int, typer.Option("--max-failed", help="Failed rows tolerated (default 0: any fails).")
-    ] = 0,
+    new_target: Annotated[bool, typer.Option("--new-target", help=(
+        "The state store's mappings belong to another API: forget them, start afresh."))] = False,
+    crm_update: Annotated[str, typer.Option(
+        help="With a [writeback] mapping: changed UUIDs since the last, or full.")] = "changed",
+    max_rejected: Annotated[float | None, typer.Option(
+        "--max-rejected", help="Fail the run (exit 1) past this % of rows rejected.")] = None,
+    max_failed: Annotated[int, typer.Option(
+        "--max-failed", help="Failed rows tolerated (default 0: any fails).")] = 0,
     output: OutputOpt = "text",
-) -> None:
+) -> None:  # fmt: skip
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
     from engine.config import SyncConfig, match_fields, profile_of, read_options
     from flows.summary import print_sync
@@ -187,83 +149,25 @@ def sync(
     with errors_as_exit():
         as_json = wants_json(output)
         config = SyncConfig(
-            sources=sources,
-            mapping_path=mapping,
-            target=target,
-            entity_id=entity_id,
-            state=state,
-            out_dir=out,
-            rate_limit=rate_limit,
-            concurrency=concurrency,
-            dry_run=dry_run,
-            profile=profile_of(profile),
-            read_options=read_options(encoding, delimiter),
-            match_on=match_fields(match_on),
-            match_required=match_required,
-            delete_missing=delete_missing,
-            max_deletes=max_deletes,
-            strict=strict,
-            new_target=new_target,
-            crm_update=crm_update,
-            max_rejected_pct=max_rejected,
-            max_failed=max_failed,
-        )
+            sources=sources, mapping_path=mapping, target=target, entity_id=entity_id,
+            state=state, out_dir=out, rate_limit=rate_limit, concurrency=concurrency,
+            dry_run=dry_run, profile=profile_of(profile),
+            read_options=read_options(encoding, delimiter), match_on=match_fields(match_on),
+            match_required=match_required, delete_missing=delete_missing,
+            max_deletes=max_deletes, strict=strict, new_target=new_target, crm_update=crm_update,
+            max_rejected_pct=max_rejected, max_failed=max_failed,
+        )  # fmt: skip
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)
     if as_json:
         print_json(outcome.report.as_json())
     elif not Options.quiet:
         print_sync(outcome.report, outcome.out_dir)
-    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
+    say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
     raise typer.Exit(outcome.exit_code)
 
 
-def _say_why(error: str | None, exit_code: int, failed: int, out_dir: Path) -> None:
-    """On stderr, the one line a run that did not succeed ends with, even with -q."""
-    if error:
-        typer.echo(f"custsync: error: {error}", err=True)
-    elif exit_code != 0:
-        rows = f"{failed:,} row{'s' if failed != 1 else ''} failed" if failed else "the run failed"
-        typer.echo(f"custsync: {rows}; reasons in {out_dir}/rejects.csv", err=True)
-
-
-@app.command()
-def migrate(
-    sources: SourcesArg,
-    mapping: MappingOpt = None,
-    target: Annotated[str, typer.Option(help="Target name or URL every worker reaches.")] = "emea",
-    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
-    state: Annotated[str, typer.Option(help="The store every shard shares (postgresql://).")] = "",
-    shards: Annotated[int, typer.Option(help="Shards per entity (by a hash of the id).")] = 4,
-    work_pool: Annotated[str, typer.Option(help="Prefect process work pool.")] = "custsync",
-    out: OutOpt = None,
-    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
-    match_on: Annotated[list[str] | None, typer.Option(help="As for sync.")] = None,
-) -> None:
-    """Sync a big export in shards on a Prefect work pool's workers (PREFECT_API_URL)."""
-    from flows.migrate_flow import CONSOLE, OUTCOME, migrate_customers
-    from flows.summary import migrate_line, print_sync
-
-    with errors_as_exit():
-        if not os.environ.get("PREFECT_API_URL"):
-            raise InputError("custsync migrate needs a Prefect server: set PREFECT_API_URL")
-        outcomes: list[Any] = []
-        console, got = CONSOLE.set(None if Options.quiet else migrate_line), OUTCOME.set(outcomes)
-        try:
-            migrate_customers(sources, str(mapping) if mapping else None, target, entity_id,
-                              state, shards, work_pool, str(out) if out else None, rate_limit,
-                              match_on)  # fmt: skip
-        except RunError:
-            if not outcomes:
-                raise
-        finally:
-            CONSOLE.reset(console)
-            OUTCOME.reset(got)
-    outcome = outcomes[0]
-    if not Options.quiet:
-        print_sync(outcome.report, outcome.out_dir)
-    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
-    raise typer.Exit(outcome.exit_code)
+app.command()(migrate)
 
 
 mappings_app = typer.Typer(help="The external id -> customer UUID mappings in the state store.")
@@ -274,8 +178,7 @@ app.add_typer(runs_app, name="runs")
 @mappings_app.command("export")
 def mappings_export(
     out: Annotated[Path, typer.Option(help="Target file: .csv or .parquet.")],
-    state: StateOpt = DEFAULT_STATE,
-) -> None:
+    state: StateOpt = DEFAULT_STATE) -> None:  # fmt: skip
     """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
     from connectors.artifacts import export_mappings
     from engine.history import read_store
@@ -302,20 +205,16 @@ def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> Syn
 
 @app.command("backfill-3ds")
 def backfill_3ds(
-    sources: SourcesArg,
-    mapping: MappingOpt = None,
+    sources: SourcesArg, mapping: MappingOpt = None,
     target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
     entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
     state: StateOpt = DEFAULT_STATE,
     out: Annotated[Path | None, typer.Option(help="Artefact folder.")] = None,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Judge and report; update nothing.")
-    ] = False,
-    encoding: EncodingOpt = None,
-    delimiter: DelimiterOpt = None,
-    output: OutputOpt = "text",
-) -> None:
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Judge and report; update nothing.")] = False,
+    encoding: EncodingOpt = None, delimiter: DelimiterOpt = None, output: OutputOpt = "text",
+) -> None:  # fmt: skip
     """Make the billing records of customers already in the API 3-D Secure ready."""
     from connectors.state.db import state_exists
     from engine.backfill import run_backfill
@@ -338,27 +237,27 @@ def backfill_3ds(
         print_json(outcome.report.as_json())
     elif not Options.quiet:
         print_backfill(outcome.report, outcome.out_dir)
-    _say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
+    say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
     raise typer.Exit(outcome.exit_code)
 
 
 @app.command()
 def serve(
-    sources: SourcesArg,
-    mapping: MappingOpt = None,
+    sources: SourcesArg, mapping: MappingOpt = None,
     cron: Annotated[str, typer.Option(help="When to run (cron, UTC).")] = "0 2 * * *",
     target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
     entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
     state: StateOpt = DEFAULT_STATE,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
-    name: Annotated[str, typer.Option(help="Deployment name (never one serve did not make).")] = (
-        "nightly-sync-served"
-    ),
-) -> None:
+    name: Annotated[str, typer.Option(
+        help="Deployment name (never one serve did not make).")] = "nightly-sync-served",
+) -> None:  # fmt: skip
     """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
     PREFECT_API_URL). Credentials come from this process's environment."""
     with errors_as_exit():
-        _check_cron(cron)
+        from connectors.prefect_deployments import check_cron
+
+        check_cron(cron)
         if not os.environ.get("PREFECT_API_URL"):
             raise InputError(
                 "custsync serve needs a Prefect server: run `prefect server start` and set "
@@ -391,21 +290,8 @@ def alerts(
         typer.echo(f"custsync: automation {name!r} ({automation}) notifies {notify} of failed runs")
 
 
-def _check_cron(cron: str) -> None:
-    """--cron as Prefect's schedules take it, or exit 2 now (not a traceback from Prefect)."""
-    from prefect.client.schemas.schedules import CronSchedule
-
-    try:
-        CronSchedule(cron=cron)
-    except ValueError:
-        raise InputError(
-            f"--cron {cron!r} is not a cron expression (minute hour day month weekday, "
-            "e.g. '0 2 * * *')"
-        ) from None
-
-
 def _announce_target(description: str) -> None:
-    if not Options.quiet:
+    if not Options.quiet:  # on stderr: stdout is the report's, with --output json
         typer.echo(f"custsync: target: {description}", err=True)
 
 

@@ -57,6 +57,8 @@ DelimiterOpt = Annotated[
 ]
 
 
+StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
 OutputOpt = Annotated[
     str, typer.Option("--output", help="text (default), or json: the report alone on stdout.")
 ]
@@ -135,3 +137,12 @@ def errors_as_exit() -> Iterator[None]:
         raise fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.main): Click would say "Aborted!"
         raise fail(INTERRUPTED, 130) from None
+
+
+def say_why(error: str | None, exit_code: int, failed: int, out_dir: Path) -> None:
+    """On stderr, the one line a run that did not succeed ends with, even with -q."""
+    if error:
+        typer.echo(f"custsync: error: {error}", err=True)
+    elif exit_code != 0:
+        rows = f"{failed:,} row{'s' if failed != 1 else ''} failed" if failed else "the run failed"
+        typer.echo(f"custsync: {rows}; reasons in {out_dir}/rejects.csv", err=True)

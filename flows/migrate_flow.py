@@ -1,9 +1,6 @@
-"""The ``migrate-customers`` Prefect flow: the parent of a migration (``engine/migrate.py``).
-
-It runs where ``custsync migrate`` runs (or on a worker, from the ``migration`` deployment);
-its shards are ``sync-customers`` flow runs of the ``migrate-shard`` deployment, registered
-here on the pool named, so no ``prefect deploy`` comes first.
-"""
+"""The ``migrate-customers`` flow, parent of a migration (``engine/migrate.py``), where
+``custsync migrate`` runs or on a worker; its shards are ``sync-customers`` runs of the
+``migrate-shard`` deployment it registers on the pool (no ``prefect deploy`` first)."""
 
 from __future__ import annotations
 
@@ -23,7 +20,7 @@ from engine.migrate import MigrateOutcome, MigrationProgress
 from flows.prefect_runner import failed_in_one_line
 from flows.sync_flow import sync_customers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT, ENTRYPOINT = Path(__file__).resolve().parents[1], "flows/sync_flow.py:sync_customers"
 # Set by the CLI around its call: the console's progress, and where the outcome goes.
 CONSOLE: ContextVar[Callable[[MigrationProgress], None] | None] = ContextVar("custsync_migrate")
 OUTCOME: ContextVar[list[MigrateOutcome]] = ContextVar("custsync_migrate_outcome")
@@ -43,28 +40,25 @@ def migrate_customers(
     console = CONSOLE.get(None)
     try:
         load_credentials_into_environment(credentials_blocks)
-        config = migrate.migration_config(
-            sources, mapping, target, entity_id, state, rate_limit, match_on
-        )
+        config = migrate.migration_config(sources, mapping, target, entity_id, state,
+                                          rate_limit, match_on)  # fmt: skip
         plan = migrate.plan_migration(config, shards)
         pool.ensure_process_pool(work_pool)
-        entrypoint = "flows/sync_flow.py:sync_customers"
-        shard_flow = pool.register_deployment(
-            sync_customers, "migrate-shard", work_pool, str(ROOT), entrypoint
-        )
+        shard_flow = pool.register_deployment(sync_customers, "migrate-shard", work_pool,
+                                              str(ROOT), ENTRYPOINT)  # fmt: skip
         artifact = pool.ProgressArtifact("migrate-progress", "Rows of every shard done")
 
         def show(seen: MigrationProgress) -> None:
-            artifact.update(seen.done, seen.total)
+            if seen.total:
+                artifact.update(seen.done, seen.total)
             if console is not None:
                 console(seen)
 
         migration_id = str(flow_run.get_id() or "")[:13].rstrip("-") or None
         out_dir = Path(out or f"out/migrate-{migration_id}")
         blocks = {"credentials_blocks": credentials_blocks}
-        shards_on = pool.PrefectShardPool(shard_flow)
-        migration = migrate.Migration(config, plan, shards_on, out_dir, show, migration_id, blocks)
-        outcome = migration.run()
+        outcome = migrate.Migration(config, plan, pool.PrefectShardPool(shard_flow), out_dir,
+                                    show, migration_id, blocks).run()  # fmt: skip
         OUTCOME.get([]).append(outcome)
         if outcome.exit_code:
             raise RunError(outcome.error or "the migration failed")

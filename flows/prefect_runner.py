@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from connectors.prefect_pool import ProgressArtifact, publish_summary
 from engine.runner import InlineRunner
 from schemas.report import SyncReport
 from schemas.run_summary import summary_markdown
@@ -49,8 +50,7 @@ class PrefectRunner(InlineRunner):
 
     def __init__(self, progress: Callable[[int, int], None] | None = None) -> None:
         super().__init__(progress)
-        self._progress_id: Any = None
-        self._last_percent = -1.0
+        self._artifact: ProgressArtifact | None = None
 
     def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
         """Run one step as a Prefect task."""
@@ -63,29 +63,13 @@ class PrefectRunner(InlineRunner):
 
     def progress(self, done: int, total: int) -> None:
         """The progress artifact, updated once per percent (not per row)."""
-        from prefect.artifacts import create_progress_artifact, update_progress_artifact
-
         super().progress(done, total)
-        percent = 100.0 * done / total if total else 100.0
-        if self._progress_id is None:
-            self._progress_id = create_progress_artifact(
-                progress=percent, key="sync-progress", description="Rows sent to the Customer API"
-            )
-        elif percent - self._last_percent >= 1.0 or done == total:
-            update_progress_artifact(self._progress_id, progress=percent)
-        else:
-            return
-        self._last_percent = percent
+        if self._artifact is None:
+            self._artifact = ProgressArtifact("sync-progress", "Rows sent to the Customer API")
+        self._artifact.update(done, total)
 
     def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
-        """The summary (markdown) and the first rejects (a table) as artifacts."""
-        from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
+        """The summary (markdown) and the first rejects (a table: reasons and row numbers
+        only, rejects carry no shopper values) as artifacts."""
         text = summary_markdown(report, out_dir, rejects.to_dicts())
-        create_markdown_artifact(text, key="sync-summary", description="Sync summary")
-        # Reasons and row numbers only: rejects carry no shopper values.
-        table = rejects.head(500).to_dicts()
-        if table:
-            create_table_artifact(
-                table, key="sync-rejects", description="Rejected rows (first 500)"
-            )
+        publish_summary(text, rejects.head(500).to_dicts())

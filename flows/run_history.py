@@ -10,7 +10,14 @@ import typer
 from connectors.errors import InputError
 from connectors.state.db import DEFAULT_STATE
 from engine.history import COLUMNS, COUNTS, read_store, run_row
-from flows.cli_support import Options, OutputOpt, errors_as_exit, stdout_console, wants_json
+from flows.cli_support import (
+    Options,
+    OutputOpt,
+    StateOpt,
+    errors_as_exit,
+    stdout_console,
+    wants_json,
+)
 
 if TYPE_CHECKING:  # Rich loads with the table, not with every command
     from rich.console import Console
@@ -19,16 +26,14 @@ runs_app = typer.Typer(
     help="The runs recorded in the state store: custsync runs [--last N], runs show RUN_ID.",
     invoke_without_command=True,
 )
-StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
 
 
 @runs_app.callback()
 def runs(
-    context: typer.Context,
-    state: StateOpt = DEFAULT_STATE,
+    context: typer.Context, state: StateOpt = DEFAULT_STATE,
     last: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
     output: OutputOpt = "text",
-) -> None:
+) -> None:  # fmt: skip
     """List the latest runs: when, command, target, counts, duration, outcome."""
     if context.invoked_subcommand is not None:
         return
@@ -46,9 +51,8 @@ def runs(
 @runs_app.command("show")
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id, as `custsync runs` lists them.")],
-    state: StateOpt = DEFAULT_STATE,
-    output: OutputOpt = "text",
-) -> None:
+    state: StateOpt = DEFAULT_STATE, output: OutputOpt = "text",
+) -> None:  # fmt: skip
     """Print one run's record and report."""
     with errors_as_exit():
         as_json = wants_json(output)
@@ -84,8 +88,8 @@ def print_run(record: dict[str, Any], console: Console | None = None) -> None:
 
     console = console or stdout_console()
     table = Table(title=f"run {record['run_id']}", show_header=False)
-    table.add_column("what")
-    table.add_column("value")
+    for name in ("what", "value"):
+        table.add_column(name)
     for key in ("command", "target", "started_at", "finished_at", "status"):
         table.add_row(key, str(record.get(key) or ""))
     for key, value in (record.get("report") or {}).items():

@@ -20,19 +20,20 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
     table = Table(title=f"custsync validate ({report['profile']} profile)", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("rows read", f"{report['rows_read']:,}")
-    table.add_row("valid", f"{report['rows_valid']:,}")
-    table.add_row("rejected", f"{report['rows_rejected']:,}")
-    table.add_row("values left out", f"{report.get('values_left_out', 0):,}")
+    for label, key in (
+        ("rows read", "rows_read"),
+        ("valid", "rows_valid"),
+        ("rejected", "rows_rejected"),
+        ("values left out", "values_left_out"),
+    ):
+        table.add_row(label, f"{report.get(key, 0):,}")  # fmt: skip
     share = report["threeds_ready_share"]
     table.add_row("3-D Secure ready (of valid)", f"{report['threeds_ready']:,} ({share:.1%})")
     console.print(table)
     if report["rejects_by_reason"]:
         reasons = Table(title="Problems (rows rejected, or values left out)", show_lines=False)
-        reasons.add_column("field")
-        reasons.add_column("reason")
-        reasons.add_column("rows", justify="right")
-        reasons.add_column("for example")
+        for name in ("field", "reason", "rows", "for example"):
+            reasons.add_column(name, justify="right" if name == "rows" else "left")
         examples = report.get("reject_examples", {})
         for (field, reason), count in _top_pairs(report)[:12]:
             reasons.add_row(field, reason, f"{count:,}", examples.get(f"{field}: {reason}", ""))

@@ -1,10 +1,7 @@
-"""The ``sync-customers`` Prefect flow: the one definition that the CLI (under a Prefect
-server), deployments, work pools and ``custsync serve`` all run.
-
-A thin shell over ``engine/sync.py``: each step is a Prefect task, progress and the summary are
-artifacts, and a run with failed rows (or stopped by the API) ends in a Failed flow run, after
-writing its artefacts.
-"""
+"""The ``sync-customers`` flow that the CLI (under a Prefect server), deployments, work pools,
+``custsync serve`` and a migration's shards all run: a thin shell over ``engine/sync.py``
+(steps as tasks, progress and summary as artifacts; failed rows: a Failed run, after its
+artefacts)."""
 
 from __future__ import annotations
 
@@ -25,31 +22,16 @@ from flows.prefect_runner import WATCHER, PrefectRunner, Watcher, failed_in_one_
 
 @flow(name="sync-customers", log_prints=False, persist_result=False)
 def sync_customers(
-    sources: list[str],
-    mapping: str | None = None,
-    target: str = "local",
-    entity_id: str | None = None,
-    state: str = DEFAULT_STATE,
-    out: str | None = None,
-    rate_limit: float | None = None,
-    concurrency: int | None = None,
-    dry_run: bool = False,
-    profile: str = "api",
-    encoding: str | None = None,
-    delimiter: str | None = None,
-    credentials_blocks: dict[str, str] | None = None,
-    match_on: list[str] | None = None,
-    match_required: bool = False,
-    delete_missing: bool = False,
-    max_deletes: int | None = None,
-    strict: bool = False,
-    new_target: bool = False,
-    crm_update: str = "changed",
-    max_rejected_pct: float | None = None,
-    max_failed: int = 0,
-    shard: list[Any] | None = None,
-    migration: list[Any] | None = None,
-) -> dict[str, Any] | State[Any]:
+    sources: list[str], mapping: str | None = None, target: str = "local",
+    entity_id: str | None = None, state: str = DEFAULT_STATE, out: str | None = None,
+    rate_limit: float | None = None, concurrency: int | None = None, dry_run: bool = False,
+    profile: str = "api", encoding: str | None = None, delimiter: str | None = None,
+    credentials_blocks: dict[str, str] | None = None, match_on: list[str] | None = None,
+    match_required: bool = False, delete_missing: bool = False, max_deletes: int | None = None,
+    strict: bool = False, new_target: bool = False, crm_update: str = "changed",
+    max_rejected_pct: float | None = None, max_failed: int = 0,
+    shard: list[Any] | None = None, migration: list[Any] | None = None,
+) -> dict[str, Any] | State[Any]:  # fmt: skip
     """Validate CRM exports and upsert them into the Customer API; write the UUIDs back.
 
     ``credentials_blocks`` names Prefect Secret blocks to read credentials from, e.g.
@@ -98,20 +80,10 @@ def run_as_flow(
 
 
 def serve_parameters(
-    sources: list[str],
-    mapping: Path | None,
-    target: str,
-    entity_id: str | None,
-    state: str,
+    sources: list[str], mapping: Path | None, target: str, entity_id: str | None, state: str,
     rate_limit: float | None,
-) -> dict[str, Any]:
+) -> dict[str, Any]:  # fmt: skip
     """Flow parameters for ``custsync serve`` (validated against the flow's signature)."""
-    parameters: dict[str, Any] = {
-        "sources": sources,
-        "mapping": str(mapping) if mapping else None,
-        "target": target,
-        "entity_id": entity_id,
-        "state": state,
-        "rate_limit": rate_limit,
-    }
-    return sync_customers.validate_parameters(parameters)
+    return sync_customers.validate_parameters({
+        "sources": sources, "mapping": str(mapping) if mapping else None, "target": target,
+        "entity_id": entity_id, "state": state, "rate_limit": rate_limit})  # fmt: skip

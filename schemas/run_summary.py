@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.report import SyncReport
+from schemas.report import BackfillReport, SyncReport
 
 FIRST_FAILURES = 20
 
@@ -46,3 +46,21 @@ def _cell(value: object) -> str:
     for char, escaped in (("|", "\\|"), ("\n", " "), ("[", "\\["), ("]", "\\]")):
         text = text.replace(char, escaped)
     return text
+
+
+def readiness_markdown(report: BackfillReport) -> str:
+    """Readiness before/after by country, as a markdown table (the console's rows)."""
+    lines = [
+        "# 3-D Secure readiness",
+        "",
+        f"**{report.ready_before:.1%}** ready before, **{report.ready_after:.1%}** after; "
+        f"{report.done()}.",
+        "",
+        "| country | customers | ready before | ready after |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row.country} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
+        for row in report.countries()
+    ]
+    return "\n".join(lines)

@@ -46,17 +46,3 @@ def test_backfill_flow_publishes_readiness(
             return {a.key for a in await client.read_artifacts() if a.key}
 
     assert "readiness" in asyncio.run(keys())
-
-
-def test_readiness_markdown_is_by_country() -> None:
-    from flows.backfill_flow import readiness_markdown
-    from schemas.report import BackfillReport
-
-    report = BackfillReport(
-        ready_before=0.25, ready_after=0.75, updated=2,
-        by_country_before={"GB": {"customers": 4, "ready": 1}},
-        by_country_after={"GB": {"customers": 4, "ready": 3}, "FR": {"customers": 0, "ready": 0}},
-    )  # fmt: skip
-    text = readiness_markdown(report)
-    assert "**25.0%** ready before, **75.0%** after; updated 2 customers." in text
-    assert "| GB | 4 | 1 | 3 |" in text and "| FR | 0 | 0 | 0 |" in text

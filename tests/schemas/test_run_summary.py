@@ -30,3 +30,17 @@ def test_reasons_artefacts_and_first_failures_are_shown_without_links() -> None:
 def test_a_clean_run_shows_its_counts_alone() -> None:
     text = summary_markdown(SyncReport(rows_read=3, created=3, run_id="r", target="local"))
     assert "| created | 3 |" in text and "reasons" not in text and "First rows" not in text
+
+
+def test_readiness_markdown_is_by_country() -> None:
+    from schemas.report import BackfillReport
+    from schemas.run_summary import readiness_markdown
+
+    report = BackfillReport(
+        ready_before=0.25, ready_after=0.75, updated=2,
+        by_country_before={"GB": {"customers": 4, "ready": 1}},
+        by_country_after={"GB": {"customers": 4, "ready": 3}, "FR": {"customers": 0, "ready": 0}},
+    )  # fmt: skip
+    text = readiness_markdown(report)
+    assert "**25.0%** ready before, **75.0%** after; updated 2 customers." in text
+    assert "| GB | 4 | 1 | 3 |" in text and "| FR | 0 | 0 | 0 |" in text
