@@ -150,8 +150,8 @@ def _shard(value: list[Any] | None) -> Shard | None:
     """A shard as flow parameters carry it: ``[index, count, entity]``."""
     if not value:
         return None
-    index, count, entity = value
-    return Shard(int(index), int(count), entity)
+    index, count, entity, *orphans = value
+    return Shard(int(index), int(count), entity, bool(orphans and orphans[0]))
 
 
 def _migration(value: list[Any] | None) -> tuple[str, int] | None:

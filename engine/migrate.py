@@ -119,6 +119,17 @@ def shard_dir(out_dir: Path, shard: Shard, attempt: int) -> Path:
     return out_dir / "shards" / f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
 
 
+def credentials_parameters(
+    blocks: dict[str, str] | None, by_entity: dict[str, dict[str, str]] | None
+) -> tuple[dict[str, str] | None, dict[str, Any], dict[str, dict[str, Any]]]:
+    """The shards' ``credentials_blocks``: the same Secret blocks for all, or each entity's own
+    (``{"E1": {"VERIFONE_USER_UID": "e1-uid", "VERIFONE_API_KEY": "e1-key"}, ...}``); and the
+    blocks the parent checks the target with (the first entity's when all have their own)."""
+    own = {entity: {"credentials_blocks": named} for entity, named in (by_entity or {}).items()}
+    parent = blocks or next(iter((by_entity or {}).values()), None)
+    return parent, {"credentials_blocks": blocks}, own
+
+
 def migration_config(
     sources: list[str], mapping: str | None, target: str, entity_id: str | None, state: str,
     rate_limit: float | None, match_on: list[str] | None,
@@ -162,7 +173,11 @@ def plan_migration(config: SyncConfig, shards: int) -> list[Shard]:
         raise InputError(
             "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
         )
-    return [Shard(i, shards, e) for e in entities for i in range(shards)]
+    # Rows that name no entity (and no --entity-id): the first shard reads them, and rejects
+    # them with their reason, as a sync would.
+    orphans = default is None
+    return [Shard(i, shards, e, orphans and n == i == 0)
+            for n, e in enumerate(entities) for i in range(shards)]  # fmt: skip
 
 
 class Migration:
@@ -177,6 +192,7 @@ class Migration:
         progress: Callable[[MigrationProgress], None] | None = None,
         migration_id: str | None = None,
         parameters: dict[str, Any] | None = None,
+        entity_parameters: dict[str, dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -186,7 +202,8 @@ class Migration:
         self.out_dir = out_dir.resolve()
         self.progress = progress
         self.migration_id = migration_id or uuid.uuid4().hex[:12]
-        self.parameters = parameters or {}  # for every shard's run (credentials blocks)
+        self.parameters = parameters or {}  # for every shard's run (credentials blocks)...
+        self.entity_parameters = entity_parameters or {}  # ...or for one entity's shards
         self.shards = [ShardState(s) for s in shards]
         self.runs = ShardRuns(connect(config.state))
         self._clock, self._sleep = clock, sleep
@@ -214,7 +231,9 @@ class Migration:
             migration=(self.migration_id, state.attempt),
             out_dir=shard_dir(self.out_dir, state.shard, state.attempt),
         )
-        state.run_id = self.pool.submit(state.shard, {**config.as_parameters(), **self.parameters})
+        own = self.entity_parameters.get(state.shard.entity, {})
+        parameters = {**config.as_parameters(), **self.parameters, **own}
+        state.run_id = self.pool.submit(state.shard, parameters)
         log.info("shard %s submitted (attempt %d)", state.shard.label, state.attempt)
 
     def watch(self) -> None:

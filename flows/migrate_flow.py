@@ -32,14 +32,18 @@ def migrate_customers(
     entity_id: str | None = None, state: str = "", shards: int = 4,
     work_pool: str = "custsync", out: str | None = None, rate_limit: float | None = None,
     match_on: list[str] | None = None, credentials_blocks: dict[str, str] | None = None,
+    entity_credentials_blocks: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any] | State[Any]:  # fmt: skip
     """Split the exports into shards by entity and id, sync each on the work pool's workers,
-    merge their artefacts; fails (after every shard ended) if any shard failed for good."""
+    merge their artefacts; fails (after every shard ended) if any shard failed for good.
+    ``entity_credentials_blocks``: each entity's own Secret blocks, for its shards."""
     from prefect.runtime import flow_run
 
     console = CONSOLE.get(None)
     try:
-        load_credentials_into_environment(credentials_blocks)
+        parent, every, own = migrate.credentials_parameters(credentials_blocks,
+                                                            entity_credentials_blocks)  # fmt: skip
+        load_credentials_into_environment(parent)
         config = migrate.migration_config(sources, mapping, target, entity_id, state,
                                           rate_limit, match_on)  # fmt: skip
         plan = migrate.plan_migration(config, shards)
@@ -56,9 +60,8 @@ def migrate_customers(
 
         migration_id = str(flow_run.get_id() or "")[:13].rstrip("-") or None
         out_dir = Path(out or f"out/migrate-{migration_id}")
-        blocks = {"credentials_blocks": credentials_blocks}
         outcome = migrate.Migration(config, plan, pool.PrefectShardPool(shard_flow), out_dir,
-                                    show, migration_id, blocks).run()  # fmt: skip
+                                    show, migration_id, every, own).run()  # fmt: skip
         OUTCOME.get([]).append(outcome)
         if outcome.exit_code:
             raise RunError(outcome.error or "the migration failed")

@@ -19,11 +19,14 @@ from schemas.normalize import clean_text
 
 @dataclass(frozen=True)
 class Shard:
-    """Shard ``index`` of ``count`` of one entity's rows."""
+    """Shard ``index`` of ``count`` of one entity's rows; ``orphans``: also the rows that name
+    no entity (when the run has no default one), so they are rejected once, with their reason,
+    rather than read by no shard."""
 
     index: int
     count: int
     entity: str
+    orphans: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.count:
@@ -53,7 +56,8 @@ def rows_of(shard: Shard, default_entity: str | None) -> pl.Expr:
     entity = clean_text("entity_id")
     if default_entity is not None:
         entity = entity.fill_null(pl.lit(default_entity))
-    return keep & (entity == shard.entity)
+    mine = entity == shard.entity
+    return keep & ((mine | entity.is_null()) if shard.orphans else mine)
 
 
 def in_shard(external_ids: list[str], shard: Shard) -> list[bool]:

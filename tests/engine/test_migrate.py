@@ -16,11 +16,17 @@ from connectors.state.db import connect
 from connectors.state.shard_runs import ShardRuns
 from engine import migrate
 from engine.config import SyncConfig
-from engine.migrate import Migration, MigrationProgress, migration_config, plan_migration
+from engine.migrate import (
+    Migration,
+    MigrationProgress,
+    credentials_parameters,
+    migration_config,
+    plan_migration,
+)
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
-from tests.conftest import KEY, USER, export, people, read_csv
+from tests.conftest import HEADER, KEY, USER, export, people, read_csv, write
 
 
 class HerePool:
@@ -33,9 +39,11 @@ class HerePool:
         self.ended: dict[str, tuple[str, str | None]] = {}
         self.given_up: list[str] = []
         self.attempts: dict[int, int] = {}
+        self.blocks: dict[str, Any] = {}
 
     def submit(self, shard: Shard, parameters: dict[str, Any]) -> str:
         run_id = f"run-{next(self.ids)}"
+        self.blocks[shard.label] = parameters.get("credentials_blocks")
         attempt = self.attempts[shard.index] = self.attempts.get(shard.index, 0) + 1
         if (shard.index, attempt) in self.dies:
             config = SyncConfig.from_parameters(parameters)
@@ -141,3 +149,28 @@ def test_what_a_migration_needs_is_checked_before_anything_is_submitted(
         bad = migration_config([str(tmp_path / "nope.csv")], None, config.target, "E1",
                                config.state, None, None)  # fmt: skip
         plan_migration(bad, 2)
+
+
+def test_each_entity_of_the_export_has_its_shards_and_may_have_its_own_credentials(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    rows = [[*row, "E-a" if i % 3 else "E-b"] for i, row in enumerate(people(30))]
+    rows.append(["X40", "x40@example.com", "Ann", "Lee", "Rome", "IT", ""])  # no entity
+    source = write(tmp_path / "entities.csv", [*HEADER, "entity_id"], rows)
+    both = migration_config([str(source)], None, config.target, None, config.state, None, None)
+    plan = plan_migration(both, 2)  # X40 names no entity: the first shard rejects it
+    assert [s.orphans for s in plan] == [True, False, False, False]
+    assert [s.label for s in plan] == ["E-a 1/2", "E-a 2/2", "E-b 1/2", "E-b 2/2"]
+    _, every, own = credentials_parameters({"VERIFONE_API_KEY": "all-key"},
+                                           {"E-b": {"VERIFONE_API_KEY": "b-key"}})  # fmt: skip
+    pool, clock = HerePool(), Clock()
+    outcome = Migration(both, plan, pool, tmp_path / "out", None, None, every, own,
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    mapped = read_csv(tmp_path / "out" / "mappings.csv")
+    by_entity = {(m["entity_id"], m["external_id"]) for m in mapped if m["customer_id"]}
+    assert len(by_entity) == 30 and ("E-b", "X0") in by_entity and ("E-a", "X1") in by_entity
+    rejected = read_csv(tmp_path / "out" / "rejects.csv")
+    assert [r["external_id"] for r in rejected] == ["X40"]
+    assert pool.blocks["E-b 1/2"] == {"VERIFONE_API_KEY": "b-key"}
+    assert pool.blocks["E-a 2/2"] == {"VERIFONE_API_KEY": "all-key"}

@@ -39,6 +39,8 @@ def test_a_shard_keeps_its_entity_s_rows_and_rows_with_no_entity_take_the_defaul
     kept = pl.concat([frame.filter(rows_of(shard, "E1")) for shard in mine.values()])
     assert sorted(kept["external_id"].to_list()) == ["a", "a", "c"]
     assert frame.filter(rows_of(Shard(0, 1, "E1"), None))["external_id"].to_list() == ["a", "c"]
+    orphans = frame.filter(rows_of(Shard(0, 1, "E2", orphans=True), None))
+    assert orphans["external_id"].to_list() == ["a", "b"]  # E2's, and the one naming none
 
 
 def test_in_shard_agrees_with_the_rows_a_shard_reads() -> None:

@@ -1,0 +1,134 @@
+"""Claim: ``custsync migrate`` spreads over workers: against a sandbox limited to 100 req/s the
+shards of 1, 2 and 3 workers together hold the limit (and use most of it); against an
+unlimited sandbox, throughput grows with the workers (this machine's 2 cores bound it).
+
+A real ``prefect server start``, real process workers (``--limit 2`` each), PostgreSQL, the
+sandbox on loopback; shards = 2 per worker.
+
+    bash .ci/start-postgres   # or any PostgreSQL
+    uv run python bench/migrate_workers.py --postgres postgresql://custsync@127.0.0.1:54329/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.shared_budget import fresh_schema
+from bench.sync_throughput import write_export
+from sandbox.faults import FaultSettings
+from sandbox.process import SandboxProcess
+
+ROOT = Path(__file__).parents[1]
+AUTH = ("bench", "bench-key")
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home"),
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "VERIFONE_USER_UID": AUTH[0], "VERIFONE_API_KEY": AUTH[1]}  # fmt: skip
+    log = (tmp / "server.log").open("wb")
+    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return server, env
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise SystemExit("the Prefect server did not start")
+
+
+def one_migration(
+    env: dict[str, str], tmp: Path, postgres: str, workers: int, rows: int, limit: float | None
+) -> dict[str, Any]:
+    pool = f"bench-{workers}-{'l' if limit else 'u'}"
+    faults = FaultSettings(rate_limit=limit) if limit else FaultSettings()
+    with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=faults) as api:
+        source = tmp / f"{pool}.csv"
+        write_export(source, rows, pool)
+        command = [*PREFECT, "worker", "start", "--pool", pool, "--limit", "2"]
+        started_workers = []
+        for _ in range(workers):
+            started_workers.append(subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True))  # fmt: skip
+        try:
+            out = tmp / f"out-{pool}"
+            started = time.perf_counter()
+            ran = subprocess.run(
+                [sys.executable, "-m", "flows", "-q", "migrate", str(source), "--target", api.url,
+                 "--entity-id", "bench", "--state", fresh_schema(postgres), "--shards",
+                 str(2 * workers), "--work-pool", pool, "--out", str(out)],
+                env=env, cwd=ROOT, capture_output=True, text=True,
+            )  # fmt: skip
+            wall = time.perf_counter() - started
+            if ran.returncode != 0:
+                raise SystemExit(ran.stderr[-2000:])
+            report = json.loads((out / "report.json").read_text())
+            stats = api.stats()
+        finally:
+            for worker in started_workers:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(30)
+    sending = report.get("load_duration_s") or wall
+    return {"workers": workers, "limit": limit, "rows": rows, "wall_s": wall,
+            "created": report["created"], "creates_per_s_sending": report["created"] / sending,
+            "rate_limited": report["rate_limited"], "requests": report["requests"],
+            "stats": stats}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", required=True)
+    parser.add_argument("--limited-rows", type=int, default=3000)
+    parser.add_argument("--unlimited-rows", type=int, default=20000)
+    parser.add_argument("--workers", default="1,2,3")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch:
+        tmp = Path(scratch)
+        server, env = start_server(tmp)
+        try:
+            results = []
+            for limit, rows in ((100.0, args.limited_rows), (None, args.unlimited_rows)):
+                for workers in (int(w) for w in args.workers.split(",")):
+                    results.append(one_migration(env, tmp, args.postgres, workers, rows, limit))
+                    print(json.dumps({k: v for k, v in results[-1].items() if k != "stats"}),
+                          file=sys.stderr, flush=True)  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(30)
+    print(f"machine: {os.cpu_count()} cores; shards = 2 per worker, each worker --limit 2")
+    print(f"{'sandbox':<14}{'workers':>8}{'rows':>8}{'wall s':>8}{'creates/s (sending)':>21}"
+          f"{'429 share':>11}{'of limit':>10}")  # fmt: skip
+    for r in results:
+        share = r["rate_limited"] / r["requests"] if r["requests"] else 0.0
+        of_limit = f"{r['creates_per_s_sending'] / r['limit']:.1%}" if r["limit"] else "-"
+        label = f"{r['limit']:.0f}/s" if r["limit"] else "unlimited"
+        print(f"{label:<14}{r['workers']:>8}{r['rows']:>8,}{r['wall_s']:>8.1f}"
+              f"{r['creates_per_s_sending']:>21,.0f}{share:>11.2%}{of_limit:>10}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
