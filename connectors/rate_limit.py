@@ -148,7 +148,7 @@ class RequestPacer:
         nothing about the pace). Slow start looks at its last two doublings only."""
         while self._admitted and now - self._admitted[0] > ADMITTED_WINDOW_S:
             self._admitted.popleft()
-        span = max(min(0.2, window_s), min(window_s, now - self._wall_down_at))
+        span = max(0.2, min(window_s, now - self._wall_down_at))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
     def _sent_rate(self, now: float, window_s: float = 1.0) -> float:
@@ -217,7 +217,10 @@ class RequestPacer:
             # Hardly anything was sent over the last second (requests were waiting out their
             # Retry-After): what got through says nothing about the limit.
             return
-        admitted = self.admitted_rate(now, 2 * self.doubling_s if self.slow_start else 1.0)
+        # Slow start: over the slowest two doublings, whatever the latency: a fast API doubles
+        # several times in flight before the first 429 is back, and what got through over a
+        # tenth of a second overshoots the limit (a small burst passes at once).
+        admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
         if self.slow_start:
             # The pace that drew the first 429 overshot by up to one doubling: start from what
             # got through, and probe quickly from there (no ceiling yet).

@@ -1,7 +1,10 @@
 """CustomerRequest payloads from normalised rows: the body sent, and a stable hash of it.
 
 The hash is SHA-256 of a canonical JSON (every field, nulls included, fixed order) built by
-polars, so a nightly run compares one string per customer with what the store remembers.
+polars, so a nightly run compares one string per customer with what the store remembers. Both
+are columnar: the JSON from polars, the digest from the polars-hash plugin (Rust, both cores),
+not hashlib row by row. The digest is SHA-256's, byte for byte, so the hashes a store already
+holds stay valid: nothing to migrate, and an unchanged export sends nothing after an upgrade.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 from typing import Any
 
 import polars as pl
+import polars_hash as plh
 
 from schemas.api_fields import OBJECT_FIELDS, TOP_LEVEL_FIELDS
 from schemas.record_match import flatten
@@ -29,15 +33,22 @@ def _canonical_struct() -> pl.Expr:
     return pl.struct(fields)
 
 
+def payload_hash() -> pl.Expr:
+    """``v1:<sha256 hex of the canonical JSON>`` of each row. Not ``Expr.hash``: polars' own
+    hash changes across versions, and every customer would look changed after an upgrade."""
+    canonical = _canonical_struct().struct.json_encode()
+    digest = plh.CryptographicHashingNameSpace(canonical).sha2_256()
+    return pl.concat_str(pl.lit(f"{HASH_VERSION}:"), digest).alias(PAYLOAD_HASH)
+
+
 def with_payload_hash(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``payload_hash`` to rows holding every API column (entity_id filled in)."""
-    canonical = frame.select(_canonical_struct().struct.json_encode()).to_series()
-    # hashlib over a list: polars has no stable cryptographic hash (its own hash changes across
-    # versions, which would make every customer look changed after an upgrade).
-    sha256 = hashlib.sha256
-    texts = canonical.to_list()
-    digests = [f"{HASH_VERSION}:{sha256(text.encode()).hexdigest()}" for text in texts]
-    return frame.with_columns(pl.Series(PAYLOAD_HASH, digests, dtype=pl.String))
+    return frame.with_columns(payload_hash())
+
+
+def payload_hash_of_text(canonical: str) -> str:
+    """The hash of one canonical JSON text, as hashlib computes it (what stores hold)."""
+    return f"{HASH_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def request_body(row: dict[str, Any]) -> dict[str, Any]:
