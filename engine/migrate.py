@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -45,7 +46,9 @@ from schemas.shards import Shard
 log = logging.getLogger("custsync.migrate")
 
 POLL_S = 2.0
-STALE_S = 30.0  # a heartbeat that has not counted up for this long: the shard's run is gone
+# A heartbeat that has not counted up for this long: the shard's run is gone (a test's
+# environment may shorten it).
+STALE_S = float(os.environ.get("CUSTSYNC_SHARD_STALE_S") or 30.0)
 MAX_ATTEMPTS = 4
 MERGED = ("mappings.csv", "rejects.csv", "unmatched.csv")
 

@@ -78,6 +78,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A real ``prefect server start`` of the test's own."""
+    yield from _prefect_server(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One real ``prefect server start`` for the session's tests that use it (~20 s to start;
+    each uses work pools of its own names)."""
+    yield from _prefect_server(tmp_path_factory.mktemp("prefect"))
+
+
+def _prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",

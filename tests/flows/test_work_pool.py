@@ -17,12 +17,12 @@ from tests.flows.conftest import PREFECT, ROOT
 
 @pytest.mark.slow
 def test_the_demo_deployment_runs_on_a_worker_as_shipped(
-    tmp_path: Path, prefect_server: dict[str, str]
+    tmp_path: Path, shared_prefect_server: dict[str, str]
 ) -> None:
     project = tmp_path / "project"  # a checkout of the project, as on a worker's machine
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
         ".venv", ".git", "out", ".custsync", "__pycache__", ".*_cache"))  # fmt: skip
-    env = {k: v for k, v in prefect_server.items() if not k.startswith("VERIFONE_")}
+    env = {k: v for k, v in shared_prefect_server.items() if not k.startswith("VERIFONE_")}
 
     def prefect(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*PREFECT, *args], cwd=project, env=env, capture_output=True,
