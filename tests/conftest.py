@@ -181,11 +181,16 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "state.db")
         return
+    yield from postgres_schema("t")
+
+
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A store's URL in a fresh schema of the test PostgreSQL (dropped after), or a skip."""
     if not POSTGRES_URL:
         pytest.skip("set CUSTSYNC_TEST_POSTGRES_URL (.ci/run starts a server) for PostgreSQL")
     import psycopg
 
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
     # Each test in a schema of its own: same server, no cross-talk.

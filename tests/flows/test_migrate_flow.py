@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import POSTGRES_URL, export, people, read_csv
+from tests.conftest import export, people, postgres_schema, read_csv
 from tests.flows.conftest import ENV, KEY, PREFECT, ROOT, USER, on_server
 
 pytestmark = pytest.mark.slow
@@ -28,16 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def postgres_state() -> Iterator[str]:
-    if not POSTGRES_URL:
-        pytest.skip("set CUSTSYNC_TEST_POSTGRES_URL (.ci/run starts a server) for PostgreSQL")
-    import psycopg
-
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    yield from postgres_schema("m")
 
 
 class Workers:
