@@ -4,7 +4,11 @@ beside a plain-Python csv loop doing the same checks, and peak RSS flat from 1M 
 Each command runs as its own process, timed wall-clock from start to exit; peak RSS is the
 child's ru_maxrss. The 10M-row export is ten suffixed copies of the 1M one (bench/exports.py).
 
-    uv run python bench/dry_run_scale.py [--rows 1000000] [--copies 3,10]
+    uv run python bench/dry_run_scale.py [--rows 1000000] [--copies 3,10] [--library-baseline]
+
+The plain loop is issue 16's: csv.DictReader with every rule a regex, one row at a time
+(``baseline_validate.py --emails regex``); ``--library-baseline`` adds the same loop calling
+email-validator on each address (the loop bench/validate_throughput.py compares with).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--copies", default="3,10", help="larger exports, in copies of --rows")
+    parser.add_argument(
+        "--library-baseline", action="store_true", help="also the loop with email-validator"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "contacts.csv"
@@ -44,13 +51,16 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s)")  # fmt: skip
         print(f"{'':<34}{'rows':>12}{'wall s':>9}{'rows/s':>10}{'peak RSS MiB':>14}")
         rows_1 = args.rows
-        for name, (wall, rss) in (
-            ("custsync sync --dry-run", dry_run(base, Path(tmp) / "ours")),
-            ("csv.DictReader loop, same checks",
-             measure([sys.executable, str(ROOT / "bench/baseline_validate.py"), str(base),
-                      f"{tmp}/base"])),
-        ):  # fmt: skip
+        baseline = [sys.executable, str(ROOT / "bench/baseline_validate.py"), str(base),
+                    f"{tmp}/base"]  # fmt: skip
+        ours = dry_run(base, Path(tmp) / "ours")
+        plain = measure([*baseline, "--emails", "regex"])
+        runs = [("custsync sync --dry-run", ours), ("plain loop, rules as regexes", plain)]
+        if args.library_baseline:
+            runs.append(("plain loop, email-validator", measure(baseline)))
+        for name, (wall, rss) in runs:
             print(f"{name:<34}{rows_1:>12,}{wall:>9.1f}{rows_1 / wall:>10,.0f}{rss:>14,.0f}")
+        print(f"custsync is {plain[0] / ours[0]:.2f}x the plain loop's speed")
         for copies in (int(c) for c in args.copies.split(",") if c):
             big = Path(tmp) / f"contacts-x{copies}.csv"
             scale_csv(base, big, copies)

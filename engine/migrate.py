@@ -49,6 +49,12 @@ POLL_S = 2.0
 # A heartbeat that has not counted up for this long: the shard's run is gone (a test's
 # environment may shorten it).
 STALE_S = float(os.environ.get("CUSTSYNC_SHARD_STALE_S") or 30.0)
+# A run a worker has taken (PENDING, or RUNNING) that has not beaten once for this long: its
+# worker died while starting it (a run killed while PENDING stays PENDING on the server for
+# ever). Longer than STALE_S: starting a flow run's process takes seconds on a busy machine,
+# and a run given up too early costs a start (never a duplicate: the journal and the shard's
+# lock see to that).
+START_S = max(STALE_S, float(os.environ.get("CUSTSYNC_SHARD_START_S") or 90.0))
 MAX_ATTEMPTS = 4
 MERGED = ("mappings.csv", "rejects.csv", "unmatched.csv")
 
@@ -77,11 +83,11 @@ class ShardState:
     shard: Shard
     attempt: int = 0
     run_id: str = ""
-    beats: int = -1
-    beat_seen: float = 0.0  # monotonic: when the beats last counted up (or the run started)
+    beats: int = 0  # this attempt's, as the store counts them (0 when submitted)
+    beat_seen: float = 0.0  # monotonic: when the beats last counted up (or a worker took it)
     done: int = 0
     total: int = 0
-    status: str = "submitted"  # submitted, running, retrying, ok, failed
+    status: str = "submitted"  # submitted, running (it has beaten), retrying, ok, failed
     report: dict[str, Any] | None = None
     reason: str | None = None
 
@@ -226,7 +232,8 @@ class Migration:
 
     def _submit(self, state: ShardState) -> None:
         state.attempt += 1
-        state.beats, state.beat_seen, state.status = -1, self._clock(), "submitted"
+        state.beats, state.beat_seen, state.status = 0, self._clock(), "submitted"
+        state.done = state.total = 0
         self.runs.submit(self.migration_id, state.shard.label, state.attempt)
         config = dataclasses.replace(
             self.config,
@@ -260,6 +267,7 @@ class Migration:
             state.done, state.total = row.rows_done, row.rows_total
             if row.status == "ok":
                 state.status, state.report = "ok", row.report
+                state.done = state.total  # its last beat may be a little behind its end
                 return
             if row.status == "locked":  # the run it replaced still held the shard: again
                 self._again(state, row.reason or "shard locked")
@@ -274,12 +282,17 @@ class Migration:
             # The run ended and never said how (it died before its heartbeat, or the worker
             # could not start it): submit it again.
             self._again(state, message or f"its flow run ended {flow_state.lower()}")
-        elif flow_state == "RUNNING" and now - state.beat_seen > STALE_S:
-            why = f"no heartbeat for {STALE_S:.0f} s (its worker stopped)"
+        elif flow_state in ("PENDING", "RUNNING"):  # a worker has it: it must beat
+            if state.beats > 0 and now - state.beat_seen > STALE_S:
+                why = f"no heartbeat for {STALE_S:.0f} s (its worker stopped)"
+            elif state.beats == 0 and now - state.beat_seen > START_S:
+                why = f"taken by a worker but not started in {START_S:.0f} s (its worker stopped)"
+            else:
+                return
             self.pool.give_up(state.run_id, why)
             self._again(state, why)
-        elif flow_state != "RUNNING":
-            state.beat_seen = now  # waiting for a worker is not a stop
+        else:
+            state.beat_seen = now  # waiting for a worker (SCHEDULED, LATE) is not a stop
 
     def _again(self, state: ShardState, why: str) -> None:
         log.warning("shard %s attempt %d: %s", state.shard.label, state.attempt, why)

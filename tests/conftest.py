@@ -26,6 +26,18 @@ from sandbox.process import SandboxProcess
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# The suite runs on pytest-xdist workers (pyproject's addopts; `-n 0` for one process): most of
+# its time is waiting (rate-limited sandboxes, child processes starting), not computing. The
+# tests that need a Prefect server go to one worker, so the session starts each server once.
+PREFECT_FIXTURES = frozenset({"prefect_harness", "shared_prefect_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PREFECT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("prefect"))
+
+
 USER, KEY = "test-user", "test-key"
 READ_ONLY_USER, READ_ONLY_KEY = "reader", "reader-key"
 JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"

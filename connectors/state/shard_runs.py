@@ -61,7 +61,8 @@ class ShardRuns:
             "INSERT INTO migration_shard (migration_id, shard, attempt, beats, rows_done,"
             " rows_total, status) VALUES (?, ?, ?, 0, 0, 0, 'submitted')"
             " ON CONFLICT (migration_id, shard) DO UPDATE SET attempt = excluded.attempt,"
-            " beats = 0, status = 'submitted', report = NULL, reason = NULL",
+            " beats = 0, rows_done = 0, rows_total = 0, status = 'submitted', report = NULL,"
+            " reason = NULL",
             (migration_id, shard, attempt),
         )
 

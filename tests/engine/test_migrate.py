@@ -31,10 +31,15 @@ from tests.conftest import HEADER, KEY, USER, export, people, read_csv, write
 
 class HerePool:
     """Runs each shard's sync when it is submitted (so its state is known at once); the
-    attempts listed in ``dies`` never run: their run says RUNNING and never beats again."""
+    attempts listed in ``dies`` never run: their run says RUNNING and never beats again; those
+    in ``never_start`` were taken by a worker that died starting them: PENDING, never a beat."""
 
-    def __init__(self, dies: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
-        self.dies = dies
+    def __init__(
+        self,
+        dies: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+        never_start: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+    ) -> None:
+        self.dies, self.never_start = dies, never_start
         self.ids = itertools.count()
         self.ended: dict[str, tuple[str, str | None]] = {}
         self.given_up: list[str] = []
@@ -45,6 +50,9 @@ class HerePool:
         run_id = f"run-{next(self.ids)}"
         self.blocks[shard.label] = parameters.get("credentials_blocks")
         attempt = self.attempts[shard.index] = self.attempts.get(shard.index, 0) + 1
+        if (shard.index, attempt) in self.never_start:
+            self.ended[run_id] = ("PENDING", None)
+            return run_id
         if (shard.index, attempt) in self.dies:
             config = SyncConfig.from_parameters(parameters)
             assert config.migration is not None
@@ -116,6 +124,23 @@ def test_a_shard_that_stops_beating_is_given_up_and_run_again_exactly_once(
     assert outcome.exit_code == 0
     assert pool.given_up == [f"no heartbeat for {migrate.STALE_S:.0f} s (its worker stopped)"]
     assert clock.now > migrate.STALE_S
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_shard_whose_worker_died_starting_it_is_given_up_after_the_start_allowance(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    # A run killed while PENDING stays PENDING on the server, and never beats: the start
+    # allowance (longer than the heartbeat's) is what gives it up, not the heartbeat's.
+    clock = Clock()
+    pool = HerePool(never_start={(0, 1)})
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0
+    assert pool.given_up == [
+        f"taken by a worker but not started in {migrate.START_S:.0f} s (its worker stopped)"
+    ]
+    assert migrate.START_S > migrate.STALE_S and clock.now > migrate.START_S
     assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
 
 

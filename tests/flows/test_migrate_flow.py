@@ -114,7 +114,7 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
         assert time.monotonic() < deadline and run.poll() is None, workers.logs()
         time.sleep(1)
     workers.kill(0)  # the way a machine dies: the worker and its process group, kill -9
-    _, stderr = run.communicate(timeout=400)
+    stderr = finish(run, 400, workers)
     assert run.returncode == 0, stderr[-3000:] + workers.logs()
     # One customer per id: X7's last occurrence (no name, no e-mail) is the one that counts,
     # rejected; none twice, none lost, though two shards died in the middle.
@@ -130,6 +130,17 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     assert report["rate_limited"] < 0.05 * report["requests"]  # the budget held: no 429 storm
     assert "attempt 1:" in stderr  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
+
+
+def finish(run: subprocess.Popen[str], timeout: float, workers: Workers) -> str:
+    """The command's stderr once it ends; if it has not ended in ``timeout``, it is killed and
+    the test fails with what it and the workers printed (and no pipe is left open)."""
+    try:
+        return run.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        run.kill()
+        _, stderr = run.communicate()
+        pytest.fail(f"migrate did not end in {timeout:.0f} s:\n{stderr[-6000:]}\n{workers.logs()}")
 
 
 def start_migrate(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

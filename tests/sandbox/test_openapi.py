@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from sandbox.openapi import openapi_document
@@ -77,21 +77,29 @@ BASIC = "Basic " + base64.b64encode(f"{USER}:{KEY}".encode()).decode()
 # schemathesis draws from `random` inside its own strategies, which hypothesis now deprecates:
 # a warning about the tool, not about the sandbox.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-@schema.parametrize()
-# CUSTSYNC_SCHEMATHESIS_EXAMPLES=400 (with --hypothesis-seed=N) for a longer hunt.
-@settings(
-    max_examples=int(os.environ.get("CUSTSYNC_SCHEMATHESIS_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
+# One test per operation, named by it: schemathesis's own `schema.parametrize()` gives its
+# items one shared node id, and pytest-xdist's scheduler keeps only one of them.
+@pytest.mark.parametrize(
+    ("path", "method"), sorted(REFERENCE_OPERATIONS), ids=lambda v: str(v).strip("/")
 )
 def test_sandbox_conforms_to_its_openapi(
-    case: schemathesis.Case, sandbox_server: SandboxProcess
+    path: str, method: str, sandbox_server: SandboxProcess
 ) -> None:
     # Schema-valid is not API-valid here: an RSQL string or the company_name-or-names rule cannot
     # be said in JSON Schema, so "valid data accepted" is left out; every other check runs.
-    case.call_and_validate(
-        base_url=sandbox_server.url,
-        headers={"Authorization": BASIC},
-        timeout=10,
-        excluded_checks=[positive_data_acceptance],
+    @given(case=schema[path][method].as_strategy())
+    # CUSTSYNC_SCHEMATHESIS_EXAMPLES=400 (with --hypothesis-seed=N) for a longer hunt.
+    @settings(
+        max_examples=int(os.environ.get("CUSTSYNC_SCHEMATHESIS_EXAMPLES", "40")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
     )
+    def conforms(case: schemathesis.Case) -> None:
+        case.call_and_validate(
+            base_url=sandbox_server.url,
+            headers={"Authorization": BASIC},
+            timeout=10,
+            excluded_checks=[positive_data_acceptance],
+        )
+
+    conforms()
