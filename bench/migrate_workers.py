@@ -88,15 +88,33 @@ def one_migration(
                 raise SystemExit(ran.stderr[-2000:])
             report = json.loads((out / "report.json").read_text())
             stats = api.stats()
+            window = creating_window(api)
         finally:
             for worker in started_workers:
                 os.killpg(worker.pid, signal.SIGTERM)
                 worker.wait(30)
-    sending = report.get("load_duration_s") or wall
+    # The API's view: from its first create to its last, every shard together.
     return {"workers": workers, "limit": limit, "rows": rows, "wall_s": wall,
-            "created": report["created"], "creates_per_s_sending": report["created"] / sending,
+            "created": report["created"], "sending_s": window,
+            "creates_per_s_sending": report["created"] / window,
             "rate_limited": report["rate_limited"], "requests": report["requests"],
             "stats": stats}  # fmt: skip
+
+
+def creating_window(api: SandboxProcess) -> float:
+    """Seconds from the sandbox's first customer created to its last (its ``created_at``)."""
+    from datetime import datetime
+
+    stamps: list[float] = []
+    with httpx.Client(base_url=api.url, auth=AUTH, timeout=60) as client:
+        for page in range(1, 10_000):
+            batch = client.get("/v2/customer", params={
+                "search": 'entity_id=="bench"', "page_size": 500, "page_number": page,
+            }).json()  # fmt: skip
+            stamps += [datetime.fromisoformat(c["created_at"]).timestamp() for c in batch]
+            if len(batch) < 500:
+                break
+    return max(max(stamps) - min(stamps), 1e-3)
 
 
 def main() -> None:
@@ -120,14 +138,16 @@ def main() -> None:
             server.terminate()
             server.wait(30)
     print(f"machine: {os.cpu_count()} cores; shards = 2 per worker, each worker --limit 2")
-    print(f"{'sandbox':<14}{'workers':>8}{'rows':>8}{'wall s':>8}{'creates/s (sending)':>21}"
-          f"{'429 share':>11}{'of limit':>10}")  # fmt: skip
+    print("creates/s: the sandbox's, from its first create to its last (all shards together)")
+    print(f"{'sandbox':<14}{'workers':>8}{'rows':>8}{'wall s':>8}{'sending s':>10}"
+          f"{'creates/s':>11}{'429 share':>11}{'of limit':>10}")  # fmt: skip
     for r in results:
         share = r["rate_limited"] / r["requests"] if r["requests"] else 0.0
         of_limit = f"{r['creates_per_s_sending'] / r['limit']:.1%}" if r["limit"] else "-"
         label = f"{r['limit']:.0f}/s" if r["limit"] else "unlimited"
         print(f"{label:<14}{r['workers']:>8}{r['rows']:>8,}{r['wall_s']:>8.1f}"
-              f"{r['creates_per_s_sending']:>21,.0f}{share:>11.2%}{of_limit:>10}")  # fmt: skip
+              f"{r['sending_s']:>10.1f}{r['creates_per_s_sending']:>11,.1f}{share:>11.2%}"
+              f"{of_limit:>10}")  # fmt: skip
 
 
 if __name__ == "__main__":
