@@ -19,8 +19,7 @@ from connectors.state.store import StateStore
 from engine.context import RunContext
 from engine.session import ApiSession
 from schemas.outcomes import LoadTotals, RowOutcome
-from schemas.payload import with_payload_hash
-from schemas.plan import deletion_limit, flag_shared_matches, plan_sync
+from schemas.plan import deletion_limit, ensure_payload_hash, flag_shared_matches, plan_sync
 from schemas.shards import in_shard
 from schemas.validation import Census, id_hash
 
@@ -66,15 +65,15 @@ def plan(
     match_on: tuple[str, ...] = (),
     shared_matches: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Valid rows with their payload hash, the action to take and the known customer id (and
-    with ``match_on``, how many rows of the export share each row's match values)."""
-    hashed = with_payload_hash(valid)
+    """Valid rows with the action to take and the known customer id (and with ``match_on``,
+    how many rows of the export share each row's match values); the payload hash of the rows
+    compared with the store's (``load_batch`` hashes the rest before sending them)."""
     states = [
         store.customers.lookup(entity, group.get_column("external_id").to_list())
-        for (entity,), group in hashed.group_by("entity_id", maintain_order=True)
+        for (entity,), group in valid.group_by("entity_id", maintain_order=True)
     ]
     state = pl.concat(states) if states else store.customers.lookup("", [])
-    return flag_shared_matches(plan_sync(hashed, state), match_on, shared_matches)
+    return flag_shared_matches(plan_sync(valid, state), match_on, shared_matches)
 
 
 @dataclass
@@ -123,6 +122,7 @@ def load_batch(
 ) -> LoadReport:
     """Send one slice of planned rows (none ``unchanged``); results land in the store as they
     come."""
+    rows = ensure_payload_hash(rows)
 
     async def work(loader: Loader, outcomes: list[RowOutcome]) -> None:
         def collect(outcome: RowOutcome) -> None:

@@ -35,11 +35,44 @@ STATE_VALID = "billing.state__subdivision_valid"
 NO_VALUE = ["", "NULL", "null", "Null", "(null)", "\\N", "#N/A", "N/A", "n/a"]
 
 
+# Whitespace to rewrite: a run of two or more, or one that is not a plain space. The same
+# result as ``\s+`` -> " ", without rewriting every single space (0.18 -> 0.10 s for the 32
+# text columns of 200,000 rows).
+WHITESPACE = r"\s{2,}|[^\S ]"
+NON_ASCII = r"[^\x00-\x7F]"
+
+
+def _spaced(value: pl.Expr) -> pl.Expr:
+    value = value.str.replace_all(WHITESPACE, " ").str.strip_chars(" ")
+    # replace(), not when/then: eagerly, polars would compute ``value`` twice (measured 2.3x).
+    return value.replace(NO_VALUE, None)
+
+
 def clean_text(column: str) -> pl.Expr:
     """NFC, trimmed, whitespace runs -> one space; empty or a no-value marker -> null."""
-    value = pl.col(column).str.normalize("NFC").str.replace_all(r"\s+", " ").str.strip_chars(" ")
-    # replace(), not when/then: eagerly, polars would compute ``value`` twice (measured 2.3x).
-    return value.replace(NO_VALUE, None).alias(column)
+    return _spaced(pl.col(column).str.normalize("NFC")).alias(column)
+
+
+def clean_texts(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``clean_text`` of each of ``columns``, the same values, faster on a batch: NFC only
+    changes non-ASCII text, so it runs once per distinct non-ASCII value (a batch of 200,000
+    rows holds a few thousand) instead of on every value (0.47 -> 0.24 s for 32 columns)."""
+    odd = frame.select(pl.col(c).str.contains(NON_ASCII).any() for c in columns).row(0)
+    composed = []
+    for column, has_odd in zip(columns, odd, strict=True):
+        if not has_odd:
+            continue
+        values = frame.get_column(column)
+        spellings = values.filter(values.str.contains(NON_ASCII)).unique()
+        normal = spellings.str.normalize("NFC")
+        changed = spellings != normal
+        if changed.any():
+            composed.append(
+                pl.col(column).replace(spellings.filter(changed), normal.filter(changed))
+            )
+    if composed:
+        frame = frame.with_columns(composed)
+    return frame.with_columns(_spaced(pl.col(c)).alias(c) for c in columns)
 
 
 def _country(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -91,7 +124,7 @@ def _postal_zeros(prefix: str) -> pl.Expr:
 
 def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.DataFrame:
     """Normalise every API column of ``frame`` (all present, String) and add check markers."""
-    frame = frame.with_columns(clean_text(c) for c in TEXT_COLUMNS)
+    frame = clean_texts(frame, TEXT_COLUMNS)
     frame = frame.with_columns(
         *(_country(frame, c) for c in COUNTRY_COLUMNS),
         pl.col("billing.postal_code", "shipping.postal_code").str.to_uppercase(),

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 import polars as pl
 
-from schemas.payload import PAYLOAD_HASH
+from schemas.payload import PAYLOAD_HASH, payload_hash
 from schemas.validation import match_key_hash
 
 
@@ -47,6 +47,8 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
         pl.col("status").alias(KNOWN_STATUS),
     )
     joined = rows.join(known, on=["entity_id", "external_id"], how="left", maintain_order="left")
+    if PAYLOAD_HASH not in rows.columns:
+        joined = _hash_known(joined)
     action = (
         pl.when(pl.col(KNOWN_ID).is_null() & pl.col("__pending_since").is_not_null())
         .then(pl.lit(PlanAction.RECONCILE.value))
@@ -57,6 +59,23 @@ def plan_sync(rows: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit(PlanAction.UPDATE.value))
     )
     return joined.with_columns(action.alias(ACTION)).drop("__known_hash", "__pending_since")
+
+
+def _hash_known(joined: pl.DataFrame) -> pl.DataFrame:
+    """The payload hash of the rows the store knows a customer for: only they are compared.
+    The rest (creates, reconciles) are hashed when they are sent (``ensure_payload_hash``): a
+    dry run of new customers hashes nothing, an unchanged night only what it compares."""
+    numbered = joined.with_row_index("__i")
+    hashed = numbered.filter(pl.col(KNOWN_ID).is_not_null()).select("__i", payload_hash())
+    return numbered.join(hashed, on="__i", how="left", maintain_order="left").drop("__i")
+
+
+def ensure_payload_hash(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with every payload hash filled in (rows about to be sent)."""
+    if PAYLOAD_HASH in rows.columns and rows.get_column(PAYLOAD_HASH).null_count() == 0:
+        return rows
+    return rows.with_columns(pl.coalesce(PAYLOAD_HASH, payload_hash()).alias(PAYLOAD_HASH)
+                             if PAYLOAD_HASH in rows.columns else payload_hash())  # fmt: skip
 
 
 def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.05) -> int:

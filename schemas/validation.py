@@ -317,26 +317,25 @@ def take_census(
     by sorting the hashes, which needs no hash table), and only rows whose hash repeats are read
     again to compare the ids themselves, so a collision never rejects a row."""
     key = clean_text(EXTERNAL_ID)
+    entity = clean_text("entity_id")
+    if default_entity is not None:
+        entity = entity.fill_null(pl.lit(default_entity))
+    # One pass over the export for ids and entities (a second read of a 1M-row CSV: ~0.4 s).
+    # Entities travel as Categorical: a few distinct values, 4 bytes a row.
     ids = (
-        export.select(pl.col(SEQ), pl.col(RAGGED).is_not_null().alias("__ragged_row"), key)
+        export.select(pl.col(SEQ), pl.col(RAGGED).is_not_null().alias("__ragged_row"), key, entity)
         .select(
             SEQ,
             "__ragged_row",
             pl.when(pl.col(EXTERNAL_ID).is_not_null())
             .then(id_hash(pl.col(EXTERNAL_ID)))
             .alias("h"),
+            pl.col("entity_id").cast(pl.Categorical),
         )
         .collect(engine="streaming")
     )
-    entity = clean_text("entity_id")
-    if default_entity is not None:
-        entity = entity.fill_null(pl.lit(default_entity))
-    entities = (
-        export.select(entity.alias("entity_id").unique())
-        .drop_nulls()
-        .collect(engine="streaming")
-        .get_column("entity_id")
-    )
+    entities = ids.get_column("entity_id").drop_nulls().unique().cast(pl.String)
+    ids = ids.drop("entity_id")
     hashes = ids.filter(~pl.col("__ragged_row")).get_column("h").drop_nulls().sort()
     repeated = hashes.filter(hashes == hashes.shift(1)).unique()
     superseded = pl.Series(SEQ, [], dtype=pl.UInt32)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import polars as pl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from schemas.normalize import TEXT_COLUMNS, normalize_customers
+from schemas.normalize import NO_VALUE, TEXT_COLUMNS, clean_text, clean_texts, normalize_customers
 from tests.schemas.conftest import customer_frame, person
 
 
@@ -163,3 +166,31 @@ def test_normalising_twice_changes_nothing(values: list[tuple[str, ...]]) -> Non
     )
     twice = normalize_customers(again).select(TEXT_COLUMNS)
     assert once.equals(twice)
+
+
+def _clean_by_hand(value: str | None) -> str | None:
+    """clean_text's rule in plain Python: NFC, whitespace runs -> one space, trimmed."""
+    if value is None:
+        return None
+    cleaned = re.sub(r"\s+", " ", unicodedata.normalize("NFC", value)).strip(" ")
+    return None if cleaned in NO_VALUE else cleaned
+
+
+# Decomposed accents, odd whitespace (tab, NBSP, ideographic space, line separator) and
+# no-value markers: what the batch path must treat exactly as the expression does.
+PIECES = ["a", "E", " ", "  ", "\t", "\u00a0", "\u3000", "\u2028", "e\u0301", "\u00e9", "N/A",
+          "\\N", "\u212b", "x"]  # fmt: skip
+messy = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none() | messy, st.none() | text), min_size=1, max_size=8))
+@example([("e\u0301\u00a0 N/A ", "\u212b"), ("  ", None)])
+def test_the_batch_path_cleans_exactly_as_the_expression(
+    values: list[tuple[str | None, str | None]],
+) -> None:
+    frame = pl.DataFrame({"a": [v[0] for v in values], "b": [v[1] for v in values]},
+                         schema={"a": pl.String, "b": pl.String})  # fmt: skip
+    batch = clean_texts(frame, ("a", "b"))
+    assert batch.equals(frame.with_columns(clean_text("a"), clean_text("b")))
+    assert batch.get_column("a").to_list() == [_clean_by_hand(v[0]) for v in values]
