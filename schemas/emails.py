@@ -35,6 +35,16 @@ def plain_address_ok(column: str) -> pl.Expr:
     )
 
 
+def never_valid(column: str) -> pl.Expr:
+    """True where no address can be: without a quoted part, anything but one ``@`` (``a@@b``,
+    a typo exports are full of, or no ``@`` at all). email-validator refuses them all; deciding
+    here spares it thousands of calls a batch."""
+    value = pl.col(column)
+    return ~value.str.contains('"', literal=True) & (
+        value.str.count_matches("@", literal=True) != 1
+    )
+
+
 def _lowercase_domain(column: str) -> pl.Expr:
     value = pl.col(column)
     parts = value.str.splitn("@", 2)
@@ -52,9 +62,9 @@ def judge(value: str) -> tuple[str, bool]:
 def normalize_email_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Normalise ``column`` in place and add ``<column>__email_valid`` (null where absent)."""
     fast = plain_address_ok(column)
-    frame = frame.with_columns(fast.alias("__fast"))
+    frame = frame.with_columns(fast.alias("__fast"), never_valid(column).alias("__never"))
     unusual = (
-        frame.filter(pl.col(column).is_not_null() & ~pl.col("__fast"))
+        frame.filter(pl.col(column).is_not_null() & ~pl.col("__fast") & ~pl.col("__never"))
         .get_column(column)
         .unique()
         .to_list()
@@ -78,4 +88,4 @@ def normalize_email_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         .then(None)
         .otherwise(pl.col("__fast") | pl.col("__slow_valid").fill_null(False))
         .alias(column + VALID_SUFFIX),
-    ).drop("__fast", "__slow_value", "__slow_valid")
+    ).drop("__fast", "__never", "__slow_value", "__slow_valid")

@@ -56,6 +56,13 @@ class CustomerStates:
         """State of the given customers of one entity, looked up in batches (no query per row)."""
         return self._lookup(list(external_ids), "entity_id = ? AND ", [entity_id])
 
+    def knows_entity(self, entity_id: str) -> bool:
+        """Whether the store holds anything of this entity (a first run's lookups, skipped)."""
+        row = self._db.execute(
+            "SELECT 1 FROM customer_state WHERE entity_id = ? LIMIT 1", (entity_id,)
+        ).fetchone()
+        return row is not None
+
     def lookup_any_entity(self, external_ids: Iterable[str]) -> pl.DataFrame:
         """Like ``lookup``, across every entity (for rows whose entity was not valid)."""
         return self._lookup(list(external_ids), "", [])

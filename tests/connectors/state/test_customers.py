@@ -24,6 +24,7 @@ def test_record_and_lookup(location: str) -> None:
         ("A", "uuid-a", "h1"),
         ("B", "uuid-b", "h2"),
     ]
+    assert store.customers.knows_entity("E2") and not store.customers.knows_entity("E3")
     store.close()
 
 
