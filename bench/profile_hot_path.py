@@ -88,6 +88,8 @@ def main() -> None:
         dry = SyncConfig(sources=[str(big)], mapping_path=MAPPING, dry_run=True,
                          state=f"{tmp}/dry.db", out_dir=Path(tmp) / "dry")  # fmt: skip
         profile(f"dry run of {args.rows:,} rows", lambda: run_sync(dry))
+        if not args.send_rows:  # --send-rows 0: the dry run only
+            return
         os.environ.update({"VERIFONE_USER_UID": AUTH[0], "VERIFONE_API_KEY": AUTH[1]})
         with SandboxProcess(users={AUTH[0]: AUTH[1]}) as server:
             send = SyncConfig(sources=[str(small)], mapping_path=MAPPING, target=server.url,

@@ -16,9 +16,8 @@ E164_SUFFIX = "__e164_valid"
 
 def repair_phone(column: str) -> pl.Expr:
     """The API-acceptable spelling of a phone where one exists without guessing."""
-    value = pl.col(column)
-    for dash in DASHES:
-        value = value.str.replace_all(dash, "-", literal=True)
+    # One pass for every dash (not one per dash: six passes over each phone column).
+    value = pl.col(column).str.replace_all(f"[{DASHES}]", "-")
     value = value.str.strip_prefix("'").str.replace_all(r"(\d)\s*/\s*(\d)", "$1 $2")
     # What the repair left at the edges is trimmed, and nothing left is absent, as clean_text
     # would have it: "'" alone, or "' 0123", must normalise the same way twice.
