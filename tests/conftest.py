@@ -28,14 +28,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The suite runs on pytest-xdist workers (pyproject's addopts; `-n 0` for one process): most of
 # its time is waiting (rate-limited sandboxes, child processes starting), not computing. The
-# tests that need a Prefect server go to one worker, so the session starts each server once.
-PREFECT_FIXTURES = frozenset({"prefect_harness", "shared_prefect_server"})
+# tests that need one of the two Prefect servers go to one worker per server, so the session
+# starts each server once.
+PREFECT_FIXTURES = ("shared_prefect_server", "prefect_harness")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if PREFECT_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("prefect"))
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture in PREFECT_FIXTURES:
+            if fixture in names:
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break
 
 
 USER, KEY = "test-user", "test-key"
