@@ -71,11 +71,11 @@ def _hash_known(joined: pl.DataFrame) -> pl.DataFrame:
 
 
 def ensure_payload_hash(rows: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` with every payload hash filled in (rows about to be sent)."""
+    """``rows`` with every payload hash filled in (rows about to be sent). The hash is a pure
+    function of the row, so those already hashed are simply hashed again."""
     if PAYLOAD_HASH in rows.columns and rows.get_column(PAYLOAD_HASH).null_count() == 0:
         return rows
-    return rows.with_columns(pl.coalesce(PAYLOAD_HASH, payload_hash()).alias(PAYLOAD_HASH)
-                             if PAYLOAD_HASH in rows.columns else payload_hash())  # fmt: skip
+    return rows.with_columns(payload_hash())
 
 
 def deletion_limit(known_count: int, max_deletes: int | None, share: float = 0.05) -> int:
