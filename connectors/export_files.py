@@ -1,4 +1,5 @@
-"""Reading CRM exports: CSV (any encoding, delimiter, quoting) and Parquet, as text columns.
+"""Reading CRM exports: CSV (any encoding, delimiter, quoting) and Parquet, as text columns;
+local paths and globs, or URLs (``connectors/remote_files.py``).
 
 Every column is read as text, so ``02134`` stays ``02134``. CSV: UTF-8 with or without BOM is
 read directly; another encoding named with ``--encoding`` is transcoded to UTF-8 first
@@ -15,15 +16,16 @@ import gzip
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from connectors.errors import MappingError, SourceError
+from connectors.errors import InputError, MappingError, SourceError
 from connectors.export_encoding import HEAD_BYTES, TRANSCODE_CHUNK, as_utf8
+from connectors.remote_files import RemoteFile, expand_url, fetch, is_url
 from schemas.api_fields import FIELDS_BY_PATH
 from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
 from schemas.normalize import API_COLUMNS
@@ -41,6 +43,10 @@ DELIMITERS = (",", ";", "\t")
 csv.field_size_limit(2**31 - 1)
 
 
+# A local export, or one behind a URL (fetched by whoever reads it).
+SourceFile = Path | RemoteFile
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read sources: ``encoding`` None = UTF-8 (BOM or not); ``delimiter`` None = detect."""
@@ -49,24 +55,26 @@ class ReadOptions:
     delimiter: str | None = None
 
 
-def expand_sources(patterns: list[str]) -> list[Path]:
-    """Paths and globs -> existing files, in the order given (each glob sorted)."""
-    paths: list[Path] = []
+def expand_sources(patterns: list[str]) -> list[SourceFile]:
+    """Paths, URLs and globs -> existing files, in the order given (each glob sorted)."""
+    files: list[SourceFile] = []
     for pattern in patterns:
-        if glob.has_magic(pattern):
+        if is_url(pattern):
+            files.extend(expand_url(pattern))
+        elif glob.has_magic(pattern):
             matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-            files = [p for p in matches if p.is_file()]
-            if not files:
+            found = [p for p in matches if p.is_file()]
+            if not found:
                 raise SourceError(f"no file matches {pattern}")
-            paths.extend(files)
+            files.extend(found)
         else:
             path = Path(pattern)
             if not path.is_file():
                 raise SourceError(f"{pattern}: no such file")
-            paths.append(path)
-    if not paths:
+            files.append(path)
+    if not files:
         raise SourceError("no source given")
-    return paths
+    return files
 
 
 def is_parquet(path: Path) -> bool:
@@ -79,31 +87,47 @@ def is_parquet(path: Path) -> bool:
 
 @contextmanager
 def opening(
-    paths: list[Path], mapping_file: ColumnMapping | None, options: ReadOptions
+    paths: Sequence[SourceFile], mapping_file: ColumnMapping | None, options: ReadOptions
 ) -> Iterator[pl.LazyFrame]:
     """All sources as one lazy frame: ``__seq`` (position in the whole export), ``__file``,
     ``__row``, ``__ragged``, ``external_id``, every API column (String; null where unmapped).
 
     Each file is checked here (readable, a header, data rows, the mapping's columns), so a bad
     source stops the run before anything is sent; rows are read only when the frame is collected
-    or streamed in batches. Scratch files (transcoded copies) live until the block ends."""
+    or streamed in batches. Scratch files (fetched and transcoded copies) live until the block
+    ends, in a folder only the run's user can read."""
     with tempfile.TemporaryDirectory(prefix="custsync-") as scratch:
-        frames = [_scan_one(path, mapping_file, options, Path(scratch)) for path in paths]
+        frames = [_scan_source(source, mapping_file, options, Path(scratch)) for source in paths]
         yield pl.concat(frames, how="vertical").with_row_index(SEQ)
 
 
 @contextmanager
 def reading(
-    paths: list[Path], mapping_file: ColumnMapping | None, options: ReadOptions
+    paths: Sequence[SourceFile], mapping_file: ColumnMapping | None, options: ReadOptions
 ) -> Iterator[pl.DataFrame]:
     """All sources collected into one frame (see ``opening``): for inputs that fit in memory."""
     with opening(paths, mapping_file, options) as lazy:
         yield lazy.collect()
 
 
-def _scan_one(
-    path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path
+def _scan_source(
+    source: SourceFile, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path
 ) -> pl.LazyFrame:
+    """One source scanned; a URL's file is fetched into ``scratch`` first, and named by its
+    URL (without query) in the rows and in errors, never by the scratch copy."""
+    if isinstance(source, Path):
+        return _scan_one(source, mapping_file, options, scratch, str(source))
+    local = fetch(source, scratch / f"{len(list(scratch.iterdir()))}-{source.name}")
+    try:
+        return _scan_one(local, mapping_file, options, scratch, source.label)
+    except InputError as exc:
+        raise type(exc)(str(exc).replace(str(local), source.label)) from None
+
+
+def _scan_one(
+    path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
+    label: str,
+) -> pl.LazyFrame:  # fmt: skip
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: the file is empty")
     data = _unpacked(path, scratch)
@@ -114,7 +138,7 @@ def _scan_one(
     if height == 0:
         raise SourceError(f"{path}: no data rows")
     try:
-        mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, str(path))
+        mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, label)
     except MappingInvalid as exc:
         raise MappingError(str(exc)) from None
     selected = [pl.col(mapping.external_id).alias(EXTERNAL_ID)]
@@ -130,7 +154,7 @@ def _scan_one(
     blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
     return (
         raw.filter(~blank)
-        .select(pl.lit(str(path)).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected)
+        .select(pl.lit(label).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected)
         .select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
     )
 

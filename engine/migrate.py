@@ -34,6 +34,7 @@ from connectors.artifacts import top_reasons, write_report
 from connectors.errors import InputError
 from connectors.export_files import expand_sources, opening
 from connectors.mapping_file import load_mapping
+from connectors.remote_files import is_url
 from connectors.state.db import connect
 from connectors.state.shard_runs import ShardRun, ShardRuns
 from engine.config import SyncConfig, match_fields
@@ -147,7 +148,7 @@ def migration_config(
     if not state:
         raise InputError("custsync migrate needs --state: the store every shard shares")
     return SyncConfig(
-        sources=[str(Path(s).resolve()) for s in sources],
+        sources=[s if is_url(s) else str(Path(s).resolve()) for s in sources],
         mapping_path=Path(mapping).resolve() if mapping else None,
         target=target, entity_id=entity_id, rate_limit=rate_limit,
         state=state if "://" in state else str(Path(state).resolve()),

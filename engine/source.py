@@ -17,7 +17,7 @@ import polars as pl
 
 from connectors.artifacts import CsvAppender
 from connectors.errors import InputError
-from connectors.export_files import ReadOptions, expand_sources, opening
+from connectors.export_files import ReadOptions, SourceFile, expand_sources, opening
 from connectors.mapping_file import load_mapping
 from engine.runner import StepRunner
 from schemas.mapping import Writeback
@@ -52,7 +52,7 @@ class Source:
     """The exports, opened lazily, with the census of their external ids."""
 
     spec: SourceSpec
-    paths: list[Path]
+    paths: list[SourceFile]
     export: pl.LazyFrame
     census: Census
     writeback: Writeback | None = None  # the mapping's [writeback]: crm-update after a sync

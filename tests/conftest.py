@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import threading
@@ -213,3 +214,54 @@ def postgres_schema(prefix: str) -> Iterator[str]:
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# -- an S3-compatible object store on loopback (moto's server): exports behind s3:// URLs.
+
+
+@dataclass
+class ObjectStoreServer:
+    """The store's endpoint and the environment a process needs to read from it."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def put(self, bucket: str, key: str, data: bytes) -> str:
+        """Store ``data`` at ``s3://bucket/key`` (the bucket made if missing); its URL."""
+        import boto3
+
+        client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="eu-west-1",
+            aws_access_key_id="test-key-id", aws_secret_access_key="test-secret",
+        )  # fmt: skip
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            )
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+        return f"s3://{bucket}/{key}"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[ObjectStoreServer]:
+    """moto's S3 server, a real HTTP server in a thread of the test process."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test-key-id",
+           "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_REGION": "eu-west-1"}  # fmt: skip
+    try:
+        yield ObjectStoreServer(endpoint, env)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: ObjectStoreServer, monkeypatch: pytest.MonkeyPatch) -> ObjectStoreServer:
+    """The S3 server, with this process's environment pointing at it."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server

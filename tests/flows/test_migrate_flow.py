@@ -19,7 +19,7 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import export, people, postgres_schema, read_csv
+from tests.conftest import ObjectStoreServer, export, people, postgres_schema, read_csv
 from tests.flows.conftest import ENV, KEY, PREFECT, ROOT, USER, on_server
 
 pytestmark = pytest.mark.slow
@@ -82,10 +82,12 @@ class Workers:
 
 @pytest.fixture
 def migration_world(
-    tmp_path: Path, shared_prefect_server: dict[str, str], postgres_state: str
-) -> Iterator[tuple[SandboxProcess, Workers, dict[str, str], str]]:
-    # A shard that stops beating is given up after 10 s here (30 s by default).
-    env = {**shared_prefect_server, **ENV, "CUSTSYNC_SHARD_STALE_S": "10"}
+    tmp_path: Path, shared_prefect_server: dict[str, str], postgres_state: str,
+    s3_server: ObjectStoreServer,
+) -> Iterator[tuple[SandboxProcess, Workers, dict[str, str], str]]:  # fmt: skip
+    # A shard that stops beating is given up after 10 s here (30 s by default). Workers read
+    # the export from the object store with the credentials of their own environment.
+    env = {**shared_prefect_server, **ENV, **s3_server.env, "CUSTSYNC_SHARD_STALE_S": "10"}
     with SandboxProcess(users={USER: KEY}, faults=FaultSettings(rate_limit=50, burst=5)) as api:
         workers = Workers(tmp_path, env, "migrate-pool")
         try:
@@ -94,16 +96,20 @@ def migration_world(
             workers.stop()
 
 
-def migrate_args(api: SandboxProcess, source: Path, state: str, out: Path) -> list[str]:
-    return ["migrate", str(source), "--target", api.url, "--entity-id", "E1", "--state", state,
+def migrate_args(api: SandboxProcess, source: str, state: str, out: Path) -> list[str]:
+    return ["migrate", source, "--target", api.url, "--entity-id", "E1", "--state", state,
             "--shards", "4", "--work-pool", "migrate-pool", "--out", str(out)]  # fmt: skip
 
 
 def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_once(
-    tmp_path: Path, migration_world: tuple[SandboxProcess, Workers, dict[str, str], str]
-) -> None:
+    tmp_path: Path, migration_world: tuple[SandboxProcess, Workers, dict[str, str], str],
+    s3_server: ObjectStoreServer,
+) -> None:  # fmt: skip
     api, workers, env, state = migration_world
-    source = export(tmp_path / "export.csv", [*people(1000), ["X7", "", "", "", "", ""]])
+    # The export is in a bucket, not on any worker's disk: each shard run fetches it itself.
+    local = export(tmp_path / "export.csv", [*people(1000), ["X7", "", "", "", "", ""]])
+    source = s3_server.put("migration", "exports/export.csv", local.read_bytes())
+    local.unlink()
     out = tmp_path / "out"
     # The pool does not exist yet: migrate makes it, and its deployment; workers come later.
     run = start_migrate(migrate_args(api, source, state, out), env)
