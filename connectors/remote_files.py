@@ -40,8 +40,10 @@ WEB_SCHEMES = frozenset({"https", "http"})
 CHUNK = 1 << 22
 # An S3-compatible store (MinIO, Ceph, R2, a test's moto) is named by one of these.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
-# Azurite, Azure's local emulator, listens on loopback over plain HTTP.
+# Azurite, Azure's local emulator, listens over plain HTTP (object_store's variables).
 AZURE_EMULATOR_VARIABLE = "AZURE_STORAGE_USE_EMULATOR"
+AZURITE_URL_VARIABLE = "AZURITE_BLOB_STORAGE_URL"
+AZURITE_DEFAULT_URL = "http://127.0.0.1:10000"
 CREDENTIAL_HINT = {
     "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
     "gs": "GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT",
@@ -252,11 +254,16 @@ def _store(root: str) -> ObjectStore:
 def _plain_endpoint(scheme: str) -> str | None:
     """A plain-HTTP endpoint the environment names for this store: allowed on loopback only."""
     if scheme.startswith(("az", "abfs", "adl")):
-        if os.environ.get(AZURE_EMULATOR_VARIABLE, "").lower() in ("1", "true"):
-            return "http://127.0.0.1:10000"
+        if os.environ.get(AZURE_EMULATOR_VARIABLE, "").lower() not in ("1", "true"):
+            return None
+        variables: tuple[str, ...] = (AZURITE_URL_VARIABLE,)
+        default: str | None = AZURITE_DEFAULT_URL
+    elif scheme.startswith("s3"):
+        variables, default = ENDPOINT_VARIABLES, None
+    else:
         return None
-    for variable in ENDPOINT_VARIABLES if scheme.startswith("s3") else ():
-        value = os.environ.get(variable)
+    for variable in variables:
+        value = os.environ.get(variable) or (default if variable == variables[-1] else None)
         if value and urlsplit(value).scheme == "http":
             if not is_loopback(urlsplit(value).hostname or ""):
                 raise SourceError(

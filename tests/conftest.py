@@ -216,30 +216,49 @@ def postgres_schema(prefix: str) -> Iterator[str]:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-# -- an S3-compatible object store on loopback (moto's server): exports behind s3:// URLs.
+# -- object stores on loopback: moto's S3 server, and Azurite (Azure's own emulator, from npm:
+# .ci/run installs it) for exports behind s3:// and az:// URLs.
+
+AZURITE_ACCOUNT = "devstoreaccount1"  # the emulator's well-known account and key
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
 
 
 @dataclass
 class ObjectStoreServer:
-    """The store's endpoint and the environment a process needs to read from it."""
+    """A store's endpoint and the environment a process needs to read from it."""
 
+    scheme: str  # "s3" or "az"
     endpoint: str
     env: dict[str, str]
 
     def put(self, bucket: str, key: str, data: bytes) -> str:
-        """Store ``data`` at ``s3://bucket/key`` (the bucket made if missing); its URL."""
-        import boto3
+        """Store ``data`` at ``SCHEME://bucket/key`` (the bucket made if missing); its URL."""
+        if self.scheme == "s3":
+            import boto3
 
-        client = boto3.client(
-            "s3", endpoint_url=self.endpoint, region_name="eu-west-1",
-            aws_access_key_id="test-key-id", aws_secret_access_key="test-secret",
-        )  # fmt: skip
-        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-            client.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            client = boto3.client(
+                "s3", endpoint_url=self.endpoint, region_name="eu-west-1",
+                aws_access_key_id="test-key-id", aws_secret_access_key="test-secret",
+            )  # fmt: skip
+            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+                client.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+                )
+            client.put_object(Bucket=bucket, Key=key, Body=data)
+        else:
+            from azure.core.exceptions import ResourceExistsError
+            from azure.storage.blob import BlobServiceClient
+
+            service = BlobServiceClient.from_connection_string(
+                f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+                f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint}/{AZURITE_ACCOUNT};"
             )
-        client.put_object(Bucket=bucket, Key=key, Body=data)
-        return f"s3://{bucket}/{key}"
+            with contextlib.suppress(ResourceExistsError):
+                service.create_container(bucket)
+            service.get_blob_client(bucket, key).upload_blob(data, overwrite=True)
+        return f"{self.scheme}://{bucket}/{key}"
 
 
 @pytest.fixture(scope="session")
@@ -254,14 +273,55 @@ def s3_server() -> Iterator[ObjectStoreServer]:
     env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test-key-id",
            "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_REGION": "eu-west-1"}  # fmt: skip
     try:
-        yield ObjectStoreServer(endpoint, env)
+        yield ObjectStoreServer("s3", endpoint, env)
     finally:
         server.stop()
 
 
-@pytest.fixture
-def s3(s3_server: ObjectStoreServer, monkeypatch: pytest.MonkeyPatch) -> ObjectStoreServer:
-    """The S3 server, with this process's environment pointing at it."""
-    for name, value in s3_server.env.items():
+@pytest.fixture(scope="session")
+def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStoreServer]:
+    """Azurite's blob service, a child process on a free loopback port."""
+    import shutil
+    import socket
+    import subprocess
+
+    binary = os.environ.get("CUSTSYNC_AZURITE") or shutil.which("azurite-blob")
+    if not binary:
+        if os.environ.get("CUSTSYNC_REQUIRE_AZURITE"):
+            pytest.fail("CUSTSYNC_REQUIRE_AZURITE is set but no azurite-blob was found")
+        pytest.skip("no azurite-blob here (npm install azurite; .ci/run installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path_factory.mktemp("azurite") / "azurite.log").open("wb")
+    process = subprocess.Popen(
+        [binary, "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", str(port),
+         "--skipApiVersionCheck", "--silent"], stdout=log, stderr=log,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert process.poll() is None and time.monotonic() < deadline, "azurite did not start"
+            time.sleep(0.2)
+        env = {"AZURE_STORAGE_USE_EMULATOR": "true", "AZURITE_BLOB_STORAGE_URL": endpoint}
+        yield ObjectStoreServer("az", endpoint, env)
+    finally:
+        process.kill()  # in memory: nothing to flush (SIGTERM waits for idle clients' sockets)
+        process.wait(30)
+        log.close()
+
+
+@pytest.fixture(params=["s3", "az"])
+def object_store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> ObjectStoreServer:
+    """Each object store in turn, with this process's environment pointing at it."""
+    server: ObjectStoreServer = request.getfixturevalue(
+        f"{request.param}_server".replace("az_", "azure_")
+    )
+    for name, value in server.env.items():
         monkeypatch.setenv(name, value)
-    return s3_server
+    return server

@@ -1,5 +1,5 @@
 """Exports behind URLs, read from real servers on loopback: moto's S3 server for ``s3://``
-(globs, missing objects, proxies in the environment), a TLS server for ``https://``
+and Azurite for ``az://`` (globs, missing objects, proxies in the environment), a TLS server for ``https://``
 (pre-signed queries, retries, certificates)."""
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def bucket() -> str:
 
 
 def test_an_export_in_s3_reads_as_the_same_file_on_disk_named_by_its_url(
-    s3: ObjectStoreServer,
+    object_store: ObjectStoreServer,
 ) -> None:
-    url = s3.put(bucket(), "exports/contacts.csv", SAMPLE.read_bytes())
+    url = object_store.put(bucket(), "exports/contacts.csv", SAMPLE.read_bytes())
     mapping = load_mapping(MAPPING)
     with reading(expand_sources([url]), mapping, ReadOptions()) as remote:
         pass
@@ -50,15 +50,17 @@ def test_an_export_in_s3_reads_as_the_same_file_on_disk_named_by_its_url(
 
 
 def test_a_gzipped_parquet_and_a_cp1252_export_in_s3_read_as_they_do_on_disk(
-    s3: ObjectStoreServer, tmp_path: Path
+    object_store: ObjectStoreServer, tmp_path: Path
 ) -> None:
     import gzip
 
     name = bucket()
     frame = pl.DataFrame({"external_id": ["1", "2"], "email_address": ["a@b.com", "c@d.org"]})
     frame.write_parquet(tmp_path / "x.parquet")
-    parquet = s3.put(name, "x.parquet", (tmp_path / "x.parquet").read_bytes())
-    gzipped = s3.put(name, "x.csv.gz", gzip.compress(b"external_id,billing.city\n3,Z\xfcrich\n"))
+    parquet = object_store.put(name, "x.parquet", (tmp_path / "x.parquet").read_bytes())
+    gzipped = object_store.put(
+        name, "x.csv.gz", gzip.compress(b"external_id,billing.city\n3,Z\xfcrich\n")
+    )
     with reading(expand_sources([parquet, gzipped]), None, ReadOptions("cp1252")) as rows:
         pass
     assert rows.get_column("external_id").to_list() == ["1", "2", "3"]
@@ -75,11 +77,11 @@ KEYS = ["exports/2026/a.csv", "exports/2026/b.csv", "exports/2025/a.csv", "expor
      "**/a.csv", "exports/2026/*", "exports/2026/[!a].csv", "exports/**", "**"],
 )  # fmt: skip
 def test_a_glob_over_a_bucket_matches_what_the_shell_glob_matches_on_disk(
-    s3: ObjectStoreServer, tmp_path: Path, pattern: str
+    object_store: ObjectStoreServer, tmp_path: Path, pattern: str
 ) -> None:
     name = bucket()
     for key in KEYS:
-        s3.put(name, key, b"external_id\n1\n")
+        object_store.put(name, key, b"external_id\n1\n")
         (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / key).write_bytes(b"")
     on_disk = sorted(
@@ -87,8 +89,8 @@ def test_a_glob_over_a_bucket_matches_what_the_shell_glob_matches_on_disk(
         for p in glob.glob(str(tmp_path / pattern), recursive=True)
         if Path(p).is_file()
     )
-    found = expand_sources([f"s3://{name}/{pattern}"])
-    assert [str(f) for f in found] == [f"s3://{name}/{k}" for k in on_disk]
+    found = expand_sources([f"{object_store.scheme}://{name}/{pattern}"])
+    assert [str(f) for f in found] == [f"{object_store.scheme}://{name}/{k}" for k in on_disk]
 
 
 SEGMENTS = st.sampled_from(["a", "b", "ab", "a.csv", "b.csv", "x"])
@@ -121,34 +123,35 @@ def test_the_key_glob_agrees_with_pythons_glob(tree: tuple[Path, list[str]], pat
     assert {k for k in keys if matcher.fullmatch(k)} == expected
 
 
-def test_a_missing_object_bucket_or_glob_match_is_one_line(s3: ObjectStoreServer) -> None:
+def test_a_missing_object_bucket_or_glob_match_is_one_line(object_store: ObjectStoreServer) -> None:
     name = bucket()
-    s3.put(name, "a.csv", b"external_id\n1\n")
-    missing = expand_sources([f"s3://{name}/nope.csv"])
+    object_store.put(name, "a.csv", b"external_id\n1\n")
+    scheme = object_store.scheme
+    missing = expand_sources([f"{scheme}://{name}/nope.csv"])
     with (
-        pytest.raises(SourceError, match=rf"^s3://{name}/nope\.csv: no such file$"),
+        pytest.raises(SourceError, match=rf"^{scheme}://{name}/nope\.csv: no such file$"),
         reading(missing, None, ReadOptions()),
     ):
         pass
-    with pytest.raises(SourceError, match=rf"^no file matches s3://{name}/\*\.parquet$"):
-        expand_sources([f"s3://{name}/*.parquet"])
-    with pytest.raises(SourceError, match=r"^s3://no-such-bucket-here.*(no such file|cannot)"):
-        expand_sources(["s3://no-such-bucket-here/*.csv"])
+    with pytest.raises(SourceError, match=rf"^no file matches {scheme}://{name}/\*\.parquet$"):
+        expand_sources([f"{scheme}://{name}/*.parquet"])
+    with pytest.raises(SourceError, match=rf"^{scheme}://no-such-bucket-here.*(no such file|cann)"):
+        expand_sources([f"{scheme}://no-such-bucket-here/*.csv"])
 
 
 def test_a_loopback_store_is_reached_directly_whatever_proxy_the_environment_names(
-    s3: ObjectStoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    object_store: ObjectStoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    url = s3.put(bucket(), "a.csv", b"external_id\n1\n")
+    url = object_store.put(bucket(), "a.csv", b"external_id\n1\n")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.setenv(name, DEAD_PROXY)
     assert fetch(RemoteFile(url), tmp_path / "a.csv").read_bytes() == b"external_id\n1\n"
 
 
 def test_the_fetched_copy_is_readable_by_its_owner_only(
-    s3: ObjectStoreServer, tmp_path: Path
+    object_store: ObjectStoreServer, tmp_path: Path
 ) -> None:
-    url = s3.put(bucket(), "a.csv", b"external_id\n1\n")
+    url = object_store.put(bucket(), "a.csv", b"external_id\n1\n")
     copy = fetch(RemoteFile(url), tmp_path / "a.csv")
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
 
@@ -159,6 +162,10 @@ def test_a_plain_http_store_off_loopback_is_refused_before_any_request(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio.example.com:9000")
     with pytest.raises(SourceError, match=r"AWS_ENDPOINT_URL is plain HTTP .* loopback only"):
         fetch(RemoteFile("s3://b/a.csv"), tmp_path / "a.csv")
+    monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
+    monkeypatch.setenv("AZURITE_BLOB_STORAGE_URL", "http://azurite.example.com:10000")
+    with pytest.raises(SourceError, match=r"AZURITE_BLOB_STORAGE_URL is plain HTTP .* loopback"):
+        expand_sources(["az://c/*.csv"])
     with pytest.raises(SourceError, match=r"plain HTTP only to loopback"):
         expand_sources(["http://files.example.com/a.csv"])
     with pytest.raises(SourceError, match=r"reads local files and s3://"):
