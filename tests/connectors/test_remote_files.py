@@ -257,3 +257,21 @@ def test_an_https_export_whose_certificate_does_not_verify_is_refused_in_one_lin
 def test_a_web_url_with_a_glob_is_refused(web: WebFiles) -> None:
     with pytest.raises(SourceError, match="a web server lists no files"):
         expand_sources([f"{web.url}/x/*.csv"])
+
+
+def test_a_refused_storage_credential_is_one_line_naming_where_to_look(
+    azure_server: ObjectStoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Azurite checks the shared key's signature, as Azure does (moto checks none).
+    url = azure_server.put(bucket(), "a.csv", b"external_id\n1\n")
+    for name, value in azure_server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "d3Jvbmcga2V5")
+    with pytest.raises(SourceError) as refused:
+        fetch(RemoteFile(url), tmp_path / "a.csv")
+    assert str(refused.value) == (
+        f"{url}: access refused; check AZURE_STORAGE_ACCOUNT_NAME with "
+        "AZURE_STORAGE_ACCOUNT_KEY or a SAS in the environment"
+    )
+    assert "d3Jvbmcga2V5" not in str(refused.value) and not (tmp_path / "a.csv").exists()
