@@ -26,9 +26,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from connectors.api_config import is_loopback
 from connectors.errors import SourceError
 
@@ -156,6 +153,10 @@ def _fetch_object(remote: RemoteFile, target: Path) -> None:
 
 
 def _fetch_web(remote: RemoteFile, target: Path) -> None:
+    # Imported here: a run over local files never pays for httpx and tenacity.
+    import httpx
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
     from connectors.customer_api import _tls_context
 
     plain = remote.scheme == "http"  # loopback only (expand_url)
@@ -198,7 +199,7 @@ class _Transient(Exception):
     """An answer worth another attempt (429, 5xx)."""
 
 
-def _http_reason(exc: httpx.HTTPError) -> str:
+def _http_reason(exc: Exception) -> str:
     from connectors.http_errors import tls_failure
 
     return tls_failure(exc) or type(exc).__name__

@@ -21,6 +21,16 @@ STATE_COLUMNS = {
     "pending_since": pl.String,
 }
 LOOKUP_BATCH = 5_000
+# From this many ids on, a SQLite store is read as Arrow (arrow_reads.py): 2.4 s -> ~1 s for a
+# million; below it, a few IN queries cost less than the second connection's join.
+ARROW_MIN_IDS = 2_000
+# Every text column through COALESCE: the Arrow reader types a column by its first values.
+_JOINED = (
+    "SELECT s.entity_id, s.external_id, COALESCE(s.customer_id, '') AS customer_id,"
+    " COALESCE(s.payload_hash, '') AS payload_hash, s.status,"
+    " COALESCE(CAST(s.pending_since AS TEXT), '') AS pending_since"
+    " FROM probe p JOIN customer_state s ON s.external_id = p.external_id"
+)
 _ONE = (
     "SELECT entity_id, external_id, customer_id, payload_hash, status, error,"
     " pending_hash, pending_since, pending_body FROM customer_state"
@@ -54,7 +64,7 @@ class CustomerStates:
 
     def lookup(self, entity_id: str, external_ids: Iterable[str]) -> pl.DataFrame:
         """State of the given customers of one entity, looked up in batches (no query per row)."""
-        return self._lookup(list(external_ids), "entity_id = ? AND ", [entity_id])
+        return self._lookup(list(external_ids), entity_id)
 
     def knows_entity(self, entity_id: str) -> bool:
         """Whether the store holds anything of this entity (a first run's lookups, skipped)."""
@@ -65,9 +75,16 @@ class CustomerStates:
 
     def lookup_any_entity(self, external_ids: Iterable[str]) -> pl.DataFrame:
         """Like ``lookup``, across every entity (for rows whose entity was not valid)."""
-        return self._lookup(list(external_ids), "", [])
+        return self._lookup(list(external_ids), None)
 
-    def _lookup(self, ids: list[str], condition: str, params: list[str]) -> pl.DataFrame:
+    def _lookup(self, ids: list[str], entity_id: str | None) -> pl.DataFrame:
+        reader = self._db.arrow_reader() if len(ids) >= ARROW_MIN_IDS else None
+        if reader is not None:
+            return reader.join_ids(
+                ids, _JOINED + (" WHERE s.entity_id = ?" if entity_id is not None else ""),
+                [] if entity_id is None else [entity_id], STATE_COLUMNS,
+            )  # fmt: skip
+        condition, params = ("entity_id = ? AND ", [entity_id]) if entity_id else ("", [])
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]

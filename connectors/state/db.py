@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.errors import InputError
+
+if TYPE_CHECKING:
+    from connectors.state.arrow_reads import ArrowReader
 
 DEFAULT_STATE = ".custsync/state.db"
 DEFER_S = 0.2
@@ -121,6 +124,7 @@ class StateDb:
         self.is_postgres = postgres
         self.clock = clock
         self._deferred_since: float | None = None
+        self._arrow: ArrowReader | None = None
         self.create(SCHEMA)
         self._one_owner_each()
 
@@ -223,9 +227,23 @@ class StateDb:
                     raise
                 time.sleep(0.5 * (attempt + 1))
 
+    def arrow_reader(self) -> ArrowReader | None:
+        """A reader of large results as Arrow (a SQLite file), or None (PostgreSQL, memory).
+        It sees what is committed: deferred writes are committed first."""
+        if self.is_postgres or self.location == ":memory:":
+            return None
+        if self._arrow is None:
+            from connectors.state.arrow_reads import ArrowReader
+
+            self._arrow = ArrowReader(self.location)
+        self.flush()
+        return self._arrow
+
     def close(self) -> None:
         """Commit and close."""
         self.commit()
+        if self._arrow is not None:
+            self._arrow.close()
         self.connection.close()
 
 
