@@ -44,7 +44,9 @@ class ArrowReader:
         Text columns are selected through ``COALESCE(x, '')`` by the caller's query and turned
         back into nulls here: the driver types each column by its first values, and a column
         all null at first would take a later text for a type error."""
-        probe = pl.DataFrame({"external_id": ids}, schema={"external_id": pl.String})
+        # Each id once: an IN list matches a row once however often it names it, a join would
+        # match it as often (a run's rejected rows repeat ids).
+        probe = pl.DataFrame({"external_id": ids}, schema={"external_id": pl.String}).unique()
         self._cursor.adbc_ingest(PROBE_TABLE, probe, mode="replace", temporary=True)
         self._cursor.execute(select.replace("probe", f"temp.{PROBE_TABLE}"), params)
         frame = pl.DataFrame(self._cursor.fetch_arrow())
