@@ -36,12 +36,7 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-SourcesArg = Annotated[
-    list[str],
-    typer.Argument(
-        help="CSV or Parquet exports: paths, globs or URLs (s3://, gs://, az://, https://)."
-    ),
-]
+SourcesArg = Annotated[list[str], typer.Argument(help="CSV/Parquet exports: paths, globs, URLs.")]
 MappingOpt = Annotated[
     Path | None, typer.Option("--mapping", help="Column mapping (TOML).", dir_okay=False)
 ]
