@@ -132,9 +132,9 @@ def _scan_one(
         raise SourceError(f"{path}: the file is empty")
     data = _unpacked(path, scratch)
     if is_parquet(data):
-        raw, ragged, columns, height = _scan_parquet(data)
+        raw, ragged, columns, height, blank_rows = _scan_parquet(data)
     else:
-        raw, ragged, columns, height = _scan_csv(data, options, scratch)
+        raw, ragged, columns, height, blank_rows = _scan_csv(data, options, scratch)
     if height == 0:
         raise SourceError(f"{path}: no data rows")
     try:
@@ -149,14 +149,13 @@ def _scan_one(
         if field not in mapping.columns
     ]
     # Rows with nothing in them (blank lines; Excel's ",,,," rows under a sheet's data) are not
-    # customers, and reporting each as one would bury the real rejects.
-    fields = [c for c in raw.collect_schema().names() if c != ROW]
-    blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
-    return (
-        raw.filter(~blank)
-        .select(pl.lit(label).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected)
-        .select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
-    )
+    # customers, and reporting each as one would bury the real rejects. Found once, when the
+    # file is first read; every later pass (census, batches) leaves them out by number.
+    if blank_rows:
+        raw = raw.filter(~pl.col(ROW).is_in(blank_rows))
+    return raw.select(
+        pl.lit(label).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected
+    ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
 
 
 def _unpacked(path: Path, scratch: Path) -> Path:
@@ -179,16 +178,23 @@ def _unpacked(path: Path, scratch: Path) -> Path:
     return path
 
 
-def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
+def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int, list[int]]:
     try:
         scan = pl.scan_parquet(path)
         columns = scan.collect_schema().names()
-        height = scan.select(pl.len()).collect(engine="streaming").item()
+        # Text everywhere: whatever the export typed as numbers or dates is text to the API.
+        frame = scan.with_columns(_as_text(scan.collect_schema())).with_row_index(ROW, offset=1)
+        counted = frame.select(pl.len(), _blank_rows(columns)).collect(engine="streaming")
     except Exception as exc:  # polars raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-    # Text everywhere: whatever the export typed as numbers or dates is text to the API.
-    frame = scan.with_columns(_as_text(scan.collect_schema())).with_row_index(ROW, offset=1)
-    return frame, pl.lit(None, pl.String), columns, height
+    height, blank_rows = counted.row(0)
+    return frame, pl.lit(None, pl.String), columns, int(height), list(blank_rows)
+
+
+def _blank_rows(fields: list[str]) -> pl.Expr:
+    """The numbers of the rows whose every field is empty or only whitespace (one list)."""
+    blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
+    return pl.col(ROW).filter(blank).implode().alias("__blank_rows")
 
 
 def _as_text(schema: pl.Schema) -> list[pl.Expr]:
@@ -213,7 +219,7 @@ def _as_text(schema: pl.Schema) -> list[pl.Expr]:
 
 def _scan_csv(
     path: Path, options: ReadOptions, scratch: Path
-) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
+) -> tuple[pl.LazyFrame, pl.Expr, list[str], int, list[int]]:
     utf8_path = as_utf8(path, options.encoding, scratch)
     header = _header_line(utf8_path)
     # Excel's "sep=;" first line names the delimiter; the header follows it.
@@ -259,7 +265,7 @@ class _Malformed(Exception):
 
 def _scan_text(
     path: Path, data: Path, delimiter: str, skip: int, names: list[str]
-) -> tuple[pl.LazyFrame, pl.Expr, list[str], int]:
+) -> tuple[pl.LazyFrame, pl.Expr, list[str], int, list[int]]:
     scan_options = {
         "separator": delimiter,
         "infer_schema": False,
@@ -268,12 +274,13 @@ def _scan_text(
         "row_index_offset": 1,
         "skip_rows": skip,
     }
-    # polars' own name for the last column (it renames repeated blank names).
-    last_column = pl.scan_csv(data, **scan_options).collect_schema().names()[-1]  # type: ignore[arg-type]
+    # polars' own names of the columns (it renames repeated blank names).
+    fields = pl.scan_csv(data, **scan_options).collect_schema().names()  # type: ignore[arg-type]
+    fields = [c for c in fields if c != ROW]
     has_long_rows = False
     try:
-        # One pass over the file: rows, and whether a short row could hide among them.
-        height, maybe_short = _count_rows(data, scan_options, last_column, truncate=False)
+        # One pass over the file: rows, blank rows, and whether a short row could hide among them.
+        height, maybe_short, blank_rows = _count_rows(data, scan_options, fields, truncate=False)
     except pl.exceptions.ComputeError as exc:
         if "invalid utf-8" in str(exc):
             raise SourceError(
@@ -283,7 +290,7 @@ def _scan_text(
             raise _Malformed(_first_line(exc)) from None
         has_long_rows = True
         try:
-            height, maybe_short = _count_rows(data, scan_options, last_column, truncate=True)
+            height, maybe_short, blank_rows = _count_rows(data, scan_options, fields, truncate=True)
         except pl.exceptions.ComputeError as exc:
             raise _Malformed(_first_line(exc)) from None
     frame = pl.scan_csv(data, truncate_ragged_lines=True, **scan_options)  # type: ignore[arg-type]
@@ -295,13 +302,13 @@ def _scan_text(
         else {}
     )
     if not counts:
-        return frame, pl.lit(None, pl.String), names, height
+        return frame, pl.lit(None, pl.String), names, height, blank_rows
     ragged = pl.format(
         "ragged row: {} fields where the header has {}",
         pl.col(ROW).replace_strict(list(counts), list(counts.values()), default=None),
         pl.lit(len(names)),
     )
-    return frame, ragged, names, height
+    return frame, ragged, names, height, blank_rows
 
 
 def _rewrite_leniently(path: Path, delimiter: str, skip: int, scratch: Path) -> Path:
@@ -326,23 +333,20 @@ def _rewrite_leniently(path: Path, delimiter: str, skip: int, scratch: Path) -> 
 
 
 def _count_rows(
-    path: Path, scan_options: dict[str, object], last_column: str, truncate: bool
-) -> tuple[int, bool]:
-    """Data rows, and whether the last column is ever empty (a short row reads like that)."""
+    path: Path, scan_options: dict[str, object], fields: list[str], truncate: bool
+) -> tuple[int, bool, list[int]]:
+    """Data rows, whether the last column is ever empty (a short row reads like that), and the
+    blank rows' numbers."""
     counted = (
         pl.scan_csv(path, truncate_ragged_lines=truncate, **scan_options)  # type: ignore[arg-type]
-        # Every column's nulls are counted so that every field is parsed here, once: a field
-        # polars cannot read (`"Ann" x`) must show now, while the lenient re-read can still
-        # step in, not later in the census (an "unexpected" error).
-        .select(
-            pl.len(),
-            pl.col(last_column).eq("").any(),
-            pl.sum_horizontal(pl.all().null_count()).alias("__parsed"),
-        )
+        # Every field is parsed here, once (the blank rows need them all): a field polars
+        # cannot read (`"Ann" x`) must show now, while the lenient re-read can still step in,
+        # not later in the census (an "unexpected" error).
+        .select(pl.len(), pl.col(fields[-1]).eq("").any(), _blank_rows(fields))
         .collect(engine="streaming")
     )
-    height, maybe_short = counted.row(0)[:2]
-    return int(height), bool(maybe_short)
+    height, maybe_short, blank_rows = counted.row(0)
+    return int(height), bool(maybe_short), list(blank_rows)
 
 
 def _ragged_field_counts(path: Path, delimiter: str, field_count: int, skip: int) -> dict[int, int]:

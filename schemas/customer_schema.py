@@ -45,30 +45,33 @@ THREEDS_REQUIRED = (
 )
 
 
+# A row's test of one check: ``test(column)`` is True where the row passes. Every check here is
+# of one row at a time, so pandera is given only the rows and columns some test fails
+# (``find_failures``).
+RowTest = Callable[[str], pl.Expr]
+
+
+def _row_check(test: RowTest, name: str) -> pa.Check:
+    def check(data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(test(data.key))
+
+    made = pa.Check(check, name=name)
+    made.row_test = test  # type: ignore[attr-defined]  # the same test, for all rows at once
+    return made
+
+
 def _marker_check(marker: str, name: str) -> pa.Check:
     """Passes where the value is absent or the normaliser's marker column says it is valid."""
-
-    def check(data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col(data.key).is_null() | pl.col(marker).fill_null(False))
-
-    return pa.Check(check, name=name)
+    return _row_check(lambda key: pl.col(key).is_null() | pl.col(marker).fill_null(False), name)
 
 
 def _expression_check(expression: pl.Expr, name: str) -> pa.Check:
-    def check(data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(expression)
-
-    return pa.Check(check, name=name)
+    return _row_check(lambda _: expression, name)
 
 
 def _value_check(test: Callable[[pl.Expr], pl.Expr], name: str) -> pa.Check:
     """A vectorised check of a column's present values (absent values pass)."""
-
-    def check(data: PolarsData) -> pl.LazyFrame:
-        value = pl.col(data.key)
-        return data.lazyframe.select(value.is_null() | test(value))
-
-    return pa.Check(check, name=name)
+    return _row_check(lambda key: pl.col(key).is_null() | test(pl.col(key)), name)
 
 
 def _field_checks(spec: ApiField) -> list[pa.Check]:
@@ -165,10 +168,28 @@ class Failures:
 
 
 def find_failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> Failures:
-    """Every (row, field, reason) the schema finds in ``frame`` (validated whole, lazily)."""
+    """Every (row, field, reason) the schema finds in ``frame`` (validated whole, lazily).
+
+    The checks' own row tests run first, every one in one pass; pandera then validates only
+    the rows and columns some test failed, and reports them as ever. Its cost is per check
+    and per call (~50 ms a call for this schema, whatever the rows): validating every column
+    of every row, most with nothing wrong, was a fifth of a 1M-row dry run. Each check is of
+    one row, so the failures are the same (property-tested against pandera on whole frames)."""
     empty = pl.DataFrame(schema={ROW_ID: pl.UInt32, "field": pl.String, "reason": pl.String})
+    tests = _column_tests(schema)
+    if tests is None:  # a check of another kind: pandera sees everything
+        suspect, columns = pl.Series([True] * frame.height), list(schema.columns)
+    else:
+        failing = frame.select(~test.fill_null(False) for test in tests.values())
+        columns = [
+            name for name, bad in zip(tests, failing.iter_columns(), strict=True) if bad.any()
+        ]
+        if not columns:
+            return Failures(empty)
+        suspect = failing.select(pl.any_horizontal(columns)).to_series()
+    positions = suspect.arg_true().cast(pl.UInt32)
     try:
-        schema.validate(frame, lazy=True)
+        _narrowed(schema, tuple(columns)).validate(frame.filter(suspect), lazy=True)
     except SchemaErrors as errors:
         cases = errors.failure_cases
         unplaced = cases.filter(pl.col("index").is_null())
@@ -186,5 +207,34 @@ def find_failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> Failures:
             .otherwise(pl.col("check"))
             .alias("reason"),
         )
+        # A position among the rows validated -> its position in ``frame``.
+        reasons = reasons.with_columns(positions.gather(reasons.get_column(ROW_ID)).alias(ROW_ID))
         return Failures(pl.concat([empty, reasons]).unique(maintain_order=True))
     return Failures(empty)
+
+
+def _column_tests(schema: pa.DataFrameSchema) -> dict[str, pl.Expr] | None:
+    """Per column: True where a row passes all its checks (nullability included); None when
+    a check has no row test."""
+    tests: dict[str, pl.Expr] = {}
+    for name, column in schema.columns.items():
+        passes = [] if column.nullable else [pl.col(name).is_not_null()]
+        for check in column.checks:
+            row_test: RowTest | None = getattr(check, "row_test", None)
+            if row_test is None:
+                return None
+            passes.append(row_test(name))
+        if passes:
+            tests[name] = pl.all_horizontal(passes).alias(name)
+    return tests
+
+
+_NARROWED: dict[tuple[int, tuple[str, ...]], pa.DataFrameSchema] = {}
+
+
+def _narrowed(schema: pa.DataFrameSchema, columns: tuple[str, ...]) -> pa.DataFrameSchema:
+    """``schema`` with only ``columns`` (made once per set: the schemas live for the process)."""
+    key = (id(schema), columns)
+    if key not in _NARROWED:
+        _NARROWED[key] = schema.select_columns(list(columns))
+    return _NARROWED[key]
