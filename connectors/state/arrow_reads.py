@@ -45,8 +45,10 @@ class ArrowReader:
         back into nulls here: the driver types each column by its first values, and a column
         all null at first would take a later text for a type error."""
         # Each id once: an IN list matches a row once however often it names it, a join would
-        # match it as often (a run's rejected rows repeat ids).
-        probe = pl.DataFrame({"external_id": ids}, schema={"external_id": pl.String}).unique()
+        # match it as often (a run's rejected rows repeat ids). Sorted: the join then walks the
+        # key's B-tree in order (ids in hash order made it 0.2 -> 0.6 s per 200,000).
+        probe = pl.DataFrame({"external_id": ids}, schema={"external_id": pl.String})
+        probe = probe.unique().sort("external_id")
         self._cursor.adbc_ingest(PROBE_TABLE, probe, mode="replace", temporary=True)
         self._cursor.execute(select.replace("probe", f"temp.{PROBE_TABLE}"), params)
         frame = pl.DataFrame(self._cursor.fetch_arrow())
