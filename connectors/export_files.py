@@ -184,17 +184,27 @@ def _scan_parquet(path: Path) -> tuple[pl.LazyFrame, pl.Expr, list[str], int, li
         columns = scan.collect_schema().names()
         # Text everywhere: whatever the export typed as numbers or dates is text to the API.
         frame = scan.with_columns(_as_text(scan.collect_schema())).with_row_index(ROW, offset=1)
-        counted = frame.select(pl.len(), _blank_rows(columns)).collect(engine="streaming")
+        counted = frame.select(pl.len(), _blank(columns).sum()).collect(engine="streaming")
+        height, blanks = counted.row(0)
+        blank_rows = _blank_rows(frame, columns, blanks)
     except Exception as exc:  # polars raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-    height, blank_rows = counted.row(0)
-    return frame, pl.lit(None, pl.String), columns, int(height), list(blank_rows)
+    return frame, pl.lit(None, pl.String), columns, int(height), blank_rows
 
 
-def _blank_rows(fields: list[str]) -> pl.Expr:
-    """The numbers of the rows whose every field is empty or only whitespace (one list)."""
-    blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
-    return pl.col(ROW).filter(blank).implode().alias("__blank_rows")
+def _blank(fields: list[str]) -> pl.Expr:
+    """Whether every field of the row is empty or only whitespace."""
+    return pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars() == "" for c in fields)
+
+
+def _blank_rows(frame: pl.LazyFrame, fields: list[str], count: int) -> list[int]:
+    """The numbers of the ``count`` blank rows (none read when there are none). A query of its
+    own: collected into a list in the counting pass, polars would leave its streaming engine
+    and hold the whole file in memory (3.7 GiB for 10M rows)."""
+    if count == 0:
+        return []
+    found = frame.filter(_blank(fields)).select(ROW).collect(engine="streaming")
+    return found.get_column(ROW).to_list()
 
 
 def _as_text(schema: pl.Schema) -> list[pl.Expr]:
@@ -342,11 +352,12 @@ def _count_rows(
         # Every field is parsed here, once (the blank rows need them all): a field polars
         # cannot read (`"Ann" x`) must show now, while the lenient re-read can still step in,
         # not later in the census (an "unexpected" error).
-        .select(pl.len(), pl.col(fields[-1]).eq("").any(), _blank_rows(fields))
+        .select(pl.len(), pl.col(fields[-1]).eq("").any(), _blank(fields).sum())
         .collect(engine="streaming")
     )
-    height, maybe_short, blank_rows = counted.row(0)
-    return int(height), bool(maybe_short), list(blank_rows)
+    height, maybe_short, blanks = counted.row(0)
+    scan = pl.scan_csv(path, truncate_ragged_lines=truncate, **scan_options)  # type: ignore[arg-type]
+    return int(height), bool(maybe_short), _blank_rows(scan, fields, blanks)
 
 
 def _ragged_field_counts(path: Path, delimiter: str, field_count: int, skip: int) -> dict[int, int]:

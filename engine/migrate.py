@@ -4,13 +4,15 @@ The parent checks everything a run would (target, credentials, exports, mapping)
 anything is submitted, lists the export's entities, and submits one shard per entity and hash
 bucket (``schemas/shards.py``) to a pool (``ShardPool``: Prefect's work pool in production).
 Each shard is an ordinary sync of its rows; the shards share the target's API budget through
-the state store (``connectors/shared_budget.py``) and write their artefacts under
-``DIR/shards/``. The parent watches their heartbeats in the store (``ShardRuns``), not
-Prefect's run states alone: a worker killed with ``kill -9`` leaves its flow run "Running" on
-the server forever (nothing is left to report the crash), while its heartbeat stops at once.
+the state store (``connectors/shared_budget.py``) and leave their artefacts there too
+(``connectors/state/shard_files.py``: no folder shared by every machine needed). The
+parent watches their heartbeats in the store (``ShardRuns``), not Prefect's run states alone:
+a worker killed with ``kill -9`` leaves its flow run "Running" on the server forever (nothing
+is left to report the crash), while its heartbeat stops at once.
 A shard whose heartbeat stops counting for ``STALE_S`` is given up and submitted again; the
-journal makes the new attempt exactly-once. When every shard is done, the parent merges their
-``mappings.csv`` and ``rejects.csv`` and writes one ``report.json``.
+journal makes the new attempt exactly-once. When every shard is done, the parent writes their
+files under ``DIR/shards/``, merges ``mappings.csv`` and ``rejects.csv``, and writes one
+``report.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from connectors.export_files import expand_sources, opening
 from connectors.mapping_file import load_mapping
 from connectors.remote_files import is_url
 from connectors.state.db import connect
+from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
 from connectors.state.shard_runs import ShardRun, ShardRuns
 from engine.config import SyncConfig, match_fields
 from engine.context import check_out_dir
@@ -57,7 +60,6 @@ STALE_S = float(os.environ.get("CUSTSYNC_SHARD_STALE_S") or 30.0)
 # lock see to that).
 START_S = max(STALE_S, float(os.environ.get("CUSTSYNC_SHARD_START_S") or 90.0))
 MAX_ATTEMPTS = 4
-MERGED = ("mappings.csv", "rejects.csv", "unmatched.csv")
 
 
 class ShardPool(Protocol):
@@ -320,14 +322,25 @@ class Migration:
         ))  # fmt: skip
 
     def _merge(self) -> MigrateOutcome:
-        """The shards' artefacts as one run's: mappings.csv, rejects.csv, report.json."""
+        """The shards' artefacts as one run's: mappings.csv, rejects.csv, report.json. Each
+        shard's files come from the store (its run may have been on another machine), written
+        under ``DIR/shards/``, then removed from the store."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         finished = [s for s in self.shards if s.report is not None]
-        for name in MERGED:
-            parts = [shard_dir(self.out_dir, s.shard, s.attempt) / name for s in finished]
-            parts = [p for p in parts if p.exists()]
-            if parts or name != "unmatched.csv":
-                _concat_csv(parts, self.out_dir / name)
+        files = ShardFiles(connect(self.config.state))
+        try:
+            for name in SHARD_ARTEFACTS:
+                parts = []
+                for s in finished:
+                    part = shard_dir(self.out_dir, s.shard, s.attempt) / name
+                    key = (self.migration_id, s.shard.label, s.attempt)
+                    if files.write_out(*key, name, part) or part.exists():
+                        parts.append(part)
+                if parts or name != "unmatched.csv":
+                    _concat_csv(parts, self.out_dir / name)
+            files.drop(self.migration_id)
+        finally:
+            files.close()
         report = merged_sync_report([s.report for s in finished if s.report is not None])
         report.run_id = f"migrate-{self.migration_id}"
         report.target = self.config.target

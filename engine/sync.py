@@ -19,6 +19,8 @@ import polars as pl
 
 from connectors.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.errors import CustsyncError, InputError, RunLockedError
+from connectors.state.db import connect
+from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
 from engine import steps
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
@@ -82,8 +84,22 @@ def run_sync(
             raise
         failed = f"{outcome.report.failed:,} rows failed" if outcome.exit_code else None
         reason = outcome.error or failed
+        # Before its end is told: the parent merges the files of the shards that ended.
+        _store_artefacts(config.state, (migration_id, config.shard.label, attempt), out_dir)
         heartbeat.finish("failed" if reason else "ok", outcome.report.as_json(), reason)
         return outcome
+
+
+def _store_artefacts(state: str, key: tuple[str, str, int], out_dir: Path) -> None:
+    """A shard's files, in the store, where the migration's parent finds them from any
+    machine (no folder shared by every worker needed)."""
+    files = ShardFiles(connect(state))
+    try:
+        for name in SHARD_ARTEFACTS:
+            if (out_dir / name).exists():
+                files.put(*key, out_dir / name)
+    finally:
+        files.close()
 
 
 class _Sync:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,11 @@ class HerePool:
         self,
         dies: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
         never_start: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+        elsewhere: Path | None = None,
     ) -> None:
         self.dies, self.never_start = dies, never_start
+        # Each shard's files on a disk of its own, gone when it ends (another machine's).
+        self.elsewhere = elsewhere
         self.ids = itertools.count()
         self.ended: dict[str, tuple[str, str | None]] = {}
         self.given_up: list[str] = []
@@ -59,8 +63,12 @@ class HerePool:
             ShardRuns(connect(config.state)).beat(*config.migration[:1], shard.label, attempt, 0, 0)
             self.ended[run_id] = ("RUNNING", None)
             return run_id
+        if self.elsewhere is not None:
+            parameters = {**parameters, "out": str(self.elsewhere / run_id)}
         outcome = run_sync(SyncConfig.from_parameters(parameters))
         self.ended[run_id] = ("COMPLETED" if outcome.exit_code == 0 else "FAILED", outcome.error)
+        if self.elsewhere is not None:
+            shutil.rmtree(self.elsewhere / run_id)
         return run_id
 
     def states(self, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -112,6 +120,24 @@ def test_every_shard_runs_to_its_end_and_the_artefacts_are_merged(
     assert seen[-1].finished == 3 and seen[-1].done == seen[-1].total
     shard_dirs = list((tmp_path / "out" / "shards").iterdir())
     assert len(shard_dirs) == 3 and all((d / "mappings.csv").exists() for d in shard_dirs)
+
+
+def test_shards_on_other_machines_leave_their_files_in_the_store_for_the_merge(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    clock = Clock()
+    pool = HerePool(elsewhere=tmp_path / "other-machines")
+    outcome = Migration(config, plan_migration(config, 3), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0 and not any((tmp_path / "other-machines").iterdir())
+    mappings = read_csv(tmp_path / "out" / "mappings.csv")
+    assert sorted(m["external_id"] for m in mappings) == sorted(f"X{i}" for i in range(60))
+    assert all(m["customer_id"] for m in mappings)
+    assert len(list((tmp_path / "out" / "shards").glob("*/mappings.csv"))) == 3
+    # Merged, and removed from the store: it held customers' ids no longer needed there.
+    db = connect(config.state)
+    assert db.execute("SELECT COUNT(*) FROM migration_file").fetchone()[0] == 0
+    db.close()
 
 
 def test_a_shard_that_stops_beating_is_given_up_and_run_again_exactly_once(
