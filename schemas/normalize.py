@@ -39,7 +39,6 @@ NO_VALUE = ["", "NULL", "null", "Null", "(null)", "\\N", "#N/A", "N/A", "n/a"]
 # result as ``\s+`` -> " ", without rewriting every single space (0.18 -> 0.10 s for the 32
 # text columns of 200,000 rows).
 WHITESPACE = r"\s{2,}|[^\S ]"
-NON_ASCII = r"[^\x00-\x7F]"
 
 
 def _spaced(value: pl.Expr) -> pl.Expr:
@@ -57,13 +56,13 @@ def clean_texts(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """``clean_text`` of each of ``columns``, the same values, faster on a batch: NFC only
     changes non-ASCII text, so it runs once per distinct non-ASCII value (a batch of 200,000
     rows holds a few thousand) instead of on every value (0.47 -> 0.24 s for 32 columns)."""
-    odd = frame.select(pl.col(c).str.contains(NON_ASCII).any() for c in columns).row(0)
+    odd = frame.select(_non_ascii(pl.col(c)).any() for c in columns).row(0)
     composed = []
     for column, has_odd in zip(columns, odd, strict=True):
         if not has_odd:
             continue
         values = frame.get_column(column)
-        spellings = values.filter(values.str.contains(NON_ASCII)).unique()
+        spellings = values.filter(values.str.len_bytes() != values.str.len_chars()).unique()
         normal = spellings.str.normalize("NFC")
         changed = spellings != normal
         if changed.any():
@@ -73,6 +72,12 @@ def clean_texts(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     if composed:
         frame = frame.with_columns(composed)
     return frame.with_columns(_spaced(pl.col(c)).alias(c) for c in columns)
+
+
+def _non_ascii(value: pl.Expr) -> pl.Expr:
+    """Whether a value has a character beyond ASCII: more bytes than characters (counting,
+    not a regex: 0.033 -> 0.008 s for the 33 text columns of 200,000 rows)."""
+    return value.str.len_bytes() != value.str.len_chars()
 
 
 def _country(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -130,11 +135,9 @@ def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.Dat
         pl.col("billing.postal_code", "shipping.postal_code").str.to_uppercase(),
         *(repair_phone(c) for c in PHONE_COLUMNS),
     )
-    frame = frame.with_columns(
-        _postal_zeros("billing"),
-        _postal_zeros("shipping"),
-        *(expr for c in PHONE_COLUMNS for expr in split_extension(c)),
-    )
+    frame = frame.with_columns(_postal_zeros("billing"), _postal_zeros("shipping"))
+    for column in PHONE_COLUMNS:
+        frame = split_extension(frame, column)
     frame = _states(frame, "billing")
     frame = _states(frame, "shipping")
     frame = normalize_email_column(frame, "email_address")

@@ -26,6 +26,7 @@ def repair_phone(column: str) -> pl.Expr:
 
 EXTENSION_SUFFIX = "__extension"
 MIN_NUMBER_DIGITS = 6
+NOT_PHONE = r"[^\d\s()+.\-]"  # a character no phone needs
 # A trailing extension, in the forms phonenumbers parses (its _EXTN_PATTERNS_FOR_PARSING: "x",
 # "ext", "extn", "extension", "#", "~", ",", ";", "int" and "доб"/"anexo"), written for polars'
 # regex engine so no Python runs per row: the number before it is kept digit for digit.
@@ -35,22 +36,24 @@ EXTENSION = (
 )
 
 
-def split_extension(column: str) -> list[pl.Expr]:
+def split_extension(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``column`` without a trailing extension (``397.884.0519x718`` -> ``397.884.0519``), and
     ``<column>__extension``: whether one was split off (the API has no field for it). A value
-    that is valid as it stands is left alone."""
-    value = pl.col(column)
-    number = value.str.extract(EXTENSION, 1).str.strip_chars(" ")
+    that is valid as it stands is left alone.
+
+    Only the distinct values with a character a phone has no use for are parsed (a batch's
+    phones are mostly plain digits): the same values as parsing every row, about half the time."""
+    values = frame.get_column(column)
+    odd = values.filter(values.str.contains(NOT_PHONE)).unique()
+    number = odd.str.extract(EXTENSION, 1).str.strip_chars(" ")
     # An extension follows a whole number: "+44#20" is no number with an extension.
-    split = (
-        number.is_not_null()
-        & value.str.contains(r"[^\d\s()+.\-]")
-        & (number.str.count_matches(r"\d") >= MIN_NUMBER_DIGITS)
+    split = number.is_not_null() & (number.str.count_matches(r"\d") >= MIN_NUMBER_DIGITS)
+    with_extension, without = odd.filter(split), number.filter(split)
+    value = pl.col(column)
+    return frame.with_columns(
+        value.replace(with_extension, without).alias(column),
+        value.is_in(with_extension.implode()).fill_null(False).alias(column + EXTENSION_SUFFIX),
     )
-    return [
-        pl.when(split).then(number).otherwise(value).alias(column),
-        split.fill_null(False).alias(column + EXTENSION_SUFFIX),
-    ]
 
 
 def to_e164(number: str, region: str | None) -> str | None:
