@@ -25,7 +25,8 @@ VALID_SUFFIX = "__email_valid"
 def plain_address_ok(column: str) -> pl.Expr:
     """True where the fast path alone can accept the value."""
     value = pl.col(column)
-    local_length = value.str.split("@").list.first().str.len_chars()
+    # Where the pattern matches, the local part is ASCII: its length is the first @'s offset.
+    local_length = value.str.find("@", literal=True)
     return (
         value.str.contains(PLAIN_ADDRESS)
         & ~value.str.contains(_IDNA_LIKE)
@@ -79,9 +80,14 @@ def normalize_email_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         schema={column: pl.String, "__slow_value": pl.String, "__slow_valid": pl.Boolean},
     )
     frame = frame.join(slow, on=column, how="left", maintain_order="left")
+    # The domains to lower-case, once per distinct address that has a capital after its @
+    # (splitting every address to lower-case its domain was half this function's time).
+    values = frame.get_column(column)
+    upper = values.filter(values.str.contains(r"@[^@]*[A-Z]")).unique()
+    lowered = upper.to_frame().select(_lowercase_domain(column)).to_series()
     return frame.with_columns(
         pl.when(pl.col("__fast"))
-        .then(_lowercase_domain(column))
+        .then(pl.col(column).replace(upper, lowered))
         .otherwise(pl.coalesce("__slow_value", column))
         .alias(column),
         pl.when(pl.col(column).is_null())
