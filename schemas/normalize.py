@@ -85,8 +85,15 @@ def _country(frame: pl.DataFrame, column: str) -> pl.Expr:
     of 200,000 rows holds a few hundred spellings; folding every row cost +10% of a 1M-row
     dry run)."""
     table = country_table()
-    found = _folded_once(frame, column).replace_strict(
-        table["key"], table["alpha_2"], default=None, return_dtype=pl.String
+    spellings = frame.select(pl.col(column).unique().drop_nulls())
+    # Each distinct spelling looked up in the table once; the rows then map spelling -> code.
+    codes = spellings.with_columns(
+        fold_expr(pl.col(column))
+        .replace_strict(table["key"], table["alpha_2"], default=None, return_dtype=pl.String)
+        .alias("__code")
+    ).drop_nulls("__code")
+    found = pl.col(column).replace_strict(
+        codes[column], codes["__code"], default=None, return_dtype=pl.String
     )
     return pl.coalesce(found, pl.col(column)).alias(column)
 
