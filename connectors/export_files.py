@@ -23,20 +23,19 @@ from pathlib import Path
 
 import polars as pl
 
+from connectors.csv_header import SEP_HINT, detect_delimiter, header_line
 from connectors.errors import InputError, MappingError, SourceError
-from connectors.export_encoding import HEAD_BYTES, TRANSCODE_CHUNK, as_utf8
+from connectors.export_encoding import TRANSCODE_CHUNK, as_utf8
 from connectors.remote_files import RemoteFile, expand_url, fetch, is_url
 from schemas.api_fields import FIELDS_BY_PATH
 from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW, SEQ
 
-SEP_HINT = re.compile(r"sep=([,;\t|])")
 GZIP_MAGIC = b"\x1f\x8b"
 # xlsx/ods are zip archives; xls is an OLE2 compound file.
 WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
-DELIMITERS = (",", ";", "\t")
 # A cell may be as large as a file (a 1 MB note pasted into a CRM field): Python's csv module
 # refuses fields over 128 KiB by default, which stopped the whole run; such a value is the
 # row's problem (over-long), never the run's. A field is held in memory only while read.
@@ -231,12 +230,12 @@ def _scan_csv(
     path: Path, options: ReadOptions, scratch: Path
 ) -> tuple[pl.LazyFrame, pl.Expr, list[str], int, list[int]]:
     utf8_path = as_utf8(path, options.encoding, scratch)
-    header = _header_line(utf8_path)
+    header = header_line(utf8_path)
     # Excel's "sep=;" first line names the delimiter; the header follows it.
     hint = SEP_HINT.fullmatch(header.strip())
     skip = 1 if hint else 0
     if hint:
-        header = _header_line(utf8_path, after_first=True)
+        header = header_line(utf8_path, after_first=True)
     detected = hint.group(1) if hint else detect_delimiter(header)
     delimiter = options.delimiter or detected
     names = next(csv.reader([header], delimiter=delimiter))
@@ -367,40 +366,6 @@ def _ragged_field_counts(path: Path, delimiter: str, field_count: int, skip: int
         for _ in range(skip + 1):
             next(records, None)
         return {n: len(r) for n, r in enumerate(records, start=1) if len(r) != field_count}
-
-
-def _header_line(path: Path, after_first: bool = False) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    text = head.decode("utf-8-sig", errors="replace")
-    if after_first:
-        text = text[_end_of_first_record(text) :].lstrip("\r\n")
-    line = text[: _end_of_first_record(text)]
-    if not line.strip():
-        raise SourceError(f"{path}: no header line")
-    return line
-
-
-def _end_of_first_record(text: str) -> int:
-    quoted = False
-    for index, char in enumerate(text):
-        if char == '"':
-            quoted = not quoted
-        elif char in "\r\n" and not quoted:
-            return index
-    return len(text)
-
-
-def detect_delimiter(header: str) -> str:
-    """Whichever of ``,`` ``;`` tab the header holds most outside quotes (``,`` on a tie)."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for char in header:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    return max(DELIMITERS, key=lambda d: (counts[d], d == ","))
 
 
 def _first_line(exc: Exception) -> str:
