@@ -4,15 +4,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import polars as pl
 
 from schemas.mapping import Writeback
 
 REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
+
+
+def open_private(path: Path) -> BinaryIO:
+    """``path`` opened to be written from its start, readable by its owner only (shopper data,
+    customers' ids): created so, never readable by others for a moment."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def write_rejects(rejects: pl.DataFrame, out_dir: Path) -> Path:

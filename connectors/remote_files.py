@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.api_config import is_loopback
+from connectors.artifacts import open_private
 from connectors.errors import SourceError
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def _fetch_object(remote: RemoteFile, target: Path) -> None:
     key = _key(remote.url)
     try:
         result = obstore.get(_store(root), key)
-        with _private(target) as out:
+        with open_private(target) as out:
             for chunk in result.stream(min_chunk_size=CHUNK):
                 out.write(chunk)
     except Exception as exc:  # obstore raises one type per cause, and others from the client
@@ -178,7 +179,7 @@ def _fetch_web(remote: RemoteFile, target: Path) -> None:
                 raise SourceError(f"{remote.label}: cannot be fetched (HTTP {status})")
             if response.url.scheme == "http" and not is_loopback(response.url.host):
                 raise SourceError(f"{remote.label}: redirected to plain HTTP; refused")
-            with _private(target) as out:
+            with open_private(target) as out:
                 for chunk in response.iter_bytes(CHUNK):
                     out.write(chunk)
 
@@ -203,21 +204,6 @@ def _http_reason(exc: Exception) -> str:
     from connectors.http_errors import tls_failure
 
     return tls_failure(exc) or type(exc).__name__
-
-
-class _private:
-    """A file opened for writing, readable by its owner only, truncated on each attempt."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Any:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self.handle = os.fdopen(fd, "wb")
-        return self.handle
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
 
 
 def _root(url: str) -> str:

@@ -9,10 +9,10 @@ removes them once merged (they name customers' ids: kept no longer than needed).
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
+from connectors.artifacts import open_private
 from connectors.state.db import StateDb
 
 SCHEMA = (
@@ -76,8 +76,7 @@ class ShardFiles:
             self._db.commit()
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        with open_private(target) as out:
             for part in parts:  # one part in memory at a time
                 (data,) = self._db.execute(
                     "SELECT data FROM migration_file WHERE migration_id = ? AND shard = ?"

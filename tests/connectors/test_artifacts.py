@@ -80,3 +80,19 @@ def test_crm_update_quotes_what_a_crm_id_may_hold_and_reads_back_whole(tmp_path:
     ]  # a cleared UUID is an empty field  # fmt: skip
     parquet = write_crm_update(due, Writeback("Id", "U__c", "parquet"), tmp_path)
     assert pl.read_parquet(parquet).rows() == list(zip(ids, due["customer_id"], strict=True))
+
+
+def test_a_private_file_is_its_owners_alone_and_written_from_its_start(tmp_path: Path) -> None:
+    import stat
+
+    from connectors.artifacts import open_private
+
+    path = tmp_path / "copy.csv"
+    path.write_bytes(b"an older, longer content")
+    path.chmod(0o600)
+    with open_private(tmp_path / "new.csv") as out:
+        out.write(b"x")
+    with open_private(path) as out:
+        out.write(b"new")
+    assert path.read_bytes() == b"new"
+    assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o600
