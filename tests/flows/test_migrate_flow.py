@@ -125,16 +125,19 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     # One customer per id: X7's last occurrence (no name, no e-mail) is the one that counts,
     # rejected; none twice, none lost, though two shards died in the middle.
     customers = on_server(api)
-    assert len(customers) == 999 and len({c["email_address"] for c in customers}) == 999
+    said = stderr[-3000:] + workers.logs()  # what a failure below is explained with
+    assert len(customers) == 999, said
+    assert len({c["email_address"] for c in customers}) == 999, said
     mapped = [m for m in read_csv(out / "mappings.csv") if m["customer_id"]]
     ids = [m["external_id"] for m in mapped]
-    assert len(set(ids)) == len(ids) == 999 and "X7" not in ids
+    assert len(set(ids)) == len(ids) == 999 and "X7" not in ids, said
     assert {m["customer_id"] for m in mapped} == {c["id"] for c in customers}
     report = json.loads((out / "report.json").read_text())
-    assert report["failed"] == 0 and report["rows_read"] == 1001
+    assert report["failed"] == 0 and report["rows_read"] == 1001, report
     assert {r["external_id"] for r in read_csv(out / "rejects.csv")} == {"X7"}
-    assert report["rate_limited"] < 0.05 * report["requests"]  # the budget held: no 429 storm
-    assert "attempt 1:" in stderr  # the killed shards were seen and submitted again
+    # The budget held: no 429 storm.
+    assert report["rate_limited"] < 0.05 * report["requests"], report
+    assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
 
 
