@@ -28,9 +28,9 @@ import uuid
 from urllib.parse import urlsplit
 
 from bench.rate_limit_shapes import AUTH, LATENCY_MS
-from connectors.api_config import Credentials
-from connectors.customer_api import CustomerApi
-from connectors.rate_limit import RequestPacer
+from connectors.api.client import CustomerApi
+from connectors.api.pacing.pacer import RequestPacer
+from connectors.api.targets import Credentials
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 

@@ -28,10 +28,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.sync_throughput import write_export
-from connectors.api_config import Credentials
-from connectors.customer_api import CustomerApi, Decision
-from connectors.rate_limit import RequestPacer
-from engine.session import default_concurrency
+from connectors.api.client import CustomerApi, Decision
+from connectors.api.pacing.concurrency import default_concurrency
+from connectors.api.pacing.pacer import RequestPacer
+from connectors.api.targets import Credentials
 from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).parents[1]

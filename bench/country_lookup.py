@@ -21,8 +21,8 @@ import polars as pl
 
 import schemas.normalize as normalize
 from bench.exports import write_salesforce_csv
-from connectors.export_files import ReadOptions, opening
-from connectors.mapping_file import load_mapping
+from connectors.sources.export_files import ReadOptions, opening
+from connectors.sources.mapping_file import load_mapping
 from schemas.countries import country_table
 from schemas.country_names import fold_expr
 

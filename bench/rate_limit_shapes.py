@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from connectors.api_config import Credentials
-from connectors.customer_api import CustomerApi, Decision
-from connectors.rate_limit import RequestPacer
-from engine.session import default_concurrency
+from connectors.api.client import CustomerApi, Decision
+from connectors.api.pacing.concurrency import default_concurrency
+from connectors.api.pacing.pacer import RequestPacer
+from connectors.api.targets import Credentials
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from connectors.api_counters import ApiCounters
-from connectors.artifacts import REJECT_HEADER, CsvAppender
-from connectors.bulk_fetch import RecordFetcher, every
-from connectors.customer_api import CustomerApi, Decision
-from connectors.readiness_report import (
+from connectors.api.bulk_fetch import RecordFetcher, every
+from connectors.api.client import CustomerApi, Decision
+from connectors.api.counters import ApiCounters
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender
+from connectors.reports.readiness import (
     READINESS_HEADER,
     ReadinessTally,
     readiness_rows,

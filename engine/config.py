@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.api_config import LOCAL
+from connectors.api.targets import LOCAL
 from connectors.errors import InputError
-from connectors.export_files import ReadOptions
+from connectors.sources.export_files import ReadOptions
 from connectors.state.db import DEFAULT_STATE
 from engine.source import READ_BATCH_ROWS, SourceSpec
 from schemas.api_fields import FIELDS_BY_PATH

@@ -14,10 +14,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from connectors.customer_api import ApiResult, CustomerApi
-from connectors.errors import ApiStopError, AuthError
-from connectors.http_errors import Decision
-from connectors.rsql import (
+from connectors.api.answers import Decision
+from connectors.api.client import ApiResult, CustomerApi
+from connectors.api.rsql import (
     all_of,
     case_variants,
     equals,
@@ -25,6 +24,7 @@ from connectors.rsql import (
     one_of,
     record_query,
 )
+from connectors.errors import ApiStopError, AuthError
 from connectors.state.journal import PendingCreate
 from connectors.state.store import StateStore
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus

@@ -4,7 +4,7 @@ The parent checks everything a run would (target, credentials, exports, mapping)
 anything is submitted, lists the export's entities, and submits one shard per entity and hash
 bucket (``schemas/shards.py``) to a pool (``ShardPool``: Prefect's work pool in production).
 Each shard is an ordinary sync of its rows; the shards share the target's API budget through
-the state store (``connectors/shared_budget.py``) and leave their artefacts there too
+the state store (``connectors/api/pacing/shared_budget.py``) and leave their artefacts there too
 (``connectors/state/shard_files.py``: no folder shared by every machine needed). The
 parent watches their heartbeats in the store (``ShardRuns``), not Prefect's run states alone:
 a worker killed with ``kill -9`` leaves its flow run "Running" on the server forever (nothing
@@ -31,12 +31,12 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from connectors.api_config import LOCAL
-from connectors.artifacts import top_reasons, write_report
+from connectors.api.targets import LOCAL
 from connectors.errors import InputError
-from connectors.export_files import expand_sources, opening
-from connectors.mapping_file import load_mapping
-from connectors.remote_files import is_url
+from connectors.reports.artifacts import top_reasons, write_report
+from connectors.sources.export_files import expand_sources, opening
+from connectors.sources.mapping_file import load_mapping
+from connectors.sources.remote_files import is_url
 from connectors.state.db import connect
 from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
 from connectors.state.shard_runs import ShardRun, ShardRuns

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from connectors.rate_limit import RequestPacer
+from connectors.api.pacing.concurrency import default_concurrency
+from connectors.api.pacing.pacer import RequestPacer
 from engine.target import Target
 
 if TYPE_CHECKING:
-    from connectors.customer_api import CustomerApi
-    from connectors.shared_budget import SharedBudget
+    from connectors.api.client import CustomerApi
+    from connectors.api.pacing.shared_budget import SharedBudget
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,6 @@ class BudgetPlace:
 
     state: str
     run_id: str
-
-
-def default_concurrency(rate_limit: float | None) -> int:
-    """Requests in flight: enough to hold the rate at up to a second of latency (the pacer,
-    not this bound, sets the pace); without a known rate, 64 (about 300 req/s at 200 ms)."""
-    if rate_limit is None:
-        return 64
-    return max(4, min(256, int(rate_limit) + 1))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -69,7 +62,7 @@ class ApiSession:
         """The client (call inside the loop)."""
         if self._api is None:
             # Imported here: a run with nothing to send never pays for httpx and tenacity.
-            from connectors.customer_api import CustomerApi
+            from connectors.api.client import CustomerApi
 
             target = self.target
             self._api = CustomerApi(
@@ -77,7 +70,7 @@ class ApiSession:
             )
             place = self.budget_place
             if place is not None and place.state != ":memory:":
-                from connectors.shared_budget import SharedBudget, budget_key
+                from connectors.api.pacing.shared_budget import SharedBudget, budget_key
 
                 key = budget_key(target.base_url, target.credentials)
                 self.budget = SharedBudget(place.state, key, place.run_id, self.pacer)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.artifacts import CsvAppender
 from connectors.errors import InputError
-from connectors.export_files import ReadOptions, SourceFile, expand_sources, opening
-from connectors.mapping_file import load_mapping
+from connectors.reports.artifacts import CsvAppender
+from connectors.sources.export_files import ReadOptions, SourceFile, expand_sources, opening
+from connectors.sources.mapping_file import load_mapping
 from engine.runner import StepRunner
 from schemas.mapping import Writeback
 from schemas.normalize import Profile

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from connectors.api_counters import ApiCounters
-from connectors.artifacts import write_crm_update
+from connectors.api.counters import ApiCounters
 from connectors.errors import ApiStopError, InputError
+from connectors.reports.artifacts import write_crm_update
 from connectors.state.store import StateStore
 from engine.context import RunContext
 from engine.session import ApiSession

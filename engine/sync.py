@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.errors import CustsyncError, InputError, RunLockedError
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.state.db import connect
 from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
 from engine import steps

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from connectors.api_config import LOCAL, TARGETS, Credentials, resolve_target
+from connectors.api.targets import LOCAL, TARGETS, Credentials, resolve_target
 from connectors.errors import SandboxStartError
 
 log = logging.getLogger("custsync.target")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from connectors.api_counters import ApiCounters
+from connectors.api.counters import ApiCounters
 from engine.steps import LoadReport
 from schemas.outcomes import LoadTotals, RowStatus
 from schemas.plan import ACTION

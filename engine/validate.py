@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.artifacts import REJECT_HEADER, CsvAppender, write_report
-from connectors.export_files import ReadOptions
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_report
+from connectors.sources.export_files import ReadOptions
 from engine.context import check_out_dir
 from engine.runner import InlineRunner
 from engine.source import READ_BATCH_ROWS, SourceSpec, open_source

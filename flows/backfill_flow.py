@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 
 from connectors.errors import CustsyncError, RunError
-from connectors.prefect_secrets import load_credentials_into_environment
+from connectors.prefect.secrets import load_credentials_into_environment
 from connectors.state.db import DEFAULT_STATE
 from engine.backfill import run_backfill
 from engine.config import SyncConfig

@@ -180,7 +180,7 @@ def mappings_export(
     out: Annotated[Path, typer.Option(help="Target file: .csv or .parquet.")],
     state: StateOpt = DEFAULT_STATE) -> None:  # fmt: skip
     """Write every known mapping (entity_id, external_id, customer_id, status, updated_at)."""
-    from connectors.artifacts import export_mappings
+    from connectors.reports.artifacts import export_mappings
     from engine.history import read_store
 
     with errors_as_exit():
@@ -255,7 +255,7 @@ def serve(
     """Serve the nightly sync from this machine on a cron schedule (needs a Prefect server:
     PREFECT_API_URL). Credentials come from this process's environment."""
     with errors_as_exit():
-        from connectors.prefect_deployments import check_cron
+        from connectors.prefect.deployments import check_cron
 
         check_cron(cron)
         if not os.environ.get("PREFECT_API_URL"):
@@ -263,7 +263,7 @@ def serve(
                 "custsync serve needs a Prefect server: run `prefect server start` and set "
                 "PREFECT_API_URL (schedules are refused by Prefect's temporary server)"
             )
-        from connectors.prefect_deployments import SERVE_TAG, check_serve_name
+        from connectors.prefect.deployments import SERVE_TAG, check_serve_name
         from flows.sync_flow import serve_parameters, sync_customers
 
         check_serve_name(sync_customers.name, name)
@@ -283,7 +283,7 @@ def alerts(
     with errors_as_exit():
         if not os.environ.get("PREFECT_API_URL"):
             raise InputError("custsync alerts needs a Prefect server: set PREFECT_API_URL")
-        from connectors.prefect_alerts import create_failure_alert
+        from connectors.prefect.alerts import create_failure_alert
 
         automation = create_failure_alert(notify, name)
     if not Options.quiet:

@@ -12,9 +12,9 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from connectors import prefect_pool as pool
 from connectors.errors import CustsyncError, RunError
-from connectors.prefect_secrets import load_credentials_into_environment
+from connectors.prefect import artifacts, deployments, pool
+from connectors.prefect.secrets import load_credentials_into_environment
 from engine import migrate
 from engine.migrate import MigrateOutcome, MigrationProgress
 from flows.prefect_runner import failed_in_one_line
@@ -48,9 +48,9 @@ def migrate_customers(
                                           rate_limit, match_on)  # fmt: skip
         plan = migrate.plan_migration(config, shards)
         pool.ensure_process_pool(work_pool)
-        shard_flow = pool.register_deployment(sync_customers, "migrate-shard", work_pool,
-                                              str(ROOT), ENTRYPOINT)  # fmt: skip
-        artifact = pool.ProgressArtifact("migrate-progress", "Rows of every shard done")
+        shard_flow = deployments.register_deployment(sync_customers, "migrate-shard", work_pool,
+                                                     str(ROOT), ENTRYPOINT)  # fmt: skip
+        artifact = artifacts.ProgressArtifact("migrate-progress", "Rows of every shard done")
 
         def show(seen: MigrationProgress) -> None:
             if seen.total:

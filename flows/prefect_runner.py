@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
-from connectors.prefect_pool import ProgressArtifact, publish_summary
+from connectors.prefect.artifacts import ProgressArtifact, publish_summary
 from engine.runner import InlineRunner
 from schemas.report import SyncReport
 from schemas.run_summary import summary_markdown

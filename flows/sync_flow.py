@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 
 from connectors.errors import CustsyncError, RunError
-from connectors.prefect_secrets import load_credentials_into_environment
+from connectors.prefect.secrets import load_credentials_into_environment
 from connectors.state.db import DEFAULT_STATE
 from engine.config import SyncConfig
 from engine.sync import SyncOutcome, run_sync

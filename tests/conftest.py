@@ -1,25 +1,35 @@
-"""Session-wide fixtures: one real sandbox server on a free loopback port."""
+"""Fixtures of the whole suite: a real sandbox server on a free loopback port, Prefect servers,
+object stores, state stores on both backends, and the test credentials in the environment.
+Plain helpers live in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
+import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
-import jwt
 import pytest
 from hypothesis import settings
 
 from sandbox.process import SandboxProcess
+from tests.helpers import (
+    JWT_SECRET,
+    KEY,
+    PREFECT,
+    READ_ONLY_KEY,
+    READ_ONLY_USER,
+    USER,
+    ObjectStoreServer,
+    OddServer,
+    free_port,
+    postgres_schema,
+)
 
 # CI runs the property tests on examples derived from each test (the same every run), so a
 # landing is never refused by a draw no one can replay; a developer's runs draw new ones each
@@ -41,11 +51,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if fixture in names:
                 item.add_marker(pytest.mark.xdist_group(fixture))
                 break
-
-
-USER, KEY = "test-user", "test-key"
-READ_ONLY_USER, READ_ONLY_KEY = "reader", "reader-key"
-JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"
 
 
 @pytest.fixture(scope="session")
@@ -73,86 +78,6 @@ def api(sandbox_server: SandboxProcess) -> Iterator[httpx.Client]:
     """A client of the session sandbox with full Basic credentials."""
     with httpx.Client(base_url=sandbox_server.url, auth=(USER, KEY), timeout=30) as client:
         yield client
-
-
-def bearer(expires_in_s: float = 300, secret: str = JWT_SECRET) -> str:
-    """An HS256 token for the session sandbox."""
-    return jwt.encode({"sub": USER, "exp": int(time.time() + expires_in_s)}, secret, "HS256")
-
-
-def person(entity_id: str = "E1", **overrides: Any) -> dict[str, Any]:
-    """A valid CustomerRequest for a person; keyword overrides replace top-level fields."""
-    payload: dict[str, Any] = {
-        "entity_id": entity_id,
-        "email_address": "ann.lee@example.com",
-        "billing": {
-            "first_name": "Ann",
-            "last_name": "Lee",
-            "address_1": "1 High Street",
-            "city": "London",
-            "postal_code": "SW1A 1AA",
-            "country_code": "GB",
-        },
-    }
-    payload.update(overrides)
-    return payload
-
-
-# The columns of ``export``: a person with an e-mail, in a city.
-HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
-          "billing.country_code"]  # fmt: skip
-
-
-def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    """A CSV export with this header and rows."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def export(path: Path, rows: list[list[str]]) -> Path:
-    """A CSV export of HEADER's columns."""
-    return write(path, HEADER, rows)
-
-
-def people(n: int, city: str = "London") -> list[list[str]]:
-    """``n`` valid rows for ``export``: X0.., each with an e-mail of its own."""
-    return [[f"X{i}", f"p{i}@example.com", "Ann", f"Lee{i}", city, "GB"] for i in range(n)]
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """An artefact's rows (none when it was never written)."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-# -- a small real HTTP server on loopback that answers what a test tells it to: the statuses and
-# bodies no Customer API should send, but gateways, proxies and portals do.
-
-
-@dataclass
-class Answer:
-    """One canned response."""
-
-    status: int
-    body: bytes = b"{}"
-    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
-
-
-@dataclass
-class OddServer:
-    """The server's script (answers in order, the last one repeated) and what it saw."""
-
-    url: str
-    answers: list[Answer] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
-
-    def next_answer(self) -> Answer:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
 @pytest.fixture
@@ -189,9 +114,6 @@ def odd_server() -> Iterator[OddServer]:
         server.server_close()
 
 
-POSTGRES_URL = os.environ.get("CUSTSYNC_TEST_POSTGRES_URL")
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty store's location on each backend."""
@@ -199,66 +121,6 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield str(tmp_path / "state.db")
         return
     yield from postgres_schema("t")
-
-
-def postgres_schema(prefix: str) -> Iterator[str]:
-    """A store's URL in a fresh schema of the test PostgreSQL (dropped after), or a skip."""
-    if not POSTGRES_URL:
-        pytest.skip("set CUSTSYNC_TEST_POSTGRES_URL (.ci/run starts a server) for PostgreSQL")
-    import psycopg
-
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    # Each test in a schema of its own: same server, no cross-talk.
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-# -- object stores on loopback: moto's S3 server, and Azurite (Azure's own emulator, from npm:
-# .ci/run installs it) for exports behind s3:// and az:// URLs.
-
-AZURITE_ACCOUNT = "devstoreaccount1"  # the emulator's well-known account and key
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
-
-@dataclass
-class ObjectStoreServer:
-    """A store's endpoint and the environment a process needs to read from it."""
-
-    scheme: str  # "s3" or "az"
-    endpoint: str
-    env: dict[str, str]
-
-    def put(self, bucket: str, key: str, data: bytes) -> str:
-        """Store ``data`` at ``SCHEME://bucket/key`` (the bucket made if missing); its URL."""
-        if self.scheme == "s3":
-            import boto3
-
-            client = boto3.client(
-                "s3", endpoint_url=self.endpoint, region_name="eu-west-1",
-                aws_access_key_id="test-key-id", aws_secret_access_key="test-secret",
-            )  # fmt: skip
-            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-                client.create_bucket(
-                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-                )
-            client.put_object(Bucket=bucket, Key=key, Body=data)
-        else:
-            from azure.core.exceptions import ResourceExistsError
-            from azure.storage.blob import BlobServiceClient
-
-            service = BlobServiceClient.from_connection_string(
-                f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-                f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint}/{AZURITE_ACCOUNT};"
-            )
-            with contextlib.suppress(ResourceExistsError):
-                service.create_container(bucket)
-            service.get_blob_client(bucket, key).upload_blob(data, overwrite=True)
-        return f"{self.scheme}://{bucket}/{key}"
 
 
 @pytest.fixture(scope="session")
@@ -325,3 +187,49 @@ def object_store(
     for name, value in server.env.items():
         monkeypatch.setenv(name, value)
     return server
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A real ``prefect server start`` of the test's own."""
+    yield from _prefect_server(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One real ``prefect server start`` for the session's tests that use it (~20 s to start;
+    each uses work pools of its own names)."""
+    yield from _prefect_server(tmp_path_factory.mktemp("prefect"))
+
+
+def _prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
+@pytest.fixture
+def api_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session sandbox's credentials in this process's environment, where custsync reads
+    them."""
+    monkeypatch.setenv("VERIFONE_USER_UID", USER)
+    monkeypatch.setenv("VERIFONE_API_KEY", KEY)

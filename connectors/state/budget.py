@@ -48,7 +48,7 @@ class Lease:
     wall_until: float | None
     # Unknown limit: what all the runs together got through a second when this run last drew
     # a 429 (the target's limit, as found), and since when the runs probe up from it
-    # (connectors/shared_budget.py: found_pace).
+    # (connectors/api/pacing/shared_budget.py: found_pace).
     found: float | None = None
     found_at: float | None = None
 

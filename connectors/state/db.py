@@ -7,7 +7,6 @@ at once: a run cut short keeps all it did.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.errors import InputError
+from connectors.private_files import owner_only_file
 
 if TYPE_CHECKING:
     from connectors.state.arrow_reads import ArrowReader
@@ -94,15 +94,6 @@ def is_postgres_url(location: str) -> bool:
 def state_exists(location: str) -> bool:
     """Whether a store is there to read (a PostgreSQL URL is taken to be)."""
     return is_postgres_url(location) or location == ":memory:" or Path(location).exists()
-
-
-def owner_only_file(path: Path) -> None:
-    """Create ``path`` (and its folder) readable by its owner alone, if it is not there yet.
-
-    The store holds shopper data in flight (the journal's bodies); SQLite gives its -wal and
-    -shm files the database file's permissions, so they follow."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def mask_url(url: str) -> str:

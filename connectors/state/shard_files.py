@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
-from connectors.artifacts import open_private
+from connectors.private_files import open_private
 from connectors.state.db import StateDb
 
 SCHEMA = (

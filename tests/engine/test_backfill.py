@@ -14,7 +14,7 @@ from engine.config import SyncConfig
 from engine.runner import InlineRunner
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, read_csv, write
+from tests.helpers import KEY, USER, read_csv, write
 
 SEED_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_name",
                "email_address", "billing.country_code"]  # fmt: skip
@@ -23,10 +23,7 @@ RICH_HEADER = ["external_id", "entity_id", "billing.first_name", "billing.last_n
                "billing.state", "billing.country_code", "phone_number"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("api_credentials")
 
 
 def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.context import new_run_id, open_run
 from engine.runner import InlineRunner
-from tests.conftest import export, people
+from tests.helpers import export, people
 
 
 def config(tmp_path: Path, **overrides: object) -> SyncConfig:

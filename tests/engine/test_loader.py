@@ -11,8 +11,8 @@ import httpx
 import polars as pl
 import pytest
 
-from connectors.api_config import Credentials
-from connectors.customer_api import CustomerApi, RetryPolicy
+from connectors.api.client import CustomerApi, RetryPolicy
+from connectors.api.targets import Credentials
 from connectors.state.store import StateStore
 from engine.loader import Loader
 from sandbox.faults import FaultSettings

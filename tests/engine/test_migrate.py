@@ -27,7 +27,7 @@ from engine.migrate import (
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
-from tests.conftest import HEADER, KEY, USER, export, people, read_csv, write
+from tests.helpers import HEADER, export, people, read_csv, write
 
 
 class HerePool:
@@ -81,10 +81,11 @@ class HerePool:
 
 @pytest.fixture
 def config(
-    tmp_path: Path, sandbox_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch
+    api_credentials: None,
+    tmp_path: Path,
+    sandbox_server: SandboxProcess,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> SyncConfig:
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
     entity = f"E-{tmp_path.name[-12:]}"
     rows = [*people(60), ["X5", "x5@example.com", "Ann", "Later", "Paris", "FR"]]
     source = export(tmp_path / "export.csv", rows)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from connectors.api_config import Credentials
-from engine.session import ApiSession, default_concurrency
+from connectors.api.targets import Credentials
+from engine.session import ApiSession
 from engine.target import Target
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
-
-
-def test_default_concurrency_follows_the_rate() -> None:
-    assert default_concurrency(None) == 64
-    assert [default_concurrency(r) for r in (1, 10, 100, 1_000)] == [4, 11, 101, 256]
+from tests.helpers import KEY, USER
 
 
 def test_one_client_serves_every_batch(sandbox_server: SandboxProcess) -> None:

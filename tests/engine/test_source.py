@@ -7,13 +7,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.artifacts import REJECT_HEADER, CsvAppender
 from connectors.errors import InputError
-from connectors.export_files import ReadOptions
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender
+from connectors.sources.export_files import ReadOptions
 from engine.runner import InlineRunner
 from engine.source import SourceSpec, open_source
 from schemas.validation import ValidationTotals
-from tests.conftest import export, people
+from tests.helpers import export, people
 
 
 def spec(path: Path, **overrides: object) -> SourceSpec:

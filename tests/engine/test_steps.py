@@ -14,17 +14,18 @@ from engine.context import RunContext, open_run
 from engine.runner import InlineRunner
 from engine.session import ApiSession
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, export, people
+from tests.helpers import export, people
 
 
 @pytest.fixture
 def run(
-    sandbox_server: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api_credentials: None,
+    sandbox_server: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[RunContext]:
     import uuid
 
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
     source = export(tmp_path / "a.csv", people(4))
     config = SyncConfig(sources=[str(source)], target=sandbox_server.url,
                         entity_id=f"steps-{uuid.uuid4().hex[:8]}",

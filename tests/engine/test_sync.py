@@ -13,7 +13,7 @@ import pytest
 from engine.config import SyncConfig
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, export, read_csv, write
+from tests.helpers import KEY, USER, export, read_csv, write
 
 ROWS = [
     ["A", "a@example.com", "Ann", "Lee", "London", "GB"],
@@ -28,10 +28,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("api_credentials")
 
 
 Rows = list[dict[str, str]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from connectors.api_counters import ApiCounters
+from connectors.api.counters import ApiCounters
 from engine.steps import LoadReport
 from engine.totals import RunTotals
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus

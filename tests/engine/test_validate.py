@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.export_files import ReadOptions
+from connectors.sources.export_files import ReadOptions
 from engine.validate import run_validate
-from tests.conftest import export, people
+from tests.helpers import export, people
 
 
 def test_batches_give_the_report_of_the_whole(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
 
 
 @pytest.mark.slow
 def test_backfill_flow_publishes_readiness(
+    api_credentials: None,
     prefect_harness: None,
     sandbox_server: SandboxProcess,
     tmp_path: Path,
@@ -24,8 +24,6 @@ def test_backfill_flow_publishes_readiness(
     from flows.backfill_flow import backfill_3ds
     from flows.sync_flow import sync_customers
 
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
     entity = f"bflow-{uuid.uuid4().hex[:8]}"
     thin = tmp_path / "thin.csv"
     thin.write_text(

@@ -12,8 +12,7 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER, Answer, OddServer, export, people, read_csv
-from tests.flows.conftest import custsync
+from tests.helpers import KEY, USER, Answer, OddServer, custsync, export, people, read_csv
 
 HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
           "billing.country_code"]  # fmt: skip

@@ -3,7 +3,7 @@ workers: test_migrate_flow.py)."""
 
 from __future__ import annotations
 
-from tests.flows.conftest import custsync
+from tests.helpers import custsync
 
 
 def test_migrate_without_a_prefect_server_stops_in_one_line() -> None:

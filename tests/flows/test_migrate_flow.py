@@ -19,8 +19,19 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import ObjectStoreServer, export, people, postgres_schema, read_csv
-from tests.flows.conftest import ENV, KEY, PREFECT, ROOT, USER, on_server
+from tests.helpers import (
+    ENV,
+    KEY,
+    PREFECT,
+    ROOT,
+    USER,
+    ObjectStoreServer,
+    export,
+    on_server,
+    people,
+    postgres_schema,
+    read_csv,
+)
 
 pytestmark = pytest.mark.slow
 

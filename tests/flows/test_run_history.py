@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.process import SandboxProcess
-from tests.conftest import export, people, person
-from tests.flows.conftest import ENV, KEY, USER, custsync
+from tests.helpers import ENV, KEY, USER, custsync, export, people, person
 
 
 def sync_json(server: SandboxProcess, tmp: Path, source: Path, name: str, *extra: str

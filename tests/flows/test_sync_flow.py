@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
 
 
 @pytest.mark.slow
 def test_flow_syncs_and_publishes_artifacts(
+    api_credentials: None,
     prefect_harness: None,
     sandbox_server: SandboxProcess,
     tmp_path: Path,
@@ -24,8 +24,6 @@ def test_flow_syncs_and_publishes_artifacts(
 
     from flows.sync_flow import sync_customers
 
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
     source = tmp_path / "a.csv"
     source.write_text(
         "external_id,billing.first_name,billing.last_name,billing.country_code\n"
@@ -67,6 +65,7 @@ def _flow_runs_named(name: str) -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_the_cli_runs_the_one_sync_flow_and_a_failed_run_is_a_failed_flow_run(
+    api_credentials: None,
     prefect_harness: None,
     sandbox_server: SandboxProcess,
     tmp_path: Path,
@@ -81,8 +80,6 @@ def test_the_cli_runs_the_one_sync_flow_and_a_failed_run_is_a_failed_flow_run(
     config = SyncConfig(sources=[str(source)], target=sandbox_server.url, entity_id=entity,
                         state=str(tmp_path / "s.db"), out_dir=tmp_path / "ok")  # fmt: skip
     before = {run_id for run_id, _ in _flow_runs_named("sync-customers")}
-    monkeypatch.setenv("VERIFONE_USER_UID", USER)
-    monkeypatch.setenv("VERIFONE_API_KEY", KEY)
     progress: list[tuple[int, int]] = []
     ok = run_as_flow(config, progress=lambda done, total: progress.append((done, total)))
     assert ok.exit_code == 0 and ok.report.created == 1 and progress[-1] == (1, 1)
@@ -113,7 +110,7 @@ def test_only_one_flow_is_named_sync_customers() -> None:
 
 
 def test_flow_parameters_round_trip_a_config(tmp_path: Path) -> None:
-    from connectors.export_files import ReadOptions
+    from connectors.sources.export_files import ReadOptions
     from engine.config import SyncConfig
     from flows.sync_flow import sync_customers
 

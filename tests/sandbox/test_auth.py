@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, READ_ONLY_KEY, READ_ONLY_USER, USER, bearer, person
+from tests.helpers import KEY, READ_ONLY_KEY, READ_ONLY_USER, USER, bearer, person
 
 
 def call(server: SandboxProcess, **kwargs: object) -> httpx.Response:
@@ -62,7 +62,7 @@ def test_bearer_signed_with_another_secret_is_401(sandbox_server: SandboxProcess
 
 
 def test_bearer_without_exp_is_401(sandbox_server: SandboxProcess) -> None:
-    from tests.conftest import JWT_SECRET
+    from tests.helpers import JWT_SECRET
 
     token = jwt.encode({"sub": USER}, JWT_SECRET, "HS256")
     assert call(sandbox_server, headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.faults import FaultSettings, retry_after_header
 from sandbox.process import SandboxProcess
-from tests.conftest import person
+from tests.helpers import person
 
 AUTH = ("u", "k")
 

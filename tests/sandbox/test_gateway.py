@@ -25,7 +25,7 @@ def test_limits_come_before_credentials_as_at_a_real_gateway() -> None:
 
 
 def test_an_undocumented_method_is_405_with_allow(sandbox_server: SandboxProcess) -> None:
-    from tests.conftest import KEY, USER
+    from tests.helpers import KEY, USER
 
     with httpx.Client(base_url=sandbox_server.url, auth=(USER, KEY), timeout=10) as api:
         answer = api.put("/v2/customer", json={})

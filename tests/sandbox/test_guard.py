@@ -13,7 +13,7 @@ import pytest
 from sandbox.command import parser
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.conftest import person
+from tests.helpers import person
 
 USER, KEY = "u", "k"
 CUSTOMERS = "/oidc/customer-service/v2/customer"

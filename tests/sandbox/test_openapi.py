@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from sandbox.openapi import openapi_document
 from sandbox.process import SandboxProcess
-from tests.conftest import KEY, USER
+from tests.helpers import KEY, USER
 
 # From the reference: operations, their success codes, and the documented error codes.
 REFERENCE_OPERATIONS = {

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.conftest import person
+from tests.helpers import person
 
 RESPONSE_KEYS = {"id", "entity_id", "created_at", "updated_at"}
 

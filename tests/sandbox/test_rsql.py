@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.rsql import all_of, any_of, equals, quote
+from connectors.api.rsql import all_of, any_of, equals, quote
 from sandbox.rsql import And, Comparison, Node, Or, RSQLSyntaxError, parse
 
 values = st.text(min_size=0, max_size=40)

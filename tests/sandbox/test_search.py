@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.rsql import all_of, equals, quote
+from connectors.api.rsql import all_of, equals, quote
 
 
 @pytest.fixture(scope="module")
 def people(sandbox_server: Any) -> Iterator[dict[str, Any]]:
     """Five customers under an entity of their own, created 20 ms apart, keyed by first name."""
-    from tests.conftest import KEY, USER
+    from tests.helpers import KEY, USER
 
     entity = f"search-{uuid.uuid4().hex[:8]}"
     rows = [

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from schemas.api_fields import REQUEST_FIELDS
-from tests.conftest import person
+from tests.helpers import person
 
 
 def with_field(path: str, value: object) -> dict[str, Any]:

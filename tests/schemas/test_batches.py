@@ -12,7 +12,7 @@ from schemas.validation import (
     take_census,
     validate_customers,
 )
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 ROWS = [
     person("A"),

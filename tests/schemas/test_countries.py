@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from schemas.countries import COUNTRY_CODES, subdivision_table
-from tests.schemas.conftest import AMBIGUOUS, ONE_COUNTRY, alpha_2
+from tests.schemas.helpers import AMBIGUOUS, ONE_COUNTRY, alpha_2
 
 
 def test_names_codes_and_numbers() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from schemas.countries import COUNTRY_CODES
 from schemas.normalize import normalize_customers
-from tests.schemas.conftest import AMBIGUOUS, ONE_COUNTRY, alpha_2, customer_frame, person
+from tests.schemas.helpers import AMBIGUOUS, ONE_COUNTRY, alpha_2, customer_frame, person
 
 
 def test_the_polars_fold_is_the_python_fold() -> None:

@@ -11,7 +11,7 @@ from pandera.errors import SchemaErrors
 from schemas.customer_schema import REASON_REQUIRED, api_schema, find_failures, threeds_schema
 from schemas.normalize import normalize_customers
 from schemas.validation import ROW_ID
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 
 def failures(*rows: dict, entity_required: bool = True, threeds: bool = False) -> set[tuple]:  # type: ignore[type-arg]

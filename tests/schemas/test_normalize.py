@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from schemas.normalize import NO_VALUE, TEXT_COLUMNS, clean_text, clean_texts, normalize_customers
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 
 def one(profile: str = "api", **fields: str | None) -> dict:

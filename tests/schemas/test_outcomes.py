@@ -6,7 +6,7 @@ import polars as pl
 
 from schemas.outcomes import RowOutcome, RowStatus, api_rejects, mapping_rows, rejected_ids
 from schemas.validation import validate_customers
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 
 def test_one_mapping_row_per_id_and_rejected_ids_keep_their_uuid() -> None:

@@ -14,7 +14,7 @@ from schemas.payload import (
     request_body,
     with_payload_hash,
 )
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 
 def hashed(*rows: dict) -> list[str]:  # type: ignore[type-arg]

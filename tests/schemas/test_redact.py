@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from connectors.rsql import all_of, equals
+from connectors.api.rsql import all_of, equals
 from schemas.redact import MASK, _fold, redact, sent_values
 
 

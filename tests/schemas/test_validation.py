@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.api_fields import REQUEST_FIELDS
 from schemas.validation import ValidationResult, validate_customers
-from tests.schemas.conftest import customer_frame, person
+from tests.schemas.helpers import customer_frame, person
 
 
 def run(*rows: dict, profile: str = "api", entity_required: bool = False,

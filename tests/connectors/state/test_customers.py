@@ -11,7 +11,7 @@ import pytest
 
 from connectors.state.db import SCHEMA
 from connectors.state.store import StateStore
-from tests.connectors.state.conftest import FixedClock
+from tests.connectors.state.helpers import FixedClock
 
 
 def test_record_and_lookup(location: str) -> None:

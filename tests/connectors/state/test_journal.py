@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.state.journal import PendingCreate
 from connectors.state.store import StateStore
-from tests.connectors.state.conftest import FixedClock
+from tests.connectors.state.helpers import FixedClock
 
 
 def test_pending_journal(location: str) -> None:

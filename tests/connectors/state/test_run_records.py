@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from connectors.state.store import StateStore
-from tests.connectors.state.conftest import FixedClock
+from tests.connectors.state.helpers import FixedClock
 
 
 def test_runs_are_recorded_with_their_report(location: str) -> None:

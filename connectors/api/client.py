@@ -1,0 +1,364 @@
+"""The Customer API client: pooled async HTTP, every answer classified before anything waits.
+
+What each status or transport error means is a table (``connectors/api/answers.py``); how
+long to wait between attempts is one policy (``connectors/api/retry.py``); both apply to
+every call, in this layer only. A client-side pacer and a bound on requests in flight apply to
+every attempt. An answer after which nothing can succeed (401/403, a redirect, a 2xx that is
+not JSON) stops the whole run: what is still queued fails without being sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+from tenacity import RetryError
+
+from connectors.api.answers import Decision, Handling, classify_error, classify_status, tls_failure
+from connectors.api.counters import ApiCounters
+from connectors.api.pacing.pacer import RequestPacer
+from connectors.api.retry import (
+    RetryableFailure,
+    RetryPolicy,
+    build_retrying,
+    parse_retry_after,
+)
+from connectors.api.targets import Credentials
+from connectors.errors import ApiStopError, AuthError, TargetError
+from schemas.redact import redact, sent_values
+
+__all__ = ["ApiResult", "CustomerApi", "Decision", "RetryPolicy", "parse_retry_after"]
+
+log = logging.getLogger("custsync.api")
+
+URL_CACHE_SIZE = 64
+CONNECTIONS_PER_CLIENT = 8  # httpx's pool slows down as it grows (encode/httpx#3215)
+
+
+@dataclass
+class ApiResult:
+    """The outcome of one logical call (all its attempts)."""
+
+    decision: Decision
+    status: int | None = None
+    body: Any = None
+    reason: str | None = None
+    attempts: int = 1
+    fields: list[str] = field(default_factory=list)
+
+
+def api_reason(response: httpx.Response) -> tuple[str, list[str]]:
+    """The API's own explanation of an error response in one line, and the fields it names."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}", []
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}", []
+    message = str(body.get("message") or f"HTTP {response.status_code}")
+    details = body.get("details")
+    if isinstance(details, dict) and details:
+        parts = "; ".join(f"{k}: {v}" for k, v in details.items())
+        return f"{message} ({parts})", [str(k) for k in details]
+    return message, []
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client of the process: loading the CA bundle costs
+    ~90 ms, which each of a run's pooled clients paid again (measured in the hot-path profile).
+    Verification stays on, with httpx's own CA bundle and environment (SSL_CERT_FILE)."""
+    return httpx.create_ssl_context()
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep no cookie."""
+
+
+class CustomerApi:
+    """Async client of one Customer API base URL. Use as ``async with``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        pacer: RequestPacer | None = None,
+        concurrency: int = 8,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.counters = ApiCounters()
+        self._credentials = credentials
+        self._pacer = pacer or RequestPacer(None)
+        self._in_flight = asyncio.Semaphore(concurrency)
+        self._retry = retry or RetryPolicy()
+        shards = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+        per_client = -(-concurrency // shards)
+        headers = {"Accept": "application/json", "User-Agent": "custsync"}
+        # The Authorization header is built once: httpx.BasicAuth runs an auth flow (a
+        # generator, a request copy) for every request.
+        if credentials.access_token:
+            headers["Authorization"] = f"Bearer {credentials.access_token}"
+        else:
+            pair = f"{credentials.user_uid or ''}:{credentials.api_key or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
+        self._clients = [
+            httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                limits=limits,
+                timeout=timeout,
+                verify=_tls_context(),
+                # httpx's API over aiohttp's connection pool: httpx's own pool spends more
+                # time per request than the API takes (bench/client_ceiling.py).
+                transport=AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False),
+                # Plain HTTP goes only to loopback (api_config), and never through a proxy
+                # from the environment: it would see the credentials and every body in clear.
+                trust_env=not self.base_url.startswith("http://"),
+            )
+            for _ in range(shards)
+        ]
+        for client in self._clients:
+            # The API sets no cookies and we send none: parsing every response's headers for
+            # them was a tenth of a create's time on the client (profiled).
+            client._cookies = _NoCookies()
+        self._urls: dict[str, httpx.URL] = {}
+        self._load = [0] * shards
+        # Until one answer proves the credentials, one request at a time: refused credentials
+        # then cost a single 401, not one per request in flight.
+        self._credentials_proven = False
+        self._first_request = asyncio.Lock()
+        # Once stopped, stopped for good: requests still queued fail without being sent.
+        self._stopped: ApiStopError | None = None
+
+    @property
+    def credentials_proven(self) -> bool:
+        """Whether an answer has shown the credentials are accepted."""
+        return self._credentials_proven
+
+    async def __aenter__(self) -> CustomerApi:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        for client in self._clients:
+            await client.aclose()
+
+    # -- operations ----------------------------------------------------------------------------
+
+    async def create(self, body: dict[str, Any]) -> ApiResult:
+        """POST /v2/customer. AMBIGUOUS when it may have happened without our knowing."""
+        return await self._call("POST", "/v2/customer", json=body, idempotent=False)
+
+    async def update(self, customer_id: str, body: dict[str, Any]) -> ApiResult:
+        """POST /v2/customer/{id}: replaces the whole record (safe to repeat)."""
+        return await self._call("POST", f"/v2/customer/{customer_id}", json=body)
+
+    async def get(self, customer_id: str) -> ApiResult:
+        """GET /v2/customer/{id}."""
+        return await self._call("GET", f"/v2/customer/{customer_id}")
+
+    async def delete(self, customer_id: str) -> ApiResult:
+        """DELETE /v2/customer/{id}."""
+        return await self._call("DELETE", f"/v2/customer/{customer_id}")
+
+    async def search(
+        self,
+        query: str,
+        *,
+        page_size: int = 50,
+        page_number: int = 1,
+        order_by: str = "ASC",
+        order_criteria: str = "created_at",
+    ) -> ApiResult:
+        """GET /v2/customer?search=... (one page); a 404 is read as an empty page."""
+        params = {
+            "search": query,
+            "page_size": page_size,
+            "page_number": page_number,
+            "order_by": order_by,
+            "order_criteria": order_criteria,
+        }
+        result = await self._call("GET", "/v2/customer", params=params)
+        if result.decision is Decision.NOT_FOUND:
+            # The reference answers 200 [], but some deployments answer "no customers found"
+            # with a 404: read as a failure, it would leave an unanswered create unreconciled
+            # for good.
+            return ApiResult(Decision.DONE, result.status, [], attempts=result.attempts)
+        return result
+
+    # -- machinery -----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> ApiResult:
+        # The first attempt outside tenacity: most calls need one, and tenacity's machinery
+        # for it cost as much as the journal's commit (profiled); retries go through it.
+        try:
+            return await self._attempt(method, path, json, params, idempotent)
+        except RetryableFailure as failure:
+            first = failure
+        attempts = 1
+        if self._retry.gives_up(1, first):
+            return ApiResult(Decision.FAILED, reason=f"gave up after 1 attempt: {first.reason}")
+        await self._retry.sleep(self._retry.wait_s(1, first.retry_after))
+        try:
+            async for attempt in build_retrying(self._retry, after=first):
+                with attempt:
+                    attempts += 1
+                    self.counters.retries += 1
+                    result = await self._attempt(method, path, json, params, idempotent)
+                    result.attempts = attempts
+                    return result
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            reason = last.reason if isinstance(last, RetryableFailure) else str(last)
+            return ApiResult(Decision.FAILED, reason=f"gave up after {attempts} attempts: {reason}",
+                             attempts=attempts)  # fmt: skip
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of a path, parsed once per path: httpx parses and joins a relative
+        URL with the base URL on every request (a sixth of a create's time on the client,
+        measured by profiling bench/client_ceiling.py)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.base_url + path)
+            if len(self._urls) < URL_CACHE_SIZE:  # creates and searches; not every customer
+                self._urls[path] = url
+        return url
+
+    def _pick_client(self) -> int:
+        return min(range(len(self._clients)), key=self._load.__getitem__)
+
+    async def _attempt(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
+    ) -> ApiResult:
+        if not self._credentials_proven:
+            async with self._first_request:
+                if not self._credentials_proven:
+                    return await self._send_unless_stopped(method, path, json, params, idempotent)
+        return await self._send_unless_stopped(method, path, json, params, idempotent)
+
+    async def _send_unless_stopped(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
+    ) -> ApiResult:
+        if self._stopped is not None:
+            raise type(self._stopped)(str(self._stopped))
+        try:
+            return await self._send(method, path, json, params, idempotent)
+        except ApiStopError as exc:
+            self._stopped = exc
+            raise
+
+    async def _send(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
+    ) -> ApiResult:
+        async with self._in_flight:
+            await self._pacer.acquire()
+            shard = self._pick_client()
+            self._load[shard] += 1
+            self.counters.requests += 1
+            sent_at = time.monotonic()
+            try:
+                response = await self._clients[shard].request(
+                    method, self._url(path), json=json, params=params
+                )
+            except httpx.TransportError as exc:
+                self._pacer.on_no_answer()
+                log.debug("%s %s: %s", method, path, type(exc).__name__)
+                tls = tls_failure(exc)
+                if tls is not None:  # at once: every retry would fail the same way
+                    raise TargetError(f"{tls} for {self._url(path).host}; check --target") from None
+                if classify_error(exc, idempotent) is Handling.RETRY:
+                    raise RetryableFailure(type(exc).__name__) from None
+                self.counters.ambiguous += 1
+                return ApiResult(Decision.AMBIGUOUS, reason=type(exc).__name__)
+            finally:
+                self._load[shard] -= 1
+        status = response.status_code
+        self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
+        if status != 429:
+            # Admitted by the gateway, whatever the API then said.
+            self._pacer.on_success(time.monotonic() - sent_at)
+        if status not in (401, 403):
+            self._credentials_proven = True
+        log.debug("%s %s -> %s", method, path, status)
+        result = self._classify(response, idempotent)
+        if result.reason is not None and result.decision is not Decision.DONE:
+            search = params.get("search") if params else None
+            result.reason = redact(result.reason, sent_values(json, search))
+        return result
+
+    def _classify(self, response: httpx.Response, idempotent: bool) -> ApiResult:
+        status = response.status_code
+        handling = classify_status(status, idempotent)
+        if handling is Handling.DONE:
+            return ApiResult(Decision.DONE, status, _json_body(response))
+        if handling is Handling.STOP_AUTH:
+            what = "access token" if self._credentials.kind == "bearer" else "user UID / API key"
+            hint = " (expired?)" if status == 401 and self._credentials.kind == "bearer" else ""
+            verb = "refused" if status == 401 else "not allowed to do this"
+            raise AuthError(f"the Customer API {verb}: HTTP {status} for the {what}{hint}")
+        if handling is Handling.STOP_TARGET:
+            # Where it points is not printed: a redirect URL may carry a token of its own.
+            raise TargetError(
+                f"the target answered HTTP {status} (a redirect), which the Customer API never "
+                "does: check --target (redirects are not followed: they would carry the "
+                "credentials and shoppers' data elsewhere)"
+            )
+        if handling in (Handling.RETRY, Handling.RATE_LIMITED):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if handling is Handling.RATE_LIMITED:
+                self.counters.rate_limited += 1
+                self._pacer.on_rate_limited(retry_after)
+            limited = handling is Handling.RATE_LIMITED
+            raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
+        if handling is Handling.AMBIGUOUS:
+            self.counters.ambiguous += 1
+            return ApiResult(Decision.AMBIGUOUS, status, reason=f"HTTP {status}")
+        reason, fields = api_reason(response)
+        decision = {
+            Handling.NOT_FOUND: Decision.NOT_FOUND,
+            Handling.ROW_ERROR: Decision.ROW_ERROR,
+        }.get(handling, Decision.FAILED)
+        return ApiResult(decision, status, reason=reason, fields=fields)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    """A success's JSON body (None when empty); TargetError when it is not JSON at all, as when
+    a captive portal or a web server answers in the API's place."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        raise TargetError(
+            f"the target answered HTTP {response.status_code} with {kind}, not JSON: it is not "
+            "the Customer API (a proxy or sign-in page in between?); check --target"
+        ) from None

@@ -1,0 +1,328 @@
+"""Pacing requests to the API's rate limit, whatever its shape, known or discovered.
+
+Every shape a gateway limits in (token buckets with bursts down to 1, fixed windows of a second
+to a minute, sliding logs, caps on requests in flight) admits a client that sends *evenly* just
+under the limit; each punishes bursts differently. So the pacer does two things:
+
+- **Even spacing.** One request every ``1 / pace`` seconds, by a schedule (the virtual
+  scheduling of GCRA): no burst after a pause, since a small server burst turns any two
+  requests closer than the interval into a 429. Waits end on time (the last millisecond is
+  yielded, not slept), and a send that was late anyway lets the next go early by at most
+  ``SLACK`` of an interval (halved by each 429 that is not a wall, since it says the gateway
+  minds the gaps): lateness neither accumulates (the pace holds) nor bunches requests.
+- **Walls.** Several 429s in a row with no request admitted in between is a spent window (or a
+  bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
+  is believed (a 60 s window would otherwise cost a probe a second); a short or absent one is
+  found by one probe at a time, at doubling intervals from 0.1 s (``Retry-After: 1``, all that
+  whole seconds can say, would cost most of a one-second window). A believed one is probed
+  from a second early: whole seconds round up, and a sliding log frees slots one by one.
+
+The pace:
+
+- Known limit (``--rate-limit R``): at most ``KNOWN_SHARE`` of R; a 429 still lowers it (the
+  gateway may count differently, cap requests in flight, or be shared), never below
+  ``KNOWN_FLOOR`` of R, and it climbs back after calm.
+- Unknown limit: a slow start (from ``START_RATE``, doubling while the pacer is what holds
+  requests back, every ``LATENCY_DOUBLING`` answers' latency within ``MIN_DOUBLING_S`` ..
+  ``DOUBLING_S``: the feedback of one doubling is in before the next, and an API that answers
+  at once is reached in a fraction of a second) until the first 429. Each 429 episode (at most one a
+  second: a volley from requests already in flight is one signal) sets the pace just under
+  what the API admitted over the last second and remembers that as the ceiling; after a calm
+  spell the pace probes up, quickly (+10% each 0.5 s) far under the ceiling, gently (+1%/s)
+  near it, and forgets a ceiling it has passed by 15% without a 429 (the limit rose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+START_RATE = 40.0
+DOUBLING_S = 0.25  # the slowest slow start doubles (an API answering in 40 ms or more)
+MIN_DOUBLING_S = 0.05
+LATENCY_DOUBLING = 6.0  # answers' latencies a doubling lasts
+LATENCY_WEIGHT = 0.1  # of each answer in the running latency
+MIN_RATE = 1.0
+KNOWN_SHARE = 0.99
+KNOWN_FLOOR = 0.90
+BACKOFF = 0.97  # under what got through, after a 429
+CALM_S = 1.0
+FAST_PROBE = 1.10
+FAST_PROBE_S = 0.5  # how often, far under the ceiling (gently near it: once a second)
+SLOW_PROBE = 1.01
+NEAR_CEILING = 0.97
+STALE_MARGIN = 1.15
+SLACK = 0.25  # of an interval: how early a send may go after a late one (halved by 429s)
+SPIN_S = 0.0012  # the last stretch of a wait is yielded away, not slept: see acquire()
+WALL_RUN = 4  # 429s in a row, none admitted between: a wall
+FIRST_PROBE_S = 0.1
+MAX_PROBE_S = 2.0
+TRUSTED_RETRY_AFTER_S = 2.5  # shorter ones are whole-second roundings of "soon"
+ADMITTED_WINDOW_S = 1.0
+
+
+class RequestPacer:
+    """The gate every attempt passes before it is sent, told every answer's outcome."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("the rate limit must be positive")
+        self.known = rate is not None
+        self.limit = rate  # the user's limit (the total for the target)
+        # The most this run may use: all of a known limit's share, unless a shared budget
+        # (connectors/api/pacing/shared_budget.py) gives it part of the target's.
+        self.allocation: float | None = rate * KNOWN_SHARE if rate is not None else None
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        self.rate: float = rate * KNOWN_SHARE if rate is not None else START_RATE
+        self.slow_start = rate is None
+        self.ceiling: float | None = None  # unknown limit: what got through at the last 429
+        self._next_at = now
+        self._gate = asyncio.Lock()
+        self._admitted: deque[float] = deque()
+        self._sent: deque[float] = deque()
+        self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
+        self._latency: float | None = None  # running latency of answers
+        self._held_back = 0  # acquires that waited for their slot since the last growth
+        self._held_since_snapshot = False
+        self._started = now
+        self._refused_in_row = 0
+        self._wall_until: float | None = None  # set while a wall stands
+        self._wall_probe_s = FIRST_PROBE_S
+        self._probe_out = False
+        self._wall_down_at = now
+        self._slack = SLACK
+        self.decreases = 0
+        self.walls = 0
+        self.refusals = 0
+        # Told of every 429 (a shared budget passes it on to the other runs at once).
+        self.on_refusal: Callable[[], None] | None = None
+
+    # -- the gate ------------------------------------------------------------------------------
+
+    async def acquire(self) -> None:
+        """Wait until one more request may be sent."""
+        async with self._gate:  # FIFO: one waiter at a time holds the next slot
+            while True:
+                now = self._clock()
+                if self._wall_until is not None:
+                    if now < self._wall_until:
+                        await self._sleep(self._wall_until - now)
+                        continue
+                    if self._probe_out:  # one probe at a time; its answer moves the wall
+                        await self._sleep(min(self._wall_probe_s, 0.05))
+                        continue
+                    self._probe_out = True
+                    self._next_at = now + 1.0 / self.rate
+                    self._sent.append(now)
+                    return
+                if now >= self._next_at:
+                    break
+                self._held_back += 1
+                self._held_since_snapshot = True
+                # The event loop sleeps in whole milliseconds, rounded up: at 100 req/s that
+                # is half a millisecond late on average, 5% of the pace, and lateness varies
+                # enough to put two sends under a burst-1 bucket's interval. The last stretch
+                # is yielded in zero-length sleeps instead (other tasks still run).
+                wait = self._next_at - now
+                await self._sleep(wait - SPIN_S if wait > SPIN_S else 0)
+            self._sent.append(now)
+            interval = 1.0 / self.rate
+            # From the schedule, not from now: a late wake-up does not slow the pace; but
+            # never more than SLACK of an interval early relative to this send.
+            self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
+
+    # -- what the answers say ------------------------------------------------------------------
+
+    def admitted_rate(self, now: float, window_s: float = ADMITTED_WINDOW_S) -> float:
+        """Requests admitted (answered other than 429) a second, over the last ``window_s``,
+        or since the last wall came down if that is sooner (a wall admits nothing, and says
+        nothing about the pace). Slow start looks at its last two doublings only."""
+        while self._admitted and now - self._admitted[0] > ADMITTED_WINDOW_S:
+            self._admitted.popleft()
+        span = max(0.2, min(window_s, now - self._wall_down_at))
+        return sum(1 for t in self._admitted if now - t <= span) / span
+
+    def _sent_rate(self, now: float, window_s: float = 1.0) -> float:
+        """Requests sent a second over the last ``window_s`` (at most a second)."""
+        while self._sent and now - self._sent[0] > 1.0:
+            self._sent.popleft()
+        if window_s >= 1.0:
+            return float(len(self._sent))
+        return sum(1 for t in reversed(self._sent) if now - t <= window_s) / window_s
+
+    def on_success(self, latency_s: float | None = None) -> None:
+        """A request was admitted (any answer but 429), answered in ``latency_s``: the wall,
+        if any, is down; after a calm spell, probe a little faster."""
+        now = self._clock()
+        if latency_s is not None:
+            last = latency_s if self._latency is None else self._latency
+            self._latency = last + LATENCY_WEIGHT * (latency_s - last)
+        self._admitted.append(now)
+        self._refused_in_row = 0
+        # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
+        # answers of requests sent before it still arrive for a latency's while.
+        if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
+            self._wall_until = None
+            self._wall_probe_s = FIRST_PROBE_S
+            self._wall_down_at = now
+        self._probe_out = False
+        if self.slow_start:
+            self._grow_slow_start(now)
+            return
+        if now - self._last_429 < CALM_S:
+            return
+        if self.ceiling is not None and self.rate > STALE_MARGIN * self.ceiling:
+            self.ceiling = None
+        near = self.ceiling is not None and self.rate >= NEAR_CEILING * self.ceiling
+        if now - self._last_probe < (1.0 if near else FAST_PROBE_S):
+            return
+        self._last_probe = now
+        self.rate = min(self._cap(), self.rate * (SLOW_PROBE if near else FAST_PROBE))
+
+    def on_no_answer(self) -> None:
+        """The request got no answer (a transport error): another may probe a wall."""
+        self._probe_out = False
+
+    def on_rate_limited(self, retry_after_s: float | None) -> None:
+        """The API answered 429: maybe a wall; at most once a second, a slower pace."""
+        now = self._clock()
+        self._last_429 = now
+        self.refusals += 1
+        if self.on_refusal is not None:
+            self.on_refusal()
+        self._refused_in_row += 1
+        self._probe_out = False
+        if self._wall_until is not None:  # a probe hit the wall: wait longer
+            self._wall_probe_s = min(MAX_PROBE_S, self._wall_probe_s * 2)
+            self._raise_wall(now, retry_after_s)
+            return  # nothing got through behind a wall: no news about the pace
+        if self._refused_in_row >= WALL_RUN:
+            self.walls += 1
+            self._raise_wall(now, retry_after_s)
+        # A 429 that is no wall says two sends came too close for this gateway (a bucket of
+        # burst 1 refuses any gap under its interval): from now on, none goes early.
+        self._slack /= 2
+        if now - self._last_decrease < 1.0 and not self.slow_start:
+            return
+        if not self.slow_start and self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+            # Hardly anything was sent over the last second (requests were waiting out their
+            # Retry-After): what got through says nothing about the limit.
+            return
+        # Slow start: over the slowest two doublings, whatever the latency: a fast API doubles
+        # several times in flight before the first 429 is back, and what got through over a
+        # tenth of a second overshoots the limit (a small burst passes at once).
+        admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
+        if self.slow_start:
+            # The pace that drew the first 429 overshot by up to one doubling: start from what
+            # got through, and probe quickly from there (no ceiling yet).
+            self.slow_start = False
+            self.rate = max(MIN_RATE, min(self.rate, admitted) * BACKOFF)
+            self._last_decrease = now
+            self.decreases += 1
+        else:
+            self._decrease(now, max(admitted, MIN_RATE))
+
+    # -- what other runs on the same target say (shared_budget.py) ---------------------------
+
+    def allot(self, allocation: float | None) -> None:
+        """The most this run may now use of the target's budget (None: no cap)."""
+        self.allocation = allocation
+        if allocation is None:
+            return
+        if allocation < self.rate or self._clock() - self._last_429 >= CALM_S:
+            # A known share is taken at once, up or down (a peer left or came): no 429 says
+            # it is too much, and probing up to it would waste seconds of the limit.
+            self.rate = allocation
+
+    def on_peer_rate_limited(self, share_through: float) -> None:
+        """Another run drew a 429 while this run's share of what got through was
+        ``share_through``: the same slowdown as a 429 of its own (once a second at most)."""
+        now = self._clock()
+        if now - self._last_decrease < 1.0:
+            return
+        if self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+            return  # this run is hardly sending: its pace is no part of the problem
+        # Not a calm-breaker: each run keeps probing after its own calm, as flows sharing a
+        # link do; a peer's 429s alone would hold every run down for good.
+        self.slow_start = False
+        self._decrease(now, max(share_through, MIN_RATE))
+
+    def hold_until(self, moment: float) -> None:
+        """Another run found a wall standing until ``moment`` (this pacer's clock)."""
+        if moment > self._clock() and (self._wall_until is None or moment > self._wall_until):
+            self._wall_until = moment
+
+    def now(self) -> float:
+        """This pacer's clock."""
+        return self._clock()
+
+    def snapshot(self) -> tuple[float, float | None, float | None]:
+        """What this run tells the others: admitted a second, the pace it could use (None:
+        more than it has, it is held back), and when its last 429 was (this pacer's clock;
+        None: never)."""
+        now = self._clock()
+        # Over half a second: while the runs speed up, a second's count lags far behind.
+        admitted = self.admitted_rate(now, 2 * DOUBLING_S)
+        # Held back, just started or still starting: it could use more than it has.
+        hungry = self._held_since_snapshot or self.slow_start or now - self._started < 1.0
+        self._held_since_snapshot = False
+        wants = None if hungry else admitted * 1.25 + 1.0
+        return admitted, wants, self._last_429 if self.refusals else None
+
+    @property
+    def doubling_s(self) -> float:
+        """How often slow start may double: a few answers' latency, within bounds."""
+        if self._latency is None:
+            return DOUBLING_S
+        return min(DOUBLING_S, max(MIN_DOUBLING_S, LATENCY_DOUBLING * self._latency))
+
+    @property
+    def wall_until(self) -> float | None:
+        """Until when a wall stands (this pacer's clock), if one does."""
+        return self._wall_until
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _decrease(self, now: float, through: float) -> None:
+        """Just under what got through; never under a known limit's floor."""
+        if self.allocation is not None and self.limit is not None:
+            floor = KNOWN_FLOOR / KNOWN_SHARE * self.allocation
+        else:
+            floor = MIN_RATE
+        self.ceiling = through if self.limit is None else None
+        self.rate = max(floor, min(self.rate, through) * BACKOFF)
+        self._last_decrease = now
+        self.decreases += 1
+
+    def _cap(self) -> float:
+        return float("inf") if self.allocation is None else self.allocation
+
+    def _grow_slow_start(self, now: float) -> None:
+        """Double the pace every DOUBLING_S while it is what holds requests back and is used
+        (an API that answers slowly is not sped up by a faster pace, nor one behind a wall,
+        and the pace must not run away)."""
+        if now - self._last_growth < self.doubling_s:
+            return
+        # Over the last doubling, not the last second: a second's count lags the doublings
+        # behind it, and held each step for a second against an API with no limit.
+        if self._held_back and self._sent_rate(now, self.doubling_s) >= 0.5 * self.rate:
+            self.rate = min(self._cap(), self.rate * 2.0)
+        self._held_back = 0
+        self._last_growth = now
+
+    def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
+        wait = self._wall_probe_s
+        if retry_after_s is not None and retry_after_s >= TRUSTED_RETRY_AFTER_S:
+            # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a
+            # sliding log frees its first slot before the last: probe from a second early.
+            wait = max(wait, retry_after_s - 1.0)
+        self._wall_until = now + wait

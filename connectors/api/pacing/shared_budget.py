@@ -1,0 +1,245 @@
+"""One API budget for every run that sends to the same target with the same credentials.
+
+Runs share it through the state store they share (PostgreSQL across machines, SQLite between
+the processes of one machine) by *leases of rate*, not a bucket per request: each run renews
+its lease every ``BEAT_S`` (one upsert and one read) and paces itself locally (its own
+``RequestPacer``) within the share the leases give it. A shared bucket in the database
+(PyrateLimiter's PostgreSQL and SQLite buckets) costs a round trip per request: at 100 req/s
+over three runs that is 300 transactions a second against the store the journal also writes
+to, and every request waits for one (``bench/shared_budget.py`` measures both).
+
+- **Known limit** (``--rate-limit R``, the total for the target): R is divided among the live
+  runs, max-min fair by what each can use (a run that needs little leaves the rest to others).
+- **Unknown limit**: until the first 429 each run finds the limit as it would alone. The run
+  that draws a 429 publishes, in its lease, what all the runs together got through a second
+  at that moment (read from the leases): the target's limit, *found*. From then on the runs
+  divide it like a known limit, just under it (``BACKOFF``), probing up together (gently,
+  then quickly: ``found_pace``) until the next 429 finds it again. So a 429 one run draws
+  reaches the others at the next beat, a run that joins gets its fair part at its first beat,
+  and one that leaves hands its part to the others at theirs, not after seconds of probing.
+  A wall (a spent window) one run found holds the others too.
+- A run that stops gives its share back at once; one that is killed, when its lease lapses
+  (``connectors/state/budget.py``: 3 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from connectors.api.pacing.pacer import (
+    BACKOFF,
+    FAST_PROBE_S,
+    KNOWN_SHARE,
+    SLOW_PROBE,
+    RequestPacer,
+)
+from connectors.api.targets import Credentials
+from connectors.state.budget import BudgetLeases, Lease
+from connectors.state.db import connect
+
+log = logging.getLogger("custsync.budget")
+
+BEAT_S = 0.5
+FOUND_EVERY_S = 1.0  # a volley of 429s from requests already in flight is one finding
+GENTLE_S = 4.0  # a finding right to the percent draws its next 429 within this
+STALE_FOUND = 2.0
+QUICK_PROBE = 1.25  # each half second, once past the gentle spell
+SETTLED = 0.10  # a finding this close to the last one confirms it
+
+
+def budget_key(base_url: str, credentials: Credentials) -> str:
+    """Which budget a run draws on: its target and whose credentials (a digest: the store
+    never holds a key or token, nor needs to)."""
+    who = credentials.user_uid or credentials.access_token or ""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\n{who}".encode()).hexdigest()[:32]
+
+
+def allocate(total: float, wants: list[float | None]) -> list[float]:
+    """Max-min fair shares of ``total``: nobody is held to less than its fair part of what it
+    can use (``None``: any amount); what one leaves goes to the rest."""
+    shares = [0.0] * len(wants)
+    remaining = total
+
+    def appetite(index: int) -> float:
+        value = wants[index]
+        return float("inf") if value is None else value
+
+    order = sorted(range(len(wants)), key=appetite)
+    for position, index in enumerate(order):
+        fair = remaining / (len(order) - position)
+        wanted = wants[index]
+        shares[index] = fair if wanted is None else min(float(wanted), fair)
+        remaining -= shares[index]
+    # What nobody wants now is split too: a share is a cap, and a run whose need grows must
+    # not wait for the next beat to use an idle budget.
+    return [share + remaining / len(shares) for share in shares]
+
+
+def found_pace(found: float, age_s: float) -> float | None:
+    """What all the runs together may send ``age_s`` after they found the limit at ``found``:
+    just under it, probing up gently (1% a second) for ``GENTLE_S``, then quickly (25% each
+    half second: the finding was low, read while the runs were still speeding up, or the limit
+    rose); None at twice the finding without a 429 (each run probes on its own again)."""
+    age_s = max(0.0, age_s)
+    pace = found * BACKOFF * SLOW_PROBE ** min(age_s, GENTLE_S)
+    if age_s > GENTLE_S:
+        pace *= QUICK_PROBE ** ((age_s - GENTLE_S) / FAST_PROBE_S)
+    return None if pace > STALE_FOUND * found else pace
+
+
+class SharedBudget:
+    """This run's lease on its target's budget, renewed in the background of the run's loop."""
+
+    def __init__(
+        self,
+        location: str,
+        key: str,
+        run_id: str,
+        pacer: RequestPacer,
+        wall_clock: Callable[[], float] = time.time,
+        beat_s: float = BEAT_S,
+    ) -> None:
+        self.location = location
+        self.key = key
+        self.run_id = run_id
+        self.pacer = pacer
+        self.peers = 1
+        self._wall_clock = wall_clock
+        self._beat_s = beat_s
+        # The store's connection lives on one thread of its own: a beat never blocks the loop,
+        # and SQLite connections stay on the thread that made them.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custsync-budget")
+        self._leases: BudgetLeases | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._news = asyncio.Event()
+        self._seen_429 = wall_clock()  # the latest peer 429 acted upon (epoch)
+        self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
+        self._peer_admitted = 0.0  # what the others got through a second, at the last beat
+        self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
+        pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
+
+    def start(self) -> None:
+        """Begin beating (call inside the run's loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop beating and give the share back."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._release)
+        self._thread.shutdown(wait=True)
+
+    # -- the beat ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.beat_once(loop)
+            except Exception as exc:  # the budget must never stop a run
+                # The store unreachable for a moment: pace alone until it answers again.
+                log.debug("budget beat failed: %s", type(exc).__name__)
+            self._news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), self._beat_s)
+
+    async def beat_once(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Renew the lease and apply what the peers' leases say."""
+        loop = loop or asyncio.get_running_loop()
+        lease = self._lease()
+        leases = await loop.run_in_executor(self._thread, self._beat, lease)
+        self.apply(leases, lease)
+
+    def _lease(self) -> Lease:
+        admitted, wants, last_429 = self.pacer.snapshot()
+        now, mono = self._wall_clock(), self.pacer.now()
+        own_429 = None if last_429 is None else now - (mono - last_429)
+        wall = self.pacer.wall_until
+        if (
+            own_429 is not None
+            and own_429 - self._published_429 >= FOUND_EVERY_S
+            and wall is None  # behind a wall nothing got through: no news about the limit
+        ):
+            self._published_429 = own_429
+            through = max(1.0, admitted + self._peer_admitted)
+            # A finding near the last is the limit: probe up from it gently. Any other (the
+            # first, read while the runs are still speeding up and from peers' leases up to a
+            # beat old, or a limit that moved) is rough: probe quickly at once.
+            settled = self._found is not None and abs(through / self._found[0] - 1.0) < SETTLED
+            self._found = (through, own_429 if settled else own_429 - GENTLE_S)
+        found, found_at = self._found if self._found is not None else (None, None)
+        return Lease(self.run_id, now, admitted, wants, own_429,
+                     None if wall is None else now + (wall - mono), found, found_at)  # fmt: skip
+
+    def apply(self, leases: list[Lease], own: Lease) -> None:
+        """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
+        others = [lease for lease in leases if lease.run_id != self.run_id]
+        everyone = [own, *others]
+        now, mono = own.heartbeat, self.pacer.now()
+        self._peer_admitted = sum(lease.admitted for lease in others)
+        for lease in others:
+            if lease.found is None or lease.found_at is None:
+                continue
+            if self._found is None or lease.found_at > self._found[1]:
+                self._found = (lease.found, lease.found_at)
+        limit = self.pacer.limit
+        if limit is not None:
+            shares = allocate(limit * KNOWN_SHARE, [lease.wants for lease in everyone])
+            self.pacer.allot(shares[0])
+        else:
+            self._share_found(now, everyone, left=len(others) + 1 < self.peers)
+        self.peers = len(others) + 1
+        for lease in others:
+            if lease.last_429 is not None and lease.last_429 > self._seen_429:
+                self._seen_429 = lease.last_429
+                fresh = now - lease.last_429 < 2 * self._beat_s + 1.0
+                if fresh and self._found is None:
+                    # No finding to share (a 429 behind a wall): slow down to just under
+                    # this run's part of what got through, as for a 429 of its own.
+                    self.pacer.on_peer_rate_limited(own.admitted)
+            if lease.wall_until is not None and lease.wall_until > now:
+                self.pacer.hold_until(mono + (lease.wall_until - now))
+
+    def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
+        """Unknown limit: this run's part of the limit the runs found together."""
+        pace = None if self._found is None else found_pace(self._found[0], now - self._found[1])
+        if len(everyone) > 1 and pace is not None:
+            shares = allocate(pace, [lease.wants for lease in everyone])
+            self.pacer.slow_start = False
+            self.pacer.allot(shares[0])
+            return
+        if self.pacer.allocation is not None or left:
+            # Alone now (or the finding went stale): pace as a run alone does, from all of
+            # what was found, if anything was, at once.
+            self.pacer.allot(None)
+            self.pacer.ceiling = None
+            if pace is not None and self._found is not None:
+                self.pacer.rate = max(self.pacer.rate, pace)
+                self.pacer.ceiling = self._found[0]
+
+    def _beat(self, lease: Lease) -> list[Lease]:
+        if self._leases is None:
+            self._leases = BudgetLeases(connect(self.location))
+        return self._leases.beat(self.key, lease)
+
+    def _release(self) -> None:
+        if self._leases is None:
+            return
+        try:
+            self._leases.release(self.key, self.run_id)
+        except Exception as exc:  # the lease lapses by itself anyway
+            log.debug("budget release failed: %s", type(exc).__name__)
+        finally:
+            self._leases.close()
+            self._leases = None

@@ -1,0 +1,182 @@
+"""The 3-D Secure readiness report: summary figures, readiness.csv, and a self-contained HTML
+page with a chart of readiness by country before and after (inline SVG, no scripts to fetch)."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from connectors.reports.artifacts import write_report
+from schemas.readiness import CUSTOMER_ID, PROBLEMS
+from schemas.report import BackfillReport
+
+READINESS_HEADER = [
+    CUSTOMER_ID,
+    "external_id",
+    "country",
+    "ready_before",
+    "ready_after",
+    "still_missing",
+    "updated",
+]
+
+
+def _ready(column: str = PROBLEMS) -> pl.Expr:
+    return pl.col(column).list.len() == 0
+
+
+@dataclass
+class ReadinessTally:
+    """Readiness before and after, summed batch by batch: the report of a backfill that never
+    holds all its customers at once."""
+
+    customers: int = 0
+    ready_before: int = 0
+    ready_after: int = 0
+    problems_before: Counter[str] = field(default_factory=Counter)
+    problems_after: Counter[str] = field(default_factory=Counter)
+    by_country_before: dict[str, Counter[str]] = field(default_factory=dict)
+    by_country_after: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
+        """One batch of judged customers: as the API held them, and as it holds them now."""
+        self.customers += before.height
+        self.ready_before += before.select(_ready().sum()).item()
+        self.ready_after += after.select(_ready().sum()).item()
+        self.problems_before.update(_problem_fields(before))
+        self.problems_after.update(_problem_fields(after))
+        _add_by_country(self.by_country_before, before)
+        _add_by_country(self.by_country_after, after)
+
+    def summary(self) -> dict[str, Any]:
+        """Shares ready, problems by field, and by country, before and after."""
+
+        def share(ready: int) -> float:
+            return round(ready / self.customers, 4) if self.customers else 0.0
+
+        def countries(tally: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+            return {c: {"customers": n["customers"], "ready": n["ready"]}
+                    for c, n in sorted(tally.items())}  # fmt: skip
+
+        return {
+            "customers": self.customers,
+            "ready_before": share(self.ready_before),
+            "ready_after": share(self.ready_after),
+            "problems_before": dict(self.problems_before.most_common()),
+            "problems_after": dict(self.problems_after.most_common()),
+            "by_country_before": countries(self.by_country_before),
+            "by_country_after": countries(self.by_country_after),
+        }
+
+
+def _problem_fields(frame: pl.DataFrame) -> Counter[str]:
+    fields = frame.select(pl.col(PROBLEMS).explode().str.split(":").list.first().drop_nulls())
+    return Counter(fields.to_series().to_list())
+
+
+def _add_by_country(tally: dict[str, Counter[str]], frame: pl.DataFrame) -> None:
+    grouped = frame.group_by(
+        pl.col("billing.country_code").fill_null("(none)").alias("country")
+    ).agg(pl.len().alias("customers"), _ready().sum().alias("ready"))
+    for row in grouped.iter_rows(named=True):
+        counts = tally.setdefault(row["country"], Counter())
+        counts.update(customers=row["customers"], ready=row["ready"])
+
+
+def readiness_rows(before: pl.DataFrame, after: pl.DataFrame, updated: set[str]) -> pl.DataFrame:
+    """readiness.csv's rows for a batch: one per customer, with the still-missing reasons."""
+    return (
+        before.select(
+            CUSTOMER_ID,
+            "external_id",
+            pl.col("billing.country_code").alias("country"),
+            _ready().alias("ready_before"),
+        )
+        .join(
+            after.select(
+                CUSTOMER_ID,
+                _ready().alias("ready_after"),
+                pl.col(PROBLEMS).list.join("; ").alias("still_missing"),
+                pl.col(CUSTOMER_ID).is_in(list(updated)).alias("updated"),
+            ),
+            on=CUSTOMER_ID,
+            how="left",
+            maintain_order="left",
+        )
+        .select(READINESS_HEADER)
+    )
+
+
+def write_readiness_page(out_dir: Path, report: BackfillReport) -> None:
+    """report.json and readiness.html (readiness.csv is written batch by batch)."""
+    write_report(report.as_json(), out_dir)
+    (out_dir / "readiness.html").write_text(render_html(report), encoding="utf-8")
+
+
+def render_html(report: BackfillReport) -> str:
+    """A self-contained page: when, where, headline shares, a bar chart by country (each bar
+    with its share and count, each country with its customers), the problem counts."""
+    countries = report.countries()
+    bar_h, gap, width, left = 14, 10, 420, 110
+    height = len(countries) * (2 * bar_h + gap) + 30
+    svg_open = (
+        f'<svg id="readiness-chart" role="img" width="{left + width + 150}" height="{height}" '
+        'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12">'
+    )
+    parts = [svg_open]
+    y = 20
+    for row in countries:
+        name = html.escape(row.country)
+        for label, ready, colour in (("before", row.ready_before, "#bbb"),
+                                     ("after", row.ready_after, "#2a7")):  # fmt: skip
+            share = ready / row.customers if row.customers else 0.0
+            figure = f"{share:.1%} ({ready:,} of {row.customers:,})"
+            parts.append(
+                f'<rect class="bar {label}" data-country="{name}" data-ready="{ready}" '
+                f'data-customers="{row.customers}" data-share="{share:.4f}" x="{left}" y="{y}" '
+                f'width="{share * width:.1f}" height="{bar_h}" fill="{colour}"><title>{name} '
+                f"{label}: {figure}</title></rect>"
+                f'<text class="figure {label}" data-country="{name}" '
+                f'x="{left + share * width + 4:.1f}" y="{y + bar_h - 3}">{label} {figure}</text>'
+            )
+            y += bar_h
+        parts.append(
+            f'<text class="country" x="0" y="{y - bar_h + 4}">{name} ({row.customers:,})</text>'
+        )
+        y += gap
+    parts.append("</svg>")
+    problems = "".join(
+        f"<tr><td>{html.escape(f)}</td><td>{before}</td><td>{after}</td></tr>"
+        for f, before, after in report.problem_rows()
+    )
+    data = json.dumps({"ready_before": report.ready_before, "ready_after": report.ready_after,
+                       "by_country_before": report.by_country_before,
+                       "by_country_after": report.by_country_after,
+                       "customers": report.customers, "run_id": report.run_id,
+                       "target": report.target, "finished_at": report.finished_at})  # fmt: skip
+    dry = ", dry run" if report.dry_run else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>custsync: 3-D Secure readiness</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}td,th{{padding:.2em .8em}}
+.legend span{{display:inline-block;width:1em;height:1em;margin:0 .3em}}</style></head>
+<body><h1>3-D Secure readiness</h1>
+<p class="run">Run {html.escape(report.run_id)} against {html.escape(report.target)},
+{html.escape(report.finished_at)}.</p>
+<p class="headline"><strong>{report.ready_before:.1%}</strong> of {report.customers:,}
+customers were ready before, <strong>{report.ready_after:.1%}</strong> after
+({report.updated:,} updated{dry}).</p>
+<h2>Ready, by billing country</h2>
+<p class="legend"><span style="background:#bbb"></span>before
+<span style="background:#2a7"></span>after</p>
+{"".join(parts)}
+<h2>Missing or invalid, by field</h2>
+<table><tr><th>field</th><th>before</th><th>after</th></tr>{problems}</table>
+<script type="application/json" id="readiness-data">{html.escape(data, quote=False)}</script>
+</body></html>
+"""

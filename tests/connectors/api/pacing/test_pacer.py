@@ -1,0 +1,238 @@
+"""The pacer: even spacing; a known limit held under, an unknown one found from 429s; walls."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import pytest
+
+from connectors.api.pacing import pacer as rate_limit
+from connectors.api.pacing.pacer import RequestPacer
+
+
+class Clock:
+    """A fake clock whose sleep advances it: the pacer's time without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0001)  # a zero-length yield still lets time pass
+        await asyncio.sleep(0)
+
+
+def pacer_on(clock: Clock, rate: float | None) -> RequestPacer:
+    return RequestPacer(rate, clock, clock.sleep)
+
+
+def send_times(pacer: RequestPacer, clock: Clock, count: int) -> list[float]:
+    async def run() -> list[float]:
+        times = []
+        for _ in range(count):
+            await pacer.acquire()
+            times.append(clock.now)
+        return times
+
+    return asyncio.run(run())
+
+
+def admitted_for(pacer: RequestPacer, clock: Clock, seconds: float, per_s: float) -> None:
+    """Requests sent and answered other than 429 at ``per_s`` a second for ``seconds``."""
+    for _ in range(round(seconds * per_s)):
+        clock.now += 1.0 / per_s
+        pacer._sent.append(clock.now)  # as acquire() records a send
+        pacer.on_success()
+
+
+def test_a_known_limit_is_paced_evenly_just_under_it_without_a_burst() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    times = send_times(pacer, clock, 200)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.75 / 99  # never bunched, even after a late wake-up
+    assert (times[-1] - times[0]) / 199 == pytest.approx(1 / 99, rel=0.02)
+
+
+def test_known_pacing_in_real_time() -> None:
+    async def run() -> float:
+        pacer = RequestPacer(100)
+        started = time.perf_counter()
+        for _ in range(300):  # no burst: 300 at 99/s
+            await pacer.acquire()
+        return time.perf_counter() - started
+
+    assert 2.8 <= asyncio.run(run()) <= 3.5
+
+
+def test_429s_lower_a_known_pace_but_never_under_its_floor_and_it_climbs_back() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, 50)
+    for _ in range(10):
+        admitted_for(pacer, clock, 1.0, 50)
+        pacer.on_rate_limited(1.0)
+    assert pacer.rate == pytest.approx(rate_limit.KNOWN_FLOOR * 50)
+    admitted_for(pacer, clock, 30, 45)
+    assert pacer.rate == pytest.approx(rate_limit.KNOWN_SHARE * 50)  # and no higher
+
+
+def test_a_429_after_a_quiet_second_says_nothing_about_the_pace() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 500.0
+    admitted_for(pacer, clock, 1.0, 400)
+    clock.now += 5.0  # everyone was waiting out a Retry-After: nothing sent
+    pacer.on_rate_limited(1.0)
+    assert pacer.rate == 500.0 and pacer.decreases == 0
+
+
+def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    assert pacer.rate == rate_limit.START_RATE and pacer.slow_start
+    admitted_for(pacer, clock, 1.0, 20)  # nothing waited: a slow API, not the pace
+    assert pacer.rate == rate_limit.START_RATE
+    for _ in range(4):
+        # A doubling's worth of sends, each held back: enough to double again at once (a
+        # second's count would lag the doublings and hold each step for a second).
+        send_times(pacer, clock, round(pacer.rate * rate_limit.DOUBLING_S) + 1)
+        pacer.on_success()
+    assert pacer.rate == 16 * rate_limit.START_RATE
+    clock.now += 2 * rate_limit.DOUBLING_S  # held back, but nothing sent lately: no growth
+    pacer._held_back = 1
+    pacer.on_success()
+    assert pacer.rate == 16 * rate_limit.START_RATE
+
+
+def slow_start_pace_after(latency_s: float, seconds: float) -> float:
+    """The pace slow start reaches in ``seconds`` when every answer takes ``latency_s``."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    started = clock.now
+    while clock.now - started < seconds:
+        send_times(pacer, clock, max(1, round(pacer.rate * 0.01)))  # held back by the pace
+        pacer.on_success(latency_s)
+    return pacer.rate
+
+
+@pytest.mark.parametrize(
+    ("latency_s", "doubling_s"),
+    [(0.0005, rate_limit.MIN_DOUBLING_S), (0.02, 0.12), (0.04, 0.24), (0.5, rate_limit.DOUBLING_S)],
+)
+def test_slow_start_doubles_every_few_answers_latency_within_bounds(
+    latency_s: float, doubling_s: float
+) -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    for _ in range(100):
+        pacer.on_success(latency_s)
+    assert pacer.doubling_s == pytest.approx(doubling_s, rel=0.02)
+
+
+def test_an_api_that_answers_at_once_is_reached_in_a_fraction_of_a_second() -> None:
+    # Against an unlimited API on loopback a 0.25 s doubling spent most of a small export's
+    # run in slow start; at 40 ms the feedback of one doubling must still be in before the next.
+    assert slow_start_pace_after(0.0005, 0.5) >= 64 * rate_limit.START_RATE
+    assert slow_start_pace_after(0.04, 0.5) <= 4 * rate_limit.START_RATE
+
+
+def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.rate = 400.0  # slow start overshot
+    admitted_for(pacer, clock, 1.0, 100)
+    pacer.on_rate_limited(1.0)
+    assert not pacer.slow_start
+    assert pacer.rate == pytest.approx(100 * rate_limit.BACKOFF, rel=0.02)
+    first = pacer.rate
+    pacer.on_rate_limited(1.0)  # the same volley: one signal
+    assert pacer.rate == first
+    admitted_for(pacer, clock, 1.0, 90)
+    clock.now += 0.01
+    pacer.on_rate_limited(1.0)
+    assert pacer.rate == pytest.approx(90 * rate_limit.BACKOFF, rel=0.02)
+    assert pacer.ceiling == pytest.approx(90, rel=0.02)
+
+
+def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_is_dropped() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    admitted_for(pacer, clock, 1.0, 100)
+    pacer.on_rate_limited(None)
+    assert pacer.ceiling == pytest.approx(100, rel=0.02)
+    pacer.rate = 50.0
+    admitted_for(pacer, clock, 5.0, 50)
+    assert pacer.rate > 50 * 1.1**3  # quick, far under
+    pacer.rate = 98.0
+    admitted_for(pacer, clock, 5.0, 98)
+    assert pacer.rate < 98 * 1.011**5  # gentle, near the ceiling
+    admitted_for(pacer, clock, 30.0, 100)
+    assert pacer.ceiling is None  # passed by 15% with no 429: the limit rose
+    admitted_for(pacer, clock, 5.0, 100)
+    assert pacer.rate > 150
+
+
+def walled(clock: Clock, retry_after: float | None) -> RequestPacer:
+    pacer = pacer_on(clock, 100)
+    admitted_for(pacer, clock, 1.0, 99)
+    clock.now += 0.01
+    for _ in range(rate_limit.WALL_RUN):
+        pacer.on_rate_limited(retry_after)
+    return pacer
+
+
+def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
+    clock = Clock()
+    pacer = walled(clock, 42.0)
+    assert pacer.walls == 1
+    raised_at = clock.now
+    send_times(pacer, clock, 1)  # the probe waits for the window to open
+    assert clock.now - raised_at == pytest.approx(41.0, abs=0.01)  # a second early: rounding
+
+
+def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
+    clock = Clock()
+    pacer = walled(clock, None)
+    probes = []
+    for _ in range(4):
+        send_times(pacer, clock, 1)
+        probes.append(clock.now)
+        pacer.on_rate_limited(1.0)  # "1": whole seconds cannot say "soon"
+    waits = [b - a for a, b in itertools.pairwise(probes)]
+    assert waits == pytest.approx([0.2, 0.4, 0.8], abs=0.01)
+
+    async def two_at_once() -> list[float]:
+        async def one() -> float:
+            await pacer.acquire()
+            if pacer.walls and pacer._wall_until is not None:
+                pacer.on_success()  # the probe got through: the wall is down
+            return clock.now
+
+        return list(await asyncio.gather(one(), one()))
+
+    first, second = asyncio.run(two_at_once())
+    assert second > first  # the second waited for the probe's answer
+    assert pacer.decreases == 1  # nothing was learned about the pace behind the wall
+
+
+def test_a_probe_without_an_answer_lets_another_probe() -> None:
+    clock = Clock()
+    pacer = walled(clock, None)
+    send_times(pacer, clock, 1)
+    pacer.on_no_answer()
+    before = clock.now
+    send_times(pacer, clock, 1)
+    assert clock.now - before < 0.1
+
+
+def test_a_bad_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RequestPacer(0)

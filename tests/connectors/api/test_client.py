@@ -1,0 +1,205 @@
+"""The Customer API client against real servers on loopback: the sandbox, and a small server
+answering what gateways, proxies and portals answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from connectors.api.client import CustomerApi, Decision, RetryPolicy
+from connectors.api.targets import Credentials
+from connectors.errors import AuthError, TargetError
+from sandbox.process import SandboxProcess
+from tests.helpers import USER, Answer, OddServer
+
+
+def test_refused_credentials_cost_one_401_whatever_is_queued(
+    sandbox_server: SandboxProcess,
+) -> None:
+    async def go() -> list[object]:
+        credentials = Credentials(user_uid=USER, api_key="wrong-key")
+        async with CustomerApi(sandbox_server.url, credentials, concurrency=8) as api:
+            # gather does not cancel the rest when one fails: they stay queued on the client.
+            requests = (api.get(str(uuid.uuid4())) for _ in range(20))
+            return await asyncio.gather(*requests, return_exceptions=True)
+
+    before = sandbox_server.stats()["by_status"].get("401", 0)
+    results = asyncio.run(go())
+    assert all(isinstance(r, AuthError) for r in results)
+    assert all("wrong-key" not in str(r) for r in results)
+    assert sandbox_server.stats()["by_status"].get("401", 0) - before == 1
+
+
+# -- answers no Customer API gives, but the world between us and it does ----------------------
+
+
+CREDENTIALS = Credentials(user_uid="u", api_key="k")
+
+
+def client(server: OddServer, sleeps: list[float] | None = None) -> CustomerApi:
+    async def sleep(seconds: float) -> None:
+        if sleeps is not None:
+            sleeps.append(seconds)
+
+    policy = RetryPolicy(max_attempts=4, jitter=lambda s: s, sleep=sleep)
+    return CustomerApi(server.url, CREDENTIALS, concurrency=2, retry=policy)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_stops_the_run_and_is_never_followed(odd_server: OddServer, status: int) -> None:
+    login = "https://login.example.com/?token=abc"
+    odd_server.answers = [Answer(status, b"", {"Location": login})]
+
+    async def go() -> list[object]:
+        async with client(odd_server) as api:
+            creates = (api.create({"entity_id": "E1", "company_name": f"C{n}"}) for n in range(5))
+            return await asyncio.gather(*creates, return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert all(isinstance(r, TargetError) for r in results)
+    assert "check --target" in str(results[0]) and "token=abc" not in str(results[0])
+    assert len(odd_server.seen) == 1  # the first answer stops the rest before they are sent
+
+
+def test_a_200_that_is_not_json_stops_the_run(odd_server: OddServer) -> None:
+    portal = b"<html><body>Sign in to the hotel Wi-Fi</body></html>"
+    odd_server.answers = [Answer(200, portal, {"Content-Type": "text/html; charset=utf-8"})]
+
+    async def go() -> object:
+        async with client(odd_server) as api:
+            return await api.create({"entity_id": "E1", "company_name": "Acme"})
+
+    with pytest.raises(TargetError, match="text/html, not JSON"):
+        asyncio.run(go())
+
+
+def test_a_conflict_fails_the_row_without_retrying(odd_server: OddServer) -> None:
+    odd_server.answers = [Answer(409, b'{"message": "Conflict"}')]
+
+    async def go() -> object:
+        async with client(odd_server) as api:
+            return await api.update("c1", {"entity_id": "E1", "company_name": "Acme"})
+
+    result = asyncio.run(go())
+    assert result.decision is Decision.FAILED and result.reason == "Conflict"  # type: ignore[attr-defined]
+    assert len(odd_server.seen) == 1
+
+
+def test_a_408_is_retried_when_safe_and_reconciled_for_a_create(odd_server: OddServer) -> None:
+    odd_server.answers = [Answer(408), Answer(200, b'{"id": "c1"}')]
+
+    async def get() -> object:
+        async with client(odd_server) as api:
+            return await api.get("c1")
+
+    got = asyncio.run(get())
+    assert got.decision is Decision.DONE and len(odd_server.seen) == 2  # type: ignore[attr-defined]
+    odd_server.answers = [Answer(408)]
+
+    async def create() -> object:
+        async with client(odd_server) as api:
+            return await api.create({"entity_id": "E1", "company_name": "Acme"})
+
+    # The server may have begun the create: the loader searches before sending it again.
+    assert asyncio.run(create()).decision is Decision.AMBIGUOUS  # type: ignore[attr-defined]
+
+
+def test_retry_after_of_an_hour_is_capped(odd_server: OddServer) -> None:
+    odd_server.answers = [Answer(429, b"{}", {"Retry-After": "3600"}), Answer(200, b"[]")]
+    sleeps: list[float] = []
+
+    async def go() -> object:
+        async with client(odd_server, sleeps) as api:
+            return await api.search('id=="x"')
+
+    assert asyncio.run(go()).decision is Decision.DONE  # type: ignore[attr-defined]
+    assert sleeps == [60.0]
+
+
+def test_plain_http_to_loopback_never_goes_through_a_proxy(
+    odd_server: OddServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that is not there: a client that used it would fail to connect.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    odd_server.answers = [Answer(200, b'{"id": "c1"}')]
+
+    async def go() -> object:
+        async with client(odd_server) as api:
+            return await api.get("c1")
+
+    assert asyncio.run(go()).decision is Decision.DONE  # type: ignore[attr-defined]
+    assert odd_server.seen == ["GET /oidc/customer-service/v2/customer/c1"]
+
+
+def test_retry_after_as_an_http_date_is_waited_for() -> None:
+    from sandbox.faults import FaultSettings
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    faults = FaultSettings(rate_limit=4, burst=1, retry_after="date")
+    with SandboxProcess(users={"u": "k"}, faults=faults) as server:
+
+        async def go() -> list[object]:
+            policy = RetryPolicy(jitter=lambda s: s, sleep=sleep)
+            async with CustomerApi(server.url, CREDENTIALS, retry=policy, concurrency=2) as api:
+                return list(await asyncio.gather(*(api.get(str(uuid.uuid4())) for _ in range(3))))
+
+        results = asyncio.run(go())
+        limited = server.stats()["rate_limited"]
+    assert all(r.decision is Decision.NOT_FOUND for r in results)  # type: ignore[attr-defined]
+    assert limited >= 1 and len(waits) == limited
+    # The date names a whole second: the wait is what is left of it, never the backoff alone.
+    assert all(0.0 < w <= 2.0 for w in waits) and max(waits) > 0.25
+
+
+def test_a_certificate_that_does_not_verify_stops_at_once_in_one_line(tmp_path: Path) -> None:
+    # An HTTPS server whose certificate no trusted authority signed (a proxy intercepting
+    # TLS, a misconfigured gateway): before, eight attempts a request, then "failed".
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    authority = trustme.CA()
+    accepted: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+    class CountingServer(ThreadingHTTPServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            accepted.append(1)
+            return super().get_request()
+
+    server = CountingServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    # The handshake in the handler's thread, where its failure closes the connection cleanly.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/oidc/customer-service"
+
+    async def go() -> None:
+        async with CustomerApi(url, Credentials(user_uid="u", api_key="k")) as api:
+            with pytest.raises(TargetError, match=r"certificate verify failed .* for 127\.0\.0\.1"):
+                await api.get("x")
+
+    try:
+        asyncio.run(go())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(accepted) == 1

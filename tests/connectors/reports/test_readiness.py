@@ -1,0 +1,121 @@
+"""The backfill's readiness report: tallied batch by batch, readiness.csv rows, the HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors.reports.readiness import (
+    READINESS_HEADER,
+    ReadinessTally,
+    readiness_rows,
+    render_html,
+    write_readiness_page,
+)
+from schemas.report import BackfillReport
+
+
+def judged(rows: list[tuple[str, str, list[str]]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"customer_id": [r[0] for r in rows], "external_id": [r[0].upper() for r in rows],
+         "billing.country_code": [r[1] for r in rows], "problems": [r[2] for r in rows]},
+        schema={"customer_id": pl.String, "external_id": pl.String,
+                "billing.country_code": pl.String, "problems": pl.List(pl.String)},
+    )  # fmt: skip
+
+
+CITY, POSTAL = "billing.city: required", "billing.postal_code: required"
+BEFORE = judged([("a", "GB", [CITY]), ("b", "GB", []), ("c", "FR", [POSTAL, CITY])])
+AFTER = judged([("a", "GB", []), ("b", "GB", []), ("c", "FR", ["billing.postal_code: required"])])
+
+
+def test_batches_sum_to_the_whole() -> None:
+    whole, batched = ReadinessTally(), ReadinessTally()
+    whole.add(BEFORE, AFTER)
+    batched.add(BEFORE.head(1), AFTER.head(1))
+    batched.add(BEFORE.tail(2), AFTER.tail(2))
+    assert whole.summary() == batched.summary()
+    summary = whole.summary()
+    assert (summary["ready_before"], summary["ready_after"]) == (0.3333, 0.6667)
+    assert summary["problems_before"] == {"billing.city": 2, "billing.postal_code": 1}
+    assert summary["by_country_after"] == {"FR": {"customers": 1, "ready": 0},
+                                           "GB": {"customers": 2, "ready": 2}}  # fmt: skip
+
+
+def test_readiness_rows_and_page(tmp_path: Path) -> None:
+    rows = readiness_rows(BEFORE, AFTER, {"a"})
+    assert rows.columns == READINESS_HEADER
+    assert rows.row(0) == ("a", "A", "GB", False, True, "", True)
+    assert rows.row(2)[-2:] == ("billing.postal_code: required", False)
+    tally = ReadinessTally()
+    tally.add(BEFORE, AFTER)
+    write_readiness_page(tmp_path, BackfillReport(**tally.summary(), updated=1))
+    page = (tmp_path / "readiness.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") or "<html" in page
+    assert "GB" in page and "FR" in page and "<svg" in page
+    assert (tmp_path / "report.json").exists()
+
+
+def page_report() -> BackfillReport:
+    tally = ReadinessTally()
+    tally.add(BEFORE, AFTER)
+    return BackfillReport(**tally.summary(), updated=1, run_id="20261202T020000Z-abc123",
+                          target="emea (https://emea.example.com)",
+                          finished_at="2026-12-02T02:00:09Z")  # fmt: skip
+
+
+def test_every_bar_carries_its_share_and_count_and_the_page_its_run() -> None:
+    page = render_html(page_report())
+    assert "Run 20261202T020000Z-abc123 against emea (https://emea.example.com)" in page
+    assert "2026-12-02T02:00:09Z" in page
+    assert ">GB (2)</text>" in page and ">FR (1)</text>" in page  # customers per country
+    assert ">before 50.0% (1 of 2)</text>" in page and ">after 100.0% (2 of 2)</text>" in page
+    assert ">before 0.0% (0 of 1)</text>" in page
+    assert "src=" not in page and "href=" not in page  # one self-contained file
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+def test_the_page_read_back_in_headless_chromium(tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        if os.environ.get("CUSTSYNC_REQUIRE_CHROMIUM"):  # CI installs it (.ci/run)
+            pytest.fail("CUSTSYNC_REQUIRE_CHROMIUM is set but no chromium is installed")
+        pytest.skip("no chromium here (CI installs it: .ci/run)")
+    report = page_report()
+    write_readiness_page(tmp_path, report)
+    page = (tmp_path / "readiness.html").as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,700"]  # fmt: skip
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page], capture_output=True,
+                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    shot = tmp_path / "readiness.png"  # kept in the test's tmp folder, to look at
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", page], capture_output=True,
+                   timeout=120, check=True)  # fmt: skip
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 5_000
+    # The chart's data as the browser parsed it: each bar's share and count, as the report says.
+    bars = re.findall(r'<rect class="bar (before|after)" data-country="(\w+)" data-ready="(\d+)"'
+                      r' data-customers="(\d+)" data-share="([\d.]+)"', dom)  # fmt: skip
+    expected = [
+        (label, c.country, str(ready), str(c.customers), f"{ready / c.customers:.4f}")
+        for c in report.countries()
+        for label, ready in (("before", c.ready_before), ("after", c.ready_after))
+    ]
+    assert bars == expected
+    figures = re.findall(r'<text class="figure (?:before|after)"[^>]*>([^<]+)</text>', dom)
+    assert figures == ["before 0.0% (0 of 1)", "after 0.0% (0 of 1)",
+                       "before 50.0% (1 of 2)", "after 100.0% (2 of 2)"]  # fmt: skip
+    embedded = re.search(r'<script type="application/json" id="readiness-data">(.*?)</script>',
+                         dom, re.S)  # fmt: skip
+    assert embedded is not None
+    assert json.loads(html.unescape(embedded.group(1)))["target"] == report.target

@@ -1,0 +1,62 @@
+"""prefect.yaml: every deployment points at a real flow with parameters that flow accepts."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect import Flow
+
+from tests.helpers import ROOT, custsync
+
+DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+
+
+def load_flow(entrypoint: str) -> Flow[..., Any]:
+    path, name = entrypoint.split(":")
+    spec = importlib.util.spec_from_file_location("deployed_module", ROOT / path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flow = getattr(module, name)
+    assert isinstance(flow, Flow)
+    return flow
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
+def test_deployment_points_at_a_flow_with_valid_parameters(deployment: dict[str, Any]) -> None:
+    flow = load_flow(deployment["entrypoint"])
+    validated = flow.validate_parameters(deployment["parameters"])
+    assert validated["sources"]
+    assert deployment["work_pool"]["name"] == "custsync"
+    assert deployment.get("concurrency_limit") == 1  # overlapping runs of one deployment wait
+
+
+def test_no_secret_values_in_prefect_yaml() -> None:
+    text = (ROOT / "prefect.yaml").read_text()
+    assert "api_key:" not in text.lower().replace("verifone_api_key", "")
+    for deployment in DEPLOYMENTS:
+        blocks = deployment["parameters"].get("credentials_blocks", {})
+        assert all(isinstance(v, str) and v.startswith("verifone-") for v in blocks.values())
+
+
+def test_nightly_deployment_has_a_cron_schedule() -> None:
+    nightly = next(d for d in DEPLOYMENTS if d["name"] == "nightly-sync")
+    assert nightly["schedules"][0]["cron"] == "0 2 * * *"
+
+
+def test_serve_refuses_without_a_prefect_server(tmp_path: Path) -> None:
+    result = custsync("serve", str(ROOT / "data" / "salesforce_contacts.csv"),
+                      env={"PREFECT_API_URL": ""})  # fmt: skip
+    assert result.returncode == 2 and "prefect server start" in result.stderr
+
+
+def test_serve_parameters_are_valid_for_the_flow() -> None:
+    from flows.sync_flow import serve_parameters
+
+    parameters = serve_parameters(["a.csv"], ROOT / "data/mappings/hubspot.toml", "local", None,
+                                  ".custsync/state.db", 50.0)  # fmt: skip
+    assert parameters["rate_limit"] == 50.0 and parameters["sources"] == ["a.csv"]

@@ -1,0 +1,81 @@
+"""Every error is one clear line with its exit code, and a run that ends by an error is
+recorded as failed, never left ``running`` (issue 14's review, each case reproduced)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Answer, OddServer, custsync, export, people
+
+ENV = {"VERIFONE_USER_UID": "u", "VERIFONE_API_KEY": "secret-key-123"}
+
+
+def runs_of(state: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(state) as db:
+        return db.execute("SELECT command, status FROM sync_run").fetchall()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(200, b"<html><body>Sign in to the hotel Wi-Fi</body></html>",
+               {"Content-Type": "text/html"}),
+        Answer(200, b"not json at all", {"Content-Type": "application/json"}),
+        Answer(200, b"[1, 2", {"Content-Type": "application/json"}),
+    ],
+)  # fmt: skip
+def test_an_api_answering_what_no_api_does_stops_in_one_line_recorded_failed(
+    tmp_path: Path, odd_server: OddServer, answer: Answer
+) -> None:
+    odd_server.answers = [answer]
+    state = tmp_path / "s.db"
+    result = custsync("sync", str(export(tmp_path / "a.csv", people(40))), "--target",
+                      odd_server.url, "--entity-id", "E1", "--state", str(state), "--out",
+                      str(tmp_path / "o"), env=ENV)  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("custsync: error")]
+    assert len(lines) == 1 and "unexpected" not in lines[0] and "Traceback" not in result.stderr
+    assert runs_of(state) == [("sync", "failed")]
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["created"] == 0
+
+
+def test_a_run_stopped_by_sigterm_is_recorded_failed_and_keeps_what_it_did(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sandbox.faults import FaultSettings
+    from sandbox.process import SandboxProcess
+    from tests.helpers import ROOT
+
+    state = tmp_path / "s.db"
+    with SandboxProcess(
+        users={"u": "secret-key-123"}, faults=FaultSettings(latency_ms=50)
+    ) as server:
+        source = export(tmp_path / "a.csv", people(2000))
+        run = subprocess.Popen(
+            [sys.executable, "-m", "flows", "sync", str(source), "--target", server.url,
+             "--entity-id", "E1", "--state", str(state), "--out", str(tmp_path / "o"),
+             "--concurrency", "4"],
+            env={**os.environ, **ENV}, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while server.stats()["writes"].get("create", 0) < 20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run.send_signal(signal.SIGTERM)  # a worker cancelling the flow run does this
+        _, stderr = run.communicate(timeout=60)
+        created = server.stats()["writes"].get("create", 0)
+    assert run.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert runs_of(state) == [("sync", "failed")]
+    with sqlite3.connect(state) as db:
+        kept = db.execute("SELECT COUNT(*) FROM customer_state WHERE customer_id IS NOT NULL")
+        assert 0 < kept.fetchone()[0] <= created
