@@ -26,8 +26,8 @@ from pathlib import Path
 import psycopg
 
 from bench.sync_throughput import write_export
-from connectors.state.budget import BudgetLeases, Lease
-from connectors.state.db import connect
+from connectors.state.budget import Lease
+from connectors.state.store import StateStore
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 
@@ -79,7 +79,8 @@ def three_runs(
 def round_trips(location: str, count: int = 500) -> tuple[float, float]:
     """Milliseconds per transaction of a per-request shared bucket (an UPDATE ... RETURNING
     of one row) and of one lease beat."""
-    db = connect(location)
+    store = StateStore.open(location)
+    db = store.db
     db.execute("CREATE TABLE IF NOT EXISTS bench_bucket (k TEXT PRIMARY KEY, tokens REAL)")
     db.execute("INSERT INTO bench_bucket VALUES ('t', 1e9) ON CONFLICT (k) DO NOTHING")
     db.commit()
@@ -88,13 +89,13 @@ def round_trips(location: str, count: int = 500) -> tuple[float, float]:
         db.execute("UPDATE bench_bucket SET tokens = tokens - 1 WHERE k = 't' RETURNING tokens")
         db.commit()
     bucket_ms = (time.perf_counter() - started) / count * 1000
-    leases = BudgetLeases(db)
+    leases = store.budget
     started = time.perf_counter()
     for n in range(count):
         leases.beat("bench", Lease("run", time.time(), 33.0, None, None, None))
         del n
     beat_ms = (time.perf_counter() - started) / count * 1000
-    db.close()
+    store.close()
     return bucket_ms, beat_ms
 
 

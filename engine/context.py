@@ -47,10 +47,10 @@ class RunContext:
     @property
     def budget_place(self) -> BudgetPlace | None:
         """Where this run shares its target's API budget: the state store, unless nothing is
-        written (a dry run sends nothing)."""
-        if self.config.dry_run:
+        written (a dry run sends nothing) or the store lives in this process's memory alone."""
+        if self.config.dry_run or self.config.state == ":memory:":
             return None
-        return BudgetPlace(self.config.state, self.run_id)
+        return BudgetPlace(self.store.opener, self.run_id)
 
 
 @contextmanager

@@ -37,9 +37,9 @@ from connectors.reports.artifacts import top_reasons, write_report
 from connectors.sources.export_files import expand_sources, opening
 from connectors.sources.mapping_file import load_mapping
 from connectors.sources.remote_files import is_url
-from connectors.state.db import connect
-from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
-from connectors.state.shard_runs import ShardRun, ShardRuns
+from connectors.state.shard_files import SHARD_ARTEFACTS
+from connectors.state.shard_runs import ShardRun
+from connectors.state.store import StateStore
 from engine.config import SyncConfig, match_fields
 from engine.context import check_out_dir
 from engine.target import open_target
@@ -217,7 +217,8 @@ class Migration:
         self.parameters = parameters or {}  # for every shard's run (credentials blocks)...
         self.entity_parameters = entity_parameters or {}  # ...or for one entity's shards
         self.shards = [ShardState(s) for s in shards]
-        self.runs = ShardRuns(connect(config.state))
+        self.store = StateStore.open(config.state)
+        self.runs = self.store.shard_runs
         self._clock, self._sleep = clock, sleep
         self._started = clock()
 
@@ -229,9 +230,9 @@ class Migration:
             while not all(s.finished for s in self.shards):
                 self._sleep(POLL_S)
                 self.watch()
+            return self._merge()
         finally:
-            self.runs.close()
-        return self._merge()
+            self.store.close()
 
     def _submit(self, state: ShardState) -> None:
         state.attempt += 1
@@ -327,20 +328,17 @@ class Migration:
         under ``DIR/shards/``, then removed from the store."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         finished = [s for s in self.shards if s.report is not None]
-        files = ShardFiles(connect(self.config.state))
-        try:
-            for name in SHARD_ARTEFACTS:
-                parts = []
-                for s in finished:
-                    part = shard_dir(self.out_dir, s.shard, s.attempt) / name
-                    key = (self.migration_id, s.shard.label, s.attempt)
-                    if files.write_out(*key, name, part) or part.exists():
-                        parts.append(part)
-                if parts or name != "unmatched.csv":
-                    _concat_csv(parts, self.out_dir / name)
-            files.drop(self.migration_id)
-        finally:
-            files.close()
+        files = self.store.shard_files
+        for name in SHARD_ARTEFACTS:
+            parts = []
+            for s in finished:
+                part = shard_dir(self.out_dir, s.shard, s.attempt) / name
+                key = (self.migration_id, s.shard.label, s.attempt)
+                if files.write_out(*key, name, part) or part.exists():
+                    parts.append(part)
+            if parts or name != "unmatched.csv":
+                _concat_csv(parts, self.out_dir / name)
+        files.drop(self.migration_id)
         report = merged_sync_report([s.report for s in finished if s.report is not None])
         report.run_id = f"migrate-{self.migration_id}"
         report.target = self.config.target

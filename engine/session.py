@@ -14,14 +14,15 @@ from engine.target import Target
 if TYPE_CHECKING:
     from connectors.api.client import CustomerApi
     from connectors.api.pacing.shared_budget import SharedBudget
+    from connectors.state.store import StoreOpener
 
 
 @dataclass(frozen=True)
 class BudgetPlace:
-    """Where a run shares its target's API budget with the other runs: the state store (its
-    raw location: a PostgreSQL URL with its password) and the run's id."""
+    """Where a run shares its target's API budget with the other runs: the state store (what
+    opens it again, on the budget's own thread) and the run's id."""
 
-    state: str
+    store: StoreOpener
     run_id: str
 
 
@@ -69,11 +70,11 @@ class ApiSession:
                 target.base_url, target.credentials, pacer=self.pacer, concurrency=self.concurrency
             )
             place = self.budget_place
-            if place is not None and place.state != ":memory:":
+            if place is not None:
                 from connectors.api.pacing.shared_budget import SharedBudget, budget_key
 
                 key = budget_key(target.base_url, target.credentials)
-                self.budget = SharedBudget(place.state, key, place.run_id, self.pacer)
+                self.budget = SharedBudget(place.store, key, place.run_id, self.pacer)
                 self.budget.start()
         return self._api
 

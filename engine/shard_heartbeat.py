@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from connectors.state.db import connect
-from connectors.state.shard_runs import ShardRuns
+from connectors.state.store import StoreOpener
 from engine.runner import StepRunner
 from schemas.report import SyncReport
 
@@ -30,8 +29,8 @@ class ShardHeartbeat:
     """Beats for one attempt of one shard of a migration. Every write is the thread's, on the
     thread's own connection (a SQLite connection belongs to the thread that made it)."""
 
-    def __init__(self, state: str, migration_id: str, shard: str, attempt: int) -> None:
-        self._state = state
+    def __init__(self, store: StoreOpener, migration_id: str, shard: str, attempt: int) -> None:
+        self._open_store = store
         self._key = (migration_id, shard, attempt)
         self.done = self.total = 0
         self._end: tuple[str, dict[str, Any] | None, str | None] | None = None
@@ -49,7 +48,8 @@ class ShardHeartbeat:
             self._thread.join()
 
     def _beat(self) -> None:
-        runs = ShardRuns(connect(self._state))
+        store = self._open_store()
+        runs = store.shard_runs
         try:
             while True:
                 try:
@@ -64,7 +64,7 @@ class ShardHeartbeat:
                 except Exception as exc:  # the parent then sees the run end unannounced
                     self._ended = exc
         finally:
-            runs.close()
+            store.close()
 
     def progress(self, done: int, total: int) -> None:
         """Rows done so far (read by the next beat)."""

@@ -19,8 +19,8 @@ import polars as pl
 
 from connectors.errors import CustsyncError, InputError, RunLockedError
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
-from connectors.state.db import connect
-from connectors.state.shard_files import SHARD_ARTEFACTS, ShardFiles
+from connectors.state.shard_files import SHARD_ARTEFACTS
+from connectors.state.store import StateStore, opener
 from engine import steps
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
@@ -74,7 +74,9 @@ def run_sync(
             return _Sync(run).execute(started)
     # A shard of a migration: its heartbeat, and its end, where the migration's parent looks.
     migration_id, attempt = config.migration
-    with ShardHeartbeat(config.state, migration_id, config.shard.label, attempt) as heartbeat:
+    with ShardHeartbeat(
+        opener(config.state), migration_id, config.shard.label, attempt
+    ) as heartbeat:
         try:
             with open_run(config, BeatingRunner(runner, heartbeat), run_id, out_dir) as run:
                 outcome = _Sync(run).execute(started)
@@ -93,13 +95,10 @@ def run_sync(
 def _store_artefacts(state: str, key: tuple[str, str, int], out_dir: Path) -> None:
     """A shard's files, in the store, where the migration's parent finds them from any
     machine (no folder shared by every worker needed)."""
-    files = ShardFiles(connect(state))
-    try:
+    with StateStore.open(state) as store:
         for name in SHARD_ARTEFACTS:
             if (out_dir / name).exists():
-                files.put(*key, out_dir / name)
-    finally:
-        files.close()
+                store.shard_files.put(*key, out_dir / name)
 
 
 class _Sync:

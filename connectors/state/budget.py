@@ -15,26 +15,6 @@ from connectors.state.db import StateDb
 LEASE_S = 3.0
 SWEEP_S = 60.0
 
-SCHEMA = (
-    # The first version's table (no ``found``): leases live seconds, so it is dropped, not
-    # migrated (a run of that version still beating into it paces alone).
-    "DROP TABLE IF EXISTS api_budget",
-    """
-    CREATE TABLE IF NOT EXISTS api_budget_leases (
-        budget_key  TEXT NOT NULL,
-        run_id      TEXT NOT NULL,
-        heartbeat   DOUBLE PRECISION NOT NULL,
-        admitted    DOUBLE PRECISION NOT NULL,
-        wants       DOUBLE PRECISION,
-        last_429    DOUBLE PRECISION,
-        wall_until  DOUBLE PRECISION,
-        found       DOUBLE PRECISION,
-        found_at    DOUBLE PRECISION,
-        PRIMARY KEY (budget_key, run_id)
-    )
-    """,
-)
-
 
 @dataclass(frozen=True)
 class Lease:
@@ -58,7 +38,6 @@ class BudgetLeases:
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        db.create(SCHEMA)
 
     def beat(self, budget_key: str, lease: Lease) -> list[Lease]:
         """Renew this run's lease; every live lease of the target (this one included)."""
@@ -90,7 +69,3 @@ class BudgetLeases:
             "DELETE FROM api_budget_leases WHERE budget_key = ? AND run_id = ?",
             (budget_key, run_id),
         )
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()

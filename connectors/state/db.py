@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.errors import InputError
 from connectors.private_files import owner_only_file
+from connectors.state.migrations import LATEST, MIGRATIONS, Migration
 
 if TYPE_CHECKING:
     from connectors.state.arrow_reads import ArrowReader
@@ -24,49 +25,9 @@ DEFAULT_STATE = ".custsync/state.db"
 DEFER_S = 0.2
 SCHEMA_LOCK_KEY = 0x637573747363686D  # "custschm"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
 Clock = Callable[[], datetime]
-
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS customer_state (
-        entity_id     TEXT NOT NULL,
-        external_id   TEXT NOT NULL,
-        customer_id   TEXT,
-        payload_hash  TEXT,
-        status        TEXT NOT NULL,
-        error         TEXT,
-        pending_hash  TEXT,
-        pending_since TEXT,
-        pending_body  TEXT,
-        run_id        TEXT,
-        created_at    TEXT NOT NULL,
-        updated_at    TEXT NOT NULL,
-        PRIMARY KEY (entity_id, external_id)
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS sync_run (
-        run_id      TEXT PRIMARY KEY,
-        command     TEXT NOT NULL,
-        target      TEXT NOT NULL,
-        started_at  TEXT NOT NULL,
-        finished_at TEXT,
-        status      TEXT NOT NULL,
-        report      TEXT
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS customer_state_pending ON customer_state (pending_since)",
-    "CREATE INDEX IF NOT EXISTS customer_state_customer ON customer_state (customer_id)",
-    # Rejected rows are looked up by external id alone (their entity may be what was wrong).
-    "CREATE INDEX IF NOT EXISTS customer_state_external ON customer_state (external_id)",
-)
-
-OWNER_INDEX = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS customer_state_owner"
-    " ON customer_state (entity_id, customer_id) WHERE customer_id IS NOT NULL"
-)
-SHARED_MAPPING = "conflict: the store mapped its customer to other external ids too; unmapped"
 
 
 def is_integrity_error(exc: BaseException) -> bool:
@@ -116,49 +77,63 @@ class StateDb:
         self.clock = clock
         self._deferred_since: float | None = None
         self._arrow: ArrowReader | None = None
-        self.create(SCHEMA)
-        self._one_owner_each()
+        try:
+            self.upgrade()
+        except BaseException:
+            connection.close()  # refused or failed: nothing else will close it
+            raise
 
-    def create(self, statements: Sequence[str]) -> None:
-        """Create tables and indexes if missing. On PostgreSQL under a transaction lock: two
-        processes creating the same table at once make one fail (a duplicate in pg_type),
-        IF NOT EXISTS notwithstanding."""
-        self._schema_lock()
-        for statement in statements:
-            self.execute(statement)
-        self.commit()
+    def upgrade(self) -> None:
+        """Apply the migrations this store has not had yet (``migrations.py``), each in a
+        transaction with its version, under a lock: another process opening the same store
+        this moment waits, then finds it done. A store already current costs one query."""
+        version = self.schema_version()
+        if version == LATEST:
+            self.commit()  # PostgreSQL: end the read's transaction
+            return
+        if version > LATEST:
+            self.commit()
+            raise InputError(
+                f"the state store {self.location} was written by a newer custsync (schema "
+                f"version {version}; this one knows up to {LATEST}): upgrade custsync to use it"
+            )
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                self._apply(migration)
 
-    def _schema_lock(self) -> None:
+    def _apply(self, migration: Migration) -> None:
         if self.is_postgres:
             self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
-
-    def _one_owner_each(self) -> None:
-        """One API customer is mapped to one external id of an entity, enforced by a unique
-        index: claiming a customer (an adoption, a reconciliation) and recording it are one
-        statement, whoever else claims it at the same moment, on this store.
-
-        A store written before the index may map one customer to several external ids (the
-        match-on race): those mappings are all dropped, each row left ``failed`` with why,
-        so the next run matches again and reports the conflict instead of keeping a guess."""
+        else:
+            self.connection.execute("BEGIN IMMEDIATE")
         try:
-            self._schema_lock()
-            self.execute(OWNER_INDEX)
+            if self.schema_version() >= migration.version:  # another process applied it
+                self.commit()
+                return
+            if migration.data is not None:
+                migration.data(self.execute, self.now())
+            for statement in migration.statements:
+                self.execute(statement)
+            self.execute(VERSION_TABLE)
+            self.execute("DELETE FROM schema_version")
+            self.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
             self.commit()
-            return
-        except Exception as exc:
+        except BaseException:
             self.connection.rollback()
-            if not is_integrity_error(exc):
-                raise
-        self._schema_lock()
-        self.execute(
-            "UPDATE customer_state SET customer_id = NULL, payload_hash = NULL, status = 'failed',"
-            " error = ?, updated_at = ? WHERE (entity_id, customer_id) IN (SELECT entity_id,"
-            " customer_id FROM customer_state WHERE customer_id IS NOT NULL"
-            " GROUP BY entity_id, customer_id HAVING COUNT(*) > 1)",
-            (SHARED_MAPPING, self.now()),
-        )
-        self.execute(OWNER_INDEX)
-        self.commit()
+            raise
+
+    def schema_version(self) -> int:
+        """The last migration this store has had (0: none, a store from before versions)."""
+        if self.is_postgres:
+            found = self.execute("SELECT to_regclass('schema_version')").fetchone()[0]
+        else:
+            found = self.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+        if not found:
+            return 0
+        row = self.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
 
     def now(self) -> str:
         """The store's clock, as an ISO stamp."""

@@ -15,19 +15,6 @@ from pathlib import Path
 from connectors.private_files import open_private
 from connectors.state.db import StateDb
 
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS migration_file (
-        migration_id TEXT NOT NULL,
-        shard        TEXT NOT NULL,
-        attempt      INTEGER NOT NULL,
-        name         TEXT NOT NULL,
-        part         INTEGER NOT NULL,
-        data         BYTEA NOT NULL,
-        PRIMARY KEY (migration_id, shard, attempt, name, part)
-    )
-    """,
-)
 # Read, compressed and written one part at a time: memory stays that of one part.
 PART_BYTES = 8 << 20
 # The artefacts of a shard that the parent merges (report.json travels as the shard's report).
@@ -39,7 +26,6 @@ class ShardFiles:
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        db.create(SCHEMA)
 
     def put(self, migration_id: str, shard: str, attempt: int, path: Path) -> None:
         """Store the file at ``path`` as this attempt's file of its name (replacing any)."""
@@ -90,7 +76,3 @@ class ShardFiles:
     def drop(self, migration_id: str) -> None:
         """Remove every file of the migration."""
         self._db.write("DELETE FROM migration_file WHERE migration_id = ?", (migration_id,))
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()

@@ -16,23 +16,6 @@ from typing import Any
 
 from connectors.state.db import StateDb
 
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS migration_shard (
-        migration_id TEXT NOT NULL,
-        shard        TEXT NOT NULL,
-        attempt      INTEGER NOT NULL,
-        beats        INTEGER NOT NULL,
-        rows_done    BIGINT NOT NULL,
-        rows_total   BIGINT NOT NULL,
-        status       TEXT NOT NULL,
-        report       TEXT,
-        reason       TEXT,
-        PRIMARY KEY (migration_id, shard)
-    )
-    """,
-)
-
 
 @dataclass(frozen=True)
 class ShardRun:
@@ -53,7 +36,6 @@ class ShardRuns:
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        db.create(SCHEMA)
 
     def submit(self, migration_id: str, shard: str, attempt: int) -> None:
         """A new attempt of a shard: what it reports from now on counts, and nothing else."""
@@ -107,7 +89,3 @@ class ShardRuns:
             runs[shard] = ShardRun(shard, int(attempt), int(beats), int(done), int(total),
                                    status, loaded, reason)  # fmt: skip
         return runs
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()

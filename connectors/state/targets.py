@@ -15,23 +15,12 @@ from collections.abc import Iterable
 from connectors.errors import InputError
 from connectors.state.db import StateDb
 
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS entity_target (
-        entity_id  TEXT PRIMARY KEY,
-        target     TEXT NOT NULL,
-        pinned_at  TEXT NOT NULL
-    )
-    """,
-)
-
 
 class TargetPins:
     """The ``entity_target`` table of one state store."""
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        db.create(SCHEMA)
 
     def pinned(self, entity_id: str) -> str | None:
         """The target an entity's mappings belong to, if a run has written any."""

@@ -14,17 +14,6 @@ import polars as pl
 
 from connectors.state.db import StateDb
 
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS crm_writeback (
-        entity_id   TEXT NOT NULL,
-        external_id TEXT NOT NULL,
-        customer_id TEXT NOT NULL,
-        written_at  TEXT NOT NULL,
-        PRIMARY KEY (entity_id, external_id)
-    )
-    """,
-)
 COLUMNS = {"entity_id": pl.String, "external_id": pl.String, "customer_id": pl.String}
 # New or changed UUIDs, and UUIDs the CRM holds for customers now deleted (to be cleared).
 _CHANGED = (
@@ -38,7 +27,6 @@ class CrmWriteback:
 
     def __init__(self, db: StateDb) -> None:
         self._db = db
-        db.create(SCHEMA)
 
     def due(self, entities: Iterable[str], full: bool = False) -> pl.DataFrame:
         """entity_id, external_id, customer_id (null: clear it) of the customers of these

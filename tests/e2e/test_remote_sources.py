@@ -9,9 +9,17 @@ import json
 from pathlib import Path
 
 from sandbox.process import SandboxProcess
-from tests.helpers import ENV, KEY, USER, ObjectStoreServer, custsync, on_server, read_csv
+from tests.helpers import (
+    ENV,
+    KEY,
+    ROOT,
+    USER,
+    ObjectStoreServer,
+    custsync,
+    on_server,
+    read_csv,
+)
 
-ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "data" / "salesforce_contacts.csv"
 MAPPING = ROOT / "data" / "mappings" / "salesforce.toml"
 

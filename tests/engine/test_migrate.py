@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.errors import InputError
-from connectors.state.db import connect
-from connectors.state.shard_runs import ShardRuns
+from connectors.state.store import StateStore
 from engine import migrate
 from engine.config import SyncConfig
 from engine.migrate import (
@@ -60,7 +59,8 @@ class HerePool:
         if (shard.index, attempt) in self.dies:
             config = SyncConfig.from_parameters(parameters)
             assert config.migration is not None
-            ShardRuns(connect(config.state)).beat(*config.migration[:1], shard.label, attempt, 0, 0)
+            with StateStore.open(config.state) as store:
+                store.shard_runs.beat(config.migration[0], shard.label, attempt, 0, 0)
             self.ended[run_id] = ("RUNNING", None)
             return run_id
         if self.elsewhere is not None:
@@ -136,9 +136,9 @@ def test_shards_on_other_machines_leave_their_files_in_the_store_for_the_merge(
     assert all(m["customer_id"] for m in mappings)
     assert len(list((tmp_path / "out" / "shards").glob("*/mappings.csv"))) == 3
     # Merged, and removed from the store: it held customers' ids no longer needed there.
-    db = connect(config.state)
-    assert db.execute("SELECT COUNT(*) FROM migration_file").fetchone()[0] == 0
-    db.close()
+    with StateStore.open(config.state) as store:
+        count = store.db.execute("SELECT COUNT(*) FROM migration_file").fetchone()[0]
+    assert count == 0
 
 
 def test_a_shard_that_stops_beating_is_given_up_and_run_again_exactly_once(

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.state.db import connect
-from connectors.state.shard_runs import ShardRuns
+from connectors.state.store import StateStore, opener
 from engine import shard_heartbeat
 from engine.runner import InlineRunner
 from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
@@ -19,10 +18,10 @@ def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(
 ) -> None:
     monkeypatch.setattr(shard_heartbeat, "BEAT_S", 0.05)
     state = str(tmp_path / "state.db")
-    runs = ShardRuns(connect(state))
+    runs = StateStore.open(state).shard_runs
     runs.submit("m1", "E1 1/1", 1)
     seen: list[tuple[int, int]] = []
-    with ShardHeartbeat(state, "m1", "E1 1/1", 1) as heartbeat:
+    with ShardHeartbeat(opener(state), "m1", "E1 1/1", 1) as heartbeat:
         runner = BeatingRunner(
             InlineRunner(lambda done, total: seen.append((done, total))), heartbeat
         )

@@ -40,8 +40,8 @@ from connectors.api.pacing.pacer import (
     RequestPacer,
 )
 from connectors.api.targets import Credentials
-from connectors.state.budget import BudgetLeases, Lease
-from connectors.state.db import connect
+from connectors.state.budget import Lease
+from connectors.state.store import StateStore, StoreOpener
 
 log = logging.getLogger("custsync.budget")
 
@@ -98,14 +98,14 @@ class SharedBudget:
 
     def __init__(
         self,
-        location: str,
+        store: StoreOpener,
         key: str,
         run_id: str,
         pacer: RequestPacer,
         wall_clock: Callable[[], float] = time.time,
         beat_s: float = BEAT_S,
     ) -> None:
-        self.location = location
+        self._open_store = store
         self.key = key
         self.run_id = run_id
         self.pacer = pacer
@@ -115,7 +115,7 @@ class SharedBudget:
         # The store's connection lives on one thread of its own: a beat never blocks the loop,
         # and SQLite connections stay on the thread that made them.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custsync-budget")
-        self._leases: BudgetLeases | None = None
+        self._store: StateStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._news = asyncio.Event()
         self._seen_429 = wall_clock()  # the latest peer 429 acted upon (epoch)
@@ -229,17 +229,17 @@ class SharedBudget:
                 self.pacer.ceiling = self._found[0]
 
     def _beat(self, lease: Lease) -> list[Lease]:
-        if self._leases is None:
-            self._leases = BudgetLeases(connect(self.location))
-        return self._leases.beat(self.key, lease)
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store.budget.beat(self.key, lease)
 
     def _release(self) -> None:
-        if self._leases is None:
+        if self._store is None:
             return
         try:
-            self._leases.release(self.key, self.run_id)
+            self._store.budget.release(self.key, self.run_id)
         except Exception as exc:  # the lease lapses by itself anyway
             log.debug("budget release failed: %s", type(exc).__name__)
         finally:
-            self._leases.close()
-            self._leases = None
+            self._store.close()
+            self._store = None

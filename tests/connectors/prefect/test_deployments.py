@@ -7,12 +7,12 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from connectors.errors import InputError
 from connectors.prefect.deployments import SERVE_TAG, check_serve_name
+from tests.helpers import ROOT
 
 
 async def deploy(name: str, tags: list[str], pool: str | None) -> None:
@@ -48,7 +48,7 @@ def test_serve_refuses_a_deployment_it_did_not_make(prefect_harness: None) -> No
     served = subprocess.run(
         [sys.executable, "-m", "flows", "serve", "data/salesforce_contacts.csv", "--name",
          "nightly-sync"], capture_output=True, text=True, env=env, timeout=120,
-        cwd=Path(__file__).parents[2],
+        cwd=ROOT,
     )  # fmt: skip
     assert served.returncode == 2
     assert served.stderr.strip().splitlines() == [f"custsync: error: {message}"]

@@ -24,9 +24,8 @@ from connectors.errors import SourceError
 from connectors.sources.export_files import ReadOptions, expand_sources, reading
 from connectors.sources.mapping_file import load_mapping
 from connectors.sources.remote_files import RemoteFile, _glob_matcher, fetch, is_url, shown
-from tests.helpers import ObjectStoreServer
+from tests.helpers import ROOT, ObjectStoreServer
 
-ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "data" / "salesforce_contacts.csv"
 MAPPING = ROOT / "data" / "mappings" / "salesforce.toml"
 DEAD_PROXY = "http://127.0.0.1:9"

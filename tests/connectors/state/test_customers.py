@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.state.db import SCHEMA
+from connectors.state.migrations import MIGRATIONS
 from connectors.state.store import StateStore
 from tests.connectors.state.helpers import FixedClock
 
@@ -130,7 +130,7 @@ def test_a_store_mapping_one_customer_twice_is_mended_on_open(tmp_path: Path) ->
     # A store written before the unique index: the match-on race mapped one customer to 3 ids.
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
-    old.execute(SCHEMA[0])
+    old.execute(MIGRATIONS[0].statements[0])
     for external_id in ("A", "B", "C"):
         old.execute(
             "INSERT INTO customer_state (entity_id, external_id, customer_id, payload_hash,"

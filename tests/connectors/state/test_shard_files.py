@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.state import shard_files
-from connectors.state.db import connect
-from connectors.state.shard_files import ShardFiles
+from connectors.state.store import StateStore
 
 
 def test_a_file_of_many_parts_comes_back_byte_for_byte_and_owner_only(
@@ -21,8 +20,8 @@ def test_a_file_of_many_parts_comes_back_byte_for_byte_and_owner_only(
     source = tmp_path / "shard" / "mappings.csv"
     source.parent.mkdir()
     source.write_bytes(os.urandom(2500) + "external_id,customer_id\nX1,ü\n".encode())
-    files = ShardFiles(connect(location))
-    try:
+    with StateStore.open(location) as store:
+        files = store.shard_files
         files.put("m1", "E1 1/2", 2, source)
         target = tmp_path / "parent" / "shards" / "x" / "mappings.csv"
         assert files.write_out("m1", "E1 1/2", 2, "mappings.csv", target)
@@ -33,16 +32,14 @@ def test_a_file_of_many_parts_comes_back_byte_for_byte_and_owner_only(
             assert not files.write_out(*key, "mappings.csv", tmp_path / "none.csv")
         assert not files.write_out("m1", "E1 1/2", 2, "rejects.csv", tmp_path / "none.csv")
         assert not (tmp_path / "none.csv").exists()
-    finally:
-        files.close()
 
 
 def test_a_file_stored_again_replaces_the_first_and_a_drop_removes_the_migrations(
     location: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "rejects.csv"
-    files = ShardFiles(connect(location))
-    try:
+    with StateStore.open(location) as store:
+        files = store.shard_files
         source.write_text("external_id,row\n" + "X1,1\n" * 5000)
         files.put("m1", "E1 1/1", 1, source)
         source.write_text("external_id,row\nX2,2\n")
@@ -53,5 +50,3 @@ def test_a_file_stored_again_replaces_the_first_and_a_drop_removes_the_migration
         files.drop("m1")
         assert not files.write_out("m1", "E1 1/1", 1, "rejects.csv", tmp_path / "gone.csv")
         assert files.write_out("m2", "E1 1/1", 1, "rejects.csv", tmp_path / "kept.csv")
-    finally:
-        files.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from connectors.state.db import connect
-from connectors.state.shard_runs import ShardRuns
+from connectors.state.store import StateStore
 
 
 def test_a_shard_beats_then_ends_and_only_its_latest_attempt_is_heard(location: str) -> None:
-    runs = ShardRuns(connect(location))
+    store = StateStore.open(location)
+    runs = store.shard_runs
     runs.submit("m1", "E1 1/2", 1)
     runs.beat("m1", "E1 1/2", 1, 10, 100)
     runs.beat("m1", "E1 1/2", 1, 40, 100)
@@ -25,4 +25,4 @@ def test_a_shard_beats_then_ends_and_only_its_latest_attempt_is_heard(location: 
     runs.beat("m1", "E1 1/2", 2, 5, 5)  # a beat after the end does not revive it
     assert runs.read("m1")["E1 1/2"].status == "failed"
     assert runs.read("m2") == {}
-    runs.close()
+    store.close()

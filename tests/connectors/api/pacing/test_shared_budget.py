@@ -22,11 +22,10 @@ from connectors.api.pacing.shared_budget import (
 )
 from connectors.api.targets import Credentials
 from connectors.state.budget import LEASE_S
+from connectors.state.store import opener
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.helpers import KEY, USER, export, people
-
-ROOT = Path(__file__).parents[2]
+from tests.helpers import KEY, ROOT, USER, export, people
 
 
 def test_shares_are_max_min_fair() -> None:
@@ -59,7 +58,7 @@ def budgets(location: str, rate: float | None, count: int) -> tuple[Clock, list[
     made = []
     for n in range(count):
         pacer = RequestPacer(rate, clock)
-        made.append(SharedBudget(location, "key", f"run-{n}", pacer, wall_clock=clock))
+        made.append(SharedBudget(opener(location), "key", f"run-{n}", pacer, wall_clock=clock))
     return clock, made
 
 
@@ -130,7 +129,9 @@ def test_a_run_that_joins_or_leaves_moves_the_parts_at_once(tmp_path: Path) -> N
     clock, (a, b) = budgets(location, None, 2)
     first_429(clock, [a, b], 50)
     first_429(clock, [a, b], 50)  # confirmed
-    late = SharedBudget(location, "key", "run-late", RequestPacer(None, clock), wall_clock=clock)
+    late = SharedBudget(
+        opener(location), "key", "run-late", RequestPacer(None, clock), wall_clock=clock
+    )
     beat_all([a, b, late])
     beat_all([a, b, late])
     assert not late.pacer.slow_start  # no slow start into a limit already found
