@@ -28,7 +28,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.sync_throughput import write_export
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi
 from connectors.api.pacing.concurrency import default_concurrency
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
@@ -88,7 +89,7 @@ async def api_alone(url: str, seconds: float) -> float:
             nonlocal done
             while time.perf_counter() < deadline:
                 result = await api.create(body(next(counter), "a"))
-                done += result.decision is Decision.DONE
+                done += result.answer is Answer.DONE
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done / (time.perf_counter() - started)

@@ -18,7 +18,8 @@ import time
 
 import httpx
 
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi
 from connectors.api.pacing.concurrency import default_concurrency
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
@@ -46,7 +47,7 @@ async def custsync_client(url: str, rate: float | None, seconds: float) -> tuple
             nonlocal done
             while time.perf_counter() < deadline:
                 result = await api.create(body(next(counter)))
-                done += result.decision is Decision.DONE
+                done += result.answer is Answer.DONE
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done, api.counters.requests, api.counters.rate_limited

@@ -22,7 +22,8 @@ from collections.abc import Callable
 import httpx
 
 from bench.rate_limit_fit import AUTH, body
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi
 from connectors.api.pacing.concurrency import default_concurrency
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
@@ -67,7 +68,7 @@ async def custsync_client(url: str, rate: float | None, seconds: float, tally: T
                 while seen_limited < api.counters.rate_limited:
                     seen_limited += 1
                     tally.limited.append(tally.now())
-                if result.decision is Decision.DONE:
+                if result.answer is Answer.DONE:
                     tally.writes.append(tally.now())
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi
 from connectors.api.pacing.concurrency import default_concurrency
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
@@ -99,7 +100,7 @@ async def custsync_client(url: str, rate: float | None, seconds: float) -> Tally
             while time.perf_counter() < deadline:
                 result = await api.create(body(next(counter)))
                 now = time.perf_counter()
-                if result.decision is Decision.DONE and now <= deadline:
+                if result.answer is Answer.DONE and now <= deadline:
                     tally.successes.append(now - started)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))

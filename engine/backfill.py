@@ -17,8 +17,9 @@ from typing import Any
 
 import polars as pl
 
+from connectors.api.answers import Answer
 from connectors.api.bulk_fetch import RecordFetcher, every
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.client import CustomerApi
 from connectors.api.counters import ApiCounters
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender
 from connectors.reports.readiness import (
@@ -52,12 +53,10 @@ class BackfillOutcome:
 
 async def send_updates(
     api: CustomerApi, rows: list[dict[str, Any]]
-) -> list[tuple[str, Decision, str | None]]:
+) -> list[tuple[str, Answer, str | None]]:
     """Full-record updates of the improved customers."""
     results = await every([api.update(r[CUSTOMER_ID], request_body(r)) for r in rows])
-    return [
-        (r[CUSTOMER_ID], res.decision, res.reason) for r, res in zip(rows, results, strict=True)
-    ]
+    return [(r[CUSTOMER_ID], res.answer, res.reason) for r, res in zip(rows, results, strict=True)]
 
 
 @dataclass
@@ -97,7 +96,7 @@ def backfill_batch(
     """Fetch a batch of known customers, judge, fill from the export, update the improved."""
     dry_run = run.config.dry_run
 
-    async def work() -> tuple[int, list[tuple[str, Decision, str | None]], pl.DataFrame,
+    async def work() -> tuple[int, list[tuple[str, Answer, str | None]], pl.DataFrame,
                               pl.DataFrame, ApiCounters]:  # fmt: skip
         api = session.api()
         counted_from = api.counters.copy()
@@ -118,11 +117,9 @@ def backfill_batch(
         return vanished, outcomes, before, improved_after, api.counters.since(counted_from)
 
     vanished, outcomes, before, improved_after, counters = session.loop.run(work())
-    sent = {customer for customer, decision, _ in outcomes if decision is Decision.DONE}
+    sent = {customer for customer, decision, _ in outcomes if decision is Answer.DONE}
     failed = [
-        reason or "update failed"
-        for _, decision, reason in outcomes
-        if decision is not Decision.DONE
+        reason or "update failed" for _, decision, reason in outcomes if decision is not Answer.DONE
     ]
     for row in improved_after.filter(pl.col(CUSTOMER_ID).is_in(list(sent))).iter_rows(named=True):
         run.store.customers.record(

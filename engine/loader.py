@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from connectors.api.answers import Decision
+from connectors.api.answers import Answer
 from connectors.api.client import ApiResult, CustomerApi
 from connectors.api.rsql import (
     all_of,
@@ -149,7 +149,7 @@ class Loader:
     async def delete(self, entity_id: str, external_id: str, customer_id: str) -> RowOutcome:
         """Delete a customer whose external id left the export (mirror syncs)."""
         result = await self.api.delete(customer_id)
-        if result.decision in (Decision.DONE, Decision.NOT_FOUND):
+        if result.answer in (Answer.DONE, Answer.NOT_FOUND):
             self.store.customers.forget(entity_id, external_id, DELETED, self.run_id)
             return RowOutcome(entity_id, external_id, DELETED, customer_id)
         self._record(entity_id, external_id, FAILED, error=result.reason)
@@ -184,7 +184,7 @@ class Loader:
         query = all_of([equals("entity_id", entity_id)] +
                        [one_of(f, case_variants(str(v))) for f, v in values.items()])  # fmt: skip
         result = await self.api.search(query, page_size=RECONCILE_PAGE)
-        if result.decision is not Decision.DONE:
+        if result.answer is not Answer.DONE:
             return self._finish(row, result, ADOPTED, False)
         ids = [c["id"] for c in result.body or [] if same_values(c, values)]
         free = [c for c in ids if c not in self._ids_mapped_elsewhere(entity_id, external_id, ids)]
@@ -231,7 +231,7 @@ class Loader:
                 # Refused (or never sent: the run had stopped): nothing was made.
                 self.store.journal.withdraw([(entity_id, external_id)])
                 raise
-            if result.decision is not Decision.AMBIGUOUS:
+            if result.answer is not Answer.AMBIGUOUS:
                 return self._finish(row, result, CREATED, recreated)
             log.info("create of %s: outcome unknown (%s); reconciling", external_id, result.reason)
             found = await self._find_created(entity_id, external_id, body, journalled.since)
@@ -251,12 +251,12 @@ class Loader:
         if left_out:
             # Never blank what the API has: the fields left out are re-sent as it holds them.
             stored = await self.api.get(row[KNOWN_ID])
-            if stored.decision is Decision.DONE and isinstance(stored.body, dict):
+            if stored.answer is Answer.DONE and isinstance(stored.body, dict):
                 sent = keeping_stored(row, stored.body, left_out)
-            elif stored.decision is not Decision.NOT_FOUND:
+            elif stored.answer is not Answer.NOT_FOUND:
                 return self._finish(row, stored, UPDATED, False)
         result = await self.api.update(row[KNOWN_ID], request_body(sent))
-        if result.decision is Decision.NOT_FOUND:
+        if result.answer is Answer.NOT_FOUND:
             # Deleted behind our back: create it again, and say so.
             log.info("customer of %s vanished from the API; recreating", row["external_id"])
             self.totals.recreated += 1
@@ -267,11 +267,11 @@ class Loader:
         self, row: dict[str, Any], result: ApiResult, done: RowStatus, recreated: bool
     ) -> RowOutcome:
         entity_id, external_id = row["entity_id"], row["external_id"]
-        if result.decision is Decision.DONE:
+        if result.answer is Answer.DONE:
             customer_id = result.body["id"] if isinstance(result.body, dict) else row.get(KNOWN_ID)
             self._record(entity_id, external_id, done, customer_id, row[PAYLOAD_HASH])
             return RowOutcome(entity_id, external_id, done, customer_id, recreated=recreated)
-        if result.decision is Decision.ROW_ERROR:
+        if result.answer is Answer.ROW_ERROR:
             self._record(entity_id, external_id, REJECTED, error=result.reason)
             return RowOutcome(
                 entity_id, external_id, REJECTED, row.get(KNOWN_ID), result.reason, result.fields
@@ -295,7 +295,7 @@ class Loader:
         self.totals.reconcile_requests += 1
         query = record_query(entity_id, body, since)
         exact = await self.api.search(query, page_size=RECONCILE_PAGE)
-        done = exact.decision is Decision.DONE
+        done = exact.answer is Answer.DONE
         candidates = [c["id"] for c in exact.body or []] if done else []
         failure = None if done else exact.reason
         loose_query = loose_record_query(entity_id, body, since)
@@ -324,7 +324,7 @@ class Loader:
         for page in range(1, LOOSE_PAGES + 1):
             self.totals.reconcile_requests += 1
             result = await self.api.search(query, page_size=LOOSE_PAGE, page_number=page)
-            if result.decision is not Decision.DONE:
+            if result.answer is not Answer.DONE:
                 return [], result.reason
             customers = [c for c in result.body or [] if isinstance(c, dict)]
             if not customers:

@@ -88,7 +88,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 @dataclass
-class Answer:
+class CannedAnswer:
     """One canned response."""
 
     status: int
@@ -101,10 +101,10 @@ class OddServer:
     """The server's script (answers in order, the last one repeated) and what it saw."""
 
     url: str
-    answers: list[Answer] = field(default_factory=list)
+    answers: list[CannedAnswer] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
 
-    def next_answer(self) -> Answer:
+    def next_answer(self) -> CannedAnswer:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 

@@ -1,7 +1,7 @@
 """What each answer of the Customer API means, decided before anything waits on it: a table.
 
 A response's status, or the transport error that stood in for one, and whether the call is
-safe to repeat (idempotent), give one ``Handling``::
+safe to repeat (idempotent), give one ``Answer``::
 
     status / error                     idempotent      create (not idempotent)
     2xx                                DONE            DONE
@@ -19,6 +19,9 @@ safe to repeat (idempotent), give one ``Handling``::
     not sent (connect errors)          RETRY           RETRY         never left this machine
     timeout, reset after sending       RETRY           AMBIGUOUS     it may have happened
 
+Transport errors arrive translated by the transport (``transport.py``), whatever the backend.
+A call's result carries the ``Answer`` it came to: one of the first five below.
+
 A redirect is never followed: it would carry the credentials and shoppers' data to wherever it
 points (a login page, http -> https). An AMBIGUOUS create is never re-sent blindly: the loader
 searches for what it sent (``engine/loader.py``).
@@ -26,32 +29,23 @@ searches for what it sent (``engine/loader.py``).
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from enum import Enum
 
-import aiohttp
 import httpx
 
-
-class Decision(Enum):
-    """What one logical call (all its attempts) came to, for the caller."""
-
-    DONE = "done"
-    ROW_ERROR = "row_error"
-    NOT_FOUND = "not_found"
-    AMBIGUOUS = "ambiguous"
-    FAILED = "failed"
+from connectors.api.transport import TlsError
 
 
-class Handling(Enum):
-    """What the client does with one answer."""
+class Answer(Enum):
+    """What an answer means: for the client (retry, slow down, stop), and for the caller, what
+    a call came to (the first five)."""
 
     DONE = "done"
-    ROW_ERROR = "row_error"
+    ROW_ERROR = "row_error"  # the row's (request's) fault: report it, do not repeat it
     NOT_FOUND = "not_found"
-    FAILED = "failed"  # the row failed; repeating the same request cannot help
     AMBIGUOUS = "ambiguous"  # a write that may have happened: the caller reconciles
+    FAILED = "failed"  # the row failed; repeating the same request cannot help
     RETRY = "retry"  # the moment's fault: back off and send again
     RATE_LIMITED = "rate_limited"  # a retry that also slows the pacer
     STOP_AUTH = "stop_auth"  # no request of the run can succeed: stop
@@ -64,27 +58,27 @@ class StatusRule:
 
     first: int
     last: int
-    idempotent: Handling
-    create: Handling
+    idempotent: Answer
+    create: Answer
 
 
-H = Handling
+A = Answer
 # First match wins: single statuses before the classes they belong to.
 STATUS_RULES: tuple[StatusRule, ...] = (
-    StatusRule(200, 299, H.DONE, H.DONE),
-    StatusRule(300, 399, H.STOP_TARGET, H.STOP_TARGET),
-    StatusRule(401, 401, H.STOP_AUTH, H.STOP_AUTH),
-    StatusRule(403, 403, H.STOP_AUTH, H.STOP_AUTH),
-    StatusRule(404, 404, H.NOT_FOUND, H.NOT_FOUND),
-    StatusRule(408, 408, H.RETRY, H.AMBIGUOUS),
-    StatusRule(409, 409, H.FAILED, H.FAILED),
-    StatusRule(429, 429, H.RATE_LIMITED, H.RATE_LIMITED),
-    StatusRule(400, 499, H.ROW_ERROR, H.ROW_ERROR),
-    StatusRule(503, 503, H.RETRY, H.RETRY),
-    StatusRule(500, 599, H.RETRY, H.AMBIGUOUS),
+    StatusRule(200, 299, A.DONE, A.DONE),
+    StatusRule(300, 399, A.STOP_TARGET, A.STOP_TARGET),
+    StatusRule(401, 401, A.STOP_AUTH, A.STOP_AUTH),
+    StatusRule(403, 403, A.STOP_AUTH, A.STOP_AUTH),
+    StatusRule(404, 404, A.NOT_FOUND, A.NOT_FOUND),
+    StatusRule(408, 408, A.RETRY, A.AMBIGUOUS),
+    StatusRule(409, 409, A.FAILED, A.FAILED),
+    StatusRule(429, 429, A.RATE_LIMITED, A.RATE_LIMITED),
+    StatusRule(400, 499, A.ROW_ERROR, A.ROW_ERROR),
+    StatusRule(503, 503, A.RETRY, A.RETRY),
+    StatusRule(500, 599, A.RETRY, A.AMBIGUOUS),
 )
 
-# Raised before the request left this machine: always safe to send again.
+# Raised before the request left this machine (as the transport tells): safe to send again.
 NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
@@ -92,52 +86,20 @@ NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def classify_status(status: int, idempotent: bool) -> Handling:
+def classify_status(status: int, idempotent: bool) -> Answer:
     """What an answer with this status means (the table above)."""
     for rule in STATUS_RULES:
         if rule.first <= status <= rule.last:
             return rule.idempotent if idempotent else rule.create
-    return Handling.FAILED
+    return Answer.FAILED
 
 
-# Under httpx, the aiohttp transport (httpx-aiohttp) maps every aiohttp connection error to
-# httpx.ConnectTimeout, a server that hung up after taking the request included: read as "not
-# sent", a create would be sent twice. So its errors are judged by what aiohttp raised: only a
-# failure to connect at all means nothing left.
-AIOHTTP_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
-    aiohttp.ClientConnectorError,
-    aiohttp.ConnectionTimeoutError,
-)
-
-
-def classify_error(error: Exception, idempotent: bool) -> Handling:
+def classify_error(error: Exception, idempotent: bool) -> Answer:
     """What a transport error instead of an answer means."""
-    cause = error.__cause__
-    if isinstance(cause, aiohttp.ClientError | TimeoutError):
-        if isinstance(cause, AIOHTTP_NOT_SENT_ERRORS):
-            return Handling.RETRY
-        return Handling.RETRY if idempotent else Handling.AMBIGUOUS
+    if isinstance(error, TlsError):
+        return Answer.STOP_TARGET
     if isinstance(error, NOT_SENT_ERRORS):
-        return Handling.RETRY
+        return Answer.RETRY
     if isinstance(error, httpx.TransportError):
-        return Handling.RETRY if idempotent else Handling.AMBIGUOUS
-    return Handling.FAILED
-
-
-def tls_failure(error: BaseException) -> str | None:
-    """Why TLS failed, when it did (a certificate that does not verify, a handshake refused):
-    no retry can mend that, and every one would fail the same way."""
-    seen: BaseException | None = error
-    for _ in range(8):  # the chain: httpx's error, aiohttp's, ssl's
-        if seen is None:
-            return None
-        if isinstance(seen, aiohttp.ClientConnectorCertificateError):
-            seen = seen.certificate_error  # aiohttp's wraps ssl's, which says why
-            continue
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            why = getattr(seen, "verify_message", None) or getattr(seen, "reason", None)
-            return f"certificate verify failed ({why or 'untrusted'})"
-        if isinstance(seen, ssl.SSLError):
-            return f"TLS handshake failed ({seen.reason or type(seen).__name__})"
-        seen = seen.__cause__ or seen.__context__
-    return None
+        return Answer.RETRY if idempotent else Answer.AMBIGUOUS
+    return Answer.FAILED

@@ -53,17 +53,17 @@ class RecordFetcher:
 
     async def fetch(self, api: CustomerApi, ids: list[str]) -> Fetched:
         """The API's records of ``ids`` (in no particular order); and how many have vanished."""
-        from connectors.api.client import Decision
+        from connectors.api.answers import Answer
 
         chunks = self._chunks(ids)
         pages = await every([api.search(one_of("id", c), page_size=len(c)) for c in chunks])
         found: dict[str, dict[str, Any]] = {}
         returned: list[int | None] = []  # per search: customers given, None when it failed
         for chunk, page in zip(chunks, pages, strict=True):
-            if page.decision is Decision.ROW_ERROR:
+            if page.answer is Answer.ROW_ERROR:
                 # The query itself refused (too long a URL, no search by id): ask smaller ones.
                 self._narrow(len(chunk) // 2)
-            answered = page.decision is Decision.DONE  # (the client reads a 404 as empty)
+            answered = page.answer is Answer.DONE  # (the client reads a 404 as empty)
             body = page.body if answered and isinstance(page.body, list) else []
             wanted = set(chunk)
             hits = [r for r in body if isinstance(r, dict) and r.get("id") in wanted]
@@ -71,10 +71,10 @@ class RecordFetcher:
             returned.append(len(hits) if answered else None)
         missing = [i for i in ids if i not in found]
         singles = await every([api.get(i) for i in missing])
-        done = [r.decision is Decision.DONE for r in singles]
+        done = [r.answer is Answer.DONE for r in singles]
         self._learn(chunks, returned, {i for i, ok in zip(missing, done, strict=True) if ok})
         records = [*found.values(), *(r.body for r, ok in zip(singles, done, strict=True) if ok)]
-        vanished = sum(1 for r in singles if r.decision is Decision.NOT_FOUND)
+        vanished = sum(1 for r in singles if r.answer is Answer.NOT_FOUND)
         return Fetched(records, vanished)
 
     def _chunks(self, ids: list[str]) -> list[list[str]]:

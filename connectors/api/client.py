@@ -1,8 +1,9 @@
 """The Customer API client: pooled async HTTP, every answer classified before anything waits.
 
-What each status or transport error means is a table (``connectors/api/answers.py``); how
-long to wait between attempts is one policy (``connectors/api/retry.py``); both apply to
-every call, in this layer only. A client-side pacer and a bound on requests in flight apply to
+The transport (``transport.py``) owns the connections and translates the backend's errors;
+what each status or transport error means is a table (``answers.py``); how long to wait
+between attempts is one policy (``retry.py``); every attempt of every call goes through them,
+in this layer only. A client-side pacer and a bound on requests in flight apply to
 every attempt. An answer after which nothing can succeed (401/403, a redirect, a 2xx that is
 not JSON) stops the whole run: what is still queued fails without being sent.
 """
@@ -12,30 +13,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import ssl
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from tenacity import RetryError
 
-from connectors.api.answers import Decision, Handling, classify_error, classify_status, tls_failure
+from connectors.api.answers import Answer, classify_error, classify_status
 from connectors.api.counters import ApiCounters
 from connectors.api.pacing.pacer import RequestPacer
-from connectors.api.retry import (
-    RetryableFailure,
-    RetryPolicy,
-    build_retrying,
-    parse_retry_after,
-)
+from connectors.api.retry import RetryableFailure, RetryPolicy, build_retrying, parse_retry_after
 from connectors.api.targets import Credentials
+from connectors.api.transport import ApiTransport, NoCookies, TlsError
 from connectors.errors import ApiStopError, AuthError, TargetError
 from schemas.redact import redact, sent_values
-
-__all__ = ["ApiResult", "CustomerApi", "Decision", "RetryPolicy", "parse_retry_after"]
 
 log = logging.getLogger("custsync.api")
 
@@ -45,9 +37,10 @@ CONNECTIONS_PER_CLIENT = 8  # httpx's pool slows down as it grows (encode/httpx#
 
 @dataclass
 class ApiResult:
-    """The outcome of one logical call (all its attempts)."""
+    """What one logical call (all its attempts) came to: ``answer`` is DONE, ROW_ERROR,
+    NOT_FOUND, AMBIGUOUS or FAILED."""
 
-    decision: Decision
+    answer: Answer
     status: int | None = None
     body: Any = None
     reason: str | None = None
@@ -69,21 +62,6 @@ def api_reason(response: httpx.Response) -> tuple[str, list[str]]:
         parts = "; ".join(f"{k}: {v}" for k, v in details.items())
         return f"{message} ({parts})", [str(k) for k in details]
     return message, []
-
-
-@cache
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context for every client of the process: loading the CA bundle costs
-    ~90 ms, which each of a run's pooled clients paid again (measured in the hot-path profile).
-    Verification stays on, with httpx's own CA bundle and environment (SSL_CERT_FILE)."""
-    return httpx.create_ssl_context()
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        """Keep no cookie."""
 
 
 class CustomerApi:
@@ -121,22 +99,15 @@ class CustomerApi:
             httpx.AsyncClient(
                 base_url=self.base_url,
                 headers=headers,
-                limits=limits,
+                cookies=NoCookies(),
                 timeout=timeout,
-                verify=_tls_context(),
-                # httpx's API over aiohttp's connection pool: httpx's own pool spends more
-                # time per request than the API takes (bench/client_ceiling.py).
-                transport=AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False),
-                # Plain HTTP goes only to loopback (api_config), and never through a proxy
-                # from the environment: it would see the credentials and every body in clear.
-                trust_env=not self.base_url.startswith("http://"),
+                transport=ApiTransport(limits),
+                # The transport reads no proxy from the environment: plain HTTP goes only to
+                # loopback (targets.py), where a proxy would see the credentials in clear.
+                trust_env=False,
             )
             for _ in range(shards)
         ]
-        for client in self._clients:
-            # The API sets no cookies and we send none: parsing every response's headers for
-            # them was a tenth of a create's time on the client (profiled).
-            client._cookies = _NoCookies()
         self._urls: dict[str, httpx.URL] = {}
         self._load = [0] * shards
         # Until one answer proves the credentials, one request at a time: refused credentials
@@ -198,11 +169,11 @@ class CustomerApi:
             "order_criteria": order_criteria,
         }
         result = await self._call("GET", "/v2/customer", params=params)
-        if result.decision is Decision.NOT_FOUND:
+        if result.answer is Answer.NOT_FOUND:
             # The reference answers 200 [], but some deployments answer "no customers found"
             # with a 404: read as a failure, it would leave an unanswered create unreconciled
             # for good.
-            return ApiResult(Decision.DONE, result.status, [], attempts=result.attempts)
+            return ApiResult(Answer.DONE, result.status, [], attempts=result.attempts)
         return result
 
     # -- machinery -----------------------------------------------------------------------------
@@ -216,28 +187,21 @@ class CustomerApi:
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
     ) -> ApiResult:
-        # The first attempt outside tenacity: most calls need one, and tenacity's machinery
-        # for it cost as much as the journal's commit (profiled); retries go through it.
+        attempts = 0
         try:
-            return await self._attempt(method, path, json, params, idempotent)
-        except RetryableFailure as failure:
-            first = failure
-        attempts = 1
-        if self._retry.gives_up(1, first):
-            return ApiResult(Decision.FAILED, reason=f"gave up after 1 attempt: {first.reason}")
-        await self._retry.sleep(self._retry.wait_s(1, first.retry_after))
-        try:
-            async for attempt in build_retrying(self._retry, after=first):
+            async for attempt in build_retrying(self._retry):
                 with attempt:
                     attempts += 1
-                    self.counters.retries += 1
+                    if attempts > 1:
+                        self.counters.retries += 1
                     result = await self._attempt(method, path, json, params, idempotent)
                     result.attempts = attempts
                     return result
         except RetryError as exc:
             last = exc.last_attempt.exception()
             reason = last.reason if isinstance(last, RetryableFailure) else str(last)
-            return ApiResult(Decision.FAILED, reason=f"gave up after {attempts} attempts: {reason}",
+            plural = "attempt" if attempts == 1 else "attempts"
+            return ApiResult(Answer.FAILED, reason=f"gave up after {attempts} {plural}: {reason}",
                              attempts=attempts)  # fmt: skip
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -291,13 +255,13 @@ class CustomerApi:
             except httpx.TransportError as exc:
                 self._pacer.on_no_answer()
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
-                tls = tls_failure(exc)
-                if tls is not None:  # at once: every retry would fail the same way
-                    raise TargetError(f"{tls} for {self._url(path).host}; check --target") from None
-                if classify_error(exc, idempotent) is Handling.RETRY:
+                answer = classify_error(exc, idempotent)
+                if isinstance(exc, TlsError):  # at once: every retry would fail the same way
+                    raise TargetError(f"{exc}; check --target") from None
+                if answer is Answer.RETRY:
                     raise RetryableFailure(type(exc).__name__) from None
                 self.counters.ambiguous += 1
-                return ApiResult(Decision.AMBIGUOUS, reason=type(exc).__name__)
+                return ApiResult(Answer.AMBIGUOUS, reason=type(exc).__name__)
             finally:
                 self._load[shard] -= 1
         status = response.status_code
@@ -309,44 +273,40 @@ class CustomerApi:
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
         result = self._classify(response, idempotent)
-        if result.reason is not None and result.decision is not Decision.DONE:
+        if result.reason is not None and result.answer is not Answer.DONE:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))
         return result
 
     def _classify(self, response: httpx.Response, idempotent: bool) -> ApiResult:
         status = response.status_code
-        handling = classify_status(status, idempotent)
-        if handling is Handling.DONE:
-            return ApiResult(Decision.DONE, status, _json_body(response))
-        if handling is Handling.STOP_AUTH:
+        answer = classify_status(status, idempotent)
+        if answer is Answer.DONE:
+            return ApiResult(Answer.DONE, status, _json_body(response))
+        if answer is Answer.STOP_AUTH:
             what = "access token" if self._credentials.kind == "bearer" else "user UID / API key"
             hint = " (expired?)" if status == 401 and self._credentials.kind == "bearer" else ""
             verb = "refused" if status == 401 else "not allowed to do this"
             raise AuthError(f"the Customer API {verb}: HTTP {status} for the {what}{hint}")
-        if handling is Handling.STOP_TARGET:
+        if answer is Answer.STOP_TARGET:
             # Where it points is not printed: a redirect URL may carry a token of its own.
             raise TargetError(
                 f"the target answered HTTP {status} (a redirect), which the Customer API never "
                 "does: check --target (redirects are not followed: they would carry the "
                 "credentials and shoppers' data elsewhere)"
             )
-        if handling in (Handling.RETRY, Handling.RATE_LIMITED):
+        if answer in (Answer.RETRY, Answer.RATE_LIMITED):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if handling is Handling.RATE_LIMITED:
+            limited = answer is Answer.RATE_LIMITED
+            if limited:
                 self.counters.rate_limited += 1
                 self._pacer.on_rate_limited(retry_after)
-            limited = handling is Handling.RATE_LIMITED
             raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
-        if handling is Handling.AMBIGUOUS:
+        if answer is Answer.AMBIGUOUS:
             self.counters.ambiguous += 1
-            return ApiResult(Decision.AMBIGUOUS, status, reason=f"HTTP {status}")
+            return ApiResult(Answer.AMBIGUOUS, status, reason=f"HTTP {status}")
         reason, fields = api_reason(response)
-        decision = {
-            Handling.NOT_FOUND: Decision.NOT_FOUND,
-            Handling.ROW_ERROR: Decision.ROW_ERROR,
-        }.get(handling, Decision.FAILED)
-        return ApiResult(decision, status, reason=reason, fields=fields)
+        return ApiResult(answer, status, reason=reason, fields=fields)
 
 
 def _json_body(response: httpx.Response) -> Any:

@@ -1,4 +1,5 @@
-"""The one retry policy of the API client, built from plain parameters by one factory.
+"""The one retry policy of every HTTP call custsync makes (the API's, an https source's), built
+from plain parameters, turned into tenacity's retrying by one factory (dlt's ``retry.py``).
 
 Exponential backoff with injectable jitter, never shorter than the server's ``Retry-After``
 (seconds or an HTTP-date) and never longer than a cap: a gateway answering
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type
+from tenacity import AsyncRetrying, Retrying, retry_if_exception_type
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -66,6 +67,7 @@ class RetryPolicy:
     retry_after_cap_s: float = 60.0
     jitter: Callable[[float], float] = field(default=add_jitter)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+    blocking_sleep: Callable[[float], None] = field(default=time.sleep)  # outside an event loop
 
     def gives_up(self, attempt: int, failure: BaseException | None) -> bool:
         """Whether attempt number ``attempt``, failed so, was the last."""
@@ -81,44 +83,49 @@ class RetryPolicy:
         return max(min(retry_after, self.retry_after_cap_s), backoff * 0.1)
 
 
-def _attempt_and_failure(retry_state: Any, done: int) -> tuple[int, BaseException | None]:
-    """The policy's attempt number (counting ``done`` made before tenacity) and its failure."""
+def _attempt_and_failure(retry_state: Any) -> tuple[int, BaseException | None]:
+    """The attempt number and its failure."""
     outcome = retry_state.outcome
     failure = outcome.exception() if outcome is not None else None
-    return int(retry_state.attempt_number) + done, failure
+    return int(retry_state.attempt_number), failure
 
 
 class _wait_policy(wait_base):  # named like tenacity's own waits
-    def __init__(self, policy: RetryPolicy, done: int) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.done = done
 
     def __call__(self, retry_state: Any) -> float:
-        attempt, failure = _attempt_and_failure(retry_state, self.done)
+        attempt, failure = _attempt_and_failure(retry_state)
         retry_after = failure.retry_after if isinstance(failure, RetryableFailure) else None
         return self.policy.wait_s(attempt, retry_after)
 
 
 class _stop_policy(stop_base):  # named like tenacity's own stops
-    def __init__(self, policy: RetryPolicy, done: int) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.done = done
 
     def __call__(self, retry_state: Any) -> bool:
-        return self.policy.gives_up(*_attempt_and_failure(retry_state, self.done))
+        return self.policy.gives_up(*_attempt_and_failure(retry_state))
 
 
-def build_retrying(policy: RetryPolicy, after: RetryableFailure | None = None) -> AsyncRetrying:
-    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says.
-
-    ``after``: the failure of a first attempt made outside it (the common case of one
-    attempt then pays nothing for tenacity), counted towards the policy's limits; the caller
-    has waited ``policy.wait_s(1, after.retry_after)`` already."""
-    done = 0 if after is None else 1
+def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
+    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says; when it
+    gives up, ``RetryError`` carries the last failure."""
     return AsyncRetrying(
         retry=retry_if_exception_type(RetryableFailure),
-        stop=_stop_policy(policy, done),
-        wait=_wait_policy(policy, done),
+        stop=_stop_policy(policy),
+        wait=_wait_policy(policy),
         sleep=policy.sleep,
+        reraise=False,
+    )
+
+
+def build_blocking_retrying(policy: RetryPolicy) -> Retrying:
+    """The same, for a call made outside an event loop (an https source's download)."""
+    return Retrying(
+        retry=retry_if_exception_type(RetryableFailure),
+        stop=_stop_policy(policy),
+        wait=_wait_policy(policy),
+        sleep=policy.blocking_sleep,
         reraise=False,
     )

@@ -156,54 +156,59 @@ def _fetch_object(remote: RemoteFile, target: Path) -> None:
 def _fetch_web(remote: RemoteFile, target: Path) -> None:
     # Imported here: a run over local files never pays for httpx and tenacity.
     import httpx
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+    from tenacity import RetryError
 
-    from connectors.api.client import _tls_context
+    from connectors.api.answers import Answer, classify_error, classify_status
+    from connectors.api.retry import (
+        RetryableFailure,
+        RetryPolicy,
+        build_blocking_retrying,
+        parse_retry_after,
+    )
+    from connectors.api.transport import SourceTransport, TlsError
 
     plain = remote.scheme == "http"  # loopback only (expand_url)
 
     def attempt() -> None:
-        with (
-            httpx.Client(
-                verify=_tls_context(),
-                trust_env=not plain,  # a proxy for https as the environment says; never for http
-                follow_redirects=True,
-                timeout=httpx.Timeout(30.0, read=120.0),
-            ) as client,
-            client.stream("GET", remote.url) as response,
-        ):
-            if response.status_code in (429, 500, 502, 503, 504):
-                raise _Transient(f"HTTP {response.status_code}")
-            if response.status_code != 200:
+        try:
+            with (
+                httpx.Client(
+                    transport=SourceTransport(),
+                    trust_env=not plain,  # a proxy as the environment says; never for http
+                    follow_redirects=True,
+                    timeout=httpx.Timeout(30.0, read=120.0),
+                ) as client,
+                client.stream("GET", remote.url) as response,
+            ):
                 status = response.status_code
-                raise SourceError(f"{remote.label}: cannot be fetched (HTTP {status})")
-            if response.url.scheme == "http" and not is_loopback(response.url.host):
-                raise SourceError(f"{remote.label}: redirected to plain HTTP; refused")
-            with open_private(target) as out:
-                for chunk in response.iter_bytes(CHUNK):
-                    out.write(chunk)
+                answer = classify_status(status, idempotent=True)
+                if answer in (Answer.RETRY, Answer.RATE_LIMITED):
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    limited = answer is Answer.RATE_LIMITED
+                    raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
+                if status != 200:
+                    raise SourceError(f"{remote.label}: cannot be fetched (HTTP {status})")
+                if response.url.scheme == "http" and not is_loopback(response.url.host):
+                    raise SourceError(f"{remote.label}: redirected to plain HTTP; refused")
+                with open_private(target) as out:
+                    for chunk in response.iter_bytes(CHUNK):
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            if isinstance(exc, TlsError):
+                raise SourceError(f"{remote.label}: cannot be fetched ({exc.why})") from None
+            if classify_error(exc, idempotent=True) is Answer.RETRY:
+                raise RetryableFailure(type(exc).__name__) from None
+            raise SourceError(f"{remote.label}: cannot be fetched ({type(exc).__name__})") from None
 
-    retrying = Retrying(
-        retry=retry_if_exception_type((_Transient, httpx.TransportError)),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential(multiplier=0.5, max=8),
-        reraise=True,
-    )
     try:
-        retrying(attempt)
-    except (_Transient, httpx.HTTPError) as exc:
-        reason = str(exc) if isinstance(exc, _Transient) else _http_reason(exc)
+        # The one policy, with fewer attempts and shorter waits: a file, not a run's rows.
+        policy = RetryPolicy(max_attempts=4, max_rate_limited_attempts=8, backoff_base_s=0.5,
+                             backoff_max_s=8.0)  # fmt: skip
+        build_blocking_retrying(policy)(attempt)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        reason = last.reason if isinstance(last, RetryableFailure) else type(last).__name__
         raise SourceError(f"{remote.label}: cannot be fetched ({reason})") from None
-
-
-class _Transient(Exception):
-    """An answer worth another attempt (429, 5xx)."""
-
-
-def _http_reason(exc: Exception) -> str:
-    from connectors.api.answers import tls_failure
-
-    return tls_failure(exc) or type(exc).__name__
 
 
 def _root(url: str) -> str:

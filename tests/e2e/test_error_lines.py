@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Answer, OddServer, custsync, export, people
+from tests.helpers import CannedAnswer, OddServer, custsync, export, people
 
 ENV = {"VERIFONE_USER_UID": "u", "VERIFONE_API_KEY": "secret-key-123"}
 
@@ -22,14 +22,14 @@ def runs_of(state: Path) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     "answer",
     [
-        Answer(200, b"<html><body>Sign in to the hotel Wi-Fi</body></html>",
+        CannedAnswer(200, b"<html><body>Sign in to the hotel Wi-Fi</body></html>",
                {"Content-Type": "text/html"}),
-        Answer(200, b"not json at all", {"Content-Type": "application/json"}),
-        Answer(200, b"[1, 2", {"Content-Type": "application/json"}),
+        CannedAnswer(200, b"not json at all", {"Content-Type": "application/json"}),
+        CannedAnswer(200, b"[1, 2", {"Content-Type": "application/json"}),
     ],
 )  # fmt: skip
 def test_an_api_answering_what_no_api_does_stops_in_one_line_recorded_failed(
-    tmp_path: Path, odd_server: OddServer, answer: Answer
+    tmp_path: Path, odd_server: OddServer, answer: CannedAnswer
 ) -> None:
     odd_server.answers = [answer]
     state = tmp_path / "s.db"

@@ -22,7 +22,7 @@ def test_one_client_serves_every_batch(sandbox_server: SandboxProcess) -> None:
         async def get() -> object:
             return await session.api().search('id=="nobody"')
 
-        assert session.loop.run(get()).decision.value == "done"  # type: ignore[attr-defined]
+        assert session.loop.run(get()).answer.value == "done"  # type: ignore[attr-defined]
         assert session.api().counters.requests == 1
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from tests.helpers import KEY, USER, Answer, OddServer, custsync, export, people, read_csv
+from tests.helpers import KEY, USER, CannedAnswer, OddServer, custsync, export, people, read_csv
 
 HEADER = ["external_id", "email_address", "billing.first_name", "billing.last_name", "billing.city",
           "billing.country_code"]  # fmt: skip
@@ -240,7 +240,7 @@ def test_an_unknown_rate_limit_is_found_without_a_429_storm(workspace: dict[str,
 def test_a_target_that_redirects_stops_the_run_in_one_line(
     odd_server: OddServer, tmp_path: Path
 ) -> None:
-    odd_server.answers = [Answer(302, b"", {"Location": "https://portal.example.com/login"})]
+    odd_server.answers = [CannedAnswer(302, b"", {"Location": "https://portal.example.com/login"})]
     source = export(tmp_path / "a.csv", people(5))
     where = ["--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "o")]
     result = custsync("sync", str(source), "--target", odd_server.url, "--entity-id", "E1",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.api.answers import Handling, classify_error, classify_status
+from connectors.api.answers import Answer, classify_error, classify_status
+from connectors.api.transport import TlsError
 
-H = Handling
+H = Answer
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ H = Handling
         (600, H.FAILED, H.FAILED),
     ],
 )
-def test_every_status_has_a_decision(status: int, idempotent: Handling, create: Handling) -> None:
+def test_every_status_has_a_decision(status: int, idempotent: Answer, create: Answer) -> None:
     assert classify_status(status, idempotent=True) is idempotent
     assert classify_status(status, idempotent=False) is create
 
@@ -53,6 +54,7 @@ REQUEST = httpx.Request("POST", "http://127.0.0.1/oidc/customer-service/v2/custo
 @pytest.mark.parametrize(
     ("error", "idempotent", "create"),
     [
+        (TlsError("certificate verify failed (self-signed)", "h"), H.STOP_TARGET, H.STOP_TARGET),
         (httpx.ConnectError("refused", request=REQUEST), H.RETRY, H.RETRY),
         (httpx.ConnectTimeout("slow", request=REQUEST), H.RETRY, H.RETRY),
         (httpx.PoolTimeout("pool", request=REQUEST), H.RETRY, H.RETRY),
@@ -63,6 +65,6 @@ REQUEST = httpx.Request("POST", "http://127.0.0.1/oidc/customer-service/v2/custo
         (ValueError("not a transport error"), H.FAILED, H.FAILED),
     ],
 )
-def test_transport_errors(error: Exception, idempotent: Handling, create: Handling) -> None:
+def test_transport_errors(error: Exception, idempotent: Answer, create: Answer) -> None:
     assert classify_error(error, idempotent=True) is idempotent
     assert classify_error(error, idempotent=False) is create

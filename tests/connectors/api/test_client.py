@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.api.client import CustomerApi, Decision, RetryPolicy
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi, RetryPolicy
 from connectors.api.targets import Credentials
 from connectors.errors import AuthError, TargetError
 from sandbox.process import SandboxProcess
-from tests.helpers import USER, Answer, OddServer
+from tests.helpers import USER, CannedAnswer, OddServer
 
 
 def test_refused_credentials_cost_one_401_whatever_is_queued(
@@ -51,7 +52,7 @@ def client(server: OddServer, sleeps: list[float] | None = None) -> CustomerApi:
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_stops_the_run_and_is_never_followed(odd_server: OddServer, status: int) -> None:
     login = "https://login.example.com/?token=abc"
-    odd_server.answers = [Answer(status, b"", {"Location": login})]
+    odd_server.answers = [CannedAnswer(status, b"", {"Location": login})]
 
     async def go() -> list[object]:
         async with client(odd_server) as api:
@@ -66,7 +67,7 @@ def test_a_redirect_stops_the_run_and_is_never_followed(odd_server: OddServer, s
 
 def test_a_200_that_is_not_json_stops_the_run(odd_server: OddServer) -> None:
     portal = b"<html><body>Sign in to the hotel Wi-Fi</body></html>"
-    odd_server.answers = [Answer(200, portal, {"Content-Type": "text/html; charset=utf-8"})]
+    odd_server.answers = [CannedAnswer(200, portal, {"Content-Type": "text/html; charset=utf-8"})]
 
     async def go() -> object:
         async with client(odd_server) as api:
@@ -77,45 +78,48 @@ def test_a_200_that_is_not_json_stops_the_run(odd_server: OddServer) -> None:
 
 
 def test_a_conflict_fails_the_row_without_retrying(odd_server: OddServer) -> None:
-    odd_server.answers = [Answer(409, b'{"message": "Conflict"}')]
+    odd_server.answers = [CannedAnswer(409, b'{"message": "Conflict"}')]
 
     async def go() -> object:
         async with client(odd_server) as api:
             return await api.update("c1", {"entity_id": "E1", "company_name": "Acme"})
 
     result = asyncio.run(go())
-    assert result.decision is Decision.FAILED and result.reason == "Conflict"  # type: ignore[attr-defined]
+    assert result.answer is Answer.FAILED and result.reason == "Conflict"  # type: ignore[attr-defined]
     assert len(odd_server.seen) == 1
 
 
 def test_a_408_is_retried_when_safe_and_reconciled_for_a_create(odd_server: OddServer) -> None:
-    odd_server.answers = [Answer(408), Answer(200, b'{"id": "c1"}')]
+    odd_server.answers = [CannedAnswer(408), CannedAnswer(200, b'{"id": "c1"}')]
 
     async def get() -> object:
         async with client(odd_server) as api:
             return await api.get("c1")
 
     got = asyncio.run(get())
-    assert got.decision is Decision.DONE and len(odd_server.seen) == 2  # type: ignore[attr-defined]
-    odd_server.answers = [Answer(408)]
+    assert got.answer is Answer.DONE and len(odd_server.seen) == 2  # type: ignore[attr-defined]
+    odd_server.answers = [CannedAnswer(408)]
 
     async def create() -> object:
         async with client(odd_server) as api:
             return await api.create({"entity_id": "E1", "company_name": "Acme"})
 
     # The server may have begun the create: the loader searches before sending it again.
-    assert asyncio.run(create()).decision is Decision.AMBIGUOUS  # type: ignore[attr-defined]
+    assert asyncio.run(create()).answer is Answer.AMBIGUOUS  # type: ignore[attr-defined]
 
 
 def test_retry_after_of_an_hour_is_capped(odd_server: OddServer) -> None:
-    odd_server.answers = [Answer(429, b"{}", {"Retry-After": "3600"}), Answer(200, b"[]")]
+    odd_server.answers = [
+        CannedAnswer(429, b"{}", {"Retry-After": "3600"}),
+        CannedAnswer(200, b"[]"),
+    ]
     sleeps: list[float] = []
 
     async def go() -> object:
         async with client(odd_server, sleeps) as api:
             return await api.search('id=="x"')
 
-    assert asyncio.run(go()).decision is Decision.DONE  # type: ignore[attr-defined]
+    assert asyncio.run(go()).answer is Answer.DONE  # type: ignore[attr-defined]
     assert sleeps == [60.0]
 
 
@@ -125,13 +129,13 @@ def test_plain_http_to_loopback_never_goes_through_a_proxy(
     # A proxy that is not there: a client that used it would fail to connect.
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
-    odd_server.answers = [Answer(200, b'{"id": "c1"}')]
+    odd_server.answers = [CannedAnswer(200, b'{"id": "c1"}')]
 
     async def go() -> object:
         async with client(odd_server) as api:
             return await api.get("c1")
 
-    assert asyncio.run(go()).decision is Decision.DONE  # type: ignore[attr-defined]
+    assert asyncio.run(go()).answer is Answer.DONE  # type: ignore[attr-defined]
     assert odd_server.seen == ["GET /oidc/customer-service/v2/customer/c1"]
 
 
@@ -154,7 +158,7 @@ def test_retry_after_as_an_http_date_is_waited_for() -> None:
 
         results = asyncio.run(go())
         limited = server.stats()["rate_limited"]
-    assert all(r.decision is Decision.NOT_FOUND for r in results)  # type: ignore[attr-defined]
+    assert all(r.answer is Answer.NOT_FOUND for r in results)  # type: ignore[attr-defined]
     assert limited >= 1 and len(waits) == limited
     # The date names a whole second: the wait is what is left of it, never the backoff alone.
     assert all(0.0 < w <= 2.0 for w in waits) and max(waits) > 0.25

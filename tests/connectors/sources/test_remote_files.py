@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from connectors.api import client as customer_api
+from connectors.api import transport
 from connectors.errors import SourceError
 from connectors.sources.export_files import ReadOptions, expand_sources, reading
 from connectors.sources.mapping_file import load_mapping
@@ -219,11 +219,11 @@ def web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebFiles]:
     bundle = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    customer_api._tls_context.cache_clear()  # the process's one context, made with the bundle
+    transport.tls_context.cache_clear()  # the process's one context, made with the bundle
     try:
         yield state
     finally:
-        customer_api._tls_context.cache_clear()
+        transport.tls_context.cache_clear()
         server.shutdown()
         server.server_close()
 
@@ -247,7 +247,7 @@ def test_an_https_export_whose_certificate_does_not_verify_is_refused_in_one_lin
     web: WebFiles, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE")
-    customer_api._tls_context.cache_clear()
+    transport.tls_context.cache_clear()
     with pytest.raises(SourceError, match=r"cannot be fetched \(certificate verify failed"):
         fetch(RemoteFile(f"{web.url}/x/contacts.csv"), tmp_path / "c.csv")
     assert len(web.seen) == 0  # no request was made over the untrusted connection

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from connectors.api.client import CustomerApi, Decision
+from connectors.api.answers import Answer
+from connectors.api.client import CustomerApi
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
 from sandbox.faults import FaultSettings
@@ -46,8 +47,8 @@ async def creates(url: str, rate: float | None, seconds: float) -> tuple[int, in
             nonlocal done, failed
             while time.monotonic() < deadline:
                 result = await api.create(person(email_address=f"p{next(counter)}@example.com"))
-                done += result.decision is Decision.DONE
-                failed += result.decision is not Decision.DONE
+                done += result.answer is Answer.DONE
+                failed += result.answer is not Answer.DONE
 
         await asyncio.gather(*(worker() for _ in range(16)))
     return done, failed, api.counters.requests

@@ -1,0 +1,150 @@
+"""The transports against real sockets on loopback: each backend failure arrives as the httpx
+error that says what became of the request, and no cookie is ever kept."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from connectors.api.answers import Answer, classify_error
+from connectors.api.transport import ApiTransport, NoCookies, SourceTransport, TlsError
+
+LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+
+
+def send(url: str, method: str = "POST") -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=ApiTransport(LIMITS), cookies=NoCookies(), trust_env=False, timeout=5
+        ) as client:
+            first = await client.request(method, url, json={"a": 1})
+            await first.aread()
+            return await client.request(method, url, json={"a": 2})
+
+    return asyncio.run(go())
+
+
+def error_of(url: str) -> httpx.TransportError:
+    with pytest.raises(httpx.TransportError) as raised:
+        send(url)
+    return raised.value
+
+
+def test_a_refused_connection_is_a_connect_error_never_sent() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    error = error_of(f"http://127.0.0.1:{port}/v2/customer")
+    # httpx-aiohttp alone said ConnectTimeout for a refusal.
+    assert type(error) is httpx.ConnectError
+    assert classify_error(error, idempotent=False) is Answer.RETRY
+
+
+@pytest.fixture
+def hangs_up() -> Iterator[str]:
+    """A server that reads a request, then closes the connection without a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v2/customer"
+    server.close()
+
+
+def test_a_server_that_hangs_up_after_the_request_may_have_acted_on_it(hangs_up: str) -> None:
+    error = error_of(hangs_up)
+    assert not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+    assert classify_error(error, idempotent=False) is Answer.AMBIGUOUS  # a create: reconcile
+    assert classify_error(error, idempotent=True) is Answer.RETRY
+
+
+@pytest.fixture
+def untrusted_tls() -> Iterator[str]:
+    """A TLS server whose certificate no trusted authority signed."""
+    import trustme
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/v2/customer"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_untrusted_certificate_is_a_tls_error_on_both_transports(untrusted_tls: str) -> None:
+    error = error_of(untrusted_tls)
+    assert isinstance(error, TlsError) and error.why.startswith("certificate verify failed")
+    assert classify_error(error, idempotent=True) is Answer.STOP_TARGET
+    with (
+        httpx.Client(transport=SourceTransport(), trust_env=False) as client,
+        pytest.raises(TlsError) as blocking,
+    ):
+        client.get(untrusted_tls)
+    assert blocking.value.why.startswith("certificate verify failed")
+    assert blocking.value.host == "127.0.0.1"
+
+
+@pytest.fixture
+def sets_cookies() -> Iterator[tuple[str, list[str | None]]]:
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/customer", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_cookie_the_server_sets_is_never_sent_back(
+    sets_cookies: tuple[str, list[str | None]],
+) -> None:
+    url, seen = sets_cookies
+    assert send(url).status_code == 200
+    assert seen == [None, None]
