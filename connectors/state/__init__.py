@@ -1,6 +1,7 @@
 """The state store: what custsync knows of every customer it synced, and of every run.
 
 db.py           the connection and dialect (SQLite file or PostgreSQL URL), the clock
+migrations.py   the schema: numbered migrations, applied once when a store opens
 customers.py    per (entity, external id): UUID, payload hash, last status and error
 journal.py      the write-ahead journal of creates in flight (``PendingCreate``)
 run_lock.py     one run at a time per entity of a store
