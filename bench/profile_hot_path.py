@@ -85,16 +85,16 @@ def main() -> None:
         big, small = Path(tmp) / "big.csv", Path(tmp) / "small.csv"
         write_salesforce_csv(big, args.rows)
         write_salesforce_csv(small, args.send_rows, seed=3)
-        dry = SyncConfig(sources=[str(big)], mapping_path=MAPPING, dry_run=True,
-                         state=f"{tmp}/dry.db", out_dir=Path(tmp) / "dry")  # fmt: skip
+        dry = SyncConfig(sources=[str(big)], mapping=MAPPING, dry_run=True,
+                         state=f"{tmp}/dry.db", out=Path(tmp) / "dry")  # fmt: skip
         profile(f"dry run of {args.rows:,} rows", lambda: run_sync(dry))
         if not args.send_rows:  # --send-rows 0: the dry run only
             return
         os.environ.update({"VERIFONE_USER_UID": AUTH[0], "VERIFONE_API_KEY": AUTH[1]})
         with SandboxProcess(users={AUTH[0]: AUTH[1]}) as server:
-            send = SyncConfig(sources=[str(small)], mapping_path=MAPPING, target=server.url,
+            send = SyncConfig(sources=[str(small)], mapping=MAPPING, target=server.url,
                               entity_id="profile", state=f"{tmp}/send.db",
-                              out_dir=Path(tmp) / "send")  # fmt: skip
+                              out=Path(tmp) / "send")  # fmt: skip
             outcome = {}
             profile(f"sending {args.send_rows:,} rows (unlimited sandbox)",
                     lambda: outcome.update(run_sync(send).report.as_json()))  # fmt: skip

@@ -7,4 +7,5 @@ reports/          a run's artefacts and the 3-D Secure readiness page
 prefect/          Prefect: deployments, work pools, artifacts, secrets, alerts
 errors.py         the exception tree, each exception an exit code
 private_files.py  owner-only files and folders for shopper data at rest
+tuning.py         every tuned value (pacer, shared budget, migration): units and bounds
 """

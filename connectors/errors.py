@@ -2,6 +2,7 @@
 
 CustsyncError
 ├── InputError          exit 2: bad usage, file, mapping or configuration; nothing was sent
+│   ├── ConfigError         a run's configuration has fields that are wrong (each named)
 │   ├── MappingError        the mapping file names an unknown field or a missing column
 │   ├── SourceError         a source cannot be read (missing, empty, wrong encoding)
 │   ├── CredentialsError    no credentials for a remote target
@@ -14,9 +15,15 @@ CustsyncError
 
 Pure code (``schemas/``) raises plain ``ValueError`` subclasses of its own; the connector that
 reads the file turns them into these.
+
+A message names a setting as ``{field}`` (``schemas/messages.py``): it reads as the field's
+name wherever custsync runs (a deployment's run: ``rate_limit``), and as the flag in the CLI
+(``--rate-limit``): neither the engine nor a connector knows the CLI's flags.
 """
 
 from __future__ import annotations
+
+from schemas.messages import named
 
 
 class CustsyncError(Exception):
@@ -24,11 +31,28 @@ class CustsyncError(Exception):
 
     exit_code = 1
 
+    @property
+    def template(self) -> str:
+        """The message as raised, its settings still ``{field}``."""
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return named(self.template)
+
 
 class InputError(CustsyncError):
     """The input or configuration is unusable; nothing was sent."""
 
     exit_code = 2
+
+
+class ConfigError(InputError):
+    """A run's configuration is wrong: ``problems`` names each field and what is wrong with it
+    (a message may name another field as ``{field}``)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{{{field}}} {message}" for field, message in problems))
+        self.problems = problems
 
 
 class MappingError(InputError):

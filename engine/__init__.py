@@ -9,6 +9,7 @@ runner.py           how steps run: plain calls here, Prefect tasks in flows/
 steps.py            plan, load, settle
 loader.py           exactly once: journal, reconcile (exact, then loose), --match-on adoption
 totals.py           the figures of a run, and its typed report
+outcome.py          RunOutcome: what any command's run came to
 history.py          reading the store's run records and mappings for the CLI
 shard_heartbeat.py  a migration shard's beats and end, where its parent looks
 sync.py, validate.py, backfill.py, migrate.py    the commands' runs

@@ -21,6 +21,7 @@ from connectors.api.answers import Answer
 from connectors.api.bulk_fetch import RecordFetcher, every
 from connectors.api.client import CustomerApi
 from connectors.api.counters import ApiCounters
+from connectors.api.targets import Credentials
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender
 from connectors.reports.readiness import (
     READINESS_HEADER,
@@ -31,6 +32,7 @@ from connectors.reports.readiness import (
 from connectors.state.store import StateStore
 from engine.config import SyncConfig
 from engine.context import RunContext, new_run_id, open_run
+from engine.outcome import RunOutcome
 from engine.runner import InlineRunner, StepRunner
 from engine.session import ApiSession
 from schemas.outcomes import RowStatus
@@ -39,16 +41,6 @@ from schemas.phones import e164_column
 from schemas.readiness import CUSTOMER_ID, PROBLEMS, judge, merge_from_export, records_frame
 from schemas.report import BackfillReport
 from schemas.validation import ValidationTotals
-
-
-@dataclass
-class BackfillOutcome:
-    """A finished backfill."""
-
-    report: BackfillReport
-    out_dir: Path
-    exit_code: int
-    error: str | None = None
 
 
 async def send_updates(
@@ -153,15 +145,17 @@ class _Totals:
         self.counters.add(batch.counters)
 
 
-def run_backfill(config: SyncConfig, runner: StepRunner | None = None) -> BackfillOutcome:
+def run_backfill(
+    config: SyncConfig, runner: StepRunner | None = None, credentials: Credentials | None = None
+) -> RunOutcome[BackfillReport]:
     """Run the backfill, the export streaming through in batches as in a sync: write
     readiness.csv and rejects.csv batch by batch, then report.json and readiness.html."""
     runner = runner or InlineRunner()
     started = time.perf_counter()
     run_id = new_run_id()
-    out_dir = config.out_dir or Path("out") / f"backfill-{run_id}"
+    out_dir = config.out or Path("out") / f"backfill-{run_id}"
     # The target is opened as for a real run even when dry: the records are read all the same.
-    with open_run(config, runner, run_id, out_dir) as run:
+    with open_run(config, runner, run_id, out_dir, credentials=credentials) as run:
         totals = _stream(run)
     counters = totals.counters
     report = BackfillReport(
@@ -185,7 +179,7 @@ def run_backfill(config: SyncConfig, runner: StepRunner | None = None) -> Backfi
     )
     runner.step("write-report", write_readiness_page, out_dir, report)
     failed = totals.failed
-    return BackfillOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
+    return RunOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
 
 
 def _stream(run: RunContext) -> _Totals:

@@ -1,15 +1,21 @@
-"""What a run of the engine is asked to do: built from the CLI's flags or a flow's parameters."""
+"""What a run of the engine is asked to do, as one typed value: the CLI builds it from its flags,
+a deployment stores it as its ``config`` parameter, and the flow receives it as it is (Prefect
+validates a pydantic model parameter). It is checked once, here; an error names the field, and
+the CLI names the flag.
+
+A migration's shard gets the same config, and its ``ShardAssignment`` beside it.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from connectors.api.targets import LOCAL
-from connectors.errors import InputError
+from connectors.errors import ConfigError
 from connectors.sources.export_files import ReadOptions
 from connectors.state.db import DEFAULT_STATE
 from engine.source import READ_BATCH_ROWS, SourceSpec
@@ -18,122 +24,145 @@ from schemas.normalize import Profile
 from schemas.shards import Shard
 
 LOCAL_ENTITY = "custsync-local"
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t"}
 
 
-@dataclass
-class SyncConfig:
+class SyncConfig(BaseModel):
     """Everything a sync (or backfill) run needs to know."""
 
-    sources: list[str]
-    mapping_path: Path | None = None
-    target: str = LOCAL
-    entity_id: str | None = None
-    state: str = DEFAULT_STATE
-    out_dir: Path | None = None
-    rate_limit: float | None = None
-    concurrency: int | None = None
-    dry_run: bool = False
-    profile: Profile = "api"
-    read_options: ReadOptions = field(default_factory=ReadOptions)
-    batch_size: int = 2_000  # rows a load step sends (one Prefect task each)
-    read_batch_rows: int = READ_BATCH_ROWS  # rows read, validated and planned at a time
-    match_on: tuple[str, ...] = ()
-    match_required: bool = False  # --match-on: a row with a match field empty is rejected
-    delete_missing: bool = False
-    max_deletes: int | None = None
-    strict: bool = False  # any invalid value rejects its row (else it is left out)
-    new_target: bool = False  # forget mappings of another target the store holds (targets.py)
-    crm_update: str = "changed"  # with a [writeback]: "changed" UUIDs since the last, or "full"
-    max_rejected_pct: float | None = None  # fail the run past this share of rows rejected
-    max_failed: int = 0  # failed rows tolerated before the run fails (0: any fails it)
-    shard: Shard | None = None  # one shard of a migration (custsync migrate)...
-    migration: tuple[str, int] | None = None  # ...of this migration id, in this attempt
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        # Checked here, so a flow's parameters are held to what the CLI's flags are.
-        if self.rate_limit is not None and not self.rate_limit > 0:  # NaN too
-            raise InputError("--rate-limit must be positive")
-        if self.concurrency is not None and self.concurrency < 1:
-            raise InputError("--concurrency must be at least 1")
+    sources: list[str] = Field(description="The exports: paths, globs or URLs.")
+    mapping: Path | None = Field(default=None, description="The column mapping file (TOML).")
+    target: str = Field(default=LOCAL, description="A named target, a URL, or local.")
+    entity_id: str | None = Field(
+        default=None, description="The entity of every row without its own."
+    )
+    state: str = Field(default=DEFAULT_STATE, description="SQLite path or postgresql:// URL.")
+    out: Path | None = Field(
+        default=None, description="The artefact folder (default out/<run id>)."
+    )
+    rate_limit: float | None = Field(default=None, description="Requests a second the API allows.")
+    concurrency: int | None = Field(default=None, description="Requests in flight at most.")
+    dry_run: bool = Field(default=False, description="Plan only; send and change nothing.")
+    profile: Profile = Field(default="api", description="api, or 3ds: also 3-D Secure's rules.")
+    encoding: str | None = Field(default=None, description="The exports' encoding (default UTF-8).")
+    delimiter: str | None = Field(default=None, description="The CSV delimiter (default: detect).")
+    match_on: tuple[str, ...] = Field((), description="API fields to adopt existing customers by.")
+    match_required: bool = Field(
+        default=False, description="Reject a row whose match fields are empty."
+    )
+    delete_missing: bool = Field(
+        default=False, description="Delete customers that left the export."
+    )
+    max_deletes: int | None = Field(
+        default=None, ge=0, description="Deletions allowed (default 5%)."
+    )
+    strict: bool = Field(default=False, description="Reject a row for any invalid value.")
+    new_target: bool = Field(default=False, description="Forget the mappings of another target.")
+    crm_update: str = Field(default="changed", description="changed UUIDs since the last, or full.")
+    max_rejected_pct: float | None = Field(default=None, description="Fail past this % rejected.")
+    max_failed: int = Field(default=0, description="Failed rows tolerated (0: any fails the run).")
+    batch_size: int = Field(
+        default=2_000, ge=1, description="Rows a load step sends (a task each)."
+    )
+    read_batch_rows: int = Field(default=READ_BATCH_ROWS, ge=1, description="Rows read at a time.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:  # NaN too
+            raise ValueError("must be positive")
+        return value
+
+    @field_validator("concurrency")
+    @classmethod
+    def _at_least_one(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile(cls, value: Any) -> Any:
+        if value not in ("api", "3ds"):
+            raise ValueError(f"must be api or 3ds, not {value!r}")
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _delimiter(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = DELIMITER_NAMES.get(value, value)
+        if len(value) != 1:
+            raise ValueError("must be one character (or 'tab')")
+        return value
+
+    @field_validator("match_on", mode="before")
+    @classmethod
+    def _match_fields(cls, value: Any) -> tuple[str, ...]:
+        """Repeated or comma-separated, each an API field."""
+        values = [value] if isinstance(value, str) else list(value or [])
+        fields = tuple(f.strip() for item in values for f in str(item).split(",") if f.strip())
+        for name in fields:
+            if name not in FIELDS_BY_PATH or name == "entity_id":
+                raise ValueError(f"{name!r} is not an API field")
+        return fields
+
+    @field_validator("crm_update")
+    @classmethod
+    def _crm_update(cls, value: str) -> str:
+        if value not in ("changed", "full"):
+            raise ValueError(f"must be changed or full, not {value!r}")
+        return value
+
+    @field_validator("max_rejected_pct")
+    @classmethod
+    def _percentage(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError("must be a percentage, 0 to 100")
+        return value
+
+    @field_validator("max_failed")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+    @model_validator(mode="after")
+    def _match_required_needs_fields(self) -> SyncConfig:
         if self.match_required and not self.match_on:
-            raise InputError("--match-required needs --match-on")
-        if self.max_rejected_pct is not None and not 0 <= self.max_rejected_pct <= 100:
-            raise InputError("--max-rejected must be a percentage, 0 to 100")
-        if self.max_failed < 0:
-            raise InputError("--max-failed must be 0 or more")
-        if self.crm_update not in ("changed", "full"):
-            raise InputError(f"--crm-update must be changed or full, not {self.crm_update!r}")
+            raise ValueError("match_required needs {match_on}")
+        return self
 
     @classmethod
-    def from_parameters(cls, parameters: dict[str, Any]) -> SyncConfig:
-        """A SyncConfig from flow parameters (plain JSON types, as deployments store them)."""
-        out = parameters.get("out")
-        mapping = parameters.get("mapping")
-        return cls(
-            sources=list(parameters["sources"]),
-            mapping_path=Path(mapping) if mapping else None,
-            target=parameters.get("target") or "local",
-            entity_id=parameters.get("entity_id"),
-            state=parameters.get("state") or DEFAULT_STATE,
-            out_dir=Path(out) if out else None,
-            rate_limit=parameters.get("rate_limit"),
-            concurrency=parameters.get("concurrency"),
-            dry_run=bool(parameters.get("dry_run", False)),
-            profile=parameters.get("profile") or "api",
-            read_options=ReadOptions(parameters.get("encoding"), parameters.get("delimiter")),
-            match_on=tuple(parameters.get("match_on") or ()),
-            match_required=bool(parameters.get("match_required", False)),
-            delete_missing=bool(parameters.get("delete_missing", False)),
-            max_deletes=parameters.get("max_deletes"),
-            strict=bool(parameters.get("strict", False)),
-            new_target=bool(parameters.get("new_target", False)),
-            crm_update=parameters.get("crm_update") or "changed",
-            max_rejected_pct=parameters.get("max_rejected_pct"),
-            max_failed=int(parameters.get("max_failed") or 0),
-            shard=_shard(parameters.get("shard")),
-            migration=_migration(parameters.get("migration")),
-        )
+    def checked(cls, **values: Any) -> SyncConfig:
+        """A config from these values, or ConfigError naming every field that is wrong."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_problems(exc)) from None
 
-    def as_parameters(self) -> dict[str, Any]:
-        """The flow parameters of this config (the inverse of ``from_parameters``)."""
-        return {
-            "sources": list(self.sources),
-            "mapping": str(self.mapping_path) if self.mapping_path else None,
-            "target": self.target,
-            "entity_id": self.entity_id,
-            "state": self.state,
-            "out": str(self.out_dir) if self.out_dir else None,
-            "rate_limit": self.rate_limit,
-            "concurrency": self.concurrency,
-            "dry_run": self.dry_run,
-            "profile": self.profile,
-            "encoding": self.read_options.encoding,
-            "delimiter": self.read_options.delimiter,
-            "match_on": list(self.match_on) or None,
-            "match_required": self.match_required,
-            "delete_missing": self.delete_missing,
-            "max_deletes": self.max_deletes,
-            "strict": self.strict,
-            "new_target": self.new_target,
-            "crm_update": self.crm_update,
-            "max_rejected_pct": self.max_rejected_pct,
-            "max_failed": self.max_failed,
-            "shard": dataclasses.astuple(self.shard) if self.shard else None,
-            "migration": list(self.migration) if self.migration else None,
-        }
+    @property
+    def read_options(self) -> ReadOptions:
+        """How the exports are read."""
+        return ReadOptions(self.encoding, self.delimiter)
 
     def resolved_entity(self) -> str | None:
-        """--entity-id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""
+        """entity_id, else VERIFONE_ENTITY_ID, else (local target only) a fixed local entity."""
         entity = self.entity_id or os.environ.get("VERIFONE_ENTITY_ID", "").strip() or None
         if entity is None and self.target == LOCAL:
             return LOCAL_ENTITY
         return entity
 
-    def source_spec(self) -> SourceSpec:
-        """How this run reads and checks its exports (every row needs an entity)."""
+    def source_spec(self, shard: Shard | None = None) -> SourceSpec:
+        """How this run reads and checks its exports (every row needs an entity); a shard's
+        run reads its shard's rows."""
         return SourceSpec(
             sources=self.sources,
-            mapping_path=self.mapping_path,
+            mapping_path=self.mapping,
             read_options=self.read_options,
             profile=self.profile,
             entity=self.resolved_entity(),
@@ -142,43 +171,28 @@ class SyncConfig:
             strict=self.strict,
             batch_rows=self.read_batch_rows,
             match_on=self.match_on if not self.dry_run else (),
-            shard=self.shard,
+            shard=shard,
         )
 
 
-def _shard(value: list[Any] | None) -> Shard | None:
-    """A shard as flow parameters carry it: ``[index, count, entity]``."""
-    if not value:
-        return None
-    index, count, entity, *orphans = value
-    return Shard(int(index), int(count), entity, bool(orphans and orphans[0]))
+class ShardAssignment(BaseModel):
+    """One attempt of one shard of a migration, as the migration's parent hands it out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shard: Shard
+    migration_id: str
+    attempt: int = Field(ge=1)
 
 
-def _migration(value: list[Any] | None) -> tuple[str, int] | None:
-    """A migration's id and the attempt of the shard, as flow parameters carry them."""
-    return (str(value[0]), int(value[1])) if value else None
-
-
-def profile_of(value: str) -> Profile:
-    """--profile, checked."""
-    if value not in ("api", "3ds"):
-        raise InputError(f"--profile must be api or 3ds, not {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def read_options(encoding: str | None, delimiter: str | None) -> ReadOptions:
-    r"""--encoding and --delimiter, checked (``tab`` and ``\\t`` name a tab)."""
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise InputError("--delimiter must be one character (or 'tab')")
-    return ReadOptions(encoding=encoding, delimiter=delimiter)
-
-
-def match_fields(values: list[str] | None) -> tuple[str, ...]:
-    """--match-on fields (repeated or comma-separated), each an API field."""
-    fields = tuple(f.strip() for value in values or [] for f in value.split(",") if f.strip())
-    for name in fields:
-        if name not in FIELDS_BY_PATH or name == "entity_id":
-            raise InputError(f"--match-on: {name!r} is not an API field")
-    return fields
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(field, what is wrong) for each error pydantic found; a check of several fields names
+    them in its message."""
+    found = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if field == "config" and " " in message:  # "match_required needs match_on"
+            field, _, message = message.partition(" ")
+        found.append((field, message[:1].lower() + message[1:]))
+    return found

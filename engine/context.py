@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.api.targets import Credentials
 from connectors.errors import InputError
 from connectors.state.db import state_exists
 from connectors.state.store import StateStore
-from engine.config import SyncConfig
+from engine.config import ShardAssignment, SyncConfig
 from engine.runner import StepRunner
 from engine.session import BudgetPlace
 from engine.source import Source, open_source
@@ -34,7 +35,8 @@ def new_run_id() -> str:
 
 @dataclass
 class RunContext:
-    """One run: its configuration, runner, target, exports, state store and artefact folder."""
+    """One run: its configuration, runner, target, exports, state store and artefact folder;
+    for a migration's shard, which shard."""
 
     config: SyncConfig
     runner: StepRunner
@@ -43,6 +45,7 @@ class RunContext:
     store: StateStore
     run_id: str
     out_dir: Path
+    assignment: ShardAssignment | None = None
 
     @property
     def budget_place(self) -> BudgetPlace | None:
@@ -60,24 +63,28 @@ def open_run(
     run_id: str,
     out_dir: Path,
     on_start: Callable[[str], None] | None = None,
+    credentials: Credentials | None = None,
+    assignment: ShardAssignment | None = None,
 ) -> Iterator[RunContext]:
-    """Open everything a run needs; a run that writes holds the store's lock throughout."""
+    """Open everything a run needs; a run that writes holds the store's lock throughout.
+    ``credentials``: resolved by the caller (Prefect Secret blocks); else the environment's."""
     check_out_dir(out_dir)
-    with open_target(config.target) as target:
+    shard = assignment.shard if assignment is not None else None
+    with open_target(config.target, credentials) as target:
         if on_start is not None:
             on_start(target.description)
-        with open_source(config.source_spec()) as source:
+        with open_source(config.source_spec(shard)) as source:
             store = StateStore.open(_state_location(config))
             try:
                 if not config.dry_run:
                     # Before planning: a plan made while another run writes would be stale.
-                    shard = config.shard
                     if shard is None:
                         store.lock.acquire(run_id, config.resolved_entity())
                     else:  # the shards of one entity run side by side
                         store.lock.acquire(run_id, shard.entity, shard.part)
                 _pin_target(config, store, target, source.census.entities)
-                yield RunContext(config, runner, target, source, store, run_id, out_dir)
+                yield RunContext(config, runner, target, source, store, run_id, out_dir,
+                                 assignment)  # fmt: skip
             finally:
                 store.close()
 
@@ -100,7 +107,7 @@ def _pin_target(
 def check_out_dir(out_dir: Path) -> None:
     """The artefact folder must be a folder (or not exist yet): exit 2 before anything is sent."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir} is a file, not a folder")
+        raise InputError(f"{{out}} {out_dir} is a file, not a folder")
 
 
 def _state_location(config: SyncConfig) -> str:

@@ -33,8 +33,6 @@ from schemas.plan import ACTION, KNOWN_ID, MATCH_SHARED, PlanAction
 from schemas.record_match import same_record, same_values
 from schemas.validation import LEFT_OUT
 
-__all__ = ["LoadTotals", "Loader", "RowOutcome"]
-
 log = logging.getLogger("custsync.load")
 
 CREATED, UPDATED, ADOPTED = RowStatus.CREATED, RowStatus.UPDATED, RowStatus.ADOPTED
@@ -201,7 +199,7 @@ class Loader:
             reason = "" if owner is None else (
                 f"conflict: the customer matching on {fields} is mapped to {owner}")  # fmt: skip
         if reason:
-            self.totals.conflicts += 1
+            self.totals.match_conflicts += 1
             self._record(entity_id, external_id, FAILED, error=reason)
             return RowOutcome(entity_id, external_id, FAILED, reason=reason)
         # Claimed: bring the record in line with the CRM (one full-record update), keeping

@@ -9,29 +9,27 @@ the state store (``connectors/api/pacing/shared_budget.py``) and leave their art
 parent watches their heartbeats in the store (``ShardRuns``), not Prefect's run states alone:
 a worker killed with ``kill -9`` leaves its flow run "Running" on the server forever (nothing
 is left to report the crash), while its heartbeat stops at once.
-A shard whose heartbeat stops counting for ``STALE_S`` is given up and submitted again; the
-journal makes the new attempt exactly-once. When every shard is done, the parent writes their
-files under ``DIR/shards/``, merges ``mappings.csv`` and ``rejects.csv``, and writes one
-``report.json``.
+A shard whose heartbeat stops counting for ``stale_s`` (``connectors/tuning.py``) is given up
+and submitted again; the journal makes the new attempt exactly-once. When every shard is done,
+the parent writes their files under ``DIR/shards/``, merges ``mappings.csv`` and
+``rejects.csv``, and writes one ``report.json``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
-import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
 
-from connectors.api.targets import LOCAL
+from connectors.api.targets import LOCAL, Credentials
 from connectors.errors import InputError
 from connectors.reports.artifacts import top_reasons, write_report
 from connectors.sources.export_files import expand_sources, opening
@@ -40,8 +38,10 @@ from connectors.sources.remote_files import is_url
 from connectors.state.shard_files import SHARD_ARTEFACTS
 from connectors.state.shard_runs import ShardRun
 from connectors.state.store import StateStore
-from engine.config import SyncConfig, match_fields
+from connectors.tuning import MigrationTuning, Tuning
+from engine.config import ShardAssignment, SyncConfig
 from engine.context import check_out_dir
+from engine.outcome import RunOutcome
 from engine.target import open_target
 from schemas.normalize import clean_text
 from schemas.report import SyncReport, merged_sync_report
@@ -49,17 +49,12 @@ from schemas.shards import Shard
 
 log = logging.getLogger("custsync.migrate")
 
-POLL_S = 2.0
-# A heartbeat that has not counted up for this long: the shard's run is gone (a test's
-# environment may shorten it).
-STALE_S = float(os.environ.get("CUSTSYNC_SHARD_STALE_S") or 30.0)
-# A run a worker has taken (PENDING, or RUNNING) that has not beaten once for this long: its
-# worker died while starting it (a run killed while PENDING stays PENDING on the server for
-# ever). Longer than STALE_S: starting a flow run's process takes seconds on a busy machine,
-# and a run given up too early costs a start (never a duplicate: the journal and the shard's
-# lock see to that).
-START_S = max(STALE_S, float(os.environ.get("CUSTSYNC_SHARD_START_S") or 90.0))
-MAX_ATTEMPTS = 4
+# Its timings (MigrationTuning): a heartbeat that has not counted up for stale_s means the
+# shard's run is gone; a run a worker has taken (PENDING, or RUNNING) that has not beaten once
+# for start_s means its worker died while starting it (a run killed while PENDING stays
+# PENDING on the server for ever). start_s is longer: starting a flow run's process takes
+# seconds on a busy machine, and a run given up too early costs a start (never a duplicate:
+# the journal and the shard's lock see to that).
 
 
 class ShardPool(Protocol):
@@ -114,17 +109,6 @@ class MigrationProgress:
     eta_s: float | None
 
 
-@dataclass
-class MigrateOutcome:
-    """A finished migration."""
-
-    report: SyncReport
-    out_dir: Path
-    exit_code: int
-    error: str | None = None
-    shards: list[ShardState] = field(default_factory=list)
-
-
 def shard_dir(out_dir: Path, shard: Shard, attempt: int) -> Path:
     """Where one attempt of a shard writes its artefacts."""
     digest = hashlib.sha256(shard.entity.encode()).hexdigest()[:8]
@@ -142,37 +126,35 @@ def credentials_parameters(
     return parent, {"credentials_blocks": blocks}, own
 
 
-def migration_config(
-    sources: list[str], mapping: str | None, target: str, entity_id: str | None, state: str,
-    rate_limit: float | None, match_on: list[str] | None,
-) -> SyncConfig:  # fmt: skip
+def for_workers(config: SyncConfig) -> SyncConfig:
     """The sync every shard runs, its paths absolute: workers run in the project's folder."""
-    if not state:
-        raise InputError("custsync migrate needs --state: the store every shard shares")
-    return SyncConfig(
-        sources=[s if is_url(s) else str(Path(s).resolve()) for s in sources],
-        mapping_path=Path(mapping).resolve() if mapping else None,
-        target=target, entity_id=entity_id, rate_limit=rate_limit,
-        state=state if "://" in state else str(Path(state).resolve()),
-        match_on=match_fields(match_on),
-    )  # fmt: skip
+    if not config.state:
+        raise InputError("custsync migrate needs {state}: the store every shard shares")
+    state = config.state
+    return config.model_copy(update={
+        "sources": [s if is_url(s) else str(Path(s).resolve()) for s in config.sources],
+        "mapping": config.mapping.resolve() if config.mapping else None,
+        "state": state if "://" in state else str(Path(state).resolve()),
+    })  # fmt: skip
 
 
-def plan_migration(config: SyncConfig, shards: int) -> list[Shard]:
+def plan_migration(
+    config: SyncConfig, shards: int, credentials: Credentials | None = None
+) -> list[Shard]:
     """Check what a sync checks before anything is sent (exit 2 on a bad target, credential,
     file or mapping); the shards: each entity of the export in ``shards`` parts."""
     if shards < 1:
-        raise InputError("--shards must be at least 1")
+        raise InputError("{shards} must be at least 1")
     if config.target == LOCAL:
         raise InputError(
-            "custsync migrate needs an API every worker reaches: --target a name or URL "
+            "custsync migrate needs an API every worker reaches: {target} a name or URL "
             "(for a try on one machine, start `custsync sandbox` and pass its URL)"
         )
     if config.dry_run:
-        raise InputError("custsync migrate sends: use custsync sync --dry-run for a plan")
-    with open_target(config.target):
+        raise InputError("custsync migrate sends: use custsync sync {dry_run} for a plan")
+    with open_target(config.target, credentials):
         pass  # credentials present, target known
-    mapping = load_mapping(config.mapping_path)
+    mapping = load_mapping(config.mapping)
     paths = expand_sources(config.sources)
     default = config.resolved_entity()
     with opening(paths, mapping, config.read_options) as export:
@@ -183,7 +165,7 @@ def plan_migration(config: SyncConfig, shards: int) -> list[Shard]:
     entities = sorted(found.get_column("entity_id").to_list())
     if not entities:
         raise InputError(
-            "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
+            "no entity: pass {entity_id}, set VERIFONE_ENTITY_ID, or map an entity_id column"
         )
     # Rows that name no entity (and no --entity-id): the first shard reads them, and rejects
     # them with their reason, as a sync would.
@@ -207,9 +189,11 @@ class Migration:
         entity_parameters: dict[str, dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        tuning: MigrationTuning | None = None,
     ) -> None:
         check_out_dir(out_dir)
         self.config = config
+        self.tuning = tuning or Tuning.from_environment().migration
         self.pool = pool
         self.out_dir = out_dir.resolve()
         self.progress = progress
@@ -222,13 +206,13 @@ class Migration:
         self._clock, self._sleep = clock, sleep
         self._started = clock()
 
-    def run(self) -> MigrateOutcome:
+    def run(self) -> RunOutcome[SyncReport]:
         """Every shard to its end (ok, or failed for good), then the merged artefacts."""
         try:
             for state in self.shards:
                 self._submit(state)
             while not all(s.finished for s in self.shards):
-                self._sleep(POLL_S)
+                self._sleep(self.tuning.poll_s)
                 self.watch()
             return self._merge()
         finally:
@@ -239,14 +223,19 @@ class Migration:
         state.beats, state.beat_seen, state.status = 0, self._clock(), "submitted"
         state.done = state.total = 0
         self.runs.submit(self.migration_id, state.shard.label, state.attempt)
-        config = dataclasses.replace(
-            self.config,
-            shard=state.shard,
-            migration=(self.migration_id, state.attempt),
-            out_dir=shard_dir(self.out_dir, state.shard, state.attempt),
+        config = self.config.model_copy(
+            update={"out": shard_dir(self.out_dir, state.shard, state.attempt)}
+        )
+        assignment = ShardAssignment(
+            shard=state.shard, migration_id=self.migration_id, attempt=state.attempt
         )
         own = self.entity_parameters.get(state.shard.entity, {})
-        parameters = {**config.as_parameters(), **self.parameters, **own}
+        parameters = {
+            "config": config.model_dump(mode="json"),
+            "assignment": assignment.model_dump(mode="json"),
+            **self.parameters,
+            **own,
+        }
         state.run_id = self.pool.submit(state.shard, parameters)
         log.info("shard %s submitted (attempt %d)", state.shard.label, state.attempt)
 
@@ -287,10 +276,11 @@ class Migration:
             # could not start it): submit it again.
             self._again(state, message or f"its flow run ended {flow_state.lower()}")
         elif flow_state in ("PENDING", "RUNNING"):  # a worker has it: it must beat
-            if state.beats > 0 and now - state.beat_seen > STALE_S:
-                why = f"no heartbeat for {STALE_S:.0f} s (its worker stopped)"
-            elif state.beats == 0 and now - state.beat_seen > START_S:
-                why = f"taken by a worker but not started in {START_S:.0f} s (its worker stopped)"
+            stale_s, start_s = self.tuning.stale_s, self.tuning.start_s
+            if state.beats > 0 and now - state.beat_seen > stale_s:
+                why = f"no heartbeat for {stale_s:.0f} s (its worker stopped)"
+            elif state.beats == 0 and now - state.beat_seen > start_s:
+                why = f"taken by a worker but not started in {start_s:.0f} s (its worker stopped)"
             else:
                 return
             self.pool.give_up(state.run_id, why)
@@ -300,7 +290,7 @@ class Migration:
 
     def _again(self, state: ShardState, why: str) -> None:
         log.warning("shard %s attempt %d: %s", state.shard.label, state.attempt, why)
-        if state.attempt >= MAX_ATTEMPTS:
+        if state.attempt >= self.tuning.max_attempts:
             state.status, state.reason = "failed", f"{why} ({state.attempt} attempts)"
             return
         self._submit(state)
@@ -322,7 +312,7 @@ class Migration:
             eta_s=(total - done) / rate if rate > 0 and total >= done else None,
         ))  # fmt: skip
 
-    def _merge(self) -> MigrateOutcome:
+    def _merge(self) -> RunOutcome[SyncReport]:
         """The shards' artefacts as one run's: mappings.csv, rejects.csv, report.json. Each
         shard's files come from the store (its run may have been on another machine), written
         under ``DIR/shards/``, then removed from the store."""
@@ -356,7 +346,7 @@ class Migration:
                      f"{first.shard.label}: {first.reason}")  # fmt: skip
         error = error or report.over_limit
         code = 1 if error or report.failed > self.config.max_failed else 0
-        return MigrateOutcome(report, self.out_dir, code, error, self.shards)
+        return RunOutcome(report, self.out_dir, code, error)
 
 
 def _concat_csv(parts: list[Path], target: Path) -> None:

@@ -28,8 +28,8 @@ class BudgetPlace:
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The uvloop event loop where installed (uvicorn[standard] brings it; not Windows): the client
-    spends a third of a create in the event loop's own I/O handling, which uvloop does in C
-    (bench/client_ceiling.py)."""
+    spends much of a create in the event loop's own I/O handling, which uvloop does in C
+    (bench/RESULTS.md)."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows

@@ -1,5 +1,6 @@
 """A migration shard's heartbeat: while its run lives, a thread writes its progress to the
-state store every ``BEAT_S``; when the run ends, its report or its reason.
+state store every ``beat_s`` (``connectors/tuning.py``); when the run ends, its report or its
+reason.
 
 From a thread of its own, with its own connection, so a run busy reading a big export (the
 census), or waiting out a rate limit, still beats; a run that is killed stops beating, and the
@@ -16,12 +17,12 @@ from typing import Any, TypeVar
 import polars as pl
 
 from connectors.state.store import StoreOpener
+from connectors.tuning import DEFAULTS
 from engine.runner import StepRunner
 from schemas.report import SyncReport
 
 log = logging.getLogger("custsync.migrate")
 
-BEAT_S = 2.0
 T = TypeVar("T")
 
 
@@ -29,8 +30,16 @@ class ShardHeartbeat:
     """Beats for one attempt of one shard of a migration. Every write is the thread's, on the
     thread's own connection (a SQLite connection belongs to the thread that made it)."""
 
-    def __init__(self, store: StoreOpener, migration_id: str, shard: str, attempt: int) -> None:
+    def __init__(
+        self,
+        store: StoreOpener,
+        migration_id: str,
+        shard: str,
+        attempt: int,
+        beat_s: float = DEFAULTS.migration.beat_s,
+    ) -> None:
         self._open_store = store
+        self._beat_s = beat_s
         self._key = (migration_id, shard, attempt)
         self.done = self.total = 0
         self._end: tuple[str, dict[str, Any] | None, str | None] | None = None
@@ -55,8 +64,8 @@ class ShardHeartbeat:
                 try:
                     runs.beat(*self._key, self.done, self.total)
                 except Exception:  # a store that hiccups: the next beat tries again
-                    log.warning("shard heartbeat not written; trying again in %.0f s", BEAT_S)
-                if self._stop.wait(BEAT_S):
+                    log.warning("shard heartbeat not written; trying again in %.0f s", self._beat_s)
+                if self._stop.wait(self._beat_s):
                     break
             if self._end is not None:
                 try:

@@ -95,6 +95,6 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
         )
         if spec.entity_required and not census.entities:
             raise InputError(
-                "no entity: pass --entity-id, set VERIFONE_ENTITY_ID, or map an entity_id column"
+                "no entity: pass {entity_id}, set VERIFONE_ENTITY_ID, or map an entity_id column"
             )
         yield Source(spec, paths, export, census, mapping.writeback if mapping else None)

@@ -54,7 +54,7 @@ def deletions(run: RunContext) -> pl.DataFrame:
     if gone.height > limit and not run.config.dry_run:
         raise InputError(
             f"refusing to delete {gone.height} customers whose external id left the export "
-            f"(limit {limit} of {known_count} known); check the export, or pass --max-deletes"
+            f"(limit {limit} of {known_count} known); check the export, or pass {{max_deletes}}"
         )
     return gone.select(GONE_COLUMNS)
 
@@ -108,7 +108,9 @@ def _with_loader(
             await work(loader, report.outcomes)
         except* ApiStopError as group:
             # The task group cancelled the rest; what finished is kept and reported.
-            report.error = str(group.exceptions[0])
+            first = group.exceptions[0]
+            # Its settings named where it is shown (the CLI's flags, the config's fields).
+            report.error = first.template if isinstance(first, ApiStopError) else str(first)
         finally:
             run.store.db.flush()  # the outcomes recorded, before anything else reads them
         report.counters = api.counters.since(before)
@@ -142,7 +144,7 @@ def settle(
     """After the upserts: reconcile creates earlier runs left unanswered that this run did not
     touch (their ids left the export, or their rows were rejected), and delete the customers
     whose external id left the export."""
-    shard = run.config.shard
+    shard = run.assignment.shard if run.assignment is not None else None
     entity = shard.entity if shard is not None else run.config.resolved_entity()
     orphans = run.store.journal.pending(not_run=run.run_id, entity=entity)
     if shard is not None:  # the other shards' creates are theirs, maybe in flight right now

@@ -12,18 +12,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from connectors.api.targets import Credentials
 from connectors.errors import CustsyncError, InputError, RunLockedError
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.state.shard_files import SHARD_ARTEFACTS
 from connectors.state.store import StateStore, opener
 from engine import steps
-from engine.config import SyncConfig
+from engine.config import ShardAssignment, SyncConfig
 from engine.context import RunContext, new_run_id, open_run
+from engine.outcome import RunOutcome
 from engine.runner import InlineRunner, StepRunner
 from engine.session import ApiSession
 from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
@@ -47,47 +48,39 @@ PLAN_HEADER = ["external_id", "entity_id", "customer_id", ACTION]
 UNMATCHED_COLUMNS = ["external_id", "customer_id", "entity_id"]
 
 
-@dataclass
-class SyncOutcome:
-    """A finished (or stopped) run."""
-
-    report: SyncReport
-    out_dir: Path
-    target: str
-    exit_code: int
-    error: str | None = None
-
-
 def run_sync(
     config: SyncConfig,
     run_id: str | None = None,
     on_start: Callable[[str], None] | None = None,
     runner: StepRunner | None = None,
-) -> SyncOutcome:
-    """Run a sync; write its artefacts; the exit code follows the interface spec."""
+    credentials: Credentials | None = None,
+    assignment: ShardAssignment | None = None,
+) -> RunOutcome[SyncReport]:
+    """Run a sync; write its artefacts; the exit code follows the interface spec.
+    ``credentials``: resolved by the caller (else the environment's); ``assignment``: the
+    migration shard this run is."""
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    out_dir = config.out_dir or Path("out") / run_id
+    out_dir = config.out or Path("out") / run_id
     runner = runner or InlineRunner()
-    if config.migration is None or config.shard is None:
-        with open_run(config, runner, run_id, out_dir, on_start) as run:
+    if assignment is None:
+        with open_run(config, runner, run_id, out_dir, on_start, credentials) as run:
             return _Sync(run).execute(started)
     # A shard of a migration: its heartbeat, and its end, where the migration's parent looks.
-    migration_id, attempt = config.migration
-    with ShardHeartbeat(
-        opener(config.state), migration_id, config.shard.label, attempt
-    ) as heartbeat:
+    key = (assignment.migration_id, assignment.shard.label, assignment.attempt)
+    with ShardHeartbeat(opener(config.state), *key) as heartbeat:
         try:
-            with open_run(config, BeatingRunner(runner, heartbeat), run_id, out_dir) as run:
+            beating = BeatingRunner(runner, heartbeat)
+            with open_run(config, beating, run_id, out_dir, None, credentials, assignment) as run:
                 outcome = _Sync(run).execute(started)
         except CustsyncError as exc:
             locked = isinstance(exc, RunLockedError)  # the attempt it replaced still runs
-            heartbeat.finish("locked" if locked else "failed", None, str(exc))
+            heartbeat.finish("locked" if locked else "failed", None, exc.template)
             raise
         failed = f"{outcome.report.failed:,} rows failed" if outcome.exit_code else None
         reason = outcome.error or failed
         # Before its end is told: the parent merges the files of the shards that ended.
-        _store_artefacts(config.state, (migration_id, config.shard.label, attempt), out_dir)
+        _store_artefacts(config.state, key, out_dir)
         heartbeat.finish("failed" if reason else "ok", outcome.report.as_json(), reason)
         return outcome
 
@@ -111,10 +104,10 @@ class _Sync:
         self.total = run.source.census.rows
         self.error: str | None = None
 
-    def execute(self, started: float) -> SyncOutcome:
+    def execute(self, started: float) -> RunOutcome[SyncReport]:
         run, config = self.run, self.run.config
         if config.crm_update == "full" and run.source.writeback is None:
-            raise InputError("--crm-update full needs a [writeback] table in the mapping file")
+            raise InputError("{crm_update} full needs a [writeback] table in the mapping file")
         gone = steps.deletions(run) if config.delete_missing else steps.no_deletions()
         self.total += gone.height
         load_duration_s = None
@@ -152,7 +145,7 @@ class _Sync:
         write_report(report.as_json(), run.out_dir)
         run.runner.publish(report, self._first_rejects(), str(run.out_dir))
         error = self.error or report.over_limit
-        return SyncOutcome(report, run.out_dir, run.target.description, 1 if failed else 0, error)
+        return RunOutcome(report, run.out_dir, 1 if failed else 0, error)
 
     # -- the two ways through the batches ------------------------------------------------------
 

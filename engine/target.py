@@ -49,13 +49,13 @@ class Target:
 
 
 @contextmanager
-def open_target(target: str) -> Iterator[Target]:
+def open_target(target: str, credentials: Credentials | None = None) -> Iterator[Target]:
     """The API to talk to; for ``local``, the embedded sandbox (started when first needed,
-    stopped here). Credentials are checked before anything is read: a remote target without
-    them is exit 2."""
+    stopped here). Credentials, given or from the environment, are checked before anything
+    is read: a remote target without them is exit 2."""
     if target != LOCAL:
         base_url = resolve_target(target)
-        credentials = Credentials.from_environment()
+        credentials = credentials or Credentials.from_environment()
         description = f"{target} ({base_url})" if target in TARGETS else base_url
         yield Target(base_url, credentials, description)
         return

@@ -7,26 +7,17 @@ The batches go through the same loop as a sync's (``engine/source.py``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_report
 from connectors.sources.export_files import ReadOptions
 from engine.context import check_out_dir
+from engine.outcome import RunOutcome
 from engine.runner import InlineRunner
 from engine.source import READ_BATCH_ROWS, SourceSpec, open_source
 from schemas.normalize import Profile
 from schemas.validation import ValidationTotals
-
-
-@dataclass
-class ValidationRun:
-    """A finished validation: its totals and the report written for it."""
-
-    totals: ValidationTotals
-    report: dict[str, Any]
-    out_dir: Path
 
 
 def validation_report(
@@ -66,7 +57,7 @@ def run_validate(
     out_dir: Path,
     batch_rows: int = READ_BATCH_ROWS,
     strict: bool = False,
-) -> ValidationRun:
+) -> RunOutcome[dict[str, Any]]:
     """Validate ``sources`` batch by batch; write ``rejects.csv`` and ``report.json``."""
     started = time.perf_counter()
     check_out_dir(out_dir)
@@ -82,4 +73,4 @@ def run_validate(
     report = validation_report(totals, profile, time.perf_counter() - started)
     report["sources"] = [str(p) for p in source.paths]
     write_report(report, out_dir)
-    return ValidationRun(totals, report, out_dir)
+    return RunOutcome(report, out_dir)

@@ -1,5 +1,5 @@
 """The ``backfill-3ds`` Prefect flow: the 3DS backfill as a deployment, with a readiness
-report as a markdown artifact."""
+report as a markdown artifact. It takes the run's ``SyncConfig`` as it is."""
 
 from __future__ import annotations
 
@@ -10,29 +10,28 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 
 from connectors.errors import CustsyncError, RunError
-from connectors.prefect.secrets import load_credentials_into_environment
-from connectors.state.db import DEFAULT_STATE
+from connectors.prefect.secrets import read_secret_blocks
 from engine.backfill import run_backfill
 from engine.config import SyncConfig
+from engine.outcome import RunOutcome
 from flows.prefect_runner import PrefectRunner, failed_in_one_line
+from schemas.report import BackfillReport
 from schemas.run_summary import readiness_markdown
 
 
 @flow(name="backfill-3ds", log_prints=False, persist_result=False)
 def backfill_3ds(
-    sources: list[str], mapping: str | None = None, target: str = "local",
-    entity_id: str | None = None, state: str = DEFAULT_STATE, out: str | None = None,
-    rate_limit: float | None = None, dry_run: bool = False,
-    credentials_blocks: dict[str, str] | None = None,
-) -> dict[str, Any] | State[Any]:  # fmt: skip
+    config: SyncConfig, credentials_blocks: dict[str, str] | None = None
+) -> RunOutcome[BackfillReport] | State[Any]:
     """Make the billing records of customers already in the API 3-D Secure ready."""
-    parameters = dict(locals())
     try:
-        load_credentials_into_environment(credentials_blocks)
-        outcome = run_backfill(SyncConfig.from_parameters(parameters), runner=PrefectRunner())
+        secrets = read_secret_blocks(credentials_blocks)
+        if secrets.entity_id is not None and config.entity_id is None:
+            config = config.model_copy(update={"entity_id": secrets.entity_id})
+        outcome = run_backfill(config, PrefectRunner(), secrets.credentials())
         create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
-        if outcome.exit_code != 0:
-            raise RunError(outcome.error or "some updates failed")
     except CustsyncError as exc:
         return failed_in_one_line(exc)
-    return outcome.report.as_json()
+    if outcome.exit_code != 0:
+        return failed_in_one_line(RunError(outcome.error or "some updates failed"), outcome)
+    return outcome

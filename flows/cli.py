@@ -27,11 +27,10 @@ from flows.cli_support import (
     StateOpt,
     StrictOpt,
     default_out_dir,
+    end,
     errors_as_exit,
     fail,
-    print_json,
     progress_bar,
-    say_why,
     wants_json,
 )
 from flows.migrate_cli import migrate
@@ -39,7 +38,8 @@ from flows.run_history import runs_app
 
 if TYPE_CHECKING:
     from engine.config import SyncConfig
-    from engine.sync import SyncOutcome
+    from engine.outcome import RunOutcome
+    from schemas.report import SyncReport
 
 HELP = "Load and keep CRM customers in the Verifone Customer API."
 app = typer.Typer(name="custsync", help=HELP, no_args_is_help=True,
@@ -88,24 +88,25 @@ def validate(
     strict: StrictOpt = False, output: OutputOpt = "text",
 ) -> None:  # fmt: skip
     """Check exports against the Customer API (and 3DS) rules; write rejects.csv, report.json."""
-    from engine.config import profile_of, read_options
+    from engine.config import SyncConfig
     from engine.validate import run_validate
     from flows.summary import print_validation
 
     with errors_as_exit():
         as_json = wants_json(output)
-        run = run_validate(
-            sources,
-            mapping,
-            profile_of(profile),
-            read_options(encoding, delimiter),
+        config = SyncConfig.checked(
+            sources=sources, mapping=mapping, profile=profile, encoding=encoding,
+            delimiter=delimiter, strict=strict,
+        )  # fmt: skip
+        outcome = run_validate(
+            config.sources,
+            config.mapping,
+            config.profile,
+            config.read_options,
             out or default_out_dir("validate"),
-            strict=strict,
+            strict=config.strict,
         )
-    if as_json:
-        print_json(run.report)
-    elif not Options.quiet:
-        print_validation(run.report, run.out_dir)
+    end(outcome, as_json, print_validation)
 
 
 @app.command()
@@ -143,28 +144,22 @@ def sync(
     output: OutputOpt = "text",
 ) -> None:  # fmt: skip
     """Validate exports and upsert every valid row into the Customer API; write the UUIDs back."""
-    from engine.config import SyncConfig, match_fields, profile_of, read_options
+    from engine.config import SyncConfig
     from flows.summary import print_sync
 
     with errors_as_exit():
         as_json = wants_json(output)
-        config = SyncConfig(
-            sources=sources, mapping_path=mapping, target=target, entity_id=entity_id,
-            state=state, out_dir=out, rate_limit=rate_limit, concurrency=concurrency,
-            dry_run=dry_run, profile=profile_of(profile),
-            read_options=read_options(encoding, delimiter), match_on=match_fields(match_on),
+        config = SyncConfig.checked(
+            sources=sources, mapping=mapping, target=target, entity_id=entity_id, state=state,
+            out=out, rate_limit=rate_limit, concurrency=concurrency, dry_run=dry_run,
+            profile=profile, encoding=encoding, delimiter=delimiter, match_on=match_on or (),
             match_required=match_required, delete_missing=delete_missing,
             max_deletes=max_deletes, strict=strict, new_target=new_target, crm_update=crm_update,
             max_rejected_pct=max_rejected, max_failed=max_failed,
         )  # fmt: skip
         with progress_bar(enabled=not Options.quiet) as progress:
             outcome = _run(config, progress)
-    if as_json:
-        print_json(outcome.report.as_json())
-    elif not Options.quiet:
-        print_sync(outcome.report, outcome.out_dir)
-    say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
-    raise typer.Exit(outcome.exit_code)
+    end(outcome, as_json, print_sync)
 
 
 app.command()(migrate)
@@ -190,7 +185,7 @@ def mappings_export(
         typer.echo(f"custsync: {mappings.height:,} mappings written to {path}")
 
 
-def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> SyncOutcome:
+def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> RunOutcome[SyncReport]:
     """Inside the sync-customers flow when a Prefect API is configured (PREFECT_API_URL);
     directly otherwise, since Prefect would first start a temporary server (~20 s)."""
     if not os.environ.get("PREFECT_API_URL"):
@@ -218,7 +213,7 @@ def backfill_3ds(
     """Make the billing records of customers already in the API 3-D Secure ready."""
     from connectors.state.db import state_exists
     from engine.backfill import run_backfill
-    from engine.config import SyncConfig, read_options
+    from engine.config import SyncConfig
     from engine.runner import InlineRunner
     from flows.summary import print_backfill
 
@@ -226,19 +221,14 @@ def backfill_3ds(
         as_json = wants_json(output)
         if not state_exists(state):
             raise InputError(f"no state store at {state}: backfill-3ds works on synced customers")
-        config = SyncConfig(
-            sources=sources, mapping_path=mapping, target=target, entity_id=entity_id,
-            state=state, out_dir=out, rate_limit=rate_limit, dry_run=dry_run,
-            read_options=read_options(encoding, delimiter),
+        config = SyncConfig.checked(
+            sources=sources, mapping=mapping, target=target, entity_id=entity_id, state=state,
+            out=out, rate_limit=rate_limit, dry_run=dry_run, encoding=encoding,
+            delimiter=delimiter,
         )  # fmt: skip
         with progress_bar(enabled=not Options.quiet, label="backfilling rows") as progress:
             outcome = run_backfill(config, runner=InlineRunner(progress))
-    if as_json:
-        print_json(outcome.report.as_json())
-    elif not Options.quiet:
-        print_backfill(outcome.report, outcome.out_dir)
-    say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
-    raise typer.Exit(outcome.exit_code)
+    end(outcome, as_json, print_backfill)
 
 
 @app.command()
@@ -264,11 +254,16 @@ def serve(
                 "PREFECT_API_URL (schedules are refused by Prefect's temporary server)"
             )
         from connectors.prefect.deployments import SERVE_TAG, check_serve_name
-        from flows.sync_flow import serve_parameters, sync_customers
+        from engine.config import SyncConfig
+        from flows.sync_flow import deployment_parameters, sync_customers
 
         check_serve_name(sync_customers.name, name)
         entity = entity_id or os.environ.get("VERIFONE_ENTITY_ID")
-        parameters = serve_parameters(sources, mapping, target, entity, state, rate_limit)
+        config = SyncConfig.checked(
+            sources=sources, mapping=mapping, target=target, entity_id=entity, state=state,
+            rate_limit=rate_limit,
+        )  # fmt: skip
+        parameters = deployment_parameters(config)
         tags = [SERVE_TAG]  # what check_serve_name knows serve's own by
         sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1, tags=tags)
 

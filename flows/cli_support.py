@@ -10,14 +10,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from connectors.errors import CustsyncError, InputError
+from schemas.messages import named
 
 if TYPE_CHECKING:  # the heavy modules load only with the command that needs them
     from rich.console import Console
+
+    from engine.outcome import RunOutcome
+
+R = TypeVar("R")
 
 
 class Options:
@@ -126,6 +131,15 @@ def default_out_dir(kind: str) -> Path:
     return Path("out") / f"{kind}-{stamp}"
 
 
+# A run config's fields that the flags name otherwise than ``--field-name``.
+FLAGS = {"sources": "SOURCE", "max_rejected_pct": "--max-rejected"}
+
+
+def flag(field: str) -> str:
+    """The flag that sets a run config's field."""
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
 @contextmanager
 def errors_as_exit() -> Iterator[None]:
     """Turn custsync errors into one line on stderr and their exit code (traceback with -v)."""
@@ -134,15 +148,28 @@ def errors_as_exit() -> Iterator[None]:
     except CustsyncError as exc:
         if Options.verbose:
             logging.getLogger("custsync").exception("stopped")
-        raise fail(str(exc), exc.exit_code) from None
+        raise fail(named(exc.template, flag), exc.exit_code) from None
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.main): Click would say "Aborted!"
         raise fail(INTERRUPTED, 130) from None
+
+
+def end(outcome: RunOutcome[R], as_json: bool, show: Callable[[R, Path], None]) -> NoReturn:
+    """How every command that runs ends: its report (as JSON on stdout for scripts, or shown),
+    the one line saying why if it did not succeed (even with -q), and its exit code."""
+    report: Any = outcome.report
+    if as_json:
+        print_json(report if isinstance(report, dict) else report.as_json())
+    elif not Options.quiet:
+        show(outcome.report, outcome.out_dir)
+    failed = report.get("failed", 0) if isinstance(report, dict) else report.failed
+    say_why(outcome.error, outcome.exit_code, failed, outcome.out_dir)
+    raise typer.Exit(outcome.exit_code)
 
 
 def say_why(error: str | None, exit_code: int, failed: int, out_dir: Path) -> None:
     """On stderr, the one line a run that did not succeed ends with, even with -q."""
     if error:
-        typer.echo(f"custsync: error: {error}", err=True)
+        typer.echo(f"custsync: error: {named(error, flag)}", err=True)
     elif exit_code != 0:
         rows = f"{failed:,} row{'s' if failed != 1 else ''} failed" if failed else "the run failed"
         typer.echo(f"custsync: {rows}; reasons in {out_dir}/rejects.csv", err=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from connectors.errors import InputError, RunError
-from flows.cli_support import MappingOpt, Options, OutOpt, SourcesArg, errors_as_exit, say_why
+from connectors.errors import InputError
+from flows.cli_support import MappingOpt, Options, OutOpt, SourcesArg, end, errors_as_exit
 
 
 def migrate(
@@ -22,26 +22,16 @@ def migrate(
     match_on: Annotated[list[str] | None, typer.Option(help="As for sync.")] = None,
 ) -> None:  # fmt: skip
     """Sync a big export in shards on a Prefect work pool's workers (PREFECT_API_URL)."""
-    from flows.migrate_flow import CONSOLE, OUTCOME, migrate_customers
+    from engine.config import SyncConfig
+    from flows.migrate_flow import run_migration
     from flows.summary import migrate_line, print_sync
 
     with errors_as_exit():
         if not os.environ.get("PREFECT_API_URL"):
             raise InputError("custsync migrate needs a Prefect server: set PREFECT_API_URL")
-        outcomes: list[Any] = []
-        console, got = CONSOLE.set(None if Options.quiet else migrate_line), OUTCOME.set(outcomes)
-        try:
-            migrate_customers(sources, str(mapping) if mapping else None, target, entity_id,
-                              state, shards, work_pool, str(out) if out else None, rate_limit,
-                              match_on)  # fmt: skip
-        except RunError:
-            if not outcomes:
-                raise
-        finally:
-            CONSOLE.reset(console)
-            OUTCOME.reset(got)
-    outcome = outcomes[0]
-    if not Options.quiet:
-        print_sync(outcome.report, outcome.out_dir)
-    say_why(outcome.error, outcome.exit_code, outcome.report.failed, outcome.out_dir)
-    raise typer.Exit(outcome.exit_code)
+        config = SyncConfig.checked(
+            sources=sources, mapping=mapping, target=target, entity_id=entity_id, state=state,
+            out=out, rate_limit=rate_limit, match_on=match_on or (),
+        )  # fmt: skip
+        outcome = run_migration(config, shards, work_pool, None if Options.quiet else migrate_line)
+    end(outcome, False, print_sync)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import polars as pl
 
 from connectors.prefect.artifacts import ProgressArtifact, publish_summary
+from engine.outcome import RunOutcome
 from engine.runner import InlineRunner
 from schemas.report import SyncReport
 from schemas.run_summary import summary_markdown
@@ -17,32 +18,44 @@ from schemas.run_summary import summary_markdown
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
 
-    from engine.sync import SyncOutcome
-
 T = TypeVar("T")
 
 
-@dataclass
-class Watcher:
-    """What the CLI watches a flow run with: its console progress, and the outcome it prints."""
+@dataclass(frozen=True)
+class Console:
+    """The CLI's console, for a flow run it starts in its own process: the progress bar and
+    the line naming the target. Callables cannot be flow parameters (a run's parameters are
+    stored), so they come in by a context variable; the outcome goes back as the flow's
+    result."""
 
     progress: Callable[[int, int], None] | None = None
     on_start: Callable[[str], None] | None = None
-    outcome: SyncOutcome | None = None
 
 
-# Set by the CLI around its call of the flow; deployments run without one.
-WATCHER: ContextVar[Watcher | None] = ContextVar("custsync_watcher", default=None)
+# Set by the CLI around its call of a flow; deployments' runs have none.
+CONSOLE: ContextVar[Console | None] = ContextVar("custsync_console", default=None)
 
 
-def failed_in_one_line(error: Exception) -> State[Any]:
-    """A deployment's run that custsync stopped (a missing Secret block, a bad export, rows
-    failed): one error line in the run's logs and its Failed state, not Prefect's traceback."""
+def failed_in_one_line(error: Exception, outcome: Any = None) -> State[Any]:
+    """A run that custsync stopped (a missing Secret block, a bad export, rows failed): one
+    error line in the run's logs and its Failed state, not Prefect's traceback. The state
+    carries the run's outcome, if it got one, or the error."""
     from prefect.logging import get_run_logger
     from prefect.states import Failed
 
     get_run_logger().error("custsync: %s", error)
-    return Failed(message=f"custsync: {error}")
+    return Failed(message=f"custsync: {error}", data=error if outcome is None else outcome)
+
+
+def outcome_of(state: State[Any]) -> RunOutcome[Any]:
+    """What a flow run the CLI started came to: its outcome (Completed or Failed), or the
+    error that stopped it before it had one, raised here."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, RunOutcome):  # pragma: no cover - Prefect lost the result
+        raise RuntimeError(f"the flow run ended {state.type.value} without an outcome")
+    return result
 
 
 class PrefectRunner(InlineRunner):

@@ -15,13 +15,11 @@ from starlette.types import ASGIApp
 from sandbox import admin, routes
 from sandbox.auth import AuthConfig
 from sandbox.faults import FaultInjector, FaultSettings
-from sandbox.gateway import TRANSPORT_KEY, Gateway
+from sandbox.gateway import Gateway
 from sandbox.guard import Bound, Guard
 from sandbox.openapi import BASE_PATH
 from sandbox.state import ApiError, SandboxState, error_response
 from sandbox.store import CustomerStore
-
-__all__ = ["TRANSPORT_KEY", "create_app"]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -11,9 +11,10 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from sandbox.app import TRANSPORT_KEY, create_app
+from sandbox.app import create_app
 from sandbox.auth import AuthConfig
 from sandbox.faults import FaultSettings
+from sandbox.gateway import TRANSPORT_KEY
 from sandbox.guard import Bound
 from sandbox.openapi import BASE_PATH
 from sandbox.store import CustomerStore

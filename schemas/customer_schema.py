@@ -172,8 +172,8 @@ def find_failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> Failures:
 
     The checks' own row tests run first, every one in one pass; pandera then validates only
     the rows and columns some test failed, and reports them as ever. Its cost is per check
-    and per call (~50 ms a call for this schema, whatever the rows): validating every column
-    of every row, most with nothing wrong, was a fifth of a 1M-row dry run. Each check is of
+    and per call, whatever the rows: validating every column of every row, most with nothing
+    wrong, was a large share of a 1M-row dry run (bench/RESULTS.md). Each check is of
     one row, so the failures are the same (property-tested against pandera on whole frames)."""
     empty = pl.DataFrame(schema={ROW_ID: pl.UInt32, "field": pl.String, "reason": pl.String})
     tests = _column_tests(schema)

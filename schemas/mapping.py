@@ -61,7 +61,7 @@ class ColumnMapping:
             known = [EXTERNAL_ID, *FIELDS_BY_PATH]
             raise MappingInvalid(
                 "the source has no 'external_id' column; name the CRM key column external_id "
-                f"or pass --mapping ({_columns_there(source_columns, known)})"
+                f"or pass {{mapping}} ({_columns_there(source_columns, known)})"
             )
         fields = {path: find.column(path) for path in FIELDS_BY_PATH}
         return cls(external_id, {path: c for path, c in fields.items() if c is not None})

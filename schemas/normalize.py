@@ -36,14 +36,13 @@ NO_VALUE = ["", "NULL", "null", "Null", "(null)", "\\N", "#N/A", "N/A", "n/a"]
 
 
 # Whitespace to rewrite: a run of two or more, or one that is not a plain space. The same
-# result as ``\s+`` -> " ", without rewriting every single space (0.18 -> 0.10 s for the 32
-# text columns of 200,000 rows).
+# result as ``\s+`` -> " ", without rewriting every single space (bench/RESULTS.md).
 WHITESPACE = r"\s{2,}|[^\S ]"
 
 
 def _spaced(value: pl.Expr) -> pl.Expr:
     value = value.str.replace_all(WHITESPACE, " ").str.strip_chars(" ")
-    # replace(), not when/then: eagerly, polars would compute ``value`` twice (measured 2.3x).
+    # replace(), not when/then: eagerly, polars would compute ``value`` twice.
     return value.replace(NO_VALUE, None)
 
 
@@ -55,7 +54,7 @@ def clean_text(column: str) -> pl.Expr:
 def clean_texts(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """``clean_text`` of each of ``columns``, the same values, faster on a batch: NFC only
     changes non-ASCII text, so it runs once per distinct non-ASCII value (a batch of 200,000
-    rows holds a few thousand) instead of on every value (0.47 -> 0.24 s for 32 columns)."""
+    rows holds a few thousand) instead of on every value (bench/RESULTS.md)."""
     odd = frame.select(_non_ascii(pl.col(c)).any() for c in columns).row(0)
     composed = []
     for column, has_odd in zip(columns, odd, strict=True):
@@ -76,7 +75,7 @@ def clean_texts(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
 
 def _non_ascii(value: pl.Expr) -> pl.Expr:
     """Whether a value has a character beyond ASCII: more bytes than characters (counting,
-    not a regex: 0.033 -> 0.008 s for the 33 text columns of 200,000 rows)."""
+    not a regex: bench/RESULTS.md)."""
     return value.str.len_bytes() != value.str.len_chars()
 
 

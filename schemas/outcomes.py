@@ -14,6 +14,7 @@ import polars as pl
 
 from schemas.customer_schema import REASON_DUPLICATE
 from schemas.plan import ACTION, KNOWN_ID, PlanAction
+from schemas.tally import Tally
 from schemas.validation import FILE, ROW, ValidationResult
 
 MAPPING_COLUMNS = ["external_id", "customer_id", "status", "entity_id"]
@@ -47,22 +48,14 @@ class RowOutcome:
 
 
 @dataclass
-class LoadTotals:
-    """Requests spent reconciling, and recreated customers, for the report."""
+class LoadTotals(Tally):
+    """Requests spent reconciling, and recreated customers, named as the report names them."""
 
     reconciliations: int = 0
     reconcile_requests: int = 0
     recreated: int = 0
-    created_unmatched: int = 0  # --match-on: created with the match fields empty
-    conflicts: int = 0  # --match-on: rows not adopted because the match was not theirs alone
-
-    def add(self, other: LoadTotals) -> None:
-        """Count ``other`` in."""
-        self.reconciliations += other.reconciliations
-        self.reconcile_requests += other.reconcile_requests
-        self.recreated += other.recreated
-        self.created_unmatched += other.created_unmatched
-        self.conflicts += other.conflicts
+    created_unmatched: int = 0  # match_on: created with the match fields empty
+    match_conflicts: int = 0  # match_on: rows not adopted because the match was not theirs alone
 
 
 def outcome_rows(outcomes: Sequence[RowOutcome]) -> pl.DataFrame:

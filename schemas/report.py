@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from schemas.messages import named
 from schemas.plan import PlanAction
 
 
@@ -45,11 +46,13 @@ class SyncReport:
     load_duration_s: float | None = None  # only for a run that sent
     crm_update_rows: int | None = None  # only with a [writeback]: rows of crm-update.<format>
     crm_update: str | None = None  # that file's path
-    over_limit: str | None = None  # --max-rejected / --max-failed exceeded: why the run failed
+    over_limit: str | None = None  # max_rejected_pct / max_failed exceeded: why the run failed
 
     def as_json(self) -> dict[str, Any]:
         """The report.json object."""
         data = asdict(self)
+        if self.over_limit is not None:  # its settings named as the config names them
+            data["over_limit"] = named(self.over_limit)
         for optional in ("load_duration_s", "crm_update_rows", "crm_update", "over_limit"):
             if data[optional] is None:
                 del data[optional]
@@ -77,9 +80,9 @@ class SyncReport:
         share = 100.0 * rejected / self.rows_read if self.rows_read else 0.0
         if max_rejected_pct is not None and share > max_rejected_pct:
             reasons.append(f"{rejected:,} of {self.rows_read:,} rows rejected ({share:.1f}%), "
-                           f"over --max-rejected {max_rejected_pct:g}%")  # fmt: skip
+                           f"over {{max_rejected_pct}} {max_rejected_pct:g}%")  # fmt: skip
         if max_failed > 0 and self.failed > max_failed:
-            reasons.append(f"{self.failed:,} rows failed, over --max-failed {max_failed:,}")
+            reasons.append(f"{self.failed:,} rows failed, over {{max_failed}} {max_failed:,}")
         return "; ".join(reasons) or None
 
     def summary_rows(self) -> list[tuple[str, str]]:

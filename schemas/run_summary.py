@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.messages import named
 from schemas.report import BackfillReport, SyncReport
 
 FIRST_FAILURES = 20
@@ -21,7 +22,7 @@ def summary_markdown(
     lines += [f"| {label} | {value} |" for label, value in report.summary_rows()]
     lines += ["", f"Target: {report.target}; run {report.run_id}."]
     if report.over_limit:
-        lines += ["", f"**Failed:** {_cell(report.over_limit)}."]
+        lines += ["", f"**Failed:** {_cell(named(report.over_limit))}."]
     if report.reasons:
         lines += ["", "## Commonest reasons", "", "| action | field | reason | rows |",
                   "|---|---|---|---:|"]  # fmt: skip

@@ -207,8 +207,8 @@ class CustomerApi:
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of a path, parsed once per path: httpx parses and joins a relative
-        URL with the base URL on every request (a sixth of a create's time on the client,
-        measured by profiling bench/client_ceiling.py)."""
+        URL with the base URL on every request, a large share of a create's time on the client
+        (bench/RESULTS.md)."""
         url = self._urls.get(path)
         if url is None:
             url = httpx.URL(self.base_url + path)
@@ -257,10 +257,10 @@ class CustomerApi:
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
                 answer = classify_error(exc, idempotent)
                 if isinstance(exc, TlsError):  # at once: every retry would fail the same way
-                    raise TargetError(f"{exc}; check --target") from None
+                    raise TargetError(f"{exc}; check {{target}}") from None
                 if answer is Answer.RETRY:
                     raise RetryableFailure(type(exc).__name__) from None
-                self.counters.ambiguous += 1
+                self.counters.ambiguous_writes += 1
                 return ApiResult(Answer.AMBIGUOUS, reason=type(exc).__name__)
             finally:
                 self._load[shard] -= 1
@@ -292,7 +292,7 @@ class CustomerApi:
             # Where it points is not printed: a redirect URL may carry a token of its own.
             raise TargetError(
                 f"the target answered HTTP {status} (a redirect), which the Customer API never "
-                "does: check --target (redirects are not followed: they would carry the "
+                "does: check {target} (redirects are not followed: they would carry the "
                 "credentials and shoppers' data elsewhere)"
             )
         if answer in (Answer.RETRY, Answer.RATE_LIMITED):
@@ -303,7 +303,7 @@ class CustomerApi:
                 self._pacer.on_rate_limited(retry_after)
             raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
         if answer is Answer.AMBIGUOUS:
-            self.counters.ambiguous += 1
+            self.counters.ambiguous_writes += 1
             return ApiResult(Answer.AMBIGUOUS, status, reason=f"HTTP {status}")
         reason, fields = api_reason(response)
         return ApiResult(answer, status, reason=reason, fields=fields)
@@ -320,5 +320,5 @@ def _json_body(response: httpx.Response) -> Any:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         raise TargetError(
             f"the target answered HTTP {response.status_code} with {kind}, not JSON: it is not "
-            "the Customer API (a proxy or sign-in page in between?); check --target"
+            "the Customer API (a proxy or sign-in page in between?); check {target}"
         ) from None

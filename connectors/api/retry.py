@@ -108,24 +108,22 @@ class _stop_policy(stop_base):  # named like tenacity's own stops
         return self.policy.gives_up(*_attempt_and_failure(retry_state))
 
 
+def _retrying(policy: RetryPolicy) -> dict[str, Any]:
+    """What tenacity is told, asynchronous or not: retry RetryableFailure as the policy says;
+    when it gives up, ``RetryError`` carries the last failure."""
+    return {
+        "retry": retry_if_exception_type(RetryableFailure),
+        "stop": _stop_policy(policy),
+        "wait": _wait_policy(policy),
+        "reraise": False,
+    }
+
+
 def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
-    """A tenacity ``AsyncRetrying`` that retries RetryableFailure as the policy says; when it
-    gives up, ``RetryError`` carries the last failure."""
-    return AsyncRetrying(
-        retry=retry_if_exception_type(RetryableFailure),
-        stop=_stop_policy(policy),
-        wait=_wait_policy(policy),
-        sleep=policy.sleep,
-        reraise=False,
-    )
+    """A tenacity ``AsyncRetrying`` for a call made in the run's event loop."""
+    return AsyncRetrying(sleep=policy.sleep, **_retrying(policy))
 
 
 def build_blocking_retrying(policy: RetryPolicy) -> Retrying:
     """The same, for a call made outside an event loop (an https source's download)."""
-    return Retrying(
-        retry=retry_if_exception_type(RetryableFailure),
-        stop=_stop_policy(policy),
-        wait=_wait_policy(policy),
-        sleep=policy.blocking_sleep,
-        reraise=False,
-    )
+    return Retrying(sleep=policy.blocking_sleep, **_retrying(policy))

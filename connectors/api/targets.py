@@ -39,24 +39,24 @@ def resolve_target(target: str) -> str:
     if target in TARGETS:
         return TARGETS[target]
     if any(ord(c) < 32 or ord(c) == 127 for c in target):
-        raise InputError("--target holds a control character (a pasted newline?)")
+        raise InputError("{target} holds a control character (a pasted newline?)")
     try:
         parts = urlsplit(target)
         has_userinfo = parts.username is not None or parts.password is not None
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError:
-        raise InputError("--target is not a URL") from None
+        raise InputError("{target} is not a URL") from None
     if has_userinfo:
         # Never echoed: the part before "@" is a credential.
         raise InputError(
-            "a --target URL must not carry credentials: set VERIFONE_USER_UID and "
+            "a {target} URL must not carry credentials: set VERIFONE_USER_UID and "
             "VERIFONE_API_KEY (or VERIFONE_ACCESS_TOKEN) in the environment instead"
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         names = ", ".join([LOCAL, *TARGETS])
-        raise InputError(f"--target must be one of {names}, or a URL ending in {BASE_PATH}")
+        raise InputError(f"{{target}} must be one of {names}, or a URL ending in {BASE_PATH}")
     if not parts.path.rstrip("/").endswith(BASE_PATH):
-        raise InputError(f"a --target URL must end with {BASE_PATH}")
+        raise InputError(f"a {{target}} URL must end with {BASE_PATH}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InputError("plain HTTP is allowed only to loopback; use https:// for remote targets")
     return target.rstrip("/")

@@ -22,7 +22,7 @@ BODY = (
     "The {{ flow.name }} flow run {{ flow_run.name }} ended {{ flow_run.state.name }}: "
     "{{ flow_run.state.message }}\n"
     # Not the state parameter: a postgresql:// URL may hold a password.
-    "Target: {{ flow_run.parameters.target }}."
+    "Target: {{ flow_run.parameters.config.target }}."
 )
 
 
@@ -33,7 +33,7 @@ async def notification_block_id(notify: str) -> UUID:
 
     if notify.count("/") != 1 or not all(notify.split("/")):
         raise InputError(
-            f"--notify {notify!r}: name a notification block as TYPE/NAME, e.g. "
+            f"{{notify}} {notify!r}: name a notification block as TYPE/NAME, e.g. "
             "slack-webhook/payments-team (`prefect block ls` lists them)"
         )
     try:

@@ -36,7 +36,7 @@ async def _check(flow_name: str, name: str) -> None:
     runs_on = f"work pool {deployment.work_pool_name}" if deployment.work_pool_name else "a server"
     raise InputError(
         f"deployment {flow_name}/{name} exists on the Prefect server (runs on {runs_on}) and "
-        "custsync serve did not make it: serving would take it over; pass --name another"
+        "custsync serve did not make it: serving would take it over; pass {name} another"
     )
 
 
@@ -48,7 +48,7 @@ def check_cron(cron: str) -> None:
         CronSchedule(cron=cron)
     except ValueError:
         raise InputError(
-            f"--cron {cron!r} is not a cron expression (minute hour day month weekday, "
+            f"{{cron}} {cron!r} is not a cron expression (minute hour day month weekday, "
             "e.g. '0 2 * * *')"
         ) from None
 

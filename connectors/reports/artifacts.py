@@ -15,14 +15,6 @@ from schemas.mapping import Writeback
 REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
 
 
-def write_rejects(rejects: pl.DataFrame, out_dir: Path) -> Path:
-    """``rejects.csv``: ``external_id,row,field,reason,file,action``, one line per problem."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "rejects.csv"
-    rejects.select(REJECT_HEADER).write_csv(path)
-    return path
-
-
 class CsvAppender:
     """A CSV written batch by batch: the header once, rows as they come (a header-only file
     when no batch had any), so a run's artefacts never need the whole run in memory."""
@@ -88,14 +80,6 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def write_mappings(mappings: pl.DataFrame, out_dir: Path) -> Path:
-    """``mappings.csv``: ``external_id,customer_id,status`` (+ ``entity_id``), one row per id."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "mappings.csv"
-    mappings.sort("external_id").write_csv(path)
-    return path
-
-
 def write_crm_update(due: pl.DataFrame, writeback: Writeback, out_dir: Path) -> Path:
     """``crm-update.csv`` (or ``.parquet``): the CRM's record id and the customer UUID, headed
     as the CRM's importer names them (Data Loader: ``Id``; HubSpot: ``Record ID``). UTF-8, no
@@ -123,5 +107,5 @@ def export_mappings(mappings: pl.DataFrame, target: Path) -> Path:
     else:
         from connectors.errors import InputError
 
-        raise InputError(f"--out must end in .csv or .parquet, not {target.name}")
+        raise InputError(f"{{out}} must end in .csv or .parquet, not {target.name}")
     return target

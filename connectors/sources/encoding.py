@@ -34,7 +34,7 @@ def as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"{path} is not UTF-8 (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
-            "pass --encoding, e.g. --encoding cp1252"
+            "pass {encoding}, e.g. {encoding} cp1252"
         ) from None
     return path
 
@@ -50,7 +50,7 @@ def _utf16_order(path: Path) -> str:
     even, odd = head[0::2].count(0), head[1::2].count(0)
     if max(even, odd) < len(head) // 8:
         raise SourceError(
-            f"{path} does not look like UTF-16 (no BOM, hardly any ASCII); check --encoding"
+            f"{path} does not look like UTF-16 (no BOM, hardly any ASCII); check {{encoding}}"
         )
     return "utf-16-le" if odd > even else "utf-16-be"
 

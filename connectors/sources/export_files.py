@@ -199,7 +199,7 @@ def _blank(fields: list[str]) -> pl.Expr:
 def _blank_rows(frame: pl.LazyFrame, fields: list[str], count: int) -> list[int]:
     """The numbers of the ``count`` blank rows (none read when there are none). A query of its
     own: collected into a list in the counting pass, polars would leave its streaming engine
-    and hold the whole file in memory (3.7 GiB for 10M rows)."""
+    and hold the whole file in memory (bench/RESULTS.md)."""
     if count == 0:
         return []
     found = frame.filter(_blank(fields)).select(ROW).collect(engine="streaming")
@@ -293,7 +293,8 @@ def _scan_text(
     except pl.exceptions.ComputeError as exc:
         if "invalid utf-8" in str(exc):
             raise SourceError(
-                f"{path} is not UTF-8 (past its first MiB); pass --encoding, e.g. --encoding cp1252"
+                f"{path} is not UTF-8 (past its first MiB); "
+                "pass {encoding}, e.g. {encoding} cp1252"
             ) from None
         if "more fields" not in str(exc):
             raise _Malformed(_first_line(exc)) from None

@@ -1,7 +1,7 @@
 """Large reads of a SQLite state store as Arrow, straight into polars.
 
 Looking up a million customers through ``sqlite3`` built six million Python objects only to
-turn them back into columns: 2.4 s of an unchanged 1M-row night's 7.9 s (bench/RESULTS.md).
+turn them back into columns: most of an unchanged night's time (bench/RESULTS.md).
 ADBC's SQLite driver hands the rows over as Arrow (no pyarrow needed: polars takes its stream
 through the Arrow PyCapsule interface), and the ids to look up go in the same way, as a
 temporary table joined on the primary key: the work stays proportional to the ids asked for,
@@ -46,7 +46,7 @@ class ArrowReader:
         all null at first would take a later text for a type error."""
         # Each id once: an IN list matches a row once however often it names it, a join would
         # match it as often (a run's rejected rows repeat ids). Sorted: the join then walks the
-        # key's B-tree in order (ids in hash order made it 0.2 -> 0.6 s per 200,000).
+        # key's B-tree in order (in hash order it walked it at random, three times as slow).
         probe = pl.DataFrame({"external_id": ids}, schema={"external_id": pl.String})
         probe = probe.unique().sort("external_id")
         self._cursor.adbc_ingest(PROBE_TABLE, probe, mode="replace", temporary=True)

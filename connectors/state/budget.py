@@ -2,8 +2,8 @@
 
 Every run that sends to a target writes its lease about twice a second (one small upsert and
 one read, not a round trip per request) and reads its peers'. A lease not renewed for
-``LEASE_S`` is dead: a run killed mid-flight frees its share within seconds, with nothing to
-clean up (stale rows are swept by the next beat).
+``lease_s`` (``connectors/tuning.py``) is dead: a run killed mid-flight frees its share within
+seconds, with nothing to clean up (stale rows are swept by the next beat).
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.state.db import StateDb
-
-LEASE_S = 3.0
-SWEEP_S = 60.0
+from connectors.tuning import DEFAULTS, BudgetTuning
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,9 @@ class Lease:
 class BudgetLeases:
     """The ``api_budget_leases`` table of one state store."""
 
-    def __init__(self, db: StateDb) -> None:
+    def __init__(self, db: StateDb, tuning: BudgetTuning = DEFAULTS.budget) -> None:
         self._db = db
+        self._tuning = tuning
 
     def beat(self, budget_key: str, lease: Lease) -> list[Lease]:
         """Renew this run's lease; every live lease of the target (this one included)."""
@@ -52,13 +51,14 @@ class BudgetLeases:
              lease.last_429, lease.wall_until, lease.found, lease.found_at),
         )  # fmt: skip
         self._db.execute(
-            "DELETE FROM api_budget_leases WHERE heartbeat < ?", (lease.heartbeat - SWEEP_S,)
+            "DELETE FROM api_budget_leases WHERE heartbeat < ?",
+            (lease.heartbeat - self._tuning.sweep_s,),
         )
         rows = self._db.execute(
             "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at"
             " FROM api_budget_leases"
             " WHERE budget_key = ? AND heartbeat >= ? ORDER BY run_id",
-            (budget_key, lease.heartbeat - LEASE_S),
+            (budget_key, lease.heartbeat - self._tuning.lease_s),
         ).fetchall()
         self._db.commit()
         return [Lease(*row) for row in rows]

@@ -21,8 +21,8 @@ STATE_COLUMNS = {
     "pending_since": pl.String,
 }
 LOOKUP_BATCH = 5_000
-# From this many ids on, a SQLite store is read as Arrow (arrow_reads.py): 2.4 s -> ~1 s for a
-# million; below it, a few IN queries cost less than the second connection's join.
+# From this many ids on, a SQLite store is read as Arrow (arrow_reads.py), over twice as fast
+# for a million; below it, a few IN queries cost less than the second connection's join.
 ARROW_MIN_IDS = 2_000
 # Every text column through COALESCE: the Arrow reader types a column by its first values.
 _JOINED = (

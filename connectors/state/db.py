@@ -246,7 +246,7 @@ def _sqlite(location: str, clock: Clock) -> StateDb:
         # Another process holding the lock briefly makes us wait, not fail (30 s).
         connection.execute("PRAGMA busy_timeout=30000")
         # 64 MiB of page cache instead of 2: batched lookups of a million-customer store
-        # hit the B-tree all over (measured 1.46 s -> 0.95 s for 141k ids).
+        # hit the B-tree all over (bench/RESULTS.md).
         connection.execute("PRAGMA cache_size=-65536")
     except sqlite3.Error as exc:
         raise InputError(f"cannot open the state store {location}: {exc}") from None

@@ -6,17 +6,15 @@ from collections.abc import Callable
 from functools import partial
 
 from connectors.state.budget import BudgetLeases
-from connectors.state.customers import CustomerState, CustomerStates
+from connectors.state.customers import CustomerStates
 from connectors.state.db import Clock, StateDb, connect, utc_now
-from connectors.state.journal import CreateJournal, PendingCreate
+from connectors.state.journal import CreateJournal
 from connectors.state.run_lock import RunLock
 from connectors.state.run_records import RunRecords
 from connectors.state.shard_files import ShardFiles
 from connectors.state.shard_runs import ShardRuns
 from connectors.state.targets import TargetPins
 from connectors.state.writeback import CrmWriteback
-
-__all__ = ["CustomerState", "PendingCreate", "StateStore", "StoreOpener", "opener"]
 
 # Opens another connection to one store: a thread that writes on its own (a budget's beats, a
 # shard's heartbeat) needs one, since a SQLite connection belongs to the thread that made it.

@@ -40,7 +40,7 @@ class TargetPins:
             elif pin != target:
                 raise InputError(
                     f"the state store's mappings of entity {entity} belong to {pin}, not "
-                    f"{shown_as}: use another --state for it, or pass --new-target to forget "
+                    f"{shown_as}: use another {{state}} for it, or pass {{new_target}} to forget "
                     "them and start afresh"
                 )
         return fresh

@@ -30,7 +30,7 @@ def load_flow(entrypoint: str) -> Flow[..., Any]:
 def test_deployment_points_at_a_flow_with_valid_parameters(deployment: dict[str, Any]) -> None:
     flow = load_flow(deployment["entrypoint"])
     validated = flow.validate_parameters(deployment["parameters"])
-    assert validated["sources"]
+    assert validated["config"].sources
     assert deployment["work_pool"]["name"] == "custsync"
     assert deployment.get("concurrency_limit") == 1  # overlapping runs of one deployment wait
 
@@ -55,8 +55,12 @@ def test_serve_refuses_without_a_prefect_server(tmp_path: Path) -> None:
 
 
 def test_serve_parameters_are_valid_for_the_flow() -> None:
-    from flows.sync_flow import serve_parameters
+    from engine.config import SyncConfig
+    from flows.sync_flow import deployment_parameters, sync_customers
 
-    parameters = serve_parameters(["a.csv"], ROOT / "data/mappings/hubspot.toml", "local", None,
-                                  ".custsync/state.db", 50.0)  # fmt: skip
-    assert parameters["rate_limit"] == 50.0 and parameters["sources"] == ["a.csv"]
+    config = SyncConfig(sources=["a.csv"], mapping=ROOT / "data/mappings/hubspot.toml",
+                        rate_limit=50.0)  # fmt: skip
+    parameters = deployment_parameters(config)
+    mapping = str(ROOT / "data/mappings/hubspot.toml")
+    assert parameters["config"] == {"sources": ["a.csv"], "rate_limit": 50.0, "mapping": mapping}
+    assert sync_customers.validate_parameters(parameters)["config"] == config

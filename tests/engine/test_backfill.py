@@ -36,7 +36,7 @@ def test_batches_cut_nothing_users_see(sandbox_server: SandboxProcess, tmp_path:
                   ["K4", e2, "Ed", "Yo", "ed@example.com", "IT"]])  # fmt: skip
     state = str(tmp_path / "state.db")
     common = {"target": sandbox_server.url, "state": state}
-    synced = run_sync(SyncConfig(sources=[str(seed)], out_dir=tmp_path / "seed", **common))
+    synced = run_sync(SyncConfig(sources=[str(seed)], out=tmp_path / "seed", **common))
     assert synced.exit_code == 0 and synced.report.created == 5
     # external_id|entity|first|last|e-mail|address_1|city|postal_code|state|country|phone
     rich_rows = """K1|e1|Ann|Lee||1 Main St|Columbus|43004|Ohio|US|(614) 555-0100
@@ -52,7 +52,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
                  [[r[0], entities[r[1]], *r[2:]] for r in rows])  # fmt: skip
 
     def dry(name: str, read_rows: int, send_rows: int) -> tuple[dict, list[dict[str, str]]]:
-        config = SyncConfig(sources=[str(rich)], out_dir=tmp_path / name, dry_run=True,
+        config = SyncConfig(sources=[str(rich)], out=tmp_path / name, dry_run=True,
                             read_batch_rows=read_rows, batch_size=send_rows, **common)  # fmt: skip
         outcome = run_backfill(config)
         assert outcome.exit_code == 0
@@ -84,7 +84,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
         assert sorted(cut_readiness, key=lambda r: r["external_id"]) == readiness
 
     progress: list[tuple[int, int]] = []
-    config = SyncConfig(sources=[str(rich)], out_dir=tmp_path / "real", read_batch_rows=3,
+    config = SyncConfig(sources=[str(rich)], out=tmp_path / "real", read_batch_rows=3,
                         batch_size=1, **common)  # fmt: skip
     real = run_backfill(config, runner=InlineRunner(lambda *step: progress.append(step)))
     assert real.exit_code == 0 and real.report.updated == 3

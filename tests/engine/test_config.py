@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import InputError
-from engine.config import LOCAL_ENTITY, SyncConfig, match_fields, profile_of, read_options
+from connectors.errors import ConfigError, InputError
+from engine.config import LOCAL_ENTITY, SyncConfig
 
 
 def test_the_entity_comes_from_the_flag_then_the_environment_then_local(
@@ -27,38 +27,52 @@ def test_source_spec_requires_an_entity_and_keeps_hashes_only_for_mirror_syncs()
     assert SyncConfig(sources=[], delete_missing=True).source_spec().keep_id_hashes
 
 
-def test_flags_are_checked() -> None:
-    assert profile_of("3ds") == "3ds"
-    with pytest.raises(InputError, match="api or 3ds"):
-        profile_of("strict")
-    assert (
-        read_options(None, "tab").delimiter == "\t" and read_options(None, "\\t").delimiter == "\t"
+def test_values_the_flags_take_are_read_as_the_flags_mean_them() -> None:
+    match_on = ["email_address, billing.last_name", "phone_number"]
+    config = SyncConfig.checked(
+        sources=["a.csv"], profile="3ds", delimiter="tab", match_on=match_on
     )
-    with pytest.raises(InputError, match="one character"):
-        read_options(None, ";;")
-    assert match_fields(["email_address, billing.last_name", "phone_number"]) == (
-        "email_address", "billing.last_name", "phone_number",
-    )  # fmt: skip
-    for bad in (["entity_id"], ["e-mail"]):
-        with pytest.raises(InputError, match="is not an API field"):
-            match_fields(bad)
+    assert config.profile == "3ds" and config.read_options.delimiter == "\t"
+    assert SyncConfig(sources=[], delimiter="\\t").delimiter == "\t"
+    assert config.match_on == ("email_address", "billing.last_name", "phone_number")
 
 
 @pytest.mark.parametrize(
-    ("flags", "message"),
+    ("values", "field", "message"),
     [
-        ({"rate_limit": 0.0}, "--rate-limit must be positive"),
-        ({"rate_limit": float("nan")}, "--rate-limit must be positive"),
-        ({"concurrency": 0}, "--concurrency must be at least 1"),
-        ({"match_required": True}, "--match-required needs --match-on"),
-        ({"max_rejected_pct": -1.0}, "--max-rejected must be a percentage"),
-        ({"max_failed": -1}, "--max-failed must be 0 or more"),
-        ({"crm_update": "all"}, "--crm-update must be changed or full"),
+        ({"rate_limit": 0.0}, "rate_limit", "must be positive"),
+        ({"rate_limit": float("nan")}, "rate_limit", "must be positive"),
+        ({"concurrency": 0}, "concurrency", "must be at least 1"),
+        ({"match_required": True}, "match_required", "needs {match_on}"),
+        ({"max_rejected_pct": -1.0}, "max_rejected_pct", "must be a percentage, 0 to 100"),
+        ({"max_failed": -1}, "max_failed", "must be 0 or more"),
+        ({"crm_update": "all"}, "crm_update", "must be changed or full, not 'all'"),
+        ({"profile": "strict"}, "profile", "must be api or 3ds, not 'strict'"),
+        ({"delimiter": ";;"}, "delimiter", "must be one character (or 'tab')"),
+        ({"match_on": ["entity_id"]}, "match_on", "'entity_id' is not an API field"),
+        ({"match_on": ["e-mail"]}, "match_on", "'e-mail' is not an API field"),
+        ({"max_deletes": -2}, "max_deletes", "input should be greater than or equal to 0"),
+        ({"colour": "red"}, "colour", "extra inputs are not permitted"),
     ],
 )
-def test_a_config_the_flags_could_not_make_is_refused(flags: dict[str, object], message: str
-                                                      ) -> None:  # fmt: skip
-    # A deployment's parameters are held to what the CLI's flags are.
-    with pytest.raises(InputError, match=message):
-        SyncConfig.from_parameters({"sources": ["a.csv"], **flags})
-    assert SyncConfig(sources=[], rate_limit=5.0, concurrency=1).rate_limit == 5.0
+def test_a_config_is_checked_once_and_its_errors_name_the_field(
+    values: dict[str, object], field: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        SyncConfig.checked(sources=["a.csv"], **values)
+    assert refused.value.problems == [(field, message)]
+    assert isinstance(refused.value, InputError)  # exit 2, nothing sent
+
+
+def test_every_wrong_field_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as refused:
+        SyncConfig.checked(sources=["a.csv"], rate_limit=-1, max_failed=-1)
+    assert [field for field, _ in refused.value.problems] == ["rate_limit", "max_failed"]
+    assert str(refused.value) == "rate_limit must be positive; max_failed must be 0 or more"
+
+
+def test_a_config_is_a_value() -> None:
+    config = SyncConfig(sources=["a.csv"], rate_limit=5.0, concurrency=1)
+    with pytest.raises(Exception, match="frozen"):
+        config.rate_limit = 6.0  # type: ignore[misc]
+    assert config == SyncConfig(sources=["a.csv"], rate_limit=5.0, concurrency=1)

@@ -14,19 +14,21 @@ import pytest
 
 from connectors.errors import InputError
 from connectors.state.store import StateStore
-from engine import migrate
-from engine.config import SyncConfig
+from connectors.tuning import DEFAULTS
+from engine.config import ShardAssignment, SyncConfig
 from engine.migrate import (
     Migration,
     MigrationProgress,
     credentials_parameters,
-    migration_config,
+    for_workers,
     plan_migration,
 )
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
 from tests.helpers import HEADER, export, people, read_csv, write
+
+TUNING = DEFAULTS.migration
 
 
 class HerePool:
@@ -57,15 +59,17 @@ class HerePool:
             self.ended[run_id] = ("PENDING", None)
             return run_id
         if (shard.index, attempt) in self.dies:
-            config = SyncConfig.from_parameters(parameters)
-            assert config.migration is not None
+            config = SyncConfig.model_validate(parameters["config"])
+            assignment = ShardAssignment.model_validate(parameters["assignment"])
             with StateStore.open(config.state) as store:
-                store.shard_runs.beat(config.migration[0], shard.label, attempt, 0, 0)
+                store.shard_runs.beat(assignment.migration_id, shard.label, attempt, 0, 0)
             self.ended[run_id] = ("RUNNING", None)
             return run_id
+        config = SyncConfig.model_validate(parameters["config"])
         if self.elsewhere is not None:
-            parameters = {**parameters, "out": str(self.elsewhere / run_id)}
-        outcome = run_sync(SyncConfig.from_parameters(parameters))
+            config = config.model_copy(update={"out": self.elsewhere / run_id})
+        assignment = ShardAssignment.model_validate(parameters["assignment"])
+        outcome = run_sync(config, assignment=assignment)
         self.ended[run_id] = ("COMPLETED" if outcome.exit_code == 0 else "FAILED", outcome.error)
         if self.elsewhere is not None:
             shutil.rmtree(self.elsewhere / run_id)
@@ -89,8 +93,8 @@ def config(
     entity = f"E-{tmp_path.name[-12:]}"
     rows = [*people(60), ["X5", "x5@example.com", "Ann", "Later", "Paris", "FR"]]
     source = export(tmp_path / "export.csv", rows)
-    return migration_config([str(source)], None, sandbox_server.url, entity,
-                            str(tmp_path / "state.db"), None, None)  # fmt: skip
+    return for_workers(SyncConfig(sources=[str(source)], target=sandbox_server.url,
+                                  entity_id=entity, state=str(tmp_path / "state.db")))  # fmt: skip
 
 
 class Clock:
@@ -149,8 +153,8 @@ def test_a_shard_that_stops_beating_is_given_up_and_run_again_exactly_once(
     outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
                         clock=clock, sleep=clock.sleep).run()  # fmt: skip
     assert outcome.exit_code == 0
-    assert pool.given_up == [f"no heartbeat for {migrate.STALE_S:.0f} s (its worker stopped)"]
-    assert clock.now > migrate.STALE_S
+    assert pool.given_up == [f"no heartbeat for {TUNING.stale_s:.0f} s (its worker stopped)"]
+    assert clock.now > TUNING.stale_s
     assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
 
 
@@ -165,9 +169,9 @@ def test_a_shard_whose_worker_died_starting_it_is_given_up_after_the_start_allow
                         clock=clock, sleep=clock.sleep).run()  # fmt: skip
     assert outcome.exit_code == 0
     assert pool.given_up == [
-        f"taken by a worker but not started in {migrate.START_S:.0f} s (its worker stopped)"
+        f"taken by a worker but not started in {TUNING.start_s:.0f} s (its worker stopped)"
     ]
-    assert migrate.START_S > migrate.STALE_S and clock.now > migrate.START_S
+    assert TUNING.start_s > TUNING.stale_s and clock.now > TUNING.start_s
     assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
 
 
@@ -175,31 +179,30 @@ def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(
     tmp_path: Path, config: SyncConfig
 ) -> None:
     clock = Clock()
-    dies = {(0, attempt) for attempt in range(1, migrate.MAX_ATTEMPTS + 1)}
+    dies = {(0, attempt) for attempt in range(1, TUNING.max_attempts + 1)}
     outcome = Migration(config, plan_migration(config, 2), HerePool(dies), tmp_path / "out",
                         clock=clock, sleep=clock.sleep).run()  # fmt: skip
     assert outcome.exit_code == 1
     assert outcome.error is not None and outcome.error.startswith("1 of 2 shards failed; shard")
-    assert f"({migrate.MAX_ATTEMPTS} attempts)" in outcome.error
+    assert f"({TUNING.max_attempts} attempts)" in outcome.error
     assert 0 < len(read_csv(tmp_path / "out" / "mappings.csv")) < 60
 
 
 def test_what_a_migration_needs_is_checked_before_anything_is_submitted(
     tmp_path: Path, config: SyncConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(InputError, match="--shards must be at least 1"):
+    with pytest.raises(InputError, match="shards must be at least 1"):
         plan_migration(config, 0)
     with pytest.raises(InputError, match="needs an API every worker reaches"):
         plan_migration(SyncConfig(sources=config.sources, state=config.state), 2)
-    with pytest.raises(InputError, match="needs --state"):
-        migration_config(config.sources, None, config.target, None, "", None, None)
+    with pytest.raises(InputError, match="needs state"):
+        for_workers(SyncConfig(sources=config.sources, target=config.target, state=""))
     monkeypatch.delenv("VERIFONE_API_KEY")
     with pytest.raises(InputError):
         plan_migration(config, 2)
     (tmp_path / "missing.toml").unlink(missing_ok=True)
     with pytest.raises(InputError):
-        bad = migration_config([str(tmp_path / "nope.csv")], None, config.target, "E1",
-                               config.state, None, None)  # fmt: skip
+        bad = for_workers(config.model_copy(update={"sources": [str(tmp_path / "nope.csv")]}))
         plan_migration(bad, 2)
 
 
@@ -209,7 +212,7 @@ def test_each_entity_of_the_export_has_its_shards_and_may_have_its_own_credentia
     rows = [[*row, "E-a" if i % 3 else "E-b"] for i, row in enumerate(people(30))]
     rows.append(["X40", "x40@example.com", "Ann", "Lee", "Rome", "IT", ""])  # no entity
     source = write(tmp_path / "entities.csv", [*HEADER, "entity_id"], rows)
-    both = migration_config([str(source)], None, config.target, None, config.state, None, None)
+    both = config.model_copy(update={"sources": [str(source)], "entity_id": None})
     plan = plan_migration(both, 2)  # X40 names no entity: the first shard rejects it
     assert [s.orphans for s in plan] == [True, False, False, False]
     assert [s.label for s in plan] == ["E-a 1/2", "E-a 2/2", "E-b 1/2", "E-b 2/2"]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from connectors.state.store import StateStore, opener
-from engine import shard_heartbeat
 from engine.runner import InlineRunner
 from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
 
@@ -16,12 +15,11 @@ from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
 def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shard_heartbeat, "BEAT_S", 0.05)
     state = str(tmp_path / "state.db")
     runs = StateStore.open(state).shard_runs
     runs.submit("m1", "E1 1/1", 1)
     seen: list[tuple[int, int]] = []
-    with ShardHeartbeat(opener(state), "m1", "E1 1/1", 1) as heartbeat:
+    with ShardHeartbeat(opener(state), "m1", "E1 1/1", 1, beat_s=0.05) as heartbeat:
         runner = BeatingRunner(
             InlineRunner(lambda done, total: seen.append((done, total))), heartbeat
         )

@@ -72,5 +72,5 @@ def test_deletions_are_guarded(run: RunContext) -> None:
         run.store.customers.record(entity, f"OLD{n}", "created", "r0", f"uuid-{n}", "h")
     with pytest.raises(InputError, match="refusing to delete 30 customers"):
         steps.deletions(run)
-    run.config.max_deletes = 30
+    run.config = run.config.model_copy(update={"max_deletes": 30})
     assert steps.deletions(run).height == 30

@@ -38,7 +38,7 @@ def run(server: SandboxProcess, tmp: Path, source: Path, name: str, read_rows: i
         send_rows: int) -> tuple[int, dict, Rows, Rows]:  # fmt: skip
     config = SyncConfig(
         sources=[str(source)], target=server.url, entity_id=f"b-{name}-{uuid.uuid4().hex[:6]}",
-        state=str(tmp / f"{name}.db"), out_dir=tmp / name, batch_size=send_rows,
+        state=str(tmp / f"{name}.db"), out=tmp / name, batch_size=send_rows,
         read_batch_rows=read_rows,
     )  # fmt: skip
     outcome = run_sync(config)
@@ -83,12 +83,12 @@ def test_an_unchanged_local_run_never_starts_the_embedded_sandbox(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     source = export(tmp_path / "a.csv", ROWS[:1])
-    config = SyncConfig(sources=[str(source)], out_dir=tmp_path / "one")
+    config = SyncConfig(sources=[str(source)], out=tmp_path / "one")
     with caplog.at_level(logging.INFO, logger="custsync"):
         assert run_sync(config).report.created == 1
         assert "embedded sandbox started" in caplog.text
         caplog.clear()
-        config.out_dir = tmp_path / "two"
+        config = config.model_copy(update={"out": tmp_path / "two"})
         report = run_sync(config).report
     assert report.unchanged == 1 and report.requests == 0
     assert "embedded sandbox started" not in caplog.text
@@ -100,12 +100,12 @@ def test_mappings_of_a_rejected_known_customer_keep_its_uuid(
     source = export(tmp_path / "a.csv", ROWS[:1])
     config = SyncConfig(
         sources=[str(source)], target=sandbox_server.url, entity_id="keep-" + uuid.uuid4().hex,
-        state=str(tmp_path / "s.db"), out_dir=tmp_path / "one",
+        state=str(tmp_path / "s.db"), out=tmp_path / "one",
     )  # fmt: skip
     run_sync(config)
     created = read_csv(tmp_path / "one" / "mappings.csv")[0]["customer_id"]
     bad = export(tmp_path / "b.csv", [["A", "a@example.com", "Ann", "", "London", "GB"]])
-    config.sources, config.out_dir = [str(bad)], tmp_path / "two"
+    config = config.model_copy(update={"sources": [str(bad)], "out": tmp_path / "two"})
     run_sync(config)
     assert read_csv(tmp_path / "two" / "mappings.csv") == [
         {"external_id": "A", "customer_id": created, "status": "rejected", "entity_id": ""}
@@ -133,13 +133,13 @@ def test_a_value_left_out_never_blanks_what_the_api_has(
         sources=[str(write(tmp_path / "a.csv", header, [["P1", "Ann", "Lee", "Leeds",
                                                           "0113 496 0000", "ann@example.com"]]))],
         target=sandbox_server.url, entity_id="blank-" + uuid.uuid4().hex,
-        state=str(tmp_path / "s.db"), out_dir=tmp_path / "one",
+        state=str(tmp_path / "s.db"), out=tmp_path / "one",
     )  # fmt: skip
     assert run_sync(config).report.created == 1
     # The CRM's phone turns invalid, its e-mail too, and the city changes.
     row = ["P1", "Ann", "Lee", "York", "0113 496 0000 ext. 12", "ann@@example"]
     changed = write(tmp_path / "b.csv", header, [row])
-    config.sources, config.out_dir = [str(changed)], tmp_path / "two"
+    config = config.model_copy(update={"sources": [str(changed)], "out": tmp_path / "two"})
     second = run_sync(config)
     assert (second.exit_code, second.report.updated, second.report.values_left_out) == (0, 1, 2)
     customer_id = read_csv(tmp_path / "two" / "mappings.csv")[0]["customer_id"]
@@ -167,7 +167,7 @@ def test_rows_sharing_a_match_in_different_batches_adopt_for_none(
             ["K2", " KIM@example.com", "Kim", "Lee", "Leeds", "GB"]]  # fmt: skip
     config = SyncConfig(
         sources=[str(export(tmp_path / "a.csv", rows))], target=sandbox_server.url,
-        entity_id=entity, state=str(tmp_path / "s.db"), out_dir=tmp_path / "o",
+        entity_id=entity, state=str(tmp_path / "s.db"), out=tmp_path / "o",
         read_batch_rows=read_rows, match_on=("email_address",),
     )  # fmt: skip
     outcome = run_sync(config)

@@ -17,7 +17,7 @@ def test_batches_sum_into_the_report() -> None:
         totals.add_mappings(pl.DataFrame({"status": ["created", "unchanged", "rejected"]}))
         totals.add_load(LoadReport(
             [RowOutcome("E", "A", RowStatus.CREATED), RowOutcome("E", "B", RowStatus.REJECTED)],
-            ApiCounters(requests=3, retries=1, rate_limited=1, ambiguous=1),
+            ApiCounters(requests=3, retries=1, rate_limited=1, ambiguous_writes=1),
             LoadTotals(reconciliations=1, reconcile_requests=2),
         ))  # fmt: skip
     report = totals.report(1.23456)

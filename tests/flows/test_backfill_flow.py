@@ -21,6 +21,8 @@ def test_backfill_flow_publishes_readiness(
 ) -> None:
     from prefect.client.orchestration import get_client
 
+    from engine.config import SyncConfig
+    from engine.outcome import RunOutcome
     from flows.backfill_flow import backfill_3ds
     from flows.sync_flow import sync_customers
 
@@ -35,9 +37,11 @@ def test_backfill_flow_publishes_readiness(
         "billing.postal_code,billing.country_code\nG1,Ann,Lee,1 High St,London,SW1A 1AA,GB\n"
     )
     common = {"target": sandbox_server.url, "entity_id": entity, "state": str(tmp_path / "s.db")}
-    sync_customers(sources=[str(thin)], out=str(tmp_path / "o1"), **common)
-    report = backfill_3ds(sources=[str(rich)], out=str(tmp_path / "o2"), **common)
-    assert (report["ready_before"], report["ready_after"], report["updated"]) == (0.0, 1.0, 1)
+    sync_customers(SyncConfig(sources=[str(thin)], out=tmp_path / "o1", **common))
+    outcome = backfill_3ds(SyncConfig(sources=[str(rich)], out=tmp_path / "o2", **common))
+    assert isinstance(outcome, RunOutcome)
+    report = outcome.report
+    assert (report.ready_before, report.ready_after, report.updated) == (0.0, 1.0, 1)
 
     async def keys() -> set[str]:
         async with get_client() as client:

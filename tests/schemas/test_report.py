@@ -33,7 +33,7 @@ def test_limits_exceeded_says_which_and_by_how_much() -> None:
     assert report.limits_exceeded(None, 0) is None  # no limits set (failed rows: the caller's)
     assert report.limits_exceeded(5.0, 3) is None  # exactly at both limits: within them
     assert report.limits_exceeded(4.9, 2) == (
-        "10 of 200 rows rejected (5.0%), over --max-rejected 4.9%; "
-        "3 rows failed, over --max-failed 2"
+        "10 of 200 rows rejected (5.0%), over {max_rejected_pct} 4.9%; "
+        "3 rows failed, over {max_failed} 2"
     )
     assert SyncReport().limits_exceeded(0.0, 1) is None  # an empty export rejects nothing

@@ -8,7 +8,7 @@ from schemas.run_summary import FIRST_FAILURES, summary_markdown
 
 def test_reasons_artefacts_and_first_failures_are_shown_without_links() -> None:
     report = SyncReport(rows_read=40, failed=2, run_id="r1", target="emea",
-                        over_limit="2 rows failed, over --max-failed 1",
+                        over_limit="2 rows failed, over {max_failed} 1",
                         reasons=[{"action": "failed", "field": "", "reason": "HTTP 500 [x](y) | z",
                                   "rows": 2},
                                  {"action": "left_out", "field": "phone_number",
@@ -18,7 +18,7 @@ def test_reasons_artefacts_and_first_failures_are_shown_without_links() -> None:
     failures.append({"external_id": "L1", "row": "1", "field": "phone_number",
                      "reason": "not a phone number", "action": "left_out"})  # fmt: skip
     text = summary_markdown(report, "/srv/out/r1", failures)
-    assert "**Failed:** 2 rows failed, over --max-failed 1." in text
+    assert "**Failed:** 2 rows failed, over max_failed 1." in text
     assert "| failed |  | HTTP 500 \\[x\\](y) \\| z | 2 |" in text  # no link, no broken table
     assert "| left_out | phone_number | not a phone number | 1 |" in text
     assert "`/srv/out/r1/mappings.csv`" in text and "](" not in text.replace("\\](", "")

@@ -8,7 +8,7 @@ under the limit; each punishes bursts differently. So the pacer does two things:
   scheduling of GCRA): no burst after a pause, since a small server burst turns any two
   requests closer than the interval into a 429. Waits end on time (the last millisecond is
   yielded, not slept), and a send that was late anyway lets the next go early by at most
-  ``SLACK`` of an interval (halved by each 429 that is not a wall, since it says the gateway
+  ``slack`` of an interval (halved by each 429 that is not a wall, since it says the gateway
   minds the gaps): lateness neither accumulates (the pace holds) nor bunches requests.
 - **Walls.** Several 429s in a row with no request admitted in between is a spent window (or a
   bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
@@ -19,17 +19,20 @@ under the limit; each punishes bursts differently. So the pacer does two things:
 
 The pace:
 
-- Known limit (``--rate-limit R``): at most ``KNOWN_SHARE`` of R; a 429 still lowers it (the
+- Known limit (``--rate-limit R``): at most ``known_share`` of R; a 429 still lowers it (the
   gateway may count differently, cap requests in flight, or be shared), never below
-  ``KNOWN_FLOOR`` of R, and it climbs back after calm.
-- Unknown limit: a slow start (from ``START_RATE``, doubling while the pacer is what holds
-  requests back, every ``LATENCY_DOUBLING`` answers' latency within ``MIN_DOUBLING_S`` ..
-  ``DOUBLING_S``: the feedback of one doubling is in before the next, and an API that answers
+  ``known_floor`` of R, and it climbs back after calm.
+- Unknown limit: a slow start (from ``start_rate``, doubling while the pacer is what holds
+  requests back, every ``latency_doubling`` answers' latency within ``min_doubling_s`` ..
+  ``doubling_s``: the feedback of one doubling is in before the next, and an API that answers
   at once is reached in a fraction of a second) until the first 429. Each 429 episode (at most one a
   second: a volley from requests already in flight is one signal) sets the pace just under
   what the API admitted over the last second and remembers that as the ceiling; after a calm
   spell the pace probes up, quickly (+10% each 0.5 s) far under the ceiling, gently (+1%/s)
   near it, and forgets a ceiling it has passed by 15% without a 429 (the limit rose).
+
+Every value it is tuned with (``connectors/tuning.py``'s ``PacerTuning``) is a field of one
+typed object, with its unit and bounds.
 """
 
 from __future__ import annotations
@@ -39,28 +42,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-START_RATE = 40.0
-DOUBLING_S = 0.25  # the slowest slow start doubles (an API answering in 40 ms or more)
-MIN_DOUBLING_S = 0.05
-LATENCY_DOUBLING = 6.0  # answers' latencies a doubling lasts
-LATENCY_WEIGHT = 0.1  # of each answer in the running latency
-MIN_RATE = 1.0
-KNOWN_SHARE = 0.99
-KNOWN_FLOOR = 0.90
-BACKOFF = 0.97  # under what got through, after a 429
-CALM_S = 1.0
-FAST_PROBE = 1.10
-FAST_PROBE_S = 0.5  # how often, far under the ceiling (gently near it: once a second)
-SLOW_PROBE = 1.01
-NEAR_CEILING = 0.97
-STALE_MARGIN = 1.15
-SLACK = 0.25  # of an interval: how early a send may go after a late one (halved by 429s)
-SPIN_S = 0.0012  # the last stretch of a wait is yielded away, not slept: see acquire()
-WALL_RUN = 4  # 429s in a row, none admitted between: a wall
-FIRST_PROBE_S = 0.1
-MAX_PROBE_S = 2.0
-TRUSTED_RETRY_AFTER_S = 2.5  # shorter ones are whole-second roundings of "soon"
-ADMITTED_WINDOW_S = 1.0
+from connectors.tuning import DEFAULTS, PacerTuning
 
 
 class RequestPacer:
@@ -71,18 +53,20 @@ class RequestPacer:
         rate: float | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tuning: PacerTuning = DEFAULTS.pacer,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("the rate limit must be positive")
+        self._t = tuning
         self.known = rate is not None
         self.limit = rate  # the user's limit (the total for the target)
         # The most this run may use: all of a known limit's share, unless a shared budget
         # (connectors/api/pacing/shared_budget.py) gives it part of the target's.
-        self.allocation: float | None = rate * KNOWN_SHARE if rate is not None else None
+        self.allocation: float | None = rate * self._t.known_share if rate is not None else None
         self._clock = clock
         self._sleep = sleep
         now = clock()
-        self.rate: float = rate * KNOWN_SHARE if rate is not None else START_RATE
+        self.rate: float = rate * self._t.known_share if rate is not None else self._t.start_rate
         self.slow_start = rate is None
         self.ceiling: float | None = None  # unknown limit: what got through at the last 429
         self._next_at = now
@@ -96,10 +80,10 @@ class RequestPacer:
         self._started = now
         self._refused_in_row = 0
         self._wall_until: float | None = None  # set while a wall stands
-        self._wall_probe_s = FIRST_PROBE_S
+        self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
         self._wall_down_at = now
-        self._slack = SLACK
+        self._slack = self._t.slack
         self.decreases = 0
         self.walls = 0
         self.refusals = 0
@@ -133,21 +117,22 @@ class RequestPacer:
                 # enough to put two sends under a burst-1 bucket's interval. The last stretch
                 # is yielded in zero-length sleeps instead (other tasks still run).
                 wait = self._next_at - now
-                await self._sleep(wait - SPIN_S if wait > SPIN_S else 0)
+                await self._sleep(wait - self._t.spin_s if wait > self._t.spin_s else 0)
             self._sent.append(now)
             interval = 1.0 / self.rate
             # From the schedule, not from now: a late wake-up does not slow the pace; but
-            # never more than SLACK of an interval early relative to this send.
+            # never more than self._t.slack of an interval early relative to this send.
             self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
 
     # -- what the answers say ------------------------------------------------------------------
 
-    def admitted_rate(self, now: float, window_s: float = ADMITTED_WINDOW_S) -> float:
+    def admitted_rate(self, now: float, window_s: float | None = None) -> float:
         """Requests admitted (answered other than 429) a second, over the last ``window_s``,
         or since the last wall came down if that is sooner (a wall admits nothing, and says
         nothing about the pace). Slow start looks at its last two doublings only."""
-        while self._admitted and now - self._admitted[0] > ADMITTED_WINDOW_S:
+        while self._admitted and now - self._admitted[0] > self._t.admitted_window_s:
             self._admitted.popleft()
+        window_s = self._t.admitted_window_s if window_s is None else window_s
         span = max(0.2, min(window_s, now - self._wall_down_at))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
@@ -165,28 +150,30 @@ class RequestPacer:
         now = self._clock()
         if latency_s is not None:
             last = latency_s if self._latency is None else self._latency
-            self._latency = last + LATENCY_WEIGHT * (latency_s - last)
+            self._latency = last + self._t.latency_weight * (latency_s - last)
         self._admitted.append(now)
         self._refused_in_row = 0
         # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
         # answers of requests sent before it still arrive for a latency's while.
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
             self._wall_until = None
-            self._wall_probe_s = FIRST_PROBE_S
+            self._wall_probe_s = self._t.first_probe_s
             self._wall_down_at = now
         self._probe_out = False
         if self.slow_start:
             self._grow_slow_start(now)
             return
-        if now - self._last_429 < CALM_S:
+        if now - self._last_429 < self._t.calm_s:
             return
-        if self.ceiling is not None and self.rate > STALE_MARGIN * self.ceiling:
+        if self.ceiling is not None and self.rate > self._t.stale_margin * self.ceiling:
             self.ceiling = None
-        near = self.ceiling is not None and self.rate >= NEAR_CEILING * self.ceiling
-        if now - self._last_probe < (1.0 if near else FAST_PROBE_S):
+        near = self.ceiling is not None and self.rate >= self._t.near_ceiling * self.ceiling
+        if now - self._last_probe < (1.0 if near else self._t.fast_probe_s):
             return
         self._last_probe = now
-        self.rate = min(self._cap(), self.rate * (SLOW_PROBE if near else FAST_PROBE))
+        self.rate = min(
+            self._cap(), self.rate * (self._t.slow_probe if near else self._t.fast_probe)
+        )
 
     def on_no_answer(self) -> None:
         """The request got no answer (a transport error): another may probe a wall."""
@@ -202,10 +189,10 @@ class RequestPacer:
         self._refused_in_row += 1
         self._probe_out = False
         if self._wall_until is not None:  # a probe hit the wall: wait longer
-            self._wall_probe_s = min(MAX_PROBE_S, self._wall_probe_s * 2)
+            self._wall_probe_s = min(self._t.max_probe_s, self._wall_probe_s * 2)
             self._raise_wall(now, retry_after_s)
             return  # nothing got through behind a wall: no news about the pace
-        if self._refused_in_row >= WALL_RUN:
+        if self._refused_in_row >= self._t.wall_run:
             self.walls += 1
             self._raise_wall(now, retry_after_s)
         # A 429 that is no wall says two sends came too close for this gateway (a bucket of
@@ -213,23 +200,23 @@ class RequestPacer:
         self._slack /= 2
         if now - self._last_decrease < 1.0 and not self.slow_start:
             return
-        if not self.slow_start and self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+        if not self.slow_start and self._sent_rate(now) < max(self._t.min_rate, 0.2 * self.rate):
             # Hardly anything was sent over the last second (requests were waiting out their
             # Retry-After): what got through says nothing about the limit.
             return
         # Slow start: over the slowest two doublings, whatever the latency: a fast API doubles
         # several times in flight before the first 429 is back, and what got through over a
         # tenth of a second overshoots the limit (a small burst passes at once).
-        admitted = self.admitted_rate(now, 2 * DOUBLING_S if self.slow_start else 1.0)
+        admitted = self.admitted_rate(now, 2 * self._t.doubling_s if self.slow_start else 1.0)
         if self.slow_start:
             # The pace that drew the first 429 overshot by up to one doubling: start from what
             # got through, and probe quickly from there (no ceiling yet).
             self.slow_start = False
-            self.rate = max(MIN_RATE, min(self.rate, admitted) * BACKOFF)
+            self.rate = max(self._t.min_rate, min(self.rate, admitted) * self._t.backoff)
             self._last_decrease = now
             self.decreases += 1
         else:
-            self._decrease(now, max(admitted, MIN_RATE))
+            self._decrease(now, max(admitted, self._t.min_rate))
 
     # -- what other runs on the same target say (shared_budget.py) ---------------------------
 
@@ -238,7 +225,7 @@ class RequestPacer:
         self.allocation = allocation
         if allocation is None:
             return
-        if allocation < self.rate or self._clock() - self._last_429 >= CALM_S:
+        if allocation < self.rate or self._clock() - self._last_429 >= self._t.calm_s:
             # A known share is taken at once, up or down (a peer left or came): no 429 says
             # it is too much, and probing up to it would waste seconds of the limit.
             self.rate = allocation
@@ -249,12 +236,12 @@ class RequestPacer:
         now = self._clock()
         if now - self._last_decrease < 1.0:
             return
-        if self._sent_rate(now) < max(MIN_RATE, 0.2 * self.rate):
+        if self._sent_rate(now) < max(self._t.min_rate, 0.2 * self.rate):
             return  # this run is hardly sending: its pace is no part of the problem
         # Not a calm-breaker: each run keeps probing after its own calm, as flows sharing a
         # link do; a peer's 429s alone would hold every run down for good.
         self.slow_start = False
-        self._decrease(now, max(share_through, MIN_RATE))
+        self._decrease(now, max(share_through, self._t.min_rate))
 
     def hold_until(self, moment: float) -> None:
         """Another run found a wall standing until ``moment`` (this pacer's clock)."""
@@ -271,7 +258,7 @@ class RequestPacer:
         None: never)."""
         now = self._clock()
         # Over half a second: while the runs speed up, a second's count lags far behind.
-        admitted = self.admitted_rate(now, 2 * DOUBLING_S)
+        admitted = self.admitted_rate(now, 2 * self._t.doubling_s)
         # Held back, just started or still starting: it could use more than it has.
         hungry = self._held_since_snapshot or self.slow_start or now - self._started < 1.0
         self._held_since_snapshot = False
@@ -282,8 +269,11 @@ class RequestPacer:
     def doubling_s(self) -> float:
         """How often slow start may double: a few answers' latency, within bounds."""
         if self._latency is None:
-            return DOUBLING_S
-        return min(DOUBLING_S, max(MIN_DOUBLING_S, LATENCY_DOUBLING * self._latency))
+            return self._t.doubling_s
+        return min(
+            self._t.doubling_s,
+            max(self._t.min_doubling_s, self._t.latency_doubling * self._latency),
+        )
 
     @property
     def wall_until(self) -> float | None:
@@ -295,11 +285,11 @@ class RequestPacer:
     def _decrease(self, now: float, through: float) -> None:
         """Just under what got through; never under a known limit's floor."""
         if self.allocation is not None and self.limit is not None:
-            floor = KNOWN_FLOOR / KNOWN_SHARE * self.allocation
+            floor = self._t.known_floor / self._t.known_share * self.allocation
         else:
-            floor = MIN_RATE
+            floor = self._t.min_rate
         self.ceiling = through if self.limit is None else None
-        self.rate = max(floor, min(self.rate, through) * BACKOFF)
+        self.rate = max(floor, min(self.rate, through) * self._t.backoff)
         self._last_decrease = now
         self.decreases += 1
 
@@ -307,7 +297,7 @@ class RequestPacer:
         return float("inf") if self.allocation is None else self.allocation
 
     def _grow_slow_start(self, now: float) -> None:
-        """Double the pace every DOUBLING_S while it is what holds requests back and is used
+        """Double the pace every self._t.doubling_s while it is what holds requests back and is used
         (an API that answers slowly is not sped up by a faster pace, nor one behind a wall,
         and the pace must not run away)."""
         if now - self._last_growth < self.doubling_s:
@@ -321,7 +311,7 @@ class RequestPacer:
 
     def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
         wait = self._wall_probe_s
-        if retry_after_s is not None and retry_after_s >= TRUSTED_RETRY_AFTER_S:
+        if retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s:
             # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a
             # sliding log frees its first slot before the last: probe from a second early.
             wait = max(wait, retry_after_s - 1.0)

@@ -2,7 +2,7 @@
 
 Runs share it through the state store they share (PostgreSQL across machines, SQLite between
 the processes of one machine) by *leases of rate*, not a bucket per request: each run renews
-its lease every ``BEAT_S`` (one upsert and one read) and paces itself locally (its own
+its lease every ``beat_s`` (one upsert and one read) and paces itself locally (its own
 ``RequestPacer``) within the share the leases give it. A shared bucket in the database
 (PyrateLimiter's PostgreSQL and SQLite buckets) costs a round trip per request: at 100 req/s
 over three runs that is 300 transactions a second against the store the journal also writes
@@ -13,7 +13,7 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
 - **Unknown limit**: until the first 429 each run finds the limit as it would alone. The run
   that draws a 429 publishes, in its lease, what all the runs together got through a second
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
-  divide it like a known limit, just under it (``BACKOFF``), probing up together (gently,
+  divide it like a known limit, just under it (``backoff``), probing up together (gently,
   then quickly: ``found_pace``) until the next 429 finds it again. So a 429 one run draws
   reaches the others at the next beat, a run that joins gets its fair part at its first beat,
   and one that leaves hands its part to the others at theirs, not after seconds of probing.
@@ -32,25 +32,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from connectors.api.pacing.pacer import (
-    BACKOFF,
-    FAST_PROBE_S,
-    KNOWN_SHARE,
-    SLOW_PROBE,
-    RequestPacer,
-)
+from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
 from connectors.state.budget import Lease
 from connectors.state.store import StateStore, StoreOpener
+from connectors.tuning import DEFAULTS, Tuning
 
 log = logging.getLogger("custsync.budget")
 
-BEAT_S = 0.5
-FOUND_EVERY_S = 1.0  # a volley of 429s from requests already in flight is one finding
-GENTLE_S = 4.0  # a finding right to the percent draws its next 429 within this
-STALE_FOUND = 2.0
-QUICK_PROBE = 1.25  # each half second, once past the gentle spell
-SETTLED = 0.10  # a finding this close to the last one confirms it
+# Its values (connectors/tuning.py's BudgetTuning): a beat each half second; a volley of 429s
+# from requests already in flight is one finding (found_every_s); a finding right to the
+# percent draws its next 429 within gentle_s; a finding this close to the last one confirms it
+# (settled).
 
 
 def budget_key(base_url: str, credentials: Credentials) -> str:
@@ -81,16 +74,17 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
     return [share + remaining / len(shares) for share in shares]
 
 
-def found_pace(found: float, age_s: float) -> float | None:
+def found_pace(found: float, age_s: float, tuning: Tuning = DEFAULTS) -> float | None:
     """What all the runs together may send ``age_s`` after they found the limit at ``found``:
-    just under it, probing up gently (1% a second) for ``GENTLE_S``, then quickly (25% each
+    just under it, probing up gently (1% a second) for ``gentle_s``, then quickly (25% each
     half second: the finding was low, read while the runs were still speeding up, or the limit
     rose); None at twice the finding without a 429 (each run probes on its own again)."""
+    pacer, budget = tuning.pacer, tuning.budget
     age_s = max(0.0, age_s)
-    pace = found * BACKOFF * SLOW_PROBE ** min(age_s, GENTLE_S)
-    if age_s > GENTLE_S:
-        pace *= QUICK_PROBE ** ((age_s - GENTLE_S) / FAST_PROBE_S)
-    return None if pace > STALE_FOUND * found else pace
+    pace = found * pacer.backoff * pacer.slow_probe ** min(age_s, budget.gentle_s)
+    if age_s > budget.gentle_s:
+        pace *= budget.quick_probe ** ((age_s - budget.gentle_s) / pacer.fast_probe_s)
+    return None if pace > budget.stale_found * found else pace
 
 
 class SharedBudget:
@@ -103,15 +97,16 @@ class SharedBudget:
         run_id: str,
         pacer: RequestPacer,
         wall_clock: Callable[[], float] = time.time,
-        beat_s: float = BEAT_S,
+        tuning: Tuning = DEFAULTS,
     ) -> None:
         self._open_store = store
+        self._tuning = tuning
         self.key = key
         self.run_id = run_id
         self.pacer = pacer
         self.peers = 1
         self._wall_clock = wall_clock
-        self._beat_s = beat_s
+        self._beat_s = tuning.budget.beat_s
         # The store's connection lives on one thread of its own: a beat never blocks the loop,
         # and SQLite connections stay on the thread that made them.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custsync-budget")
@@ -168,7 +163,7 @@ class SharedBudget:
         wall = self.pacer.wall_until
         if (
             own_429 is not None
-            and own_429 - self._published_429 >= FOUND_EVERY_S
+            and own_429 - self._published_429 >= self._tuning.budget.found_every_s
             and wall is None  # behind a wall nothing got through: no news about the limit
         ):
             self._published_429 = own_429
@@ -176,8 +171,11 @@ class SharedBudget:
             # A finding near the last is the limit: probe up from it gently. Any other (the
             # first, read while the runs are still speeding up and from peers' leases up to a
             # beat old, or a limit that moved) is rough: probe quickly at once.
-            settled = self._found is not None and abs(through / self._found[0] - 1.0) < SETTLED
-            self._found = (through, own_429 if settled else own_429 - GENTLE_S)
+            settled = (
+                self._found is not None
+                and abs(through / self._found[0] - 1.0) < self._tuning.budget.settled
+            )
+            self._found = (through, own_429 if settled else own_429 - self._tuning.budget.gentle_s)
         found, found_at = self._found if self._found is not None else (None, None)
         return Lease(self.run_id, now, admitted, wants, own_429,
                      None if wall is None else now + (wall - mono), found, found_at)  # fmt: skip
@@ -195,7 +193,9 @@ class SharedBudget:
                 self._found = (lease.found, lease.found_at)
         limit = self.pacer.limit
         if limit is not None:
-            shares = allocate(limit * KNOWN_SHARE, [lease.wants for lease in everyone])
+            shares = allocate(
+                limit * self._tuning.pacer.known_share, [lease.wants for lease in everyone]
+            )
             self.pacer.allot(shares[0])
         else:
             self._share_found(now, everyone, left=len(others) + 1 < self.peers)
@@ -213,7 +213,11 @@ class SharedBudget:
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
-        pace = None if self._found is None else found_pace(self._found[0], now - self._found[1])
+        pace = (
+            None
+            if self._found is None
+            else found_pace(self._found[0], now - self._found[1], self._tuning)
+        )
         if len(everyone) > 1 and pace is not None:
             shares = allocate(pace, [lease.wants for lease in everyone])
             self.pacer.slow_start = False

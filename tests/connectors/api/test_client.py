@@ -61,7 +61,7 @@ def test_a_redirect_stops_the_run_and_is_never_followed(odd_server: OddServer, s
 
     results = asyncio.run(go())
     assert all(isinstance(r, TargetError) for r in results)
-    assert "check --target" in str(results[0]) and "token=abc" not in str(results[0])
+    assert "check target" in str(results[0]) and "token=abc" not in str(results[0])
     assert len(odd_server.seen) == 1  # the first answer stops the rest before they are sent
 
 

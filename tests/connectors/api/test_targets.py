@@ -19,8 +19,8 @@ def test_named_targets_and_urls() -> None:
     [
         ("http://api.example.com/oidc/customer-service", "plain HTTP is allowed only to loopback"),
         ("https://api.example.com/v2", "must end with /oidc/customer-service"),
-        ("ftp://127.0.0.1/oidc/customer-service", "--target must be one of"),
-        ("europe", "--target must be one of"),
+        ("ftp://127.0.0.1/oidc/customer-service", "target must be one of"),
+        ("europe", "target must be one of"),
     ],
 )
 def test_bad_targets_are_input_errors(target: str, message: str) -> None:

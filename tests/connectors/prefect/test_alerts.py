@@ -60,10 +60,10 @@ def test_a_failed_sync_run_notifies_through_the_block(
     assert Automation.read(name=ALERT_NAME).id == first  # type: ignore[union-attr]
 
     # A real sync-customers run that fails (its export is missing: exit 2 in the CLI).
-    from prefect.exceptions import FailedRun
+    from engine.config import SyncConfig
 
-    with pytest.raises(FailedRun, match="no such file"):
-        sync_customers(sources=["/nonexistent/contacts.csv"], target="local")
+    with pytest.raises(InputError, match="no such file"):
+        sync_customers(SyncConfig(sources=["/nonexistent/contacts.csv"], target="local"))
     deadline = time.monotonic() + 90
     while not received and time.monotonic() < deadline:
         time.sleep(0.5)

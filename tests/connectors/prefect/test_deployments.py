@@ -37,7 +37,9 @@ def test_serve_refuses_a_deployment_it_did_not_make(prefect_harness: None) -> No
     with pytest.raises(InputError) as refused:
         check_serve_name("sync-customers", "nightly-sync")
     message = str(refused.value)
-    assert "work pool custsync" in message and "--name" in message and "\n" not in message
+    assert (
+        "work pool custsync" in message and "pass name another" in message and "\n" not in message
+    )
     check_serve_name("sync-customers", "nightly-sync-served")  # its own: served again
     check_serve_name("sync-customers", "brand-new")  # none yet
 
@@ -51,4 +53,6 @@ def test_serve_refuses_a_deployment_it_did_not_make(prefect_harness: None) -> No
         cwd=ROOT,
     )  # fmt: skip
     assert served.returncode == 2
-    assert served.stderr.strip().splitlines() == [f"custsync: error: {message}"]
+    # The CLI names the setting by its flag.
+    shown = message.replace("pass name another", "pass --name another")
+    assert served.stderr.strip().splitlines() == [f"custsync: error: {shown}"]

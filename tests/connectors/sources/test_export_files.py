@@ -38,7 +38,7 @@ def test_cp1252_needs_encoding_and_then_reads(tmp_path: Path) -> None:
     path = write(tmp_path / "w.csv", HEADER + "1,Zoë Müller,02134,Köln\n", "cp1252")
     with pytest.raises(SourceError) as info:
         read([path])
-    assert "--encoding" in str(info.value) and "not UTF-8" in str(info.value)
+    assert "pass encoding" in str(info.value) and "not UTF-8" in str(info.value)
     frame = read([path], ReadOptions(encoding="cp1252"))
     assert frame.row(0, named=True)["billing.city"] == "Köln"
 
@@ -49,7 +49,7 @@ def test_a_non_utf8_byte_past_the_first_mib_is_a_source_error(tmp_path: Path) ->
     path.write_bytes((HEADER + rows).encode() + "x,Zoë,1,Köln\n".encode("cp1252"))
     with pytest.raises(SourceError) as info:
         read([path])
-    assert "not UTF-8" in str(info.value) and "--encoding cp1252" in str(info.value)
+    assert "not UTF-8" in str(info.value) and "encoding cp1252" in str(info.value)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])

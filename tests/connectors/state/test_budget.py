@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.state.budget import LEASE_S, Lease
+from connectors.state.budget import Lease
 from connectors.state.store import StateStore
+from connectors.tuning import DEFAULTS
 
 
 def lease(run_id: str, at: float, admitted: float = 10.0, wants: float | None = None) -> Lease:
@@ -28,6 +29,6 @@ def test_a_lease_not_renewed_lapses_and_a_released_one_is_gone_at_once(location:
     leases.beat("t", lease("killed", 1000.0))
     leases.beat("t", lease("stopped", 1000.0))
     leases.release("t", "stopped")
-    seen = leases.beat("t", lease("alive", 1000.0 + LEASE_S + 0.1))
+    seen = leases.beat("t", lease("alive", 1000.0 + DEFAULTS.budget.lease_s + 0.1))
     assert [s.run_id for s in seen] == ["alive"]
     store.close()

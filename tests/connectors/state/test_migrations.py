@@ -109,7 +109,7 @@ def test_a_store_of_an_earlier_release_upgrades_and_an_unchanged_sync_sends_noth
     before.close()
     assert len(known) == 12 and all(customer_id for _, customer_id, _ in known)
     config = SyncConfig(sources=[str(STORES / "export.csv")], target="local", entity_id="E1",
-                        state=str(state), out_dir=tmp_path / "out")  # fmt: skip
+                        state=str(state), out=tmp_path / "out")  # fmt: skip
     outcome = run_sync(config)
     report = outcome.report
     assert outcome.exit_code == 0, outcome.error

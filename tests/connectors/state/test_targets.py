@@ -21,7 +21,7 @@ def test_an_entity_is_pinned_to_its_first_target(location: str) -> None:
     with pytest.raises(InputError) as info:
         store.targets.check(["E1"], PRODUCTION, "production (https://api.example.com)")
     message = str(info.value)
-    assert SANDBOX in message and "production" in message and "--new-target" in message
+    assert SANDBOX in message and "production" in message and "new_target" in message
     store.close()
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from connectors.api.pacing import pacer as rate_limit
 from connectors.api.pacing.pacer import RequestPacer
+from connectors.tuning import DEFAULTS
 
 
 class Clock:
@@ -26,6 +26,9 @@ class Clock:
         self.slept.append(seconds)
         self.now += max(seconds, 0.0001)  # a zero-length yield still lets time pass
         await asyncio.sleep(0)
+
+
+TUNING = DEFAULTS.pacer
 
 
 def pacer_on(clock: Clock, rate: float | None) -> RequestPacer:
@@ -77,9 +80,9 @@ def test_429s_lower_a_known_pace_but_never_under_its_floor_and_it_climbs_back() 
     for _ in range(10):
         admitted_for(pacer, clock, 1.0, 50)
         pacer.on_rate_limited(1.0)
-    assert pacer.rate == pytest.approx(rate_limit.KNOWN_FLOOR * 50)
+    assert pacer.rate == pytest.approx(TUNING.known_floor * 50)
     admitted_for(pacer, clock, 30, 45)
-    assert pacer.rate == pytest.approx(rate_limit.KNOWN_SHARE * 50)  # and no higher
+    assert pacer.rate == pytest.approx(TUNING.known_share * 50)  # and no higher
 
 
 def test_a_429_after_a_quiet_second_says_nothing_about_the_pace() -> None:
@@ -96,19 +99,19 @@ def test_a_429_after_a_quiet_second_says_nothing_about_the_pace() -> None:
 def test_slow_start_doubles_only_while_the_pace_holds_requests_back() -> None:
     clock = Clock()
     pacer = pacer_on(clock, None)
-    assert pacer.rate == rate_limit.START_RATE and pacer.slow_start
+    assert pacer.rate == TUNING.start_rate and pacer.slow_start
     admitted_for(pacer, clock, 1.0, 20)  # nothing waited: a slow API, not the pace
-    assert pacer.rate == rate_limit.START_RATE
+    assert pacer.rate == TUNING.start_rate
     for _ in range(4):
         # A doubling's worth of sends, each held back: enough to double again at once (a
         # second's count would lag the doublings and hold each step for a second).
-        send_times(pacer, clock, round(pacer.rate * rate_limit.DOUBLING_S) + 1)
+        send_times(pacer, clock, round(pacer.rate * TUNING.doubling_s) + 1)
         pacer.on_success()
-    assert pacer.rate == 16 * rate_limit.START_RATE
-    clock.now += 2 * rate_limit.DOUBLING_S  # held back, but nothing sent lately: no growth
+    assert pacer.rate == 16 * TUNING.start_rate
+    clock.now += 2 * TUNING.doubling_s  # held back, but nothing sent lately: no growth
     pacer._held_back = 1
     pacer.on_success()
-    assert pacer.rate == 16 * rate_limit.START_RATE
+    assert pacer.rate == 16 * TUNING.start_rate
 
 
 def slow_start_pace_after(latency_s: float, seconds: float) -> float:
@@ -124,7 +127,7 @@ def slow_start_pace_after(latency_s: float, seconds: float) -> float:
 
 @pytest.mark.parametrize(
     ("latency_s", "doubling_s"),
-    [(0.0005, rate_limit.MIN_DOUBLING_S), (0.02, 0.12), (0.04, 0.24), (0.5, rate_limit.DOUBLING_S)],
+    [(0.0005, TUNING.min_doubling_s), (0.02, 0.12), (0.04, 0.24), (0.5, TUNING.doubling_s)],
 )
 def test_slow_start_doubles_every_few_answers_latency_within_bounds(
     latency_s: float, doubling_s: float
@@ -139,8 +142,8 @@ def test_slow_start_doubles_every_few_answers_latency_within_bounds(
 def test_an_api_that_answers_at_once_is_reached_in_a_fraction_of_a_second() -> None:
     # Against an unlimited API on loopback a 0.25 s doubling spent most of a small export's
     # run in slow start; at 40 ms the feedback of one doubling must still be in before the next.
-    assert slow_start_pace_after(0.0005, 0.5) >= 64 * rate_limit.START_RATE
-    assert slow_start_pace_after(0.04, 0.5) <= 4 * rate_limit.START_RATE
+    assert slow_start_pace_after(0.0005, 0.5) >= 64 * TUNING.start_rate
+    assert slow_start_pace_after(0.04, 0.5) <= 4 * TUNING.start_rate
 
 
 def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -> None:
@@ -150,14 +153,14 @@ def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -
     admitted_for(pacer, clock, 1.0, 100)
     pacer.on_rate_limited(1.0)
     assert not pacer.slow_start
-    assert pacer.rate == pytest.approx(100 * rate_limit.BACKOFF, rel=0.02)
+    assert pacer.rate == pytest.approx(100 * TUNING.backoff, rel=0.02)
     first = pacer.rate
     pacer.on_rate_limited(1.0)  # the same volley: one signal
     assert pacer.rate == first
     admitted_for(pacer, clock, 1.0, 90)
     clock.now += 0.01
     pacer.on_rate_limited(1.0)
-    assert pacer.rate == pytest.approx(90 * rate_limit.BACKOFF, rel=0.02)
+    assert pacer.rate == pytest.approx(90 * TUNING.backoff, rel=0.02)
     assert pacer.ceiling == pytest.approx(90, rel=0.02)
 
 
@@ -184,7 +187,7 @@ def walled(clock: Clock, retry_after: float | None) -> RequestPacer:
     pacer = pacer_on(clock, 100)
     admitted_for(pacer, clock, 1.0, 99)
     clock.now += 0.01
-    for _ in range(rate_limit.WALL_RUN):
+    for _ in range(TUNING.wall_run):
         pacer.on_rate_limited(retry_after)
     return pacer
 

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.api.pacing.pacer import BACKOFF, KNOWN_SHARE, RequestPacer
+from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.pacing.shared_budget import (
-    GENTLE_S,
     SharedBudget,
     allocate,
     budget_key,
     found_pace,
 )
 from connectors.api.targets import Credentials
-from connectors.state.budget import LEASE_S
 from connectors.state.store import opener
+from connectors.tuning import DEFAULTS
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from tests.helpers import KEY, ROOT, USER, export, people
@@ -74,11 +73,11 @@ def test_a_known_limit_is_divided_and_a_lapsed_runs_share_reclaimed(tmp_path: Pa
     clock, (a, b, c) = budgets(str(tmp_path / "state.db"), 90, 3)
     beat_all([a, b, c])
     beat_all([a, b, c])
-    assert [x.pacer.rate for x in (a, b, c)] == pytest.approx([30 * KNOWN_SHARE] * 3)
+    assert [x.pacer.rate for x in (a, b, c)] == pytest.approx([30 * DEFAULTS.pacer.known_share] * 3)
     assert a.peers == 3
-    clock.now += LEASE_S + 0.5  # b and c were killed: their leases lapse
+    clock.now += DEFAULTS.budget.lease_s + 0.5  # b and c were killed: their leases lapse
     beat_all([a])
-    assert a.peers == 1 and a.pacer.rate == pytest.approx(90 * KNOWN_SHARE)
+    assert a.peers == 1 and a.pacer.rate == pytest.approx(90 * DEFAULTS.pacer.known_share)
 
 
 def sending(clock: Clock, budgets: list[SharedBudget], rate: float, admitted: int) -> None:
@@ -109,7 +108,7 @@ def test_a_429_drawn_by_one_run_slows_the_others_to_their_part_of_the_limit(
     first_429(clock, [a, b], 50)
     # Together they got 100/s through when a drew its 429: each now paces half of it, and
     # since a first finding is rough, they probe up quickly.
-    first = found_pace(100, GENTLE_S)
+    first = found_pace(100, DEFAULTS.budget.gentle_s)
     assert first is not None and first < 100 * 1.01
     assert b.pacer.rate == pytest.approx(first / 2)
     assert a.pacer.allocation == pytest.approx(first / 2)
@@ -118,10 +117,14 @@ def test_a_429_drawn_by_one_run_slows_the_others_to_their_part_of_the_limit(
     assert b.pacer.rate > 100 / 2 * 1.2
     # A second finding near the first confirms it: just under it from there, gently.
     first_429(clock, [a, b], 52)
-    assert b.pacer.rate == pytest.approx(a.pacer.rate) == pytest.approx(104 * BACKOFF / 2)
+    assert (
+        b.pacer.rate
+        == pytest.approx(a.pacer.rate)
+        == pytest.approx(104 * DEFAULTS.pacer.backoff / 2)
+    )
     clock.now += 2.0
     beat_all([a, b])
-    assert 104 * BACKOFF / 2 < b.pacer.rate < 104 / 2
+    assert 104 * DEFAULTS.pacer.backoff / 2 < b.pacer.rate < 104 / 2
 
 
 def test_a_run_that_joins_or_leaves_moves_the_parts_at_once(tmp_path: Path) -> None:
@@ -137,10 +140,14 @@ def test_a_run_that_joins_or_leaves_moves_the_parts_at_once(tmp_path: Path) -> N
     assert not late.pacer.slow_start  # no slow start into a limit already found
     parts = [x.pacer.allocation for x in (a, b, late)]
     assert all(part is not None and part > 0 for part in parts)
-    assert sum(part for part in parts if part is not None) == pytest.approx(100 * BACKOFF)
-    clock.now += LEASE_S + 0.5  # a and late were killed: b has it all at its next beat
+    assert sum(part for part in parts if part is not None) == pytest.approx(
+        100 * DEFAULTS.pacer.backoff
+    )
+    clock.now += (
+        DEFAULTS.budget.lease_s + 0.5
+    )  # a and late were killed: b has it all at its next beat
     beat_all([b])
-    assert b.pacer.allocation is None and b.pacer.rate >= 100 * BACKOFF
+    assert b.pacer.allocation is None and b.pacer.rate >= 100 * DEFAULTS.pacer.backoff
     assert b.pacer.ceiling == pytest.approx(100)
 
 

@@ -1,0 +1,143 @@
+"""The values custsync is tuned with, in one typed object: each with its unit and its bounds
+(Prefect's settings models: ``Field(default=..., gt=0, description=...)``). Defaults are what
+``bench/`` measured them to be right for; a few may be set from the environment, read when a
+run asks (``Tuning.from_environment``), never at import.
+
+    pacer      how one run paces its requests (``api/pacing/pacer.py``)
+    budget     how runs on one target share its budget (``api/pacing/shared_budget.py``,
+               ``state/budget.py``)
+    migration  how a migration's parent watches its shards (``engine/migrate.py``,
+               ``engine/shard_heartbeat.py``)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from connectors.errors import InputError
+
+
+class PacerTuning(BaseModel):
+    """One run's pacer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_rate: float = Field(default=40.0, gt=0, description="Requests/s a slow start begins at.")
+    doubling_s: float = Field(
+        default=0.25, gt=0, description="Seconds the slowest slow start doubles in."
+    )
+    min_doubling_s: float = Field(
+        default=0.05, gt=0, description="Seconds the quickest one doubles in."
+    )
+    latency_doubling: float = Field(
+        default=6.0, gt=0, description="Answers' latencies a doubling lasts."
+    )
+    latency_weight: float = Field(
+        default=0.1, gt=0, le=1, description="Each answer's share of latency."
+    )
+    min_rate: float = Field(default=1.0, gt=0, description="Requests/s the pace never goes under.")
+    known_share: float = Field(default=0.99, gt=0, le=1, description="Of a known limit, at most.")
+    known_floor: float = Field(default=0.90, gt=0, le=1, description="Of a known limit, at least.")
+    backoff: float = Field(
+        default=0.97, gt=0, lt=1, description="Of what got through, after a 429."
+    )
+    calm_s: float = Field(default=1.0, ge=0, description="Seconds without a 429 before probing up.")
+    fast_probe: float = Field(
+        default=1.10, gt=1, description="Factor a probe far under the ceiling."
+    )
+    fast_probe_s: float = Field(default=0.5, gt=0, description="Seconds between fast probes.")
+    slow_probe: float = Field(default=1.01, gt=1, description="Factor a probe near the ceiling.")
+    near_ceiling: float = Field(default=0.97, gt=0, le=1, description="Of the ceiling, 'near' it.")
+    stale_margin: float = Field(
+        default=1.15, gt=1, description="Past the ceiling by this, it is gone."
+    )
+    slack: float = Field(
+        default=0.25, ge=0, lt=1, description="Of an interval a late send may gain."
+    )
+    spin_s: float = Field(default=0.0012, ge=0, description="Seconds of a wait yielded, not slept.")
+    wall_run: int = Field(default=4, ge=1, description="429s in a row, none admitted: a wall.")
+    first_probe_s: float = Field(default=0.1, gt=0, description="Seconds to a wall's first probe.")
+    max_probe_s: float = Field(
+        default=2.0, gt=0, description="Seconds between a wall's probes, at most."
+    )
+    trusted_retry_after_s: float = Field(
+        default=2.5, ge=0, description="Seconds a Retry-After is believed from (shorter: rounding)."
+    )
+    admitted_window_s: float = Field(
+        default=1.0, gt=0, description="Seconds 'what got through' spans."
+    )
+
+
+class BudgetTuning(BaseModel):
+    """Runs sharing one target's budget through their store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    beat_s: float = Field(default=0.5, gt=0, description="Seconds between a run's lease renewals.")
+    lease_s: float = Field(default=3.0, gt=0, description="Seconds a lease lives unrenewed.")
+    sweep_s: float = Field(
+        default=60.0, gt=0, description="Seconds after which a dead lease is deleted."
+    )
+    found_every_s: float = Field(
+        default=1.0, gt=0, description="Seconds one finding of a limit spans."
+    )
+    gentle_s: float = Field(default=4.0, ge=0, description="Seconds a finding is probed gently.")
+    stale_found: float = Field(default=2.0, gt=1, description="Past a finding by this, it is gone.")
+    quick_probe: float = Field(default=1.25, gt=1, description="Factor of each quick probe.")
+    settled: float = Field(
+        default=0.10, gt=0, description="Findings this close confirm each other."
+    )
+
+
+class MigrationTuning(BaseModel):
+    """A migration's parent and its shards' heartbeats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    poll_s: float = Field(default=2.0, gt=0, description="Seconds between the parent's looks.")
+    beat_s: float = Field(default=2.0, gt=0, description="Seconds between a shard's heartbeats.")
+    stale_s: float = Field(
+        default=30.0, gt=0, description="Seconds without a beat before a shard is given up "
+        "(CUSTSYNC_SHARD_STALE_S).",
+    )  # fmt: skip
+    start_s: float = Field(
+        default=90.0, gt=0, description="Seconds a taken shard may take to beat first "
+        "(CUSTSYNC_SHARD_START_S; never under stale_s).",
+    )  # fmt: skip
+    max_attempts: int = Field(default=4, ge=1, description="Attempts of a shard before it fails.")
+
+    @model_validator(mode="after")
+    def _start_covers_stale(self) -> MigrationTuning:
+        if self.start_s < self.stale_s:
+            return self.model_copy(update={"start_s": self.stale_s})
+        return self
+
+
+class Tuning(BaseModel):
+    """Every tuned value custsync runs with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pacer: PacerTuning = PacerTuning()
+    budget: BudgetTuning = BudgetTuning()
+    migration: MigrationTuning = MigrationTuning()
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
+        """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
+        ``CUSTSYNC_SHARD_START_S``); a value out of its bounds is refused."""
+        env = os.environ if env is None else env
+        variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
+        migration = {field: env[name] for field, name in variables.items() if env.get(name)}
+        try:
+            return cls(migration=MigrationTuning.model_validate(migration))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = variables[str(first["loc"][0])]
+            raise InputError(f"{name} {first['msg'][:1].lower()}{first['msg'][1:]}") from None
+
+
+DEFAULTS = Tuning()
