@@ -18,12 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tenacity import RetryError
 
 from connectors.api.answers import Answer, classify_error, classify_status
 from connectors.api.counters import ApiCounters
 from connectors.api.pacing.pacer import RequestPacer
-from connectors.api.retry import RetryableFailure, RetryPolicy, build_retrying, parse_retry_after
+from connectors.api.retry import (
+    GaveUp,
+    RetryableFailure,
+    RetryPolicy,
+    parse_retry_after,
+    with_retries,
+)
 from connectors.api.targets import Credentials
 from connectors.api.transport import ApiTransport, NoCookies, TlsError
 from connectors.errors import ApiStopError, AuthError, TargetError
@@ -187,23 +192,19 @@ class CustomerApi:
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
     ) -> ApiResult:
-        attempts = 0
         try:
-            async for attempt in build_retrying(self._retry):
-                with attempt:
-                    attempts += 1
-                    if attempts > 1:
-                        self.counters.retries += 1
-                    result = await self._attempt(method, path, json, params, idempotent)
-                    result.attempts = attempts
-                    return result
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            reason = last.reason if isinstance(last, RetryableFailure) else str(last)
-            plural = "attempt" if attempts == 1 else "attempts"
-            return ApiResult(Answer.FAILED, reason=f"gave up after {attempts} {plural}: {reason}",
-                             attempts=attempts)  # fmt: skip
-        raise AssertionError("unreachable")  # pragma: no cover
+            result, attempts = await with_retries(
+                self._retry,
+                lambda: self._attempt(method, path, json, params, idempotent),
+                self._count_retry,
+            )
+        except GaveUp as exc:
+            return ApiResult(Answer.FAILED, reason=str(exc), attempts=exc.attempts)
+        result.attempts = attempts
+        return result
+
+    def _count_retry(self) -> None:
+        self.counters.retries += 1
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of a path, parsed once per path: httpx parses and joins a relative

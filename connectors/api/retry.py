@@ -14,11 +14,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from tenacity import AsyncRetrying, Retrying, retry_if_exception_type
+from tenacity import AsyncRetrying, RetryError, Retrying, retry_if_exception_type
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
+
+T = TypeVar("T")
 
 
 class RetryableFailure(Exception):
@@ -83,47 +85,88 @@ class RetryPolicy:
         return max(min(retry_after, self.retry_after_cap_s), backoff * 0.1)
 
 
-def _attempt_and_failure(retry_state: Any) -> tuple[int, BaseException | None]:
-    """The attempt number and its failure."""
+def _attempt_and_failure(retry_state: Any, done: int) -> tuple[int, BaseException | None]:
+    """The policy's attempt number (counting ``done`` made before tenacity) and its failure."""
     outcome = retry_state.outcome
     failure = outcome.exception() if outcome is not None else None
-    return int(retry_state.attempt_number), failure
+    return int(retry_state.attempt_number) + done, failure
 
 
 class _wait_policy(wait_base):  # named like tenacity's own waits
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
+    def __init__(self, policy: RetryPolicy, done: int) -> None:
+        self.policy, self.done = policy, done
 
     def __call__(self, retry_state: Any) -> float:
-        attempt, failure = _attempt_and_failure(retry_state)
+        attempt, failure = _attempt_and_failure(retry_state, self.done)
         retry_after = failure.retry_after if isinstance(failure, RetryableFailure) else None
         return self.policy.wait_s(attempt, retry_after)
 
 
 class _stop_policy(stop_base):  # named like tenacity's own stops
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
+    def __init__(self, policy: RetryPolicy, done: int) -> None:
+        self.policy, self.done = policy, done
 
     def __call__(self, retry_state: Any) -> bool:
-        return self.policy.gives_up(*_attempt_and_failure(retry_state))
+        return self.policy.gives_up(*_attempt_and_failure(retry_state, self.done))
 
 
-def _retrying(policy: RetryPolicy) -> dict[str, Any]:
+def _retrying(policy: RetryPolicy, done: int = 0) -> dict[str, Any]:
     """What tenacity is told, asynchronous or not: retry RetryableFailure as the policy says;
     when it gives up, ``RetryError`` carries the last failure."""
     return {
         "retry": retry_if_exception_type(RetryableFailure),
-        "stop": _stop_policy(policy),
-        "wait": _wait_policy(policy),
+        "stop": _stop_policy(policy, done),
+        "wait": _wait_policy(policy, done),
         "reraise": False,
     }
 
 
-def build_retrying(policy: RetryPolicy) -> AsyncRetrying:
-    """A tenacity ``AsyncRetrying`` for a call made in the run's event loop."""
-    return AsyncRetrying(sleep=policy.sleep, **_retrying(policy))
+def build_retrying(policy: RetryPolicy, done: int = 0) -> AsyncRetrying:
+    """A tenacity ``AsyncRetrying`` for a call made in the run's event loop; ``done``: attempts
+    already made, counted towards the policy's limits."""
+    return AsyncRetrying(sleep=policy.sleep, **_retrying(policy, done))
 
 
 def build_blocking_retrying(policy: RetryPolicy) -> Retrying:
     """The same, for a call made outside an event loop (an https source's download)."""
     return Retrying(sleep=policy.blocking_sleep, **_retrying(policy))
+
+
+class GaveUp(Exception):
+    """The policy gave up on a call: after ``attempts``, the last ``failure``."""
+
+    def __init__(self, attempts: int, failure: BaseException | None) -> None:
+        reason = failure.reason if isinstance(failure, RetryableFailure) else str(failure)
+        plural = "attempt" if attempts == 1 else "attempts"
+        super().__init__(f"gave up after {attempts} {plural}: {reason}")
+        self.attempts = attempts
+
+
+async def with_retries(
+    policy: RetryPolicy,
+    attempt: Callable[[], Awaitable[T]],
+    on_retry: Callable[[], None] | None = None,
+) -> tuple[T, int]:
+    """``attempt`` until it succeeds (its result, and the attempts made) or the policy gives
+    up (``GaveUp``). The first attempt is awaited as it is and only a failure enters
+    tenacity's machinery, counted from there: set up for every call, that machinery cost a
+    quarter of the client's creates a second (bench/RESULTS.md), and most calls need one
+    attempt."""
+    try:
+        return await attempt(), 1
+    except RetryableFailure as failure:
+        first = failure
+    if policy.gives_up(1, first):
+        raise GaveUp(1, first)
+    await policy.sleep(policy.wait_s(1, first.retry_after))
+    attempts = 1
+    try:
+        async for retry in build_retrying(policy, done=1):
+            with retry:
+                attempts += 1
+                if on_retry is not None:
+                    on_retry()
+                return await attempt(), attempts
+    except RetryError as exc:
+        raise GaveUp(attempts, exc.last_attempt.exception()) from None
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from connectors.api.retry import (
+    GaveUp,
     RetryableFailure,
     RetryPolicy,
     build_retrying,
     parse_retry_after,
+    with_retries,
 )
 
 
@@ -76,3 +79,38 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(email.utils.formatdate(now - 50, usegmt=True), now=now) == 0.0
     for bad in (None, "", "soon", "-5", "1.5e3"):
         assert parse_retry_after(bad) is None
+
+
+def test_a_call_with_retries_counts_its_first_attempt_towards_the_policy() -> None:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    policy = RetryPolicy(max_attempts=3, jitter=no_jitter, sleep=sleep, retry_after_cap_s=30)
+    retried: list[int] = []
+
+    def attempts_failing(failures: list[RetryableFailure]) -> Callable[[], Awaitable[str]]:
+        async def attempt() -> str:
+            if failures:
+                raise failures.pop(0)
+            return "done"
+
+        return attempt
+
+    once = asyncio.run(with_retries(policy, attempts_failing([]), lambda: retried.append(1)))
+    assert once == ("done", 1) and retried == [] and sleeps == []
+    later = attempts_failing([RetryableFailure("HTTP 503", 2.0), RetryableFailure("HTTP 502")])
+    assert asyncio.run(with_retries(policy, later, lambda: retried.append(1))) == ("done", 3)
+    assert retried == [1, 1] and sleeps == [2.0, 0.5]
+    never = attempts_failing([RetryableFailure("HTTP 503")] * 5)
+    with pytest.raises(GaveUp, match=r"^gave up after 3 attempts: HTTP 503$") as gave_up:
+        asyncio.run(with_retries(policy, never))
+    assert gave_up.value.attempts == 3
+    with pytest.raises(GaveUp, match="after 1 attempt: HTTP 429"):
+        limited = RetryPolicy(max_rate_limited_attempts=1, sleep=sleep)
+        asyncio.run(
+            with_retries(
+                limited, attempts_failing([RetryableFailure("HTTP 429", rate_limited=True)])
+            )
+        )
