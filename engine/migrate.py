@@ -31,7 +31,7 @@ import polars as pl
 
 from connectors.api.targets import LOCAL, Credentials
 from connectors.errors import InputError
-from connectors.reports.artifacts import top_reasons, write_report
+from connectors.reports.artifacts import top_reasons, write_crm_update, write_report
 from connectors.sources.export_files import expand_sources, opening
 from connectors.sources.mapping_file import load_mapping
 from connectors.sources.remote_files import is_url
@@ -338,6 +338,9 @@ class Migration:
         report.over_limit = report.limits_exceeded(
             self.config.max_rejected_pct, self.config.max_failed
         )
+        written_back = self._write_back()
+        if written_back is not None:
+            report.crm_update_rows, report.crm_update = written_back
         write_report(report.as_json(), self.out_dir)
         error = None
         if failed:
@@ -347,6 +350,20 @@ class Migration:
         error = error or report.over_limit
         code = 1 if error or report.failed > self.config.max_failed else 0
         return RunOutcome(report, self.out_dir, code, error)
+
+    def _write_back(self) -> tuple[int, str] | None:
+        """The mapping's ``[writeback]``, once for the whole migration: ``crm-update`` with
+        the UUIDs the CRM does not hold yet for the migration's entities (the shards write
+        none: a shard's file would stay on its worker's disk), then marked as given; a failed
+        shard's customers that got a UUID are in it too, the rest stay due for the next run."""
+        mapping = load_mapping(self.config.mapping)
+        if mapping is None or mapping.writeback is None:
+            return None
+        entities = {state.shard.entity for state in self.shards}
+        due = self.store.writeback.due(entities, self.config.crm_update == "full")
+        path = write_crm_update(due, mapping.writeback, self.out_dir)
+        self.store.writeback.mark(due)  # after the file: a crash between hands them out again
+        return due.height, str(path)
 
 
 def _concat_csv(parts: list[Path], target: Path) -> None:

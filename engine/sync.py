@@ -127,7 +127,9 @@ class _Sync:
                     )
                 raise
             load_duration_s = round(time.perf_counter() - load_started, 3)
-            written_back = steps.write_back(run)
+            # A migration's shard leaves the write-back to its parent, which gives the CRM
+            # every UUID the migration made once its shards are merged (engine/migrate.py).
+            written_back = steps.write_back(run) if run.assignment is None else None
         if gone.height:
             self.totals.plan[PlanAction.DELETE.value] += gone.height
         report = self.totals.report(time.perf_counter() - started)

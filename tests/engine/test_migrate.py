@@ -229,3 +229,31 @@ def test_each_entity_of_the_export_has_its_shards_and_may_have_its_own_credentia
     assert [r["external_id"] for r in rejected] == ["X40"]
     assert pool.blocks["E-b 1/2"] == {"VERIFONE_API_KEY": "b-key"}
     assert pool.blocks["E-a 2/2"] == {"VERIFONE_API_KEY": "all-key"}
+
+
+def test_the_parent_gives_the_crm_every_uuid_the_migration_made_once_and_the_shards_none(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    # Before: each shard wrote crm-update.csv on its own worker's disk and marked its rows as
+    # given; the parent merged no such file, and the next night's held a header alone.
+    columns = "\n".join(f'"{c}" = "{c}"' for c in HEADER[1:])
+    mapping = tmp_path / "m.toml"
+    writeback = '[writeback]\nid_column = "Id"\nuuid_field = "Verifone_Customer_ID__c"\n'
+    mapping.write_text(f'external_id = "external_id"\n[columns]\n{columns}\n{writeback}')
+    config = config.model_copy(update={"mapping": mapping})
+    clock = Clock()
+    pool = HerePool(elsewhere=tmp_path / "other-machines")
+    outcome = Migration(config, plan_migration(config, 3), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    made = {m["external_id"]: m["customer_id"] for m in read_csv(tmp_path / "out" / "mappings.csv")}
+    given = read_csv(tmp_path / "out" / "crm-update.csv")
+    assert {r["Id"]: r["Verifone_Customer_ID__c"] for r in given} == made and len(made) == 60
+    assert outcome.report.crm_update_rows == 60
+    assert not list((tmp_path / "out" / "shards").rglob("crm-update.csv"))
+    with StateStore.open(config.state) as store:  # marked as given: tomorrow's file is empty
+        assert store.writeback.due([str(config.entity_id)]).height == 0
+    again = Migration(config, plan_migration(config, 3), HerePool(), tmp_path / "again",
+                      clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert again.exit_code == 0 and again.report.unchanged == 60
+    assert read_csv(tmp_path / "again" / "crm-update.csv") == []

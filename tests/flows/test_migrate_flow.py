@@ -21,6 +21,7 @@ from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from tests.helpers import (
     ENV,
+    HEADER,
     KEY,
     PREFECT,
     ROOT,
@@ -122,8 +123,14 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     source = s3_server.put("migration", "exports/export.csv", local.read_bytes())
     local.unlink()
     out = tmp_path / "out"
+    # The UUIDs go back to the CRM by file: once, from the parent, for every shard's customers.
+    columns = "\n".join(f'"{c}" = "{c}"' for c in HEADER[1:])
+    writeback = '[writeback]\nid_column = "Id"\nuuid_field = "Verifone_Customer_ID__c"\n'
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(f'external_id = "external_id"\n[columns]\n{columns}\n{writeback}')
     # The pool does not exist yet: migrate makes it, and its deployment; workers come later.
-    run = start_migrate(migrate_args(api, source, state, out), env)
+    args = [*migrate_args(api, source, state, out), "--mapping", str(mapping)]
+    run = start_migrate(args, env)
     time.sleep(3)
     workers.start(2)
     deadline = time.monotonic() + 240
@@ -146,6 +153,9 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     report = json.loads((out / "report.json").read_text())
     assert report["failed"] == 0 and report["rows_read"] == 1001, report
     assert {r["external_id"] for r in read_csv(out / "rejects.csv")} == {"X7"}
+    given = {r["Id"]: r["Verifone_Customer_ID__c"] for r in read_csv(out / "crm-update.csv")}
+    assert given == {m["external_id"]: m["customer_id"] for m in mapped}, said
+    assert report["crm_update_rows"] == 999 and not list(out.rglob("shards/*/crm-update.csv"))
     # The budget held: no 429 storm.
     assert report["rate_limited"] < 0.05 * report["requests"], report
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
