@@ -58,7 +58,7 @@ StrictOpt = Annotated[
     ),
 ]
 DelimiterOpt = Annotated[
-    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab).")
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detect , ; tab |).")
 ]
 
 
@@ -71,10 +71,16 @@ OutputOpt = Annotated[
 
 def stdout_console() -> Console:
     """Rich on stdout; piped or redirected, lines as long as they are (a path or a table
-    wrapped at 80 columns breaks every script and log that reads them)."""
+    wrapped at 80 columns breaks every script and log that reads them).
+
+    Every value it shows is text as it is: export values (an external id ``[/x]``, or
+    ``[link=https://evil.example]0035ABC[/link]``), API messages and paths reach its tables,
+    and Rich would read their brackets as markup (a crash, a hidden hyperlink) and ``:name:``
+    as an emoji. Nothing of custsync's own output uses markup."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=1000)
+    plain = {"markup": False, "emoji": False, "highlight": False}
+    return Console(**plain) if sys.stdout.isatty() else Console(width=1000, **plain)
 
 
 def wants_json(output: str) -> bool:

@@ -10,7 +10,8 @@ from connectors.errors import SourceError
 from connectors.sources.encoding import HEAD_BYTES
 
 SEP_HINT = re.compile(r"sep=([,;\t|])")
-DELIMITERS = (",", ";", "\t")
+# Pipes too: pipe-delimited exports are what many ERPs and data warehouses unload.
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def header_line(path: Path, after_first: bool = False) -> str:
@@ -37,7 +38,8 @@ def _end_of_first_record(text: str) -> int:
 
 
 def detect_delimiter(header: str) -> str:
-    """Whichever of ``,`` ``;`` tab the header holds most outside quotes (``,`` on a tie)."""
+    """Whichever of ``,`` ``;`` tab ``|`` the header holds most outside quotes (``,`` on a
+    tie)."""
     counts = dict.fromkeys(DELIMITERS, 0)
     quoted = False
     for char in header:

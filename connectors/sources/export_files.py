@@ -352,7 +352,12 @@ def _count_rows(
         # Every field is parsed here, once (the blank rows need them all): a field polars
         # cannot read (`"Ann" x`) must show now, while the lenient re-read can still step in,
         # not later in the census (an "unexpected" error).
-        .select(pl.len(), pl.col(fields[-1]).eq("").any(), _blank(fields).sum())
+        # Named: with one column, the last column's test and the blank test share its name.
+        .select(
+            pl.len().alias("rows"),
+            pl.col(fields[-1]).eq("").any().alias("maybe_short"),
+            _blank(fields).sum().alias("blank"),
+        )
         .collect(engine="streaming")
     )
     height, maybe_short, blanks = counted.row(0)

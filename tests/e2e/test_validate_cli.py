@@ -101,3 +101,20 @@ def test_encoding_flag_reads_cp1252(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "report.json").read_text())["rows_valid"] == 1
+
+
+def test_values_that_look_like_rich_markup_are_shown_as_they_are(tmp_path: Path) -> None:
+    # Before: "[/x]" ended validate with "internal error (MarkupError)", exit 1, and a
+    # [link=...] id became a hidden terminal hyperlink; ":fire:" would become an emoji.
+    link = "[link=https://evil.example]0035ABC[/link]"
+    source = tmp_path / "odd.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["external_id", "email_address", "billing.last_name"])
+        writer.writerow(["[/x]", "a@example.com", ""])  # rejected: no name
+        writer.writerow([link, "not-an-address", "Lee"])  # its e-mail left out
+        writer.writerow([":fire:[bold]", "b@@example.com", "Ray"])
+    result = custsync("validate", str(source), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "[/x]" in result.stdout and link in result.stdout
+    assert "\x1b]8;" not in result.stdout and "🔥" not in result.stdout  # no hyperlink, no emoji

@@ -36,3 +36,23 @@ def test_the_delimiter_outside_quotes_wins_and_a_tie_is_a_comma() -> None:
     assert detect_delimiter('"a;b;c",d,e') == ","
     assert detect_delimiter("a\tb\tc") == "\t"
     assert detect_delimiter("a;b,c") == ","
+
+
+def test_a_pipe_delimited_export_is_read_as_one_and_a_one_column_file_as_one_column(
+    tmp_path: Path,
+) -> None:
+    from connectors.sources.export_files import ReadOptions, expand_sources, reading
+
+    assert detect_delimiter("external_id|email_address|Mailing Street") == "|"
+    assert detect_delimiter('id,"a|b|c",d') == ","  # a pipe inside quotes is a value's
+    pipes = tmp_path / "unload.csv"
+    pipes.write_text("external_id|email_address\nA1|a@example.com\nA2|b@example.com\n")
+    with reading(expand_sources([str(pipes)]), None, ReadOptions()) as rows:
+        pass
+    assert rows.get_column("email_address").to_list() == ["a@example.com", "b@example.com"]
+    # One column (the external id alone): it was "internal error (DuplicateError)".
+    alone = tmp_path / "ids.csv"
+    alone.write_text("external_id\nA1\n\nA2\n")
+    with reading(expand_sources([str(alone)]), None, ReadOptions()) as ids:
+        pass
+    assert ids.get_column("external_id").to_list() == ["A1", "A2"]
