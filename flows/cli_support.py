@@ -79,8 +79,8 @@ def stdout_console() -> Console:
     as an emoji. Nothing of custsync's own output uses markup."""
     from rich.console import Console
 
-    plain = {"markup": False, "emoji": False, "highlight": False}
-    return Console(**plain) if sys.stdout.isatty() else Console(width=1000, **plain)
+    width = None if sys.stdout.isatty() else 1000
+    return Console(width=width, markup=False, emoji=False, highlight=False)
 
 
 def wants_json(output: str) -> bool:
