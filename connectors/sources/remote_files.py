@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 OBJECT_SCHEMES = frozenset({"s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "adl"})
 WEB_SCHEMES = frozenset({"https", "http"})
 CHUNK = 1 << 22
+MAX_REDIRECTS = 20  # httpx's own default when it follows them
 # An S3-compatible store (MinIO, Ceph, R2, a test's moto) is named by one of these.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
 # Azurite, Azure's local emulator, listens over plain HTTP (object_store's variables).
@@ -167,19 +168,25 @@ def _fetch_web(remote: RemoteFile, target: Path) -> None:
     )
     from connectors.api.transport import SourceTransport, TlsError
 
-    plain = remote.scheme == "http"  # loopback only (expand_url)
-
     def attempt() -> None:
-        try:
+        url = remote.url
+        for _ in range(MAX_REDIRECTS + 1):
+            # Each hop is checked before it is sent: plain HTTP to loopback only, and never
+            # through a proxy (it would see the bytes in clear); httpx following redirects
+            # itself checked nothing until the last answer.
+            plain = _checked_hop(url, remote.label)
             with (
                 httpx.Client(
                     transport=SourceTransport(),
                     trust_env=not plain,  # a proxy as the environment says; never for http
-                    follow_redirects=True,
+                    follow_redirects=False,
                     timeout=httpx.Timeout(30.0, read=120.0),
                 ) as client,
-                client.stream("GET", remote.url) as response,
+                client.stream("GET", url) as response,
             ):
+                if response.is_redirect and "Location" in response.headers:
+                    url = str(response.url.join(response.headers["Location"]))
+                    continue
                 status = response.status_code
                 answer = classify_status(status, idempotent=True)
                 if answer in (Answer.RETRY, Answer.RATE_LIMITED):
@@ -188,11 +195,17 @@ def _fetch_web(remote: RemoteFile, target: Path) -> None:
                     raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
                 if status != 200:
                     raise SourceError(f"{remote.label}: cannot be fetched (HTTP {status})")
-                if response.url.scheme == "http" and not is_loopback(response.url.host):
-                    raise SourceError(f"{remote.label}: redirected to plain HTTP; refused")
                 with open_private(target) as out:
                     for chunk in response.iter_bytes(CHUNK):
                         out.write(chunk)
+                return
+        raise SourceError(
+            f"{remote.label}: cannot be fetched (more than {MAX_REDIRECTS} redirects)"
+        )
+
+    def guarded() -> None:
+        try:
+            attempt()
         except httpx.TransportError as exc:
             if isinstance(exc, TlsError):
                 raise SourceError(f"{remote.label}: cannot be fetched ({exc.why})") from None
@@ -204,11 +217,26 @@ def _fetch_web(remote: RemoteFile, target: Path) -> None:
         # The one policy, with fewer attempts and shorter waits: a file, not a run's rows.
         policy = RetryPolicy(max_attempts=4, max_rate_limited_attempts=8, backoff_base_s=0.5,
                              backoff_max_s=8.0)  # fmt: skip
-        build_blocking_retrying(policy)(attempt)
+        build_blocking_retrying(policy)(guarded)
     except RetryError as exc:
         last = exc.last_attempt.exception()
         reason = last.reason if isinstance(last, RetryableFailure) else type(last).__name__
         raise SourceError(f"{remote.label}: cannot be fetched ({reason})") from None
+
+
+def _checked_hop(url: str, label: str) -> bool:
+    """Whether ``url`` is plain HTTP, once it is known to be a hop allowed at all: https, or
+    plain HTTP to loopback; SourceError (naming only the hop's host) before it is sent."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    if scheme == "https" and host:
+        return False
+    if scheme == "http" and is_loopback(host):
+        return True
+    where = f"{scheme}://{host}" if host else scheme or "an address"
+    raise SourceError(
+        f"{label}: redirected to {where}, refused (https, or plain HTTP to loopback only)"
+    )
 
 
 def _root(url: str) -> str:

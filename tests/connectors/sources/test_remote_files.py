@@ -186,6 +186,7 @@ class WebFiles:
     url: str
     statuses: list[int] = field(default_factory=list)  # answered in order before the file
     seen: list[str] = field(default_factory=list)
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> where a 302 sends it
 
 
 @pytest.fixture
@@ -199,6 +200,13 @@ def web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebFiles]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.seen.append(self.path)
+            path = self.path.partition("?")[0]
+            if path in state.redirects:
+                self.send_response(302)
+                self.send_header("Location", state.redirects[path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             found = self.path.startswith("/x/")
             status = state.statuses.pop(0) if state.statuses else 200 if found else 404
             payload = body if status == 200 else b"no"
@@ -274,3 +282,79 @@ def test_a_refused_storage_credential_is_one_line_naming_where_to_look(
         "AZURE_STORAGE_ACCOUNT_KEY or a SAS in the environment"
     )
     assert "d3Jvbmcga2V5" not in str(refused.value) and not (tmp_path / "a.csv").exists()
+
+
+class Recorder(ThreadingHTTPServer):
+    """A plain HTTP server on loopback that records what reaches it and serves the sample
+    (a proxy, or a loopback file server: whoever receives a request says so)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.seen.append(self.path)
+                body = SAMPLE.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def recorders() -> Iterator[tuple[Recorder, Recorder]]:
+    proxy, files = Recorder(), Recorder()
+    yield proxy, files
+    for server in (proxy, files):
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_plain_http_on_loopback_is_followed_directly_never_by_a_proxy(
+    web: WebFiles, recorders: tuple[Recorder, Recorder], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    proxy, files = recorders
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)  # a logging proxy for plain HTTP
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    web.redirects["/x/moved.csv"] = f"{files.url}/data.csv?sig=TOPSECRET"
+    fetch(RemoteFile(f"{web.url}/x/moved.csv"), tmp_path / "m.csv")
+    assert (tmp_path / "m.csv").read_bytes() == SAMPLE.read_bytes()
+    assert files.seen == ["/data.csv?sig=TOPSECRET"] and proxy.seen == []
+
+
+@pytest.mark.parametrize(
+    "where", ["http://10.255.255.1/data.csv", "http://169.254.169.254/latest/meta-data/",
+              "ftp://127.0.0.1/data.csv", "file:///etc/passwd"],
+)  # fmt: skip
+def test_a_redirect_off_https_and_off_loopback_is_refused_before_it_is_sent(
+    web: WebFiles, recorders: tuple[Recorder, Recorder], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, where: str,
+) -> None:  # fmt: skip
+    proxy, _ = recorders
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    web.redirects["/x/moved.csv"] = where
+    with pytest.raises(SourceError, match=r"redirected to .*, refused") as refused:
+        fetch(RemoteFile(f"{web.url}/x/moved.csv?sig=TOPSECRET"), tmp_path / "m.csv")
+    assert "TOPSECRET" not in str(refused.value) and "meta-data" not in str(refused.value)
+    # Asked once (a refusal is not retried), and nothing reached the proxy.
+    assert web.seen == ["/x/moved.csv?sig=TOPSECRET"] and proxy.seen == []
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_redirects_in_a_loop_end_in_one_line(web: WebFiles, tmp_path: Path) -> None:
+    web.redirects["/x/a.csv"] = "/x/b.csv"
+    web.redirects["/x/b.csv"] = f"{web.url}/x/a.csv"
+    with pytest.raises(SourceError, match="more than 20 redirects"):
+        fetch(RemoteFile(f"{web.url}/x/a.csv"), tmp_path / "loop.csv")
