@@ -117,13 +117,25 @@ def _scan_source(
     if isinstance(source, Path):
         return _scan_one(source, mapping_file, options, scratch, str(source))
     local = fetch(source, scratch / f"{len(list(scratch.iterdir()))}-{source.name}")
-    try:
-        return _scan_one(local, mapping_file, options, scratch, source.label)
-    except InputError as exc:
-        raise type(exc)(str(exc).replace(str(local), source.label)) from None
+    return _scan_one(local, mapping_file, options, scratch, source.label)
 
 
 def _scan_one(
+    path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
+    label: str,
+) -> pl.LazyFrame:  # fmt: skip
+    """One file scanned, its errors naming it by ``label``: what is read may be a copy in the
+    scratch folder (a URL's download, a .gz unpacked, a transcoded or repaired CSV), a name
+    the user never gave and that is gone when the run ends."""
+    try:
+        return _scan_file(path, mapping_file, options, scratch, label)
+    except InputError as exc:
+        copies = re.compile(re.escape(str(scratch)) + r"/[^\s:'\"]+")
+        said = copies.sub(lambda _: label, exc.template.replace(str(path), label))
+        raise type(exc)(said) from None
+
+
+def _scan_file(
     path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
     label: str,
 ) -> pl.LazyFrame:  # fmt: skip

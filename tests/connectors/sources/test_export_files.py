@@ -273,3 +273,29 @@ def test_a_repeated_name_in_a_first_line_of_data_is_not_quoted(tmp_path: Path) -
     with pytest.raises(SourceError) as info:
         read([path])
     assert "Leeworthy" not in str(info.value) and "columns 2 and 4" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "cp1252"])
+def test_an_error_in_a_file_read_through_a_copy_names_the_file_not_the_copy(
+    tmp_path: Path, kind: str
+) -> None:
+    # Before: "$TMPDIR/custsync-xxxx/0-dup.csv: the header repeats ..." for dup.csv.gz.
+    import gzip
+
+    text = "external_id,email_address,external_id\nA1,a@example.com,A1\n"
+    if kind == "gzip":
+        source = tmp_path / "dup.csv.gz"
+        source.write_bytes(gzip.compress(text.encode()))
+        options = ReadOptions()
+    else:
+        source = tmp_path / "dup.csv"
+        source.write_bytes(text.replace("a@", "\xe9@").encode("cp1252"))
+        options = ReadOptions(encoding="cp1252")
+    with (
+        pytest.raises(SourceError) as refused,
+        reading(expand_sources([str(source)]), None, options),
+    ):
+        pass
+    said = str(refused.value)
+    assert said.startswith(f"{source}: the header repeats column 'external_id'"), said
+    assert "custsync-" not in said and ".repaired" not in said
