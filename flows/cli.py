@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -290,15 +290,30 @@ def _announce_target(description: str) -> None:
         typer.echo(f"custsync: target: {description}", err=True)
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
     # A worker cancelling the run, `kill`, systemd: stop as Ctrl-C does (the run recorded as
-    # failed, every finished row kept), not dead in the middle of a write. As Ctrl-C exactly:
-    # while the API session's loop runs, its own SIGINT handler cancels the work cleanly.
-    signal.raise_signal(signal.SIGINT)
+    # failed, every finished row kept), not dead in the middle of a write: by Ctrl-C's
+    # handler, called here (while the API session's loop runs, its own, which cancels the work
+    # cleanly). Not by relaying a SIGINT: a script's background job ignores SIGINT.
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def _ignore_sigint_but_keep_its_handler() -> None:
+    """A POSIX shell starts a script's background job with SIGINT ignored: a Ctrl-C in the
+    terminal is not for it. It stays so (SIGINT blocked), but the handler Python and the
+    event loop install for Ctrl-C is there for SIGTERM to call."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def main() -> None:
     """Console-script entry point."""
+    _ignore_sigint_but_keep_its_handler()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         app()

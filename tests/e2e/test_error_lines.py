@@ -44,9 +44,12 @@ def test_an_api_answering_what_no_api_does_stops_in_one_line_recorded_failed(
     assert report["created"] == 0
 
 
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
 def test_a_run_stopped_by_sigterm_is_recorded_failed_and_keeps_what_it_did(
-    tmp_path: Path,
+    tmp_path: Path, sigint: str
 ) -> None:
+    # "ignored": as a POSIX shell starts a script's background job. SIGTERM was relayed as a
+    # SIGINT, which such a process ignores: it sent every row and exited 0.
     import os
     import signal
     import subprocess
@@ -67,14 +70,21 @@ def test_a_run_stopped_by_sigterm_is_recorded_failed_and_keeps_what_it_did(
              "--entity-id", "E1", "--state", str(state), "--out", str(tmp_path / "o"),
              "--concurrency", "4"],
             env={**os.environ, **ENV}, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if sigint == "ignored" else None,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while server.stats()["writes"].get("create", 0) < 20 and time.monotonic() < deadline:
             time.sleep(0.2)
+        if sigint == "ignored":  # a Ctrl-C meant for the script's foreground: still ignored
+            run.send_signal(signal.SIGINT)
+            time.sleep(1)
+            assert run.poll() is None
         run.send_signal(signal.SIGTERM)  # a worker cancelling the flow run does this
         _, stderr = run.communicate(timeout=60)
         created = server.stats()["writes"].get("create", 0)
     assert run.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert created < 2000
     assert runs_of(state) == [("sync", "failed")]
     with sqlite3.connect(state) as db:
         kept = db.execute("SELECT COUNT(*) FROM customer_state WHERE customer_id IS NOT NULL")
