@@ -1,10 +1,11 @@
 """What Prefect's summary artifact of a sync says: the console's counts, the commonest reasons
 with their counts, where the artefacts are, and the first rows that failed or were rejected, as
-plain markdown (no links: a run's paths are on a worker, not behind a URL). Reasons are the
+markdown in which every value is shown as it is (``_cell``: no link, no HTML). Reasons are the
 masked ones of ``rejects.csv``: no shopper values."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from schemas.messages import named
@@ -20,7 +21,7 @@ def summary_markdown(
     title = "# custsync sync" + (" (dry run: nothing sent)" if report.dry_run else "")
     lines = [title, "", "| what | count |", "|---|---:|"]
     lines += [f"| {label} | {value} |" for label, value in report.summary_rows()]
-    lines += ["", f"Target: {report.target}; run {report.run_id}."]
+    lines += ["", f"Target: {_cell(report.target)}; run {_cell(report.run_id)}."]
     if report.over_limit:
         lines += ["", f"**Failed:** {_cell(named(report.over_limit))}."]
     if report.reasons:
@@ -29,7 +30,7 @@ def summary_markdown(
         lines += [f"| {r['action']} | {_cell(r['field'])} | {_cell(r['reason'])} | {r['rows']:,} |"
                   for r in report.reasons]  # fmt: skip
     if out_dir:
-        artefacts = ", ".join(f"`{path}`" for path in report.artefacts(out_dir))
+        artefacts = ", ".join(_cell(path) for path in report.artefacts(out_dir))
         lines += ["", f"Artefacts: {artefacts}."]
     shown = [f for f in failures or [] if f.get("action") in ("failed", "rejected")]
     if shown:
@@ -42,11 +43,18 @@ def summary_markdown(
 
 
 def _cell(value: object) -> str:
-    """A table cell: pipes and newlines would break the table; brackets would make a link."""
-    text = "" if value is None else str(value)
-    for char, escaped in (("|", "\\|"), ("\n", " "), ("[", "\\["), ("]", "\\]")):
-        text = text.replace(char, escaped)
-    return text
+    """A value in markdown, shown as it is, nothing of it read as markdown or HTML: an inline
+    code span (no link, autolink ``<https://...>``, raw ``<img onerror=...>``, emphasis or
+    heading can start inside one), fenced by more backticks than the value holds in a row;
+    newlines as spaces, and pipes escaped (a table would split the cell on them, even inside
+    a code span)."""
+    text = "" if value is None else " ".join(str(value).splitlines()).strip()
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 def readiness_markdown(report: BackfillReport) -> str:
@@ -61,7 +69,7 @@ def readiness_markdown(report: BackfillReport) -> str:
         "|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {row.country} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
+        f"| {_cell(row.country)} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
         for row in report.countries()
     ]
     return "\n".join(lines)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from html import escape
+
+from markdown_it import MarkdownIt
+
 from schemas.report import SyncReport
 from schemas.run_summary import FIRST_FAILURES, summary_markdown
 
@@ -18,13 +23,16 @@ def test_reasons_artefacts_and_first_failures_are_shown_without_links() -> None:
     failures.append({"external_id": "L1", "row": "1", "field": "phone_number",
                      "reason": "not a phone number", "action": "left_out"})  # fmt: skip
     text = summary_markdown(report, "/srv/out/r1", failures)
-    assert "**Failed:** 2 rows failed, over max_failed 1." in text
-    assert "| failed |  | HTTP 500 \\[x\\](y) \\| z | 2 |" in text  # no link, no broken table
-    assert "| left_out | phone_number | not a phone number | 1 |" in text
-    assert "`/srv/out/r1/mappings.csv`" in text and "](" not in text.replace("\\](", "")
-    rows = [line for line in text.splitlines() if line.startswith("| X")]
-    assert len(rows) == FIRST_FAILURES and rows[0] == "| X0 | 0 |  | HTTP 500 | failed |"
-    assert "| L1 |" not in text  # a value left out is not a failure
+    assert "**Failed:** `2 rows failed, over max_failed 1`." in text
+    assert "| failed |  | `HTTP 500 [x](y) \\| z` | 2 |" in text  # no link, no broken table
+    assert "| left_out | `phone_number` | `not a phone number` | 1 |" in text
+    assert "`/srv/out/r1/mappings.csv`" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `X")]
+    assert len(rows) == FIRST_FAILURES
+    assert rows[0] == "| `X0` | `0` |  | `HTTP 500` | `failed` |"
+    assert "L1" not in text  # a value left out is not a failure
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    assert "<a " not in rendered and rendered.count("<tr>\n<td><code>X") == FIRST_FAILURES
 
 
 def test_a_clean_run_shows_its_counts_alone() -> None:
@@ -43,4 +51,31 @@ def test_readiness_markdown_is_by_country() -> None:
     )  # fmt: skip
     text = readiness_markdown(report)
     assert "**25.0%** ready before, **75.0%** after; updated 2 customers." in text
-    assert "| GB | 4 | 1 | 3 |" in text and "| FR | 0 | 0 | 0 |" in text
+    assert "| `GB` | 4 | 1 | 3 |" in text and "| `FR` | 0 | 0 | 0 |" in text
+
+
+HOSTILE = [
+    "<https://evil.example/login>",
+    "<img src=x onerror=alert(1)>",
+    "[click](https://evil.example)",
+    "https://evil.example/plain",
+    "**bold** _it_ # heading",
+    "`tick`` and ```three",
+    "pipe | in it\nand a newline",
+]
+
+
+def test_values_from_data_are_shown_as_they_are_by_a_markdown_engine() -> None:
+    # Before: _cell escaped only | newline [ ]: an id <https://evil.example/login> was a link,
+    # <img src=x onerror=...> raw HTML in Prefect's summary.
+    failures = [{"external_id": v, "row": "1", "field": "email_address", "reason": v,
+                 "action": "rejected"} for v in HOSTILE]  # fmt: skip
+    report = SyncReport(rows_read=7, rows_rejected=7, run_id="r", target="<b>t</b>")
+    text = summary_markdown(report, "/srv/out/`r`", failures)
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    assert "<a " not in html and "<img" not in html and "<b>" not in html
+    assert "<strong>" not in html and "<em>" not in html and "<h1>" not in html.split("</h1>", 1)[1]
+    cells = re.findall(r"<td><code>(.*?)</code></td>", html)
+    for value in HOSTILE:  # each shown whole, as text
+        shown = " ".join(value.splitlines())
+        assert escape(shown, quote=False) in cells, value
