@@ -109,10 +109,12 @@ class MigrationProgress:
     eta_s: float | None
 
 
-def shard_dir(out_dir: Path, shard: Shard, attempt: int) -> Path:
-    """Where one attempt of a shard writes its artefacts."""
+def shard_dir(out_dir: Path, migration_id: str, shard: Shard, attempt: int) -> Path:
+    """Where one attempt of a shard of this migration writes its artefacts: a folder of the
+    migration's own, so another migration with the same ``--out`` never merges them."""
     digest = hashlib.sha256(shard.entity.encode()).hexdigest()[:8]
-    return out_dir / "shards" / f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
+    name = f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
+    return out_dir / "shards" / migration_id / name
 
 
 def credentials_parameters(
@@ -216,7 +218,12 @@ class Migration:
                 self.watch()
             return self._merge()
         finally:
-            self.store.close()
+            # The shards' files hold customers' ids: gone with the migration, merged or not (a
+            # parent stopped before its merge left them in the store for good).
+            try:
+                self.store.shard_files.drop(self.migration_id)
+            finally:
+                self.store.close()
 
     def _submit(self, state: ShardState) -> None:
         state.attempt += 1
@@ -224,7 +231,7 @@ class Migration:
         state.done = state.total = 0
         self.runs.submit(self.migration_id, state.shard.label, state.attempt)
         config = self.config.model_copy(
-            update={"out": shard_dir(self.out_dir, state.shard, state.attempt)}
+            update={"out": shard_dir(self.out_dir, self.migration_id, state.shard, state.attempt)}
         )
         assignment = ShardAssignment(
             shard=state.shard, migration_id=self.migration_id, attempt=state.attempt
@@ -322,13 +329,12 @@ class Migration:
         for name in SHARD_ARTEFACTS:
             parts = []
             for s in finished:
-                part = shard_dir(self.out_dir, s.shard, s.attempt) / name
+                part = shard_dir(self.out_dir, self.migration_id, s.shard, s.attempt) / name
                 key = (self.migration_id, s.shard.label, s.attempt)
                 if files.write_out(*key, name, part) or part.exists():
                     parts.append(part)
             if parts or name != "unmatched.csv":
                 _concat_csv(parts, self.out_dir / name)
-        files.drop(self.migration_id)
         report = merged_sync_report([s.report for s in finished if s.report is not None])
         report.run_id = f"migrate-{self.migration_id}"
         report.target = self.config.target

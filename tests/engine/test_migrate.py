@@ -123,7 +123,7 @@ def test_every_shard_runs_to_its_end_and_the_artefacts_are_merged(
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert (report["rows_read"], report["created"], report["plan"]) == (61, 60, {"create": 60})
     assert seen[-1].finished == 3 and seen[-1].done == seen[-1].total
-    shard_dirs = list((tmp_path / "out" / "shards").iterdir())
+    shard_dirs = [p.parent for p in (tmp_path / "out" / "shards").glob("*/*/report.json")]
     assert len(shard_dirs) == 3 and all((d / "mappings.csv").exists() for d in shard_dirs)
 
 
@@ -138,7 +138,7 @@ def test_shards_on_other_machines_leave_their_files_in_the_store_for_the_merge(
     mappings = read_csv(tmp_path / "out" / "mappings.csv")
     assert sorted(m["external_id"] for m in mappings) == sorted(f"X{i}" for i in range(60))
     assert all(m["customer_id"] for m in mappings)
-    assert len(list((tmp_path / "out" / "shards").glob("*/mappings.csv"))) == 3
+    assert len(list((tmp_path / "out" / "shards").glob("*/*/mappings.csv"))) == 3
     # Merged, and removed from the store: it held customers' ids no longer needed there.
     with StateStore.open(config.state) as store:
         count = store.db.execute("SELECT COUNT(*) FROM migration_file").fetchone()[0]
@@ -257,3 +257,33 @@ def test_the_parent_gives_the_crm_every_uuid_the_migration_made_once_and_the_sha
                       clock=clock, sleep=clock.sleep).run()  # fmt: skip
     assert again.exit_code == 0 and again.report.unchanged == 60
     assert read_csv(tmp_path / "again" / "crm-update.csv") == []
+
+
+def test_a_migration_merges_its_own_shard_files_and_drops_them_even_when_stopped(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    # Before: a second migration with the same --out merged the first one's shard files; a
+    # parent stopped after its shards stored their files left them (ids, UUIDs) in the store.
+    clock = Clock()
+    first = Migration(config, plan_migration(config, 3), HerePool(), tmp_path / "out",
+                      clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert first.exit_code == 0
+    for report in (tmp_path / "out" / "shards").rglob("report.json"):  # the first's, stale
+        (report.parent / "unmatched.csv").write_text(
+            "external_id,customer_id,entity_id\nSTALE,u,E\n"
+        )
+    second = Migration(config, plan_migration(config, 3), HerePool(), tmp_path / "out",
+                       clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert second.exit_code == 0
+    unmatched = tmp_path / "out" / "unmatched.csv"
+    assert not unmatched.exists() or "STALE" not in unmatched.read_text()
+
+    def stopped(seconds: float) -> None:  # the parent interrupted once every shard stored
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Migration(config, plan_migration(config, 3), HerePool(), tmp_path / "third",
+                  clock=clock, sleep=stopped).run()  # fmt: skip
+    with StateStore.open(config.state) as store:
+        left = store.db.execute("SELECT COUNT(*) FROM migration_file").fetchone()[0]
+    assert left == 0
