@@ -21,6 +21,8 @@ from sandbox.faults import FaultSettings
 USERS_ENV = "CUSTSYNC_SANDBOX_USERS"
 READ_ONLY_USERS_ENV = "CUSTSYNC_SANDBOX_READ_ONLY_USERS"
 JWT_SECRET_ENV = "CUSTSYNC_SANDBOX_JWT_SECRET"
+# The process that started the sandbox (SandboxProcess): it serves only while that one lives.
+PARENT_PID_ENV = "CUSTSYNC_SANDBOX_PARENT_PID"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

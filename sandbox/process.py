@@ -20,7 +20,13 @@ from typing import Any
 
 import httpx
 
-from sandbox.command import JWT_SECRET_ENV, READ_ONLY_USERS_ENV, USERS_ENV, knob_arguments
+from sandbox.command import (
+    JWT_SECRET_ENV,
+    PARENT_PID_ENV,
+    READ_ONLY_USERS_ENV,
+    USERS_ENV,
+    knob_arguments,
+)
 from sandbox.faults import FaultSettings
 
 BANNER_URL = re.compile(r"listening on (http://\S+)")
@@ -66,6 +72,8 @@ class SandboxProcess:
     def _environment(self) -> dict[str, str]:
         # Credentials travel in the environment, never on the command line (visible in `ps`).
         env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTSYNC_SANDBOX_")}
+        # It dies with this process, even one killed with SIGKILL (sandbox/server.py).
+        env[PARENT_PID_ENV] = str(os.getpid())
         if self.users:
             env[USERS_ENV] = " ".join(f"{u}:{k}" for u, k in self.users.items())
         if self.read_only_users:
@@ -107,6 +115,11 @@ class SandboxProcess:
         self.url = found[0]
         self.root = self.url.split("/oidc/")[0]
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The sandbox's process id, while it runs."""
+        return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s)."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +17,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sandbox.app import create_app
 from sandbox.auth import AuthConfig
+from sandbox.command import PARENT_PID_ENV
 from sandbox.faults import FaultSettings
 from sandbox.gateway import TRANSPORT_KEY
 from sandbox.guard import Bound
@@ -99,8 +104,24 @@ class _BannerServer(uvicorn.Server):
             self._on_started(port)
 
 
+def _stop_with_parent(parent: int) -> None:
+    """Stop this sandbox (as SIGTERM does) once the process that started it is gone: killed
+    with SIGKILL, it could not stop its child, which was left serving for good (parent 1)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="sandbox-parent", daemon=True).start()
+
+
 def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) -> None:
-    """Run the sandbox until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+    """Run the sandbox until interrupted (Ctrl-C / SIGTERM stop it cleanly), or, started by
+    another process (``PARENT_PID_ENV``), until that process is gone."""
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if parent.isdigit() and hasattr(os, "getppid"):
+        _stop_with_parent(int(parent))
     store = CustomerStore(config.db)  # creates the file, for its owner alone
     bound = Bound()
     app = create_app(store, config.auth, config.faults, config.seed, bound)

@@ -15,7 +15,6 @@ import glob
 import gzip
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.errors import InputError, MappingError, SourceError
+from connectors.private_files import scratch_folder
 from connectors.sources.csv_header import SEP_HINT, detect_delimiter, header_line
 from connectors.sources.encoding import TRANSCODE_CHUNK, as_utf8
 from connectors.sources.remote_files import RemoteFile, expand_url, fetch, is_url
@@ -95,8 +95,8 @@ def opening(
     source stops the run before anything is sent; rows are read only when the frame is collected
     or streamed in batches. Scratch files (fetched and transcoded copies) live until the block
     ends, in a folder only the run's user can read."""
-    with tempfile.TemporaryDirectory(prefix="custsync-") as scratch:
-        frames = [_scan_source(source, mapping_file, options, Path(scratch)) for source in paths]
+    with scratch_folder() as scratch:
+        frames = [_scan_source(source, mapping_file, options, scratch) for source in paths]
         yield pl.concat(frames, how="vertical").with_row_index(SEQ)
 
 

@@ -3,6 +3,7 @@ environment, and a start that fails said in one line."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,42 @@ def test_a_sandbox_that_cannot_start_says_why(tmp_path: Path) -> None:
     blocked.write_text("not a folder")
     with pytest.raises(SandboxStartFailure, match="did not start"):
         SandboxProcess(db=blocked / "sandbox.db", start_timeout_s=30).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited; its reaper has not looked yet
+
+
+def test_a_sandbox_dies_with_the_process_that_started_it_even_one_killed_with_sigkill(
+    tmp_path: Path,
+) -> None:
+    # Before: a local-target sync killed with kill -9 left its embedded sandbox serving, for
+    # good, with parent 1.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time; from sandbox.process import SandboxProcess; "
+        f"s = SandboxProcess(db={str(tmp_path / 'sandbox.db')!r}).start(); "
+        "print(s.pid, flush=True); time.sleep(600)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).parents[2])  # fmt: skip
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()
+    parent.wait(10)
+    parent.stdout.close()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(child):  # pragma: no cover - what the test guards against; do not leak it
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the sandbox outlived its parent")
