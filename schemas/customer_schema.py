@@ -21,6 +21,7 @@ from schemas.emails import VALID_SUFFIX
 from schemas.mapping import EXTERNAL_ID
 from schemas.normalize import PHONE_COLUMNS, STATE_VALID, Profile
 from schemas.phones import E164_SUFFIX
+from schemas.spreadsheet import FORMULA_START, REASON_FORMULA_ID
 
 ROW_ID = "__pos"
 
@@ -104,7 +105,8 @@ def _names_or_company() -> pa.Check:
 @cache
 def api_schema(entity_required: bool) -> pa.DataFrameSchema:
     """Every rule of the Customer API reference (CustomerRequest)."""
-    columns: dict[str, pa.Column] = {EXTERNAL_ID: pa.Column(str, nullable=False)}
+    no_formula = _value_check(lambda v: ~v.str.contains(FORMULA_START), REASON_FORMULA_ID)
+    columns: dict[str, pa.Column] = {EXTERNAL_ID: pa.Column(str, [no_formula], nullable=False)}
     for spec in REQUEST_FIELDS:
         checks = _field_checks(spec)
         if spec.path == "company_name":

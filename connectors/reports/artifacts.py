@@ -11,6 +11,7 @@ from typing import IO, Any
 import polars as pl
 
 from schemas.mapping import Writeback
+from schemas.spreadsheet import inert
 
 REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
 
@@ -32,7 +33,7 @@ class CsvAppender:
         if self._handle is None:
             raise ValueError(f"{self.path} is closed")
         if frame.height or self._header:
-            frame.select(self.columns).write_csv(self._handle, include_header=self._header)
+            inert(frame.select(self.columns)).write_csv(self._handle, include_header=self._header)
             self._header = False
             self.rows += frame.height
 
@@ -93,7 +94,7 @@ def write_crm_update(due: pl.DataFrame, writeback: Writeback, out_dir: Path) -> 
     if writeback.format == "parquet":
         frame.write_parquet(path)
     else:
-        frame.write_csv(path)
+        inert(frame).write_csv(path)
     return path
 
 
@@ -103,7 +104,7 @@ def export_mappings(mappings: pl.DataFrame, target: Path) -> Path:
     if target.suffix.lower() in (".parquet", ".pq"):
         mappings.write_parquet(target)
     elif target.suffix.lower() == ".csv":
-        mappings.write_csv(target)
+        inert(mappings).write_csv(target)
     else:
         from connectors.errors import InputError
 

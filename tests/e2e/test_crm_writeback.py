@@ -97,3 +97,26 @@ def test_without_a_writeback_section_there_is_no_update_file(tmp_path: Path) -> 
     # Asked for a full file without saying how: exit 2 before anything is sent.
     assert asked[0] == 2 and "needs a [writeback] table" in asked[3]
     assert not (tmp_path / "two" / "mappings.csv").exists()
+
+
+def test_no_csv_custsync_writes_holds_a_cell_a_spreadsheet_would_compute(tmp_path: Path) -> None:
+    # Before: ids like =HYPERLINK(...) were written as they are into rejects.csv, mappings.csv
+    # and crm-update.csv, and a spreadsheet opening them ran them.
+    formulas = ['=HYPERLINK("https://evil.example","open")', "+cmd|' /C calc'!A0", "@SUM(1+1)"]
+    rows = [[f, f"f{n}@example.com", "Ann", f"Lee{n}", "London", "GB"]
+            for n, f in enumerate(formulas)] + people(2)  # fmt: skip
+    source = export(tmp_path / "a.csv", rows)
+    mapping = mapping_with(tmp_path, 'id_column = "Id"\nuuid_field = "Verifone_Customer_ID__c"')
+    with SandboxProcess(users={USER: KEY}) as server:
+        code, report, _, err = sync(server, tmp_path, source, "one", "--mapping",
+                                           str(mapping))  # fmt: skip
+    assert code == 0, err
+    assert report["created"] == 2 and report["rows_rejected"] == 3
+    for name in ("rejects.csv", "mappings.csv", "crm-update.csv"):
+        with (tmp_path / "one" / name).open(newline="", encoding="utf-8") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], name
+    rejected = read_csv(tmp_path / "one" / "rejects.csv")
+    assert sorted(r["external_id"] for r in rejected) == sorted("'" + f for f in formulas)
+    assert {r["Id"] for r in read_as_data_loader(tmp_path / "one" / "crm-update.csv")} == {
+        "X0", "X1"}  # fmt: skip

@@ -296,3 +296,14 @@ def test_each_row_keeps_its_own_verdict_whatever_is_rejected_before_it() -> None
     assert {(r["external_id"], r["action"]) for r in result.rejects.iter_rows(named=True)} == {
         (None, "rejected"), ("R1", "left_out"), ("R2", "rejected"),
     }  # fmt: skip
+
+
+def test_an_external_id_that_begins_like_a_spreadsheet_formula_rejects_its_row() -> None:
+    from schemas.spreadsheet import REASON_FORMULA_ID
+
+    formulas = ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
+                "-2+3", "\t=1+1"]  # fmt: skip
+    result = run(*(person(f) for f in formulas), person("0035g00000AbCdE"), person("A-1"))
+    assert result.rows_valid == 2 and result.rows_rejected == len(formulas)
+    assert reasons(result) == {("external_id", REASON_FORMULA_ID)}
+    assert sorted(result.valid.get_column("external_id")) == ["0035g00000AbCdE", "A-1"]
