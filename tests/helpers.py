@@ -228,3 +228,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def formulas_a_spreadsheet_computes(path: Path, tmp: Path) -> list[str]:
+    """The cells LibreOffice (headless, Debian's ``libreoffice-calc-nogui``) computes when it
+    opens the CSV at ``path`` as a person would: converted to ODS, the formulas it stored."""
+    import re
+    import shutil
+    import zipfile
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        if os.environ.get("CUSTSYNC_REQUIRE_LIBREOFFICE"):
+            pytest.fail("CUSTSYNC_REQUIRE_LIBREOFFICE is set but no soffice was found")
+        pytest.skip("no LibreOffice here (apt install libreoffice-calc-nogui; .ci/run does)")
+    out = tmp / f"ods-{uuid.uuid4().hex[:8]}"
+    profile = tmp / "lo-profile"  # a profile of its own: no clash with another instance
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{profile}", "--headless",
+         "--infilter=CSV:44,34,76,1", "--convert-to", "ods", "--outdir", str(out), str(path)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    with zipfile.ZipFile(out / f"{path.stem}.ods") as ods:
+        content = ods.read("content.xml").decode()
+    return re.findall(r'table:formula="([^"]*)"', content)

@@ -14,7 +14,17 @@ import httpx
 import polars as pl
 
 from sandbox.process import SandboxProcess
-from tests.helpers import HEADER, KEY, ROOT, USER, export, people, read_csv, sync
+from tests.helpers import (
+    HEADER,
+    KEY,
+    ROOT,
+    USER,
+    export,
+    formulas_a_spreadsheet_computes,
+    people,
+    read_csv,
+    sync,
+)
 
 SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -118,5 +128,14 @@ def test_no_csv_custsync_writes_holds_a_cell_a_spreadsheet_would_compute(tmp_pat
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], name
     rejected = read_csv(tmp_path / "one" / "rejects.csv")
     assert sorted(r["external_id"] for r in rejected) == sorted("'" + f for f in formulas)
+    # And as a spreadsheet opens them: LibreOffice computes the raw ids, none of custsync's.
+    raw = tmp_path / "raw.csv"
+    raw.write_text(
+        "external_id\n" + "\n".join(f'"{f.replace(chr(34), 2 * chr(34))}"' for f in formulas)
+    )
+    # (LibreOffice computes the =...; Excel the + and @ ones too: all are written inertly.)
+    assert formulas_a_spreadsheet_computes(raw, tmp_path)
+    for name in ("rejects.csv", "mappings.csv", "crm-update.csv"):
+        assert formulas_a_spreadsheet_computes(tmp_path / "one" / name, tmp_path) == [], name
     assert {r["Id"] for r in read_as_data_loader(tmp_path / "one" / "crm-update.csv")} == {
         "X0", "X1"}  # fmt: skip
