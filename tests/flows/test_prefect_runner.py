@@ -17,7 +17,7 @@ def test_the_summary_markdown_has_the_consoles_rows() -> None:
     text = summary_markdown(report)
     assert "| rows read | 3 |" in text and "| created | 2 |" in text
     assert text.count("\n| ") == len(report.summary_rows()) + 1  # the header row too
-    assert "Target: local; run r1." in text
+    assert "Target: `local`; run `r1`." in text
     dry = summary_markdown(SyncReport(dry_run=True, plan={"create": 5}))
     assert "dry run" in dry and "| would create | 5 |" in dry
 
