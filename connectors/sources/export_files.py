@@ -14,7 +14,6 @@ import csv
 import glob
 import gzip
 import re
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.errors import InputError, MappingError, SourceError
-from connectors.private_files import scratch_folder
+from connectors.private_files import open_private, scratch_folder
 from connectors.sources.csv_header import SEP_HINT, detect_delimiter, header_line
 from connectors.sources.encoding import TRANSCODE_CHUNK, as_utf8
 from connectors.sources.remote_files import RemoteFile, expand_url, fetch, is_url
@@ -169,6 +168,14 @@ def _scan_file(
     ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
 
 
+MAX_RATIO = 200  # unpacked bytes per compressed byte, at most...
+UNPACKED_FLOOR = 64 << 20  # ...past this much (a small file of empty fields may go further)
+
+
+class _Bomb(Exception):
+    """A compressed export unpacking past its bound."""
+
+
 def _unpacked(path: Path, scratch: Path) -> Path:
     """A gzip-compressed export decompressed to a scratch file (streamed); a spreadsheet
     workbook refused with what to do instead."""
@@ -176,9 +183,23 @@ def _unpacked(path: Path, scratch: Path) -> Path:
         magic = handle.read(8)
     if magic.startswith(GZIP_MAGIC):
         target = scratch / f"{len(list(scratch.iterdir()))}-{path.name.removesuffix('.gz')}"
+        # A bound on what one compressed byte may become: real exports compress 5-50x; a
+        # file that unpacks past it is a bomb (a 200 KB file can hold a 200 MiB cell).
+        bound = max(UNPACKED_FLOOR, MAX_RATIO * path.stat().st_size)
         try:
-            with gzip.open(path, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, TRANSCODE_CHUNK)
+            with gzip.open(path, "rb") as src, open_private(target) as dst:
+                written = 0
+                while chunk := src.read(TRANSCODE_CHUNK):
+                    written += len(chunk)
+                    if written > bound:
+                        raise _Bomb
+                    dst.write(chunk)
+        except _Bomb:
+            target.unlink(missing_ok=True)
+            raise SourceError(
+                f"{path}: unpacks to over {MAX_RATIO}x its size, as no real export does; "
+                "refused (unpack it yourself if it is one)"
+            ) from None
         except (OSError, EOFError) as exc:
             raise SourceError(f"{path}: not a readable gzip file ({exc})") from None
         return target

@@ -10,6 +10,7 @@ import pytest
 from connectors.errors import MappingError, SourceError
 from connectors.sources.export_files import ReadOptions, detect_delimiter, expand_sources, reading
 from schemas.mapping import parse_mapping
+from tests.helpers import export, people
 
 HEADER = "external_id,billing.first_name,billing.postal_code,billing.city\n"
 
@@ -299,3 +300,33 @@ def test_an_error_in_a_file_read_through_a_copy_names_the_file_not_the_copy(
     said = str(refused.value)
     assert said.startswith(f"{source}: the header repeats column 'external_id'"), said
     assert "custsync-" not in said and ".repaired" not in said
+
+
+def test_a_gzip_bomb_is_refused_in_one_line_without_unpacking_it_whole(tmp_path: Path) -> None:
+    # Before: a 200 KB .csv.gz holding one 200 MiB cell was unpacked whole and read (~3 GB).
+    import gzip
+    import resource
+
+    bomb = tmp_path / "contacts.csv.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(b"external_id,email_address\nA1,")
+        for _ in range(200):
+            out.write(b"a" * (1 << 20))
+        out.write(b"@example.com\n")
+    assert bomb.stat().st_size < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with (
+        pytest.raises(SourceError, match=r"unpacks to over 200x its size") as refused,
+        reading(expand_sources([str(bomb)]), None, ReadOptions()),
+    ):
+        pass
+    assert str(refused.value).startswith(f"{bomb}: ")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 100  # chunks, never the whole cell
+    # A real export (the sample compresses 3.6x) still unpacks.
+    plain = export(tmp_path / "plain.csv", people(300))
+    sample = tmp_path / "sample.csv.gz"
+    sample.write_bytes(gzip.compress(plain.read_bytes()))
+    with reading(expand_sources([str(sample)]), None, ReadOptions()) as rows:
+        pass
+    assert rows.height == 300
