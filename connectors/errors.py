@@ -7,11 +7,13 @@ CustsyncError
 │   ├── SourceError         a source cannot be read (missing, empty, wrong encoding)
 │   ├── CredentialsError    no credentials for a remote target
 │   └── RunLockedError      another run holds the state store
-└── RunError            exit 1: the run started and had to stop
+├── RunError            exit 1: the run started and had to stop
     ├── SandboxStartError   the embedded local sandbox did not start
     └── ApiStopError        the API answered so that no further request can succeed
         ├── AuthError           it refused the credentials (401/403)
         └── TargetError         it is not the Customer API as configured (a redirect, say)
+└── CrmError            exit 3: the customers are synced, the write-back to the CRM is not done
+                        (the CRM down, its credentials or its allocation refused)
 
 Pure code (``schemas/``) raises plain ``ValueError`` subclasses of its own; the connector that
 reads the file turns them into these.
@@ -91,3 +93,11 @@ class AuthError(ApiStopError):
 
 class TargetError(ApiStopError):
     """The target answered as the Customer API never does (a redirect): check --target."""
+
+
+class CrmError(CustsyncError):
+    """The CRM could not take the write-back (down, credentials refused, its API allocation
+    spent, a job failed whole): the customers stay synced; what was not confirmed is offered
+    again on the next run."""
+
+    exit_code = 3

@@ -8,6 +8,7 @@ run asks (``Tuning.from_environment``), never at import.
                ``state/budget.py``)
     migration  how a migration's parent watches its shards (``engine/migrate.py``,
                ``engine/shard_heartbeat.py``)
+    crm        how the write-back uses a CRM's API (``connectors/crm/``)
 """
 
 from __future__ import annotations
@@ -116,6 +117,40 @@ class MigrationTuning(BaseModel):
         return self
 
 
+class CrmTuning(BaseModel):
+    """The write-back through a CRM's API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bulk_from: int = Field(
+        default=2_000, ge=1, description="Salesforce: records from which one Bulk API 2.0 job "
+        "costs fewer calls than sObject Collections (bench/crm_writeback.py).",
+    )  # fmt: skip
+    bulk_job_max: int = Field(default=100_000, ge=1, description="Records in one Bulk job.")
+    poll_first_s: float = Field(
+        default=2.0, gt=0, description="Seconds before a Bulk job's first poll "
+        "(CUSTSYNC_CRM_POLL_S).",
+    )  # fmt: skip
+    poll_growth: float = Field(default=1.5, ge=1, description="Factor between polls.")
+    poll_max_s: float = Field(default=30.0, gt=0, description="Seconds between polls, at most.")
+    poll_timeout_s: float = Field(
+        default=3600.0, gt=0, description="Seconds a Bulk job may take before the write-back "
+        "stops waiting (its records are offered again on the next run).",
+    )  # fmt: skip
+    reserve: float = Field(
+        default=0.10, ge=0, lt=1, description="Of a CRM's daily API allocation, left to the "
+        "org's other integrations: the write-back stops before it.",
+    )  # fmt: skip
+    transient_rounds: int = Field(
+        default=4, ge=1, description="Rounds a record refused for a moment (a row lock) is "
+        "sent in, in one run.",
+    )  # fmt: skip
+    round_wait_s: float = Field(
+        default=1.0, ge=0, description="Seconds before the first such round (doubling).",
+    )  # fmt: skip
+    concurrency: int = Field(default=4, ge=1, description="HubSpot batches in flight at most.")
+
+
 class Tuning(BaseModel):
     """Every tuned value custsync runs with."""
 
@@ -124,16 +159,24 @@ class Tuning(BaseModel):
     pacer: PacerTuning = PacerTuning()
     budget: BudgetTuning = BudgetTuning()
     migration: MigrationTuning = MigrationTuning()
+    crm: CrmTuning = CrmTuning()
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
         """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
-        ``CUSTSYNC_SHARD_START_S``); a value out of its bounds is refused."""
+        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``); a value out of its bounds is
+        refused."""
         env = os.environ if env is None else env
         variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
+        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S"}
         migration = {field: env[name] for field, name in variables.items() if env.get(name)}
+        crm = {field: env[name] for field, name in crm_variables.items() if env.get(name)}
+        variables |= crm_variables
         try:
-            return cls(migration=MigrationTuning.model_validate(migration))
+            return cls(
+                migration=MigrationTuning.model_validate(migration),
+                crm=CrmTuning.model_validate(crm),
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             name = variables[str(first["loc"][0])]

@@ -1,6 +1,8 @@
 """The sandbox as an ASGI app: the Customer API's operations (``routes.py``) behind a gateway
 of limits, auth and faults (``gateway.py``), beside its own endpoints (``admin.py``):
-``GET /_sandbox/stats``, ``GET /_sandbox/openapi.json`` and ``POST /_sandbox/faults``.
+``GET /_sandbox/stats``, ``GET /_sandbox/openapi.json`` and ``POST /_sandbox/faults``; and,
+on their own paths of the same port, the stand-ins of the CRMs the write-back reaches:
+Salesforce (``/services/...``, ``salesforce.py``) and HubSpot (``/crm/v3/...``, ``hubspot.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from sandbox import admin, routes
-from sandbox.auth import AuthConfig
+from sandbox import admin, hubspot, routes, salesforce
+from sandbox.auth import AuthConfig, CrmLogins
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.gateway import Gateway
 from sandbox.guard import Bound, Guard
@@ -43,6 +45,7 @@ def create_app(
     settings: FaultSettings | None = None,
     seed: int | None = None,
     bound: Bound | None = None,
+    crm: CrmLogins | None = None,
 ) -> ASGIApp:
     """The sandbox ASGI app over a store, with the given credentials and knobs; ``bound``
     (filled in once the server listens) says which Host it answers to (guard.py)."""
@@ -56,6 +59,8 @@ def create_app(
         Route("/_sandbox/stats", admin.stats, methods=["GET"]),
         Route("/_sandbox/faults", admin.change_faults, methods=["POST"]),
         Route("/_sandbox/openapi.json", admin.openapi, methods=["GET"]),
+        *salesforce.routes(),
+        *hubspot.routes(),
     ]
     app = Starlette(
         routes=table,
@@ -67,4 +72,9 @@ def create_app(
     )
     state = SandboxState(store, auth, FaultInjector(settings or FaultSettings(), seed))
     app.state.sandbox = state
+    logins = crm or CrmLogins()
+    app.state.salesforce = salesforce.SalesforceOrg(
+        tokens=set(logins.salesforce_tokens), client=logins.salesforce_client
+    )
+    app.state.hubspot = hubspot.HubSpotPortal(tokens=set(logins.hubspot_tokens))
     return Guard(Gateway(app, state), auth, bound or Bound())

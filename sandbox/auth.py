@@ -99,3 +99,13 @@ def parse_user_pairs(pairs: list[str]) -> dict[str, str]:
             raise ValueError(f"--user #{position} must be UID:KEY")
         users[uid] = key
     return users
+
+
+@dataclass(frozen=True)
+class CrmLogins:
+    """What the CRM stand-ins accept: Bearer tokens, and Salesforce's client credentials
+    ("id", "secret"); none at all: any token (a demo's sandbox)."""
+
+    salesforce_tokens: tuple[str, ...] = ()
+    salesforce_client: tuple[str, str] | None = None
+    hubspot_tokens: tuple[str, ...] = ()

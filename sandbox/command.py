@@ -15,12 +15,16 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from sandbox.auth import AuthConfig, parse_user_pairs
+from sandbox.auth import AuthConfig, CrmLogins, parse_user_pairs
 from sandbox.faults import FaultSettings
 
 USERS_ENV = "CUSTSYNC_SANDBOX_USERS"
 READ_ONLY_USERS_ENV = "CUSTSYNC_SANDBOX_READ_ONLY_USERS"
 JWT_SECRET_ENV = "CUSTSYNC_SANDBOX_JWT_SECRET"
+# What the CRM stand-ins accept (sandbox/salesforce.py, sandbox/hubspot.py); none: any token.
+SALESFORCE_TOKENS_ENV = "CUSTSYNC_SANDBOX_SALESFORCE_TOKENS"
+SALESFORCE_CLIENT_ENV = "CUSTSYNC_SANDBOX_SALESFORCE_CLIENT"  # "client_id:client_secret"
+HUBSPOT_TOKENS_ENV = "CUSTSYNC_SANDBOX_HUBSPOT_TOKENS"
 # The process that started the sandbox (SandboxProcess): it serves only while that one lives.
 PARENT_PID_ENV = "CUSTSYNC_SANDBOX_PARENT_PID"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -101,6 +105,19 @@ def _pairs(values: list[str] | None, env: str) -> list[str]:
     return [pair for value in raw for pair in value.split()]
 
 
+def crm_logins(env: os._Environ[str] | dict[str, str]) -> CrmLogins:
+    """The CRM stand-ins' tokens and client credentials, from the environment (never flags)."""
+    client = env.get(SALESFORCE_CLIENT_ENV, "")
+    if client and ":" not in client:
+        raise ValueError(f"{SALESFORCE_CLIENT_ENV} must be client_id:client_secret")
+    client_id, _, secret = client.partition(":")
+    return CrmLogins(
+        salesforce_tokens=tuple(env.get(SALESFORCE_TOKENS_ENV, "").split()),
+        salesforce_client=(client_id, secret) if client else None,
+        hubspot_tokens=tuple(env.get(HUBSPOT_TOKENS_ENV, "").split()),
+    )
+
+
 def main(argv: list[str] | None = None, prog: str = "custsync sandbox") -> int:
     """Parse, check, serve until interrupted; 2 with one line on stderr for a bad value."""
     arguments = parser(prog).parse_args(argv)
@@ -111,6 +128,7 @@ def main(argv: list[str] | None = None, prog: str = "custsync sandbox") -> int:
             jwt_secret=arguments.jwt_secret or os.environ.get(JWT_SECRET_ENV) or None,
         )
         faults = settings_from(arguments)
+        crm = crm_logins(os.environ)
     except ValueError as exc:
         print(f"custsync: error: {exc}", file=sys.stderr)
         return 2
@@ -119,5 +137,5 @@ def main(argv: list[str] | None = None, prog: str = "custsync sandbox") -> int:
     from sandbox.server import SandboxConfig, serve
 
     serve(SandboxConfig(host=arguments.host, port=arguments.port, db=arguments.db, auth=auth,
-                        faults=faults, seed=arguments.seed))  # fmt: skip
+                        faults=faults, seed=arguments.seed, crm=crm))  # fmt: skip
     return 0

@@ -23,6 +23,8 @@ from sandbox.auth import Access, AuthConfig
 from sandbox.state import error_response
 
 MAX_BODY_BYTES = 1024 * 1024
+# Salesforce's Bulk API 2.0 takes up to 150 MB of CSV in one upload; its stand-in does too.
+MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 ADMIN_PREFIX = "/_sandbox/"
 PUBLIC_ADMIN = frozenset({"/_sandbox/openapi.json"})  # a document, nothing of anyone's
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
@@ -74,8 +76,9 @@ class Guard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        most = MAX_UPLOAD_BYTES if _is_bulk_upload(scope) else MAX_BODY_BYTES
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isdigit() and int(length) > most:
             await _too_large(scope, receive, send)
             return
         # Read the body here, counting, before the app sees any of it (the sandbox's bodies
@@ -88,7 +91,7 @@ class Guard:
                 return  # the client went away
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > MAX_BODY_BYTES:
+            if received > most:
                 await _too_large(scope, receive, send)
                 return
             chunks.append(chunk)
@@ -122,6 +125,15 @@ class Guard:
                     415, "Unsupported Media Type", {"content-type": "must be application/json"}
                 )
         return None
+
+
+def _is_bulk_upload(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return (
+        scope["method"] == "PUT"
+        and path.startswith("/services/data/")
+        and path.endswith("/batches")
+    )
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

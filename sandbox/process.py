@@ -20,10 +20,14 @@ from typing import Any
 
 import httpx
 
+from sandbox.auth import CrmLogins
 from sandbox.command import (
+    HUBSPOT_TOKENS_ENV,
     JWT_SECRET_ENV,
     PARENT_PID_ENV,
     READ_ONLY_USERS_ENV,
+    SALESFORCE_CLIENT_ENV,
+    SALESFORCE_TOKENS_ENV,
     USERS_ENV,
     knob_arguments,
 )
@@ -49,6 +53,7 @@ class SandboxProcess:
         faults: FaultSettings | None = None,
         seed: int | None = None,
         start_timeout_s: float = 60.0,
+        crm: CrmLogins | None = None,
     ) -> None:
         self.db = str(db)
         self.users = users or {}
@@ -57,6 +62,7 @@ class SandboxProcess:
         self.faults = faults or FaultSettings()
         self.seed = seed
         self.start_timeout_s = start_timeout_s
+        self.crm = crm or CrmLogins()
         self.url = ""
         self.root = ""
         self._process: subprocess.Popen[str] | None = None
@@ -80,6 +86,12 @@ class SandboxProcess:
             env[READ_ONLY_USERS_ENV] = " ".join(f"{u}:{k}" for u, k in self.read_only_users.items())
         if self.jwt_secret:
             env[JWT_SECRET_ENV] = self.jwt_secret
+        if self.crm.salesforce_tokens:
+            env[SALESFORCE_TOKENS_ENV] = " ".join(self.crm.salesforce_tokens)
+        if self.crm.salesforce_client:
+            env[SALESFORCE_CLIENT_ENV] = ":".join(self.crm.salesforce_client)
+        if self.crm.hubspot_tokens:
+            env[HUBSPOT_TOKENS_ENV] = " ".join(self.crm.hubspot_tokens)
         return env
 
     def start(self) -> SandboxProcess:

@@ -16,7 +16,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sandbox.app import create_app
-from sandbox.auth import AuthConfig
+from sandbox.auth import AuthConfig, CrmLogins
 from sandbox.command import PARENT_PID_ENV
 from sandbox.faults import FaultSettings
 from sandbox.gateway import TRANSPORT_KEY
@@ -83,12 +83,14 @@ class SandboxConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int | None = None
+    crm: CrmLogins = field(default_factory=CrmLogins)
 
     def banner(self, port: int) -> str:
         """The one line printed once the sandbox listens (no secrets in it)."""
         return (
             f"custsync sandbox listening on http://{self.host}:{port}{BASE_PATH}"
-            f" | auth: {self.auth.describe()} | db: {self.db} | Ctrl-C stops it"
+            f" | auth: {self.auth.describe()} | db: {self.db}"
+            f" | Salesforce /services, HubSpot /crm/v3 stand-ins | Ctrl-C stops it"
         )
 
 
@@ -124,7 +126,7 @@ def serve(config: SandboxConfig, announce: Callable[[str], None] | None = None) 
         _stop_with_parent(int(parent))
     store = CustomerStore(config.db)  # creates the file, for its owner alone
     bound = Bound()
-    app = create_app(store, config.auth, config.faults, config.seed, bound)
+    app = create_app(store, config.auth, config.faults, config.seed, bound, config.crm)
     uv_config = uvicorn.Config(
         app,
         host=config.host,

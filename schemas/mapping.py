@@ -6,10 +6,12 @@ A mapping file (TOML)::
     [columns]
     "email_address" = "Email"
     "billing.first_name" = "First Name"
-    [writeback]                     # optional: crm-update.csv, the UUIDs back into the CRM
+    [writeback]                     # optional: the UUIDs back into the CRM
+    crm = "salesforce"              # "file" (default: crm-update.csv only), or "hubspot"
+    object = "Contact"              # Salesforce sObject / HubSpot object type (defaults below)
     id_column = "Id"                # the CRM's record-id header (its values: the external ids)
     uuid_field = "Verifone_Customer_ID__c"
-    format = "csv"                  # or "parquet"
+    format = "csv"                  # crm-update file: "csv" or "parquet"
 
 Without one, the source's own column names are used when they are canonical: ``external_id``
 plus API field paths (``email_address``, ``billing.city``...).
@@ -26,7 +28,11 @@ from typing import Literal
 from schemas.api_fields import FIELDS_BY_PATH
 
 EXTERNAL_ID = "external_id"
-WRITEBACK_KEYS = ("id_column", "uuid_field", "format")
+WRITEBACK_KEYS = ("id_column", "uuid_field", "format", "crm", "object")
+CRMS = ("file", "salesforce", "hubspot")
+# What a CRM calls the records custsync writes to when the mapping does not say.
+DEFAULT_OBJECT = {"file": "", "salesforce": "Contact", "hubspot": "contacts"}
+_OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")  # an sObject or HubSpot object type
 
 
 class MappingInvalid(ValueError):
@@ -35,12 +41,16 @@ class MappingInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Writeback:
-    """How the UUIDs go back into the CRM: an update file of two columns, the CRM's record id
-    (the export's external id) and the field that holds the customer UUID."""
+    """How the UUIDs go back into the CRM: the CRM's record id (the export's external id) and
+    the field that holds the customer UUID, written to an update file (``crm = "file"``) or
+    through the CRM's API (``salesforce``, ``hubspot``) into records of ``object``; the file is
+    written either way, as the record of what was given."""
 
     id_column: str
     uuid_field: str
     format: Literal["csv", "parquet"] = "csv"
+    crm: Literal["file", "salesforce", "hubspot"] = "file"
+    object: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,22 @@ def _writeback(table: object, name: str) -> Writeback | None:
     form = table.get("format", "csv")
     if form not in ("csv", "parquet"):
         raise MappingInvalid(f"{name}: [writeback] format must be csv or parquet, not {form!r}")
-    return Writeback(str(headers[0]), str(headers[1]), form)
+    crm = table.get("crm", "file")
+    if crm not in CRMS:
+        raise MappingInvalid(
+            f"{name}: [writeback] crm must be file, salesforce or hubspot, not {crm!r}"
+        )
+    kind = table.get("object", DEFAULT_OBJECT[crm])
+    if crm != "file" and (not isinstance(kind, str) or not _OBJECT_NAME.match(kind)):
+        raise MappingInvalid(f"{name}: [writeback] object must name the CRM's object, not {kind!r}")
+    if crm != "file" and not _OBJECT_NAME.match(str(headers[1])):
+        raise MappingInvalid(
+            f"{name}: [writeback] uuid_field must be the field's API name for {crm}, "
+            f"not {headers[1]!r}"
+        )
+    if crm == "file" and "object" in table:
+        raise MappingInvalid(f'{name}: [writeback] object needs crm = "salesforce" or "hubspot"')
+    return Writeback(str(headers[0]), str(headers[1]), form, crm, str(kind))
 
 
 _DATA_LIKE = re.compile(r"@|\d{3}")  # an e-mail, a phone, a postcode, a CRM id

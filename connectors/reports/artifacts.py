@@ -20,13 +20,15 @@ class CsvAppender:
     """A CSV written batch by batch: the header once, rows as they come (a header-only file
     when no batch had any), so a run's artefacts never need the whole run in memory."""
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    def __init__(self, path: Path, columns: list[str], append: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.columns = columns
         self.rows = 0
-        self._handle: IO[bytes] | None = path.open("wb")
-        self._header = True
+        # Appending (the write-back's lines after a sync's): the header only if it is new.
+        started = append and path.exists() and path.stat().st_size > 0
+        self._handle: IO[bytes] | None = path.open("ab" if append else "wb")
+        self._header = not started
 
     def write(self, frame: pl.DataFrame) -> None:
         """Append ``frame``'s rows (its columns chosen and ordered as the header)."""
@@ -81,14 +83,19 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def write_crm_update(due: pl.DataFrame, writeback: Writeback, out_dir: Path) -> Path:
+def write_crm_update(
+    due: pl.DataFrame, writeback: Writeback, out_dir: Path, status: str | None = None
+) -> Path:
     """``crm-update.csv`` (or ``.parquet``): the CRM's record id and the customer UUID, headed
-    as the CRM's importer names them (Data Loader: ``Id``; HubSpot: ``Record ID``). UTF-8, no
-    BOM, RFC 4180 quoting; a cleared UUID is an empty field."""
+    as the CRM's importer names them (Data Loader: ``Id``; HubSpot: ``Record ID``), and the
+    ``status`` column if one is named (``crm_result`` after a push through the CRM's API).
+    UTF-8, no BOM, RFC 4180 quoting; a cleared UUID is an
+    empty field."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = due.select(
         pl.col("external_id").alias(writeback.id_column),
         pl.col("customer_id").alias(writeback.uuid_field),
+        *([pl.col(status)] if status else []),
     )
     path = out_dir / f"crm-update.{writeback.format}"
     if writeback.format == "parquet":
