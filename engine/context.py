@@ -1,7 +1,8 @@
 """A run's context: what every step of a sync or backfill needs, opened and closed in one place.
 
 Opening order is the promise of the interface: the target (credentials checked: exit 2 before
-anything is read), the exports (checked: exit 2 before anything is sent), the state store and,
+anything is read), the exports (checked: exit 2 before anything is sent), the CRM's credentials
+for a ``[writeback]`` through its API (exit 2 before anything is sent), the state store and,
 for a run that writes, its lock (exit 2 when another run holds it).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.api.targets import Credentials
+from connectors.crm.logins import CrmLogin
 from connectors.errors import InputError
 from connectors.state.db import state_exists
 from connectors.state.store import StateStore
@@ -24,6 +26,7 @@ from engine.runner import StepRunner
 from engine.session import BudgetPlace
 from engine.source import Source, open_source
 from engine.target import Target, open_target
+from engine.writeback import check_login
 
 log = logging.getLogger("custsync.run")
 
@@ -46,6 +49,7 @@ class RunContext:
     run_id: str
     out_dir: Path
     assignment: ShardAssignment | None = None
+    crm_login: CrmLogin | None = None  # the [writeback]'s CRM, when it is reached by its API
 
     @property
     def budget_place(self) -> BudgetPlace | None:
@@ -74,6 +78,10 @@ def open_run(
         if on_start is not None:
             on_start(target.description)
         with open_source(config.source_spec(shard)) as source:
+            # The CRM's credentials before anything is sent (a shard leaves the write-back
+            # to its migration's parent; a dry run pushes nothing).
+            pushes = shard is None and not config.dry_run
+            login = check_login(source.writeback) if pushes else None
             store = StateStore.open(_state_location(config))
             try:
                 if not config.dry_run:
@@ -84,7 +92,7 @@ def open_run(
                         store.lock.acquire(run_id, shard.entity, shard.part)
                 _pin_target(config, store, target, source.census.entities)
                 yield RunContext(config, runner, target, source, store, run_id, out_dir,
-                                 assignment)  # fmt: skip
+                                 assignment, login)  # fmt: skip
             finally:
                 store.close()
 

@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import polars as pl
 
 from connectors.api.targets import LOCAL, Credentials
-from connectors.errors import InputError
-from connectors.reports.artifacts import top_reasons, write_crm_update, write_report
+from connectors.errors import CrmError, InputError
+from connectors.reports.artifacts import top_reasons, write_report
 from connectors.sources.export_files import expand_sources, opening
 from connectors.sources.mapping_file import load_mapping
 from connectors.sources.remote_files import is_url
@@ -43,6 +43,7 @@ from engine.config import ShardAssignment, SyncConfig
 from engine.context import check_out_dir
 from engine.outcome import RunOutcome
 from engine.target import open_target
+from engine.writeback import WritebackOutcome, check_login, write_back
 from schemas.normalize import clean_text
 from schemas.report import SyncReport, merged_sync_report
 from schemas.shards import Shard
@@ -157,6 +158,7 @@ def plan_migration(
     with open_target(config.target, credentials):
         pass  # credentials present, target known
     mapping = load_mapping(config.mapping)
+    check_login(mapping.writeback if mapping is not None else None)  # before anything is sent
     paths = expand_sources(config.sources)
     default = config.resolved_entity()
     with opening(paths, mapping, config.read_options) as export:
@@ -346,7 +348,7 @@ class Migration:
         )
         written_back = self._write_back()
         if written_back is not None:
-            report.crm_update_rows, report.crm_update = written_back
+            written_back.tell(report)
         write_report(report.as_json(), self.out_dir)
         error = None
         if failed:
@@ -355,21 +357,23 @@ class Migration:
                      f"{first.shard.label}: {first.reason}")  # fmt: skip
         error = error or report.over_limit
         code = 1 if error or report.failed > self.config.max_failed else 0
+        crm_short = written_back.falls_short() if written_back is not None else None
+        if crm_short is not None and code == 0:  # migrated; the CRM is what is behind
+            code, error = CrmError.exit_code, crm_short
         return RunOutcome(report, self.out_dir, code, error)
 
-    def _write_back(self) -> tuple[int, str] | None:
-        """The mapping's ``[writeback]``, once for the whole migration: ``crm-update`` with
-        the UUIDs the CRM does not hold yet for the migration's entities (the shards write
-        none: a shard's file would stay on its worker's disk), then marked as given; a failed
-        shard's customers that got a UUID are in it too, the rest stay due for the next run."""
+    def _write_back(self) -> WritebackOutcome | None:
+        """The mapping's ``[writeback]``, once for the whole migration (``engine/writeback.py``):
+        the UUIDs the CRM does not hold yet for the migration's entities, pushed (or written to
+        ``crm-update``) and marked as the CRM confirms them. The shards push none: a shard's
+        file would stay on its worker's disk. A failed shard's customers that got a UUID are
+        in it too; the rest stay due for the next run."""
         mapping = load_mapping(self.config.mapping)
         if mapping is None or mapping.writeback is None:
             return None
         entities = {state.shard.entity for state in self.shards}
-        due = self.store.writeback.due(entities, self.config.crm_update == "full")
-        path = write_crm_update(due, mapping.writeback, self.out_dir)
-        self.store.writeback.mark(due)  # after the file: a crash between hands them out again
-        return due.height, str(path)
+        full = self.config.crm_update == "full"
+        return write_back(self.store, mapping.writeback, entities, self.out_dir, full=full)
 
 
 def _concat_csv(parts: list[Path], target: Path) -> None:

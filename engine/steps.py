@@ -14,10 +14,11 @@ import polars as pl
 
 from connectors.api.counters import ApiCounters
 from connectors.errors import ApiStopError, InputError
-from connectors.reports.artifacts import write_crm_update
 from connectors.state.store import StateStore
 from engine.context import RunContext
 from engine.session import ApiSession
+from engine.writeback import WritebackOutcome
+from engine.writeback import write_back as writeback_step
 from schemas.outcomes import LoadTotals, RowOutcome
 from schemas.plan import deletion_limit, ensure_payload_hash, flag_shared_matches, plan_sync
 from schemas.shards import in_shard
@@ -167,14 +168,13 @@ def settle(
     return _with_loader(run, session, work)
 
 
-def write_back(run: RunContext) -> tuple[int, str] | None:
-    """The mapping's ``[writeback]``: ``crm-update`` with the UUIDs the CRM does not hold yet
-    for this run's entities (all of them with ``--crm-update full``), then marked as given.
-    None when the mapping has no ``[writeback]``."""
+def write_back(run: RunContext) -> WritebackOutcome | None:
+    """The mapping's ``[writeback]`` for this run's entities (``engine/writeback.py``); None
+    when the mapping has none."""
     writeback = run.source.writeback
     if writeback is None:
         return None
-    due = run.store.writeback.due(run.source.census.entities, run.config.crm_update == "full")
-    path = write_crm_update(due, writeback, run.out_dir)
-    run.store.writeback.mark(due)  # after the file: a crash between hands them out again
-    return due.height, str(path)
+    full = run.config.crm_update == "full"
+    entities = run.source.census.entities
+    return writeback_step(run.store, writeback, entities, run.out_dir, full=full,
+                          login=run.crm_login)  # fmt: skip

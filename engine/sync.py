@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.api.targets import Credentials
-from connectors.errors import CustsyncError, InputError, RunLockedError
+from connectors.errors import CrmError, CustsyncError, InputError, RunLockedError
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.state.shard_files import SHARD_ARTEFACTS
 from connectors.state.store import StateStore, opener
@@ -29,6 +29,7 @@ from engine.runner import InlineRunner, StepRunner
 from engine.session import ApiSession
 from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
 from engine.totals import RunTotals
+from engine.writeback import WritebackOutcome, write_back
 from schemas.outcomes import (
     MAPPING_COLUMNS,
     RowOutcome,
@@ -111,9 +112,10 @@ class _Sync:
         gone = steps.deletions(run) if config.delete_missing else steps.no_deletions()
         self.total += gone.height
         load_duration_s = None
-        written_back: tuple[int, str] | None = None
+        written_back: WritebackOutcome | None = None
         if config.dry_run:
             self._dry_run(gone)
+            written_back = self._would_write_back()
         else:
             run.store.runs.begin(run.run_id, "sync", run.target.description)
             load_started = time.perf_counter()
@@ -135,8 +137,8 @@ class _Sync:
         report = self.totals.report(time.perf_counter() - started)
         report.run_id, report.target = run.run_id, run.target.description
         report.dry_run, report.load_duration_s = config.dry_run, load_duration_s
-        if not config.dry_run and written_back is not None:
-            report.crm_update_rows, report.crm_update = written_back
+        if written_back is not None:
+            written_back.tell(report, config.dry_run)
         report.reasons = top_reasons(run.out_dir / "rejects.csv")
         report.over_limit = report.limits_exceeded(config.max_rejected_pct, config.max_failed)
         # Up to --max-failed failed rows are tolerated (0: none); an API that stopped, never.
@@ -147,7 +149,20 @@ class _Sync:
         write_report(report.as_json(), run.out_dir)
         run.runner.publish(report, self._first_rejects(), str(run.out_dir))
         error = self.error or report.over_limit
-        return RunOutcome(report, run.out_dir, 1 if failed else 0, error)
+        code = 1 if failed else 0
+        crm_short = written_back.falls_short() if written_back is not None else None
+        if crm_short is not None and not failed:  # synced; the CRM is what is behind
+            code, error = CrmError.exit_code, crm_short
+        return RunOutcome(report, run.out_dir, code, error)
+
+    def _would_write_back(self) -> WritebackOutcome | None:
+        """A dry run's write-back: what is due now, in crm-update; nothing pushed or marked."""
+        run = self.run
+        if run.source.writeback is None:
+            return None
+        full = run.config.crm_update == "full"
+        return write_back(run.store, run.source.writeback, run.source.census.entities,
+                          run.out_dir, full=full, dry_run=True)  # fmt: skip
 
     # -- the two ways through the batches ------------------------------------------------------
 

@@ -34,7 +34,9 @@ from connectors.errors import CrmError
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_crm_update
 from connectors.state.store import StateStore
 from connectors.tuning import Tuning
+from engine.outcome import RunOutcome
 from schemas.mapping import Writeback
+from schemas.report import SyncReport
 
 T = TypeVar("T")
 CONFIRMED, FAILED, NOT_SENT = "confirmed", "failed", "not_sent"
@@ -51,6 +53,23 @@ class WritebackOutcome:
     path: str = ""
     error: str | None = None
     calls: int = 0
+    crm: str = "file"
+
+    def tell(self, report: SyncReport, dry_run: bool = False) -> None:
+        """Put what it did in a sync's report."""
+        report.crm_update_rows, report.crm_update = self.due, self.path
+        if not dry_run and self.crm != "file":
+            report.crm_confirmed, report.crm_failed = self.confirmed, self.failed
+            report.crm_error = self.error
+
+    def falls_short(self) -> str | None:
+        """Why the CRM does not hold every UUID due (exit 3), in one line; None: it does."""
+        if self.error is not None:
+            return f"the write-back stopped: {self.error}"
+        if self.failed:
+            return (f"the CRM refused {self.failed:,} of {self.due:,} records (rejects.csv, "
+                    "crm_failed); they are offered again on the next run")  # fmt: skip
+        return None
 
 
 def check_login(writeback: Writeback | None) -> CrmLogin | None:
@@ -72,7 +91,7 @@ def write_back(
     """Give the CRM what is due for these entities; mark what it confirmed. A dry run writes
     the file of what would be pushed and changes nothing."""
     due = store.writeback.due(entities, full)
-    outcome = WritebackOutcome(due=due.height)
+    outcome = WritebackOutcome(due=due.height, crm=writeback.crm)
     if dry_run:
         outcome.path = str(write_crm_update(due, writeback, out_dir))
         return outcome
@@ -180,3 +199,47 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def run_writeback(
+    state: str,
+    mapping_path: Path,
+    out_dir: Path,
+    entity_id: str | None = None,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+) -> RunOutcome[dict[str, Any]]:
+    """``custsync writeback``: what is due, pushed without syncing (catching up after a CRM
+    outage), under the store's lock of the entity (or the whole store)."""
+    from connectors.errors import InputError
+    from connectors.reports.artifacts import write_report
+    from connectors.sources.mapping_file import load_mapping
+    from connectors.state.db import state_exists
+    from engine.context import check_out_dir, new_run_id
+
+    mapping = load_mapping(mapping_path)
+    if mapping is None or mapping.writeback is None:
+        raise InputError("{mapping} has no [writeback] table: nothing to write back")
+    login = None if dry_run else check_login(mapping.writeback)
+    if not state_exists(state):
+        raise InputError(f"no state store at {state}")
+    check_out_dir(out_dir)
+    run_id = new_run_id()
+    with StateStore.open(state) as store:
+        if not dry_run:
+            store.lock.acquire(run_id, entity_id)
+        entities = [entity_id] if entity_id else store.writeback.entities()
+        outcome = write_back(store, mapping.writeback, entities, out_dir, full=full,
+                             dry_run=dry_run, login=login)  # fmt: skip
+    report: dict[str, Any] = {
+        "run_id": run_id, "crm": mapping.writeback.crm, "object": mapping.writeback.object,
+        "dry_run": dry_run, "due": outcome.due, "crm_confirmed": outcome.confirmed,
+        "crm_failed": outcome.failed, "crm_calls": outcome.calls, "failed": 0,
+        "crm_update": outcome.path,
+    }  # fmt: skip
+    if outcome.error is not None:
+        report["crm_error"] = outcome.error
+    write_report(report, out_dir)
+    short = None if dry_run else outcome.falls_short()
+    return RunOutcome(report, out_dir, CrmError.exit_code if short else 0, short)

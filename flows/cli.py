@@ -165,6 +165,31 @@ def sync(
 app.command()(migrate)
 
 
+@app.command()
+def writeback(
+    mapping: Annotated[Path, typer.Option(help="The mapping file whose [writeback] says where.")],
+    state: StateOpt = DEFAULT_STATE, out: OutOpt = None,
+    entity_id: Annotated[str | None, typer.Option(
+        "--entity-id", help="Only this entity's customers (default: every entity).")] = None,
+    crm_update: Annotated[str, typer.Option(
+        help="changed UUIDs since the CRM last confirmed them, or full.")] = "changed",
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Write what would be pushed; push and mark nothing.")] = False,
+    output: OutputOpt = "text",
+) -> None:  # fmt: skip
+    """Push the UUIDs the CRM does not hold yet, without syncing (after a CRM outage, say)."""
+    from engine.writeback import run_writeback
+    from flows.summary import print_writeback
+
+    with errors_as_exit():
+        as_json = wants_json(output)
+        if crm_update not in ("changed", "full"):
+            raise InputError(f"--crm-update must be changed or full, not {crm_update!r}")
+        outcome = run_writeback(state, mapping, out or default_out_dir("writeback"), entity_id,
+                                full=crm_update == "full", dry_run=dry_run)  # fmt: skip
+    end(outcome, as_json, print_writeback)
+
+
 mappings_app = typer.Typer(help="The external id -> customer UUID mappings in the state store.")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(runs_app, name="runs")

@@ -70,6 +70,25 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
     console.print(f"artefacts: {', '.join(report.artefacts(out_dir))}")
 
 
+def print_writeback(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+    """What ``custsync writeback`` pushed, and where its record is."""
+    console = console or stdout_console()
+    dry = bool(report.get("dry_run"))
+    table = Table(title="custsync writeback" + (" (dry run: nothing pushed)" if dry else ""),
+                  show_header=False)  # fmt: skip
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [("CRM", str(report["crm"])), ("UUIDs due", f"{report['due']:,}")]
+    if not dry:
+        rows += [("confirmed by the CRM", f"{report['crm_confirmed']:,}"),
+                 ("refused by the CRM (rejects.csv, crm_failed)", f"{report['crm_failed']:,}"),
+                 ("calls to the CRM", f"{report['crm_calls']:,}")]  # fmt: skip
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
+    console.print(f"artefacts: {report['crm_update']}, {out_dir}/report.json")
+
+
 def print_backfill(report: BackfillReport, out_dir: Path, console: Console | None = None) -> None:
     """Readiness before and after, by country, and what was updated."""
     console = console or stdout_console()

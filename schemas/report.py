@@ -46,6 +46,9 @@ class SyncReport:
     load_duration_s: float | None = None  # only for a run that sent
     crm_update_rows: int | None = None  # only with a [writeback]: rows of crm-update.<format>
     crm_update: str | None = None  # that file's path
+    crm_confirmed: int | None = None  # only with a [writeback]: records the CRM confirmed
+    crm_failed: int | None = None  # records the CRM refused (rejects.csv, crm_failed)
+    crm_error: str | None = None  # why the write-back stopped short (exit 3)
     over_limit: str | None = None  # max_rejected_pct / max_failed exceeded: why the run failed
 
     def as_json(self) -> dict[str, Any]:
@@ -53,7 +56,9 @@ class SyncReport:
         data = asdict(self)
         if self.over_limit is not None:  # its settings named as the config names them
             data["over_limit"] = named(self.over_limit)
-        for optional in ("load_duration_s", "crm_update_rows", "crm_update", "over_limit"):
+        optional_keys = ("load_duration_s", "crm_update_rows", "crm_update", "crm_confirmed",
+                         "crm_failed", "crm_error", "over_limit")  # fmt: skip
+        for optional in optional_keys:
             if data[optional] is None:
                 del data[optional]
         return data
@@ -96,6 +101,9 @@ class SyncReport:
             rows += [("unchanged", self.plan.get(PlanAction.UNCHANGED.value, 0))]
             if self.plan.get(PlanAction.DELETE.value):
                 rows += [("would delete", self.plan[PlanAction.DELETE.value])]
+            if self.crm_update_rows is not None:
+                rows += [("UUIDs due for the CRM now (crm-update; this run's creates add theirs)",
+                          self.crm_update_rows)]  # fmt: skip
             return [(label, f"{value:,}") for label, value in rows]
         rows += [
             ("created", self.created), ("updated", self.updated), ("unchanged", self.unchanged),
@@ -107,8 +115,14 @@ class SyncReport:
             rows += [("created without a match field (see unmatched.csv)", self.created_unmatched)]
         if self.match_conflicts:
             rows += [("match conflicts (failed, not adopted)", self.match_conflicts)]
-        if self.crm_update_rows is not None:
+        if self.crm_update_rows is not None and self.crm_confirmed is None:
             rows += [("UUIDs for the CRM (new or changed, in crm-update)", self.crm_update_rows)]
+        if self.crm_confirmed is not None:
+            rows += [
+                ("UUIDs due for the CRM", self.crm_update_rows or 0),
+                ("confirmed by the CRM", self.crm_confirmed),
+                ("refused by the CRM (rejects.csv, crm_failed)", self.crm_failed or 0),
+            ]
         return [(label, f"{value:,}") for label, value in rows] + [
             ("duration", f"{self.duration_s:.1f} s")
         ]

@@ -1,9 +1,11 @@
-"""What the CRM was last given: per customer, the UUID the last ``crm-update`` file carried.
+"""What the CRM holds: per customer, the UUID the CRM last confirmed (through its API) or was
+handed (in a ``crm-update`` file).
 
 A nightly run writes back only what is new or changed since (a customer created, recreated
 under a new UUID, or deleted), so the CRM's import touches the records that need it and no
-other. The file is written before it is marked here: a run that dies between the two hands the
-same rows out again (an update setting a field to what it already holds), never leaves one out.
+other. A row is marked here only after the CRM confirmed it (or the file was written): a run
+that dies between the two hands the same rows out again (an update setting a field to what it
+already holds), never leaves one out (``engine/writeback.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ class CrmWriteback:
             chosen,
         )
         return pl.DataFrame(cursor.fetchall(), schema=COLUMNS, orient="row")
+
+    def entities(self) -> list[str]:
+        """Every entity with a customer or a UUID the CRM was given (``custsync writeback``
+        without ``--entity-id``)."""
+        cursor = self._db.execute(
+            "SELECT entity_id FROM customer_state UNION SELECT entity_id FROM crm_writeback"
+        )
+        return sorted(str(row[0]) for row in cursor.fetchall())
 
     def mark(self, written: pl.DataFrame) -> None:
         """Record what a written file gave the CRM (a null UUID: the CRM holds none now)."""
