@@ -34,6 +34,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -173,8 +174,9 @@ def _with_limit(org: SalesforceOrg, response: Response) -> Response:
 async def token(request: Request) -> Response:
     """POST /services/oauth2/token: client credentials -> an access token and instance_url."""
     org = _org(request)
-    form = await request.form()
-    given = (str(form.get("client_id", "")), str(form.get("client_secret", "")))
+    # Parsed here: Starlette's form parser needs python-multipart, for a body this simple.
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    given = (form.get("client_id", ""), form.get("client_secret", ""))
     if form.get("grant_type") != "client_credentials":
         return JSONResponse({"error": "unsupported_grant_type",
                              "error_description": "grant type not supported"}, 400)  # fmt: skip

@@ -112,8 +112,12 @@ class HubSpotWriter:
     async def push(self, updates: list[UuidUpdate], on_result: OnResult) -> None:
         """Every update, in batches of 100, a few in flight, paced to the portal's window."""
         batches = [updates[i : i + BATCH_SIZE] for i in range(0, len(updates), BATCH_SIZE)]
+        if not batches:
+            return
+        # The first alone: its answer's headers tell the portal's window before others fly.
+        on_result(await self._batch(batches[0]))
         queue: asyncio.Queue[list[UuidUpdate]] = asyncio.Queue()
-        for batch in batches:
+        for batch in batches[1:]:
             queue.put_nowait(batch)
 
         async def worker() -> None:
@@ -121,9 +125,12 @@ class HubSpotWriter:
                 batch = queue.get_nowait()
                 on_result(await self._batch(batch))
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self.tuning.concurrency, len(batches))):
-                group.create_task(worker())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.tuning.concurrency, len(batches) - 1)):
+                    group.create_task(worker())
+        except* CrmError as stopped:  # the first reason to stop, as one line
+            raise stopped.exceptions[0] from None
 
     async def _batch(self, batch: list[UuidUpdate]) -> PushResult:
         self._check_daily()
