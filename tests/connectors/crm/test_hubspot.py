@@ -54,7 +54,7 @@ def test_batches_of_100_answers_read_record_by_record(crm_server: SandboxProcess
     updates = [UuidUpdate(r, f"u-{r}") for r in records[1:]] + [UuidUpdate(gone[0], None)]
     answers, writer = push(crm_server, updates)
     # 207 for the batch with archived records: its others confirmed; a clear of one is done.
-    assert confirmed(answers) == sorted(records[3:] + [gone[0]])
+    assert confirmed(answers) == sorted([*records[3:], gone[0]])
     refusals = {u.record_id: why for a in answers for u, why in a.refused}
     assert set(refusals) == set(gone[1:])
     assert all(why.startswith("OBJECT_NOT_FOUND:Could not get some") for why in refusals.values())

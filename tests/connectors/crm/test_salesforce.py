@@ -120,8 +120,8 @@ def test_a_job_failing_half_way_keeps_what_it_confirmed(crm_server: SandboxProce
     records = ids(20)
     org(crm_server, records={"Contact": records}, fail_job_after=8)
     answers: list[PushResult] = []
-    writer = SalesforceWriter(SalesforceLogin(instance_url=crm_server.root,
-                                              access_token=SF_TOKEN), "Contact", FIELD, BULK)  # fmt: skip
+    login = SalesforceLogin(instance_url=crm_server.root, access_token=SF_TOKEN)
+    writer = SalesforceWriter(login, "Contact", FIELD, BULK)
 
     async def go() -> None:
         try:
