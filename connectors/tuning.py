@@ -149,6 +149,11 @@ class CrmTuning(BaseModel):
         default=1.0, ge=0, description="Seconds before the first such round (doubling).",
     )  # fmt: skip
     concurrency: int = Field(default=4, ge=1, description="HubSpot batches in flight at most.")
+    attempts: int = Field(
+        default=6, ge=1, description="Attempts of one call to a CRM that does not answer "
+        "(5xx, connection lost) before the write-back stops: 6 span about 8 s "
+        "(CUSTSYNC_CRM_ATTEMPTS).",
+    )  # fmt: skip
 
 
 class Tuning(BaseModel):
@@ -164,11 +169,11 @@ class Tuning(BaseModel):
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
         """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
-        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``); a value out of its bounds is
-        refused."""
+        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``, ``CUSTSYNC_CRM_ATTEMPTS``); a
+        value out of its bounds is refused."""
         env = os.environ if env is None else env
         variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
-        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S"}
+        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S", "attempts": "CUSTSYNC_CRM_ATTEMPTS"}
         migration = {field: env[name] for field, name in variables.items() if env.get(name)}
         crm = {field: env[name] for field, name in crm_variables.items() if env.get(name)}
         variables |= crm_variables

@@ -24,6 +24,7 @@ import asyncio
 import httpx
 
 from connectors.api.pacing.pacer import RequestPacer
+from connectors.api.retry import RetryPolicy
 from connectors.crm.connection import CrmConnection, said
 from connectors.crm.logins import HubSpotLogin
 from connectors.crm.updates import OnResult, PushResult, UuidUpdate
@@ -53,8 +54,9 @@ class HubSpotWriter:
         self.daily: int | None = None
         self.daily_left: int | None = None
         self.connection = CrmConnection(
-            NAME, login.api_url, self._bearer, stop=self._stop, pacer=self._pacer(*LOWEST_LIMIT)
-        )
+            NAME, login.api_url, self._bearer, RetryPolicy(max_attempts=tuning.attempts),
+            stop=self._stop, pacer=self._pacer(*LOWEST_LIMIT),
+        )  # fmt: skip
         self.connection.on_response = self._read_limits
 
     @property

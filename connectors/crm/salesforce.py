@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from connectors.api.retry import RetryPolicy
 from connectors.crm.connection import CrmConnection, said
 from connectors.crm.logins import SalesforceLogin, checked_url
 from connectors.crm.updates import OnResult, PushResult, UuidUpdate
@@ -69,7 +70,8 @@ class SalesforceWriter:
         self.jobs: list[str] = []
         self._token = login.access_token
         base = login.instance_url or login.login_url or ""
-        self.connection = CrmConnection(NAME, base, self._bearer, stop=self._stop)
+        policy = RetryPolicy(max_attempts=tuning.attempts)
+        self.connection = CrmConnection(NAME, base, self._bearer, policy, stop=self._stop)
         self.connection.on_response = self._read_usage
         self._data = f"/services/data/{API_VERSION}"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.auth import CrmLogins
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
 from tests.helpers import (
@@ -100,12 +101,17 @@ def migration_world(
     # A shard that stops beating is given up after 10 s here (30 s by default). Workers read
     # the export from the object store with the credentials of their own environment.
     env = {**shared_prefect_server, **ENV, **s3_server.env, "CUSTSYNC_SHARD_STALE_S": "10"}
-    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(rate_limit=50, burst=5)) as api:
+    crm = CrmLogins(hubspot_tokens=(HUBSPOT_TOKEN,))
+    with SandboxProcess(users={USER: KEY}, faults=FaultSettings(rate_limit=50, burst=5),
+                        crm=crm) as api:  # fmt: skip
         workers = Workers(tmp_path, env, "migrate-pool")
         try:
             yield api, workers, env, postgres_state
         finally:
             workers.stop()
+
+
+HUBSPOT_TOKEN = "pat-na1-migration-test-4b1e"
 
 
 def migrate_args(api: SandboxProcess, source: str, state: str, out: Path) -> list[str]:
@@ -123,14 +129,21 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     source = s3_server.put("migration", "exports/export.csv", local.read_bytes())
     local.unlink()
     out = tmp_path / "out"
-    # The UUIDs go back to the CRM by file: once, from the parent, for every shard's customers.
+    # The UUIDs go back into HubSpot (its stand-in) through its API: once, from the parent,
+    # for every shard's customers; the shards push none.
     columns = "\n".join(f'"{c}" = "{c}"' for c in HEADER[1:])
-    writeback = '[writeback]\nid_column = "Id"\nuuid_field = "Verifone_Customer_ID__c"\n'
+    writeback = ('[writeback]\ncrm = "hubspot"\nid_column = "Record ID"\n'
+                 'uuid_field = "verifone_customer_id"\n')  # fmt: skip
     mapping = tmp_path / "m.toml"
     mapping.write_text(f'external_id = "external_id"\n[columns]\n{columns}\n{writeback}')
+    api.admin("POST", "/_sandbox/hubspot", {
+        "records": {"contacts": [f"X{i}" for i in range(1000)]},
+        "properties": {"contacts": ["verifone_customer_id"]},
+    }).raise_for_status()  # fmt: skip
+    crm_env = {"HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN, "HUBSPOT_API_URL": api.root}
     # The pool does not exist yet: migrate makes it, and its deployment; workers come later.
     args = [*migrate_args(api, source, state, out), "--mapping", str(mapping)]
-    run = start_migrate(args, env)
+    run = start_migrate(args, {**env, **crm_env})
     time.sleep(3)
     workers.start(2)
     deadline = time.monotonic() + 240
@@ -153,9 +166,14 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     report = json.loads((out / "report.json").read_text())
     assert report["failed"] == 0 and report["rows_read"] == 1001, report
     assert {r["external_id"] for r in read_csv(out / "rejects.csv")} == {"X7"}
-    given = {r["Id"]: r["Verifone_Customer_ID__c"] for r in read_csv(out / "crm-update.csv")}
+    given = {r["Record ID"]: r["verifone_customer_id"] for r in read_csv(out / "crm-update.csv")}
     assert given == {m["external_id"]: m["customer_id"] for m in mapped}, said
-    assert report["crm_update_rows"] == 999 and not list((out / "shards").rglob("crm-update.csv"))
+    assert report["crm_update_rows"] == report["crm_confirmed"] == 999, report
+    assert report["crm_failed"] == 0 and not list((out / "shards").rglob("crm-update.csv"))
+    held = api.admin("GET", "/_sandbox/hubspot").json()["records"]["contacts"]
+    assert {k: v["verifone_customer_id"] for k, v in held.items() if "verifone_customer_id" in v} \
+        == given  # fmt: skip
+    assert HUBSPOT_TOKEN not in stderr + workers.logs()
     # The budget held: no 429 storm.
     assert report["rate_limited"] < 0.05 * report["requests"], report
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
