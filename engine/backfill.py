@@ -155,7 +155,10 @@ def run_backfill(
     run_id = new_run_id()
     out_dir = config.out or Path("out") / f"backfill-{run_id}"
     # The target is opened as for a real run even when dry: the records are read all the same.
-    with open_run(config, runner, run_id, out_dir, credentials=credentials) as run:
+    # A backfill updates customers in place, never recreates one: no UUID changes, so it has
+    # nothing to write back (the next sync gives the CRM whatever is due).
+    with open_run(config, runner, run_id, out_dir, credentials=credentials,
+                  writes_back=False) as run:  # fmt: skip
         totals = _stream(run)
     counters = totals.counters
     report = BackfillReport(

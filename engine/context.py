@@ -69,9 +69,11 @@ def open_run(
     on_start: Callable[[str], None] | None = None,
     credentials: Credentials | None = None,
     assignment: ShardAssignment | None = None,
+    writes_back: bool = True,
 ) -> Iterator[RunContext]:
     """Open everything a run needs; a run that writes holds the store's lock throughout.
-    ``credentials``: resolved by the caller (Prefect Secret blocks); else the environment's."""
+    ``credentials``: resolved by the caller (Prefect Secret blocks); else the environment's.
+    ``writes_back``: the run ends with the mapping's ``[writeback]`` (a sync does)."""
     check_out_dir(out_dir)
     shard = assignment.shard if assignment is not None else None
     with open_target(config.target, credentials) as target:
@@ -79,8 +81,8 @@ def open_run(
             on_start(target.description)
         with open_source(config.source_spec(shard)) as source:
             # The CRM's credentials before anything is sent (a shard leaves the write-back
-            # to its migration's parent; a dry run pushes nothing).
-            pushes = shard is None and not config.dry_run
+            # to its migration's parent; a dry run pushes nothing; a backfill changes no UUID).
+            pushes = writes_back and shard is None and not config.dry_run
             login = check_login(source.writeback) if pushes else None
             store = StateStore.open(_state_location(config))
             try:

@@ -180,3 +180,24 @@ def test_a_sync_dry_run_says_what_would_go_back_and_pushes_nothing(
     # Neither run wrote a UUID: the refused token counted no call, the dry run made none.
     assert server.admin("GET", "/_sandbox/salesforce").json()["calls"] == {}
     assert all(value is None for value in held(server, "salesforce").values())
+
+
+def test_a_backfill_changes_no_uuid_so_it_needs_no_crm_and_writes_nothing_back(
+    tmp_path: Path, server: SandboxProcess,
+) -> None:  # fmt: skip
+    ids = [str(9000 + i) for i in range(3)]
+    server.admin("POST", "/_sandbox/hubspot", {"records": {"contacts": ids},
+                 "properties": {"contacts": [HS_PROPERTY]}})  # fmt: skip
+    source = export(tmp_path / "a.csv", rows_for(ids))
+    hs = str(mapping(tmp_path, "hubspot"))
+    code, _, _, err = sync(server, tmp_path, source, "one", "--mapping", hs,
+                           env=hubspot_env(server))  # fmt: skip
+    assert code == 0, err
+    calls = _calls_so_far(server)
+    # No HubSpot token in its environment, and none needed.
+    backfill = custsync("backfill-3ds", str(source), "--mapping", hs, "--target", server.url,
+                        "--entity-id", "E1", "--state", str(tmp_path / "state.db"),
+                        "--out", str(tmp_path / "backfill"), env=ENV)  # fmt: skip
+    assert backfill.returncode == 0, backfill.stderr
+    assert _calls_so_far(server) == calls
+    assert not (tmp_path / "backfill" / "crm-update.csv").exists()
