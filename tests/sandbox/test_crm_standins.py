@@ -1,0 +1,88 @@
+"""The CRM stand-ins are strict where Salesforce and HubSpot are: raw HTTP against the sandbox
+as a real server, the answers compared with what the services document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sandbox.auth import CrmLogins
+from sandbox.process import SandboxProcess
+
+SF, HS = "sf-standin-token", "pat-na1-standin-token"
+DATA = "/services/data/v62.0"
+
+
+@pytest.fixture
+def server() -> Iterator[SandboxProcess]:
+    with SandboxProcess(crm=CrmLogins(salesforce_tokens=(SF,), hubspot_tokens=(HS,))) as running:
+        yield running
+
+
+def client(server: SandboxProcess, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.root, trust_env=False, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def test_salesforce_jobs_are_strict_about_their_lifecycle(server: SandboxProcess) -> None:
+    server.admin("POST", "/_sandbox/salesforce", {"records": {"Contact": ["003000000000001"]},
+                 "fields": {"Contact": ["X__c"]}, "polls_to_complete": 2})  # fmt: skip
+    with client(server, SF) as sf:
+        job = sf.post(f"{DATA}/jobs/ingest", json={"object": "Contact", "operation": "update"})
+        assert job.status_code == 200 and job.json()["state"] == "Open"
+        assert job.headers["Sforce-Limit-Info"] == "api-usage=1/15000"
+        path = f"{DATA}/jobs/ingest/{job.json()['id']}"
+        early = sf.get(f"{path}/successfulResults/")
+        assert early.status_code == 400 and early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+        body = b"Id,X__c\n003000000000001,u1\n"
+        assert sf.put(f"{path}/batches", content=body,
+                      headers={"Content-Type": "text/csv"}).status_code == 201  # fmt: skip
+        twice = sf.put(f"{path}/batches", content=body, headers={"Content-Type": "text/csv"})
+        assert twice.status_code == 409
+        assert sf.patch(path, json={"state": "UploadComplete"}).json()["state"] == "UploadComplete"
+        states = [sf.get(path).json()["state"] for _ in range(2)]
+        assert states == ["InProgress", "JobComplete"]
+        done = sf.get(f"{path}/successfulResults/").text.splitlines()
+        assert done == ['"sf__Id","sf__Created","Id","X__c"',
+                        '"003000000000001AAA","false","003000000000001","u1"']  # fmt: skip
+
+
+def test_salesforce_refuses_a_bad_token_an_unknown_field_and_too_many_records(
+    server: SandboxProcess,
+) -> None:
+    with client(server, "nope") as bad:
+        refused = bad.patch(f"{DATA}/composite/sobjects", json={"records": []})
+        assert refused.status_code == 401
+        assert refused.json() == [{"message": "Session expired or invalid",
+                                   "errorCode": "INVALID_SESSION_ID"}]  # fmt: skip
+    record = {"attributes": {"type": "Contact"}, "id": "003000000000001", "Nope__c": "u"}
+    with client(server, SF) as sf:
+        unknown = sf.patch(f"{DATA}/composite/sobjects", json={"records": [record]})
+        assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALID_FIELD"
+        many = sf.patch(f"{DATA}/composite/sobjects", json={"records": [record] * 201})
+        assert many.status_code == 400 and many.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+
+
+def test_hubspot_tells_its_limits_and_refuses_past_them_without_retry_after(
+    server: SandboxProcess,
+) -> None:
+    server.admin("POST", "/_sandbox/hubspot", {"records": {"contacts": ["1"]},
+                 "per_interval": 2, "interval_ms": 10_000})  # fmt: skip
+    update = {"inputs": [{"id": "1", "properties": {"email": "x"}}]}
+    with client(server, HS) as hs:
+        answers = [hs.post("/crm/v3/objects/contacts/batch/update", json=update) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["X-HubSpot-RateLimit-Max"] == "2"
+    assert answers[1].headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    assert "retry-after" not in answers[2].headers
+    assert answers[2].json()["policyName"] == "TEN_SECONDLY_ROLLING"
+
+
+def test_hubspot_fails_a_whole_batch_for_an_unknown_property(server: SandboxProcess) -> None:
+    update = {"inputs": [{"id": "1", "properties": {"nope": "x"}}]}
+    with client(server, HS) as hs:
+        answer = hs.post("/crm/v3/objects/contacts/batch/update", json=update)
+    assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
+    assert "PROPERTY_DOESNT_EXIST" in answer.json()["message"]
