@@ -12,5 +12,6 @@ totals.py           the figures of a run, and its typed report
 outcome.py          RunOutcome: what any command's run came to
 history.py          reading the store's run records and mappings for the CLI
 shard_heartbeat.py  a migration shard's beats and end, where its parent looks
+writeback.py        the UUIDs the CRM lacks, given to it and marked once it confirms them
 sync.py, validate.py, backfill.py, migrate.py    the commands' runs
 """

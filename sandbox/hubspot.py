@@ -9,7 +9,8 @@ clears a property. Limits as documented for private apps: a rolling 10-second wi
 (``X-HubSpot-RateLimit-Max`` in ``X-HubSpot-RateLimit-Interval-Milliseconds``, with
 ``-Remaining``) and a daily one (``X-HubSpot-RateLimit-Daily``, ``-Daily-Remaining``); past
 either, 429 with ``policyName`` ``TEN_SECONDLY_ROLLING`` or ``DAILY`` and no ``Retry-After``.
-Injectable through ``POST /_sandbox/hubspot``: 5xx answers, the limits, archived records.
+Injectable through ``POST /_sandbox/hubspot``: 5xx answers, the limits, archived records, an
+answer held back after the update is made (a client that dies in between).
 ``GET /_sandbox/hubspot`` shows the portal's records.
 
 What it cannot prove: HubSpot's timings, its burst tolerance within a window, workflows that
@@ -18,6 +19,7 @@ react to a property change, or error wording this file does not list.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import secrets
@@ -49,6 +51,7 @@ class HubSpotPortal:
     daily: int = 250_000
     daily_used: int = 0
     fail_next: int = 0
+    answer_delay_ms: int = 0  # the update is made, then the answer waits (a client may die)
     calls: int = 0
     refused: int = 0
     window: deque[float] = field(default_factory=deque)
@@ -167,6 +170,8 @@ async def batch_update(request: Request) -> Response:
         results.append({"id": record_id, "properties": dict(record), "createdAt": now,
                         "updatedAt": now, "archived": False})  # fmt: skip
     portal.rng.shuffle(results)  # HubSpot does not promise the order sent
+    if portal.answer_delay_ms:
+        await asyncio.sleep(portal.answer_delay_ms / 1000)
     body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now,
                             "completedAt": now}  # fmt: skip
     if not missing:
@@ -184,7 +189,8 @@ async def batch_update(request: Request) -> Response:
 async def admin(request: Request) -> Response:
     """GET: the portal as it is; POST (JSON): change it — ``tokens``, ``records``
     {objectType: [ids]}, ``properties`` {objectType: [names]}, ``archived`` [ids],
-    ``per_interval``, ``interval_ms``, ``daily``, ``daily_used``, ``fail_next``."""
+    ``per_interval``, ``interval_ms``, ``daily``, ``daily_used``, ``fail_next``,
+    ``answer_delay_ms``."""
     portal = _portal(request)
     if request.method == "POST":
         body = json.loads(await request.body())
@@ -197,7 +203,9 @@ async def admin(request: Request) -> Response:
             portal.properties.setdefault(object_type, set()).update(names)
         portal.archived.update(str(i) for i in body.get("archived", []))
         portal.tokens.update(body.get("tokens", []))
-        for knob in ("per_interval", "interval_ms", "daily", "daily_used", "fail_next"):
+        knobs = ("per_interval", "interval_ms", "daily", "daily_used", "fail_next",
+                 "answer_delay_ms")  # fmt: skip
+        for knob in knobs:
             if knob in body:
                 setattr(portal, knob, int(body[knob]))
     return JSONResponse(portal.as_dict())

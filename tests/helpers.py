@@ -197,6 +197,10 @@ def custsync(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
 
 
 ENV = {"VERIFONE_USER_UID": USER, "VERIFONE_API_KEY": KEY}
+# What the sandbox's CRM stand-ins accept in the tests (sandbox/salesforce.py, hubspot.py).
+SF_TOKEN = "00Dsf-test-token-7f3a"
+HS_TOKEN = "pat-na1-test-token-9c1d"
+SF_CLIENT = ("sf-client-id", "sf-client-secret-51e2")
 
 
 SyncResult = tuple[int, dict[str, Any], list[dict[str, str]], str]

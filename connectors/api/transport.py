@@ -154,3 +154,21 @@ class SourceTransport(httpx.HTTPTransport):
             if why is None:
                 raise
             raise TlsError(why, request.url.host) from exc
+
+
+class CrmTransport(httpx.AsyncHTTPTransport):
+    """httpx's own asynchronous transport for the CRMs' APIs (a handful of calls a run: the
+    API's aiohttp pool buys nothing there), verifying TLS, its failures told apart."""
+
+    def __init__(self) -> None:
+        super().__init__(verify=tls_context(), retries=0)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request; a TLS failure raised as TlsError."""
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectError as exc:
+            why = _tls_why(exc)
+            if why is None:
+                raise
+            raise TlsError(why, request.url.host) from exc

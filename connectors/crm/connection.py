@@ -27,7 +27,7 @@ from connectors.api.retry import (
     parse_retry_after,
     with_retries,
 )
-from connectors.api.transport import TlsError, tls_context
+from connectors.api.transport import CrmTransport, TlsError
 from connectors.errors import CrmError
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -56,7 +56,7 @@ class CrmConnection:
         self.on_response: Callable[[httpx.Response], None] | None = None
         self.client = httpx.AsyncClient(
             base_url=base_url,
-            transport=httpx.AsyncHTTPTransport(verify=tls_context(), retries=0),
+            transport=CrmTransport(),
             trust_env=False,  # never a proxy, whatever HTTPS_PROXY says
             follow_redirects=False,
             timeout=TIMEOUT,

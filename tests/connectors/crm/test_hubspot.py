@@ -15,7 +15,7 @@ from connectors.crm.updates import PushResult, UuidUpdate
 from connectors.errors import CrmError
 from connectors.tuning import CrmTuning
 from sandbox.process import SandboxProcess
-from tests.connectors.crm.conftest import HS_TOKEN
+from tests.helpers import HS_TOKEN
 
 PROPERTY = "verifone_customer_id"
 

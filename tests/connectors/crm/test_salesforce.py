@@ -14,7 +14,8 @@ from connectors.crm.updates import PushResult, UuidUpdate
 from connectors.errors import CrmError
 from connectors.tuning import CrmTuning
 from sandbox.process import SandboxProcess
-from tests.connectors.crm.conftest import CLIENT, SF_TOKEN
+from tests.helpers import SF_CLIENT as CLIENT
+from tests.helpers import SF_TOKEN
 
 FIELD = "Verifone_Customer_ID__c"
 QUICK = CrmTuning(poll_first_s=0.01, poll_max_s=0.05, round_wait_s=0.0)

@@ -1,5 +1,5 @@
-"""The CRM stand-ins are strict where Salesforce and HubSpot are: raw HTTP against the sandbox
-as a real server, the answers compared with what the services document."""
+"""The Salesforce stand-in is strict where Salesforce is: raw HTTP against the sandbox as a real
+server, the answers compared with what Salesforce documents."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from sandbox.auth import CrmLogins
 from sandbox.process import SandboxProcess
 
-SF, HS = "sf-standin-token", "pat-na1-standin-token"
+SF = "sf-standin-token"
 DATA = "/services/data/v62.0"
 
 
 @pytest.fixture
 def server() -> Iterator[SandboxProcess]:
-    with SandboxProcess(crm=CrmLogins(salesforce_tokens=(SF,), hubspot_tokens=(HS,))) as running:
+    with SandboxProcess(crm=CrmLogins(salesforce_tokens=(SF,))) as running:
         yield running
 
 
@@ -63,26 +63,3 @@ def test_salesforce_refuses_a_bad_token_an_unknown_field_and_too_many_records(
         assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALID_FIELD"
         many = sf.patch(f"{DATA}/composite/sobjects", json={"records": [record] * 201})
         assert many.status_code == 400 and many.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
-
-
-def test_hubspot_tells_its_limits_and_refuses_past_them_without_retry_after(
-    server: SandboxProcess,
-) -> None:
-    server.admin("POST", "/_sandbox/hubspot", {"records": {"contacts": ["1"]},
-                 "per_interval": 2, "interval_ms": 10_000})  # fmt: skip
-    update = {"inputs": [{"id": "1", "properties": {"email": "x"}}]}
-    with client(server, HS) as hs:
-        answers = [hs.post("/crm/v3/objects/contacts/batch/update", json=update) for _ in range(3)]
-    assert [a.status_code for a in answers] == [200, 200, 429]
-    assert answers[0].headers["X-HubSpot-RateLimit-Max"] == "2"
-    assert answers[1].headers["X-HubSpot-RateLimit-Remaining"] == "0"
-    assert "retry-after" not in answers[2].headers
-    assert answers[2].json()["policyName"] == "TEN_SECONDLY_ROLLING"
-
-
-def test_hubspot_fails_a_whole_batch_for_an_unknown_property(server: SandboxProcess) -> None:
-    update = {"inputs": [{"id": "1", "properties": {"nope": "x"}}]}
-    with client(server, HS) as hs:
-        answer = hs.post("/crm/v3/objects/contacts/batch/update", json=update)
-    assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
-    assert "PROPERTY_DOESNT_EXIST" in answer.json()["message"]

@@ -1,0 +1,93 @@
+"""A CRM's HTTP: redirects and refused TLS stop, 5xx and lost connections are retried, no proxy
+from the environment is ever used, 401 after one renewal stops."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from connectors.api.retry import RetryPolicy
+from connectors.crm.connection import CrmConnection
+from connectors.errors import CrmError
+from tests.helpers import CannedAnswer, OddServer
+
+
+def call(url: str, renewals: list[bool] | None = None, attempts: int = 3) -> int:
+    async def token(renew: bool) -> str:
+        if renewals is not None:
+            renewals.append(renew)
+        return "tok"
+
+    async def go() -> int:
+        async def instant(_: float) -> None:
+            return None
+
+        policy = RetryPolicy(max_attempts=attempts, sleep=instant)
+        connection = CrmConnection("TestCRM", url, token, policy)
+        try:
+            response = await connection.send("GET", "/x")
+            return response.status_code
+        finally:
+            await connection.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_redirect_stops_and_5xx_is_retried(odd_server: OddServer) -> None:
+    odd_server.answers = [CannedAnswer(302, b"", {"Location": "https://elsewhere.example"})]
+    with pytest.raises(CrmError, match="redirect"):
+        call(odd_server.url)
+    odd_server.answers = [CannedAnswer(503), CannedAnswer(503), CannedAnswer(200)]
+    odd_server.seen.clear()
+    assert call(odd_server.url) == 200 and len(odd_server.seen) == 3
+    odd_server.answers = [CannedAnswer(500)]
+    with pytest.raises(CrmError, match="TestCRM did not answer the write-back: gave up after 3"):
+        call(odd_server.url)
+
+
+def test_a_401_renews_the_token_once_then_stops(odd_server: OddServer) -> None:
+    odd_server.answers = [CannedAnswer(401, b'[{"errorCode": "INVALID_SESSION_ID"}]')]
+    renewals: list[bool] = []
+    with pytest.raises(CrmError, match=r"refused the credentials \(401\): INVALID_SESSION_ID"):
+        call(odd_server.url, renewals)
+    assert renewals == [False, True]
+
+
+def test_no_proxy_from_the_environment(odd_server: OddServer,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    odd_server.answers = [CannedAnswer(200)]
+    assert call(odd_server.url) == 200
+
+
+@pytest.fixture
+def untrusted_https() -> Iterator[str]:
+    import trustme
+
+    class Quiet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_certificate_that_does_not_verify_stops_at_once(untrusted_https: str) -> None:
+    with pytest.raises(CrmError, match="certificate verify failed"):
+        call(untrusted_https, attempts=5)
