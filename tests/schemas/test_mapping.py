@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,31 @@ def test_the_writeback_table_is_kept_through_resolution() -> None:
     assert mapping.writeback == Writeback("Id", "U__c", "parquet")
     assert mapping.resolved(["contact id"], "e.csv").writeback == mapping.writeback
     assert parse_mapping(text).writeback == Writeback("Id", "U__c", "csv")
+
+
+@pytest.mark.parametrize(
+    ("preset", "crm", "kind"),
+    [("salesforce", "salesforce", "Contact"), ("hubspot", "hubspot", "contacts")],
+)
+def test_the_presets_commented_crm_lines_work_once_uncommented(
+    preset: str, crm: str, kind: str
+) -> None:
+    path = Path(__file__).parents[2] / "data" / "mappings" / f"{preset}.toml"
+    text = path.read_text().replace("# crm = ", "crm = ").replace("# object = ", "object = ")
+    writeback = parse_mapping(text, path.name).writeback
+    assert writeback is not None and (writeback.crm, writeback.object) == (crm, kind)
+    assert parse_mapping(path.read_text()).writeback.crm == "file"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("table", "needle"), [
+    ('crm = "pipedrive"', "crm must be file, salesforce or hubspot, not 'pipedrive'"),
+    ('object = "Contact"', 'object needs crm = "salesforce" or "hubspot"'),
+    ('crm = "salesforce"\nobject = "Contact; DROP"', "object must name the CRM's object"),
+])  # fmt: skip
+def test_a_bad_crm_in_writeback_names_the_culprit(table: str, needle: str) -> None:
+    text = f'external_id = "Id"\n[writeback]\nid_column = "Id"\nuuid_field = "U__c"\n{table}\n'
+    with pytest.raises(MappingInvalid, match=re.escape(needle)):
+        parse_mapping(text, "m.toml")
+    bad_field = 'external_id = "Id"\n[writeback]\ncrm = "hubspot"\nid_column = "Id"\n'
+    with pytest.raises(MappingInvalid, match="uuid_field must be the field's API name"):
+        parse_mapping(bad_field + 'uuid_field = "Verifone ID"\n', "m.toml")
