@@ -124,7 +124,8 @@ class CrmTuning(BaseModel):
 
     bulk_from: int = Field(
         default=2_000, ge=1, description="Salesforce: records from which one Bulk API 2.0 job "
-        "costs fewer calls than sObject Collections (bench/crm_writeback.py).",
+        "costs fewer calls than sObject Collections (bench/crm_writeback.py; "
+        "CUSTSYNC_CRM_BULK_FROM).",
     )  # fmt: skip
     bulk_job_max: int = Field(default=100_000, ge=1, description="Records in one Bulk job.")
     poll_first_s: float = Field(
@@ -169,11 +170,12 @@ class Tuning(BaseModel):
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
         """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
-        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``, ``CUSTSYNC_CRM_ATTEMPTS``); a
-        value out of its bounds is refused."""
+        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``, ``CUSTSYNC_CRM_ATTEMPTS``,
+        ``CUSTSYNC_CRM_BULK_FROM``); a value out of its bounds is refused."""
         env = os.environ if env is None else env
         variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
-        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S", "attempts": "CUSTSYNC_CRM_ATTEMPTS"}
+        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S", "attempts": "CUSTSYNC_CRM_ATTEMPTS",
+                         "bulk_from": "CUSTSYNC_CRM_BULK_FROM"}  # fmt: skip
         migration = {field: env[name] for field, name in variables.items() if env.get(name)}
         crm = {field: env[name] for field, name in crm_variables.items() if env.get(name)}
         variables |= crm_variables
