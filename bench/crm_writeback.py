@@ -109,6 +109,8 @@ def one_crm(crm: str, records: int, window: int, bulk_from: int | None) -> dict[
         env = {"CUSTSYNC_CRM_BULK_FROM": str(bulk_from)} if bulk_from else {}
         report = writeback(server, folder, crm, state, env)
         assert report["crm_confirmed"] == records, report
+        if crm == "hubspot":
+            report["refused_429"] = server.admin("GET", "/_sandbox/hubspot").json()["refused"]
         return report
 
 
@@ -139,7 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     n = args.records
     print(f"1. {n:,} records due, one `custsync writeback` each (whole process)")
-    print(f"{'CRM, way':44} {'seconds':>8} {'records/s':>10} {'calls':>6} {'calls/10k':>10}")
+    print(f"{'CRM, way':44} {'seconds':>8} {'records/s':>10} {'calls':>6} {'calls/10k':>10}"
+          f" {'429s':>5}")  # fmt: skip
     runs = [
         ("salesforce, sObject Collections", "salesforce", 0, 10**9),
         ("salesforce, Bulk API 2.0 (3 polls)", "salesforce", 0, 1),
@@ -151,7 +154,7 @@ def main() -> None:
         rate = report["crm_confirmed"] / report["seconds"]
         per_10k = report["crm_calls"] * 10_000 / n
         print(f"{label:44} {report['seconds']:8.1f} {rate:10,.0f} {report['crm_calls']:6,}"
-              f" {per_10k:10,.0f}")  # fmt: skip
+              f" {per_10k:10,.0f} {report.get('refused_429', '-'):>5}")  # fmt: skip
     print("\n2. Salesforce calls by records due: Collections vs one Bulk job (3 polls)")
     print(f"{'records':>8} {'collections':>12} {'bulk':>6}")
     for records in (200, 1_000, 1_600, 2_000, 3_000, 5_000):
