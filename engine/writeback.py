@@ -30,8 +30,10 @@ import polars as pl
 
 from connectors.crm.logins import CrmLogin, HubSpotLogin, SalesforceLogin, crm_login
 from connectors.crm.updates import PushResult, UuidUpdate
-from connectors.errors import CrmError
-from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_crm_update
+from connectors.errors import CrmError, InputError
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_crm_update, write_report
+from connectors.sources.mapping_file import load_mapping
+from connectors.state.db import state_exists
 from connectors.state.store import StateStore
 from connectors.tuning import Tuning
 from engine.outcome import RunOutcome
@@ -118,6 +120,7 @@ def write_back(
 async def _push(login: CrmLogin, writeback: Writeback, results: _Results) -> int:
     tuning = Tuning.from_environment().crm
     writer: Any
+    # Imported here: a write-back by file (the default) never pays for the CRM clients.
     if isinstance(login, SalesforceLogin):
         from connectors.crm.salesforce import SalesforceWriter
 
@@ -212,10 +215,6 @@ def run_writeback(
 ) -> RunOutcome[dict[str, Any]]:
     """``custsync writeback``: what is due, pushed without syncing (catching up after a CRM
     outage), under the store's lock of the entity (or the whole store)."""
-    from connectors.errors import InputError
-    from connectors.reports.artifacts import write_report
-    from connectors.sources.mapping_file import load_mapping
-    from connectors.state.db import state_exists
     from engine.context import check_out_dir, new_run_id
 
     mapping = load_mapping(mapping_path)
