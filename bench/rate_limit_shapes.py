@@ -38,25 +38,52 @@ LATENCY_MS = 40.0
 
 
 def shapes() -> dict[str, FaultSettings]:
-    """Every gateway shape of issue 13 at 100 req/s."""
+    """Every gateway shape of issues 13 and 28 at 100 req/s (the in-flight caps without a rate
+    limit admit what the cap allows at the latency)."""
 
     def shape(**knobs: object) -> FaultSettings:
-        return FaultSettings(rate_limit=LIMIT, latency_ms=LATENCY_MS, **knobs)  # type: ignore[arg-type]
+        knobs.setdefault("rate_limit", LIMIT)
+        return FaultSettings(latency_ms=LATENCY_MS, **knobs)  # type: ignore[arg-type]
 
+    fw, sl, count = "fixed-window", "sliding-log", "sliding-count"
     return {
         "tb-burst-1": shape(burst=1),
         "tb-burst-2": shape(burst=2),
+        "tb-burst-3": shape(burst=3),
         "tb-burst-10": shape(burst=10),
         "tb-burst-10-date": shape(burst=10, retry_after="date"),
         "tb-burst-10-none": shape(burst=10, retry_after="none"),
-        "fw-1s": shape(limiter="fixed-window", window_s=1),
-        "fw-10s": shape(limiter="fixed-window", window_s=10),
-        "fw-10s-none": shape(limiter="fixed-window", window_s=10, retry_after="none"),
-        "fw-60s": shape(limiter="fixed-window", window_s=60),
-        "sliding-1s": shape(limiter="sliding-log", window_s=1),
-        "sliding-10s": shape(limiter="sliding-log", window_s=10),
+        "tb-burst-10-503": shape(burst=10, limit_status=503, retry_after="none"),
+        "fw-1s": shape(limiter=fw, window_s=1),
+        "fw-1s-phase": shape(limiter=fw, window_s=1, window_phase=0.37),
+        "fw-1s-503": shape(
+            limiter=fw, window_s=1, window_phase=0.37, limit_status=503, retry_after="none"
+        ),
+        "fw-1s-ietf": shape(limiter=fw, window_s=1, window_phase=0.37, limit_headers="ietf"),
+        "fw-10s": shape(limiter=fw, window_s=10),
+        "fw-10s-phase": shape(limiter=fw, window_s=10, window_phase=3.7),
+        "fw-10s-none": shape(limiter=fw, window_s=10, retry_after="none"),
+        "fw-10s-xrl": shape(limiter=fw, window_s=10, window_phase=3.7, limit_headers="x-ratelimit"),
+        "fw-60s": shape(limiter=fw, window_s=60),
+        "sliding-1s": shape(limiter=sl, window_s=1),
+        "sliding-1s-date": shape(limiter=sl, window_s=1, retry_after="date"),
+        "sliding-10s": shape(limiter=sl, window_s=10),
+        "count-10s": shape(limiter=count, window_s=10, window_phase=2.3, retry_after="none"),
         "in-flight-5": shape(burst=10, max_in_flight=5),
+        "in-flight-8": shape(rate_limit=None, max_in_flight=8, retry_after="none"),
+        "in-flight-8-503": shape(
+            rate_limit=None, max_in_flight=8, retry_after="none", limit_status=503
+        ),
     }
+
+
+def admits(settings: FaultSettings) -> float:
+    """Creates a second the gateway admits: its rate limit, or what an in-flight cap allows at
+    the latency (the ideal sender's ceiling: always exactly the cap in flight)."""
+    if settings.rate_limit is not None:
+        return settings.rate_limit
+    assert settings.max_in_flight is not None
+    return settings.max_in_flight * 1000 / settings.latency_ms
 
 
 def body(n: int) -> dict[str, object]:
@@ -68,11 +95,12 @@ def body(n: int) -> dict[str, object]:
 class Tally:
     seconds: float
     requests: int = 0
-    limited: int = 0
+    limited: int = 0  # refused by the gateway: 429s, and 503s a limit answered
     successes: list[float] = field(default_factory=list)
+    limit: float = LIMIT
 
     def fraction(self) -> float:
-        return len(self.successes) / self.seconds / LIMIT
+        return len(self.successes) / self.seconds / self.limit
 
     def share_429(self) -> float:
         return self.limited / self.requests if self.requests else 0.0
@@ -81,7 +109,7 @@ class Tally:
         """First moment from which two seconds held >= 90% of the limit."""
         times = sorted(self.successes)
         for i, start in enumerate(times):
-            if bisect.bisect_left(times, start + 2.0) - i >= 0.9 * 2 * LIMIT:
+            if bisect.bisect_left(times, start + 2.0) - i >= 0.9 * 2 * self.limit:
                 return start
         return None
 
@@ -104,7 +132,11 @@ async def custsync_client(url: str, rate: float | None, seconds: float) -> Tally
                     tally.successes.append(now - started)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    tally.requests, tally.limited = api.counters.requests, api.counters.rate_limited
+    by_status = api.counters.by_status
+    tally.requests, tally.limited = (
+        api.counters.requests,
+        by_status.get(429, 0) + by_status.get(503, 0),
+    )
     return tally
 
 
@@ -120,7 +152,7 @@ async def naive_gather(url: str, seconds: float) -> Tally:
             while time.perf_counter() < deadline:
                 tally.requests += 1
                 response = await client.post("/v2/customer", json=body(next(counter)))
-                if response.status_code == 429:
+                if response.status_code in (429, 503):
                     tally.limited += 1
                     wait = response.headers.get("Retry-After", "1")
                     await asyncio.sleep(float(wait) if wait.isdigit() else 1.0)
@@ -136,11 +168,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--only", default="", help="comma-separated shape names")
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each cell (the spread)")
     args = parser.parse_args()
     wanted = {s for s in args.only.split(",") if s}
     print(f"machine: {os.cpu_count()} cores; limit {LIMIT:.0f} req/s, latency "
           f"{LATENCY_MS:.0f} ms; successes/s over each run as a share of the limit")  # fmt: skip
-    print(f"{'shape':<18}{'client':<26}{'s':>5}{'of limit':>10}{'429 share':>11}{'settle s':>10}")
+    print(f"{'shape':<18}{'client':<26}{'s':>5}{'of limit':>18}{'refused':>16}{'settle s':>10}")
     modes: dict[str, Callable[[str, float], Awaitable[Tally]]] = {
         "custsync, limit known": lambda url, s: custsync_client(url, LIMIT, s),
         "custsync, limit unknown": lambda url, s: custsync_client(url, None, s),
@@ -154,16 +187,29 @@ def main() -> None:
         if settings.limiter != "token-bucket":  # whole windows, at least three
             seconds = settings.window_s * max(3, math.ceil(args.seconds / settings.window_s))
         for mode, run in modes.items():
-            with SandboxProcess(users=dict([AUTH]), faults=settings) as server:
-                if settings.limiter == "fixed-window":
-                    # Start as a window opens, run whole windows: the budget is then exactly
-                    # the limit times the run (a run started mid-window gets an extra one).
-                    time.sleep(settings.window_s - time.time() % settings.window_s)
-                tally = asyncio.run(run(server.url, seconds))
-            settle = tally.settle_s()
-            print(f"{name:<18}{mode:<26}{seconds:>5.0f}{tally.fraction():>10.1%}"
-                  f"{tally.share_429():>11.2%}{'-' if settle is None else f'{settle:.1f}':>10}",
-                  flush=True)  # fmt: skip
+            if settings.rate_limit is None and "known" in mode and "unknown" not in mode:
+                continue  # no rate limit to know
+            tallies = []
+            for _ in range(args.repeat):
+                with SandboxProcess(users=dict([AUTH]), faults=settings) as server:
+                    if settings.limiter == "fixed-window":
+                        # Start as a window opens, run whole windows: the budget is then
+                        # exactly the limit times the run (mid-window gets an extra one).
+                        window, phase = settings.window_s, settings.window_phase
+                        time.sleep(window - (time.time() - phase) % window)
+                    tally = asyncio.run(run(server.url, seconds))
+                tally.limit = admits(settings)
+                tallies.append(tally)
+            fractions = sorted(t.fraction() for t in tallies)
+            refused = sorted(t.share_429() for t in tallies)
+            settles = [t.settle_s() for t in tallies]
+            settle = max((x for x in settles if x is not None), default=None)
+            spread = lambda v, f: (f"{f(v[len(v) // 2])}" if len(v) == 1  # noqa: E731
+                                   else f"{f(v[len(v) // 2])} ({f(v[0])}-{f(v[-1])})")  # fmt: skip
+            print(f"{name:<18}{mode:<26}{seconds:>5.0f}"
+                  f"{spread(fractions, lambda x: f'{x:.0%}'):>18}"
+                  f"{spread(refused, lambda x: f'{x:.1%}'):>16}"
+                  f"{'-' if settle is None else f'{settle:.1f}':>10}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

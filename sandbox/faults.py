@@ -19,6 +19,9 @@ def knob(default: Any, help: str, **extra: Any) -> Any:
 
 
 RETRY_AFTER_FORMS = ("seconds", "date", "none")
+# Rate-limit headers on every answer: none; the IETF draft's RateLimit-Limit/-Remaining/-Reset;
+# X-RateLimit-Limit/-Remaining/-Reset as Kong, GitHub and others send them (Reset: seconds).
+LIMIT_HEADER_FORMS = ("none", "ietf", "x-ratelimit")
 
 
 @dataclass
@@ -33,6 +36,18 @@ class FaultSettings:
     # The limit's shape (sandbox/limiters.py): gateways count requests in different ways.
     limiter: str = knob("token-bucket", "Shape of the rate limit.", choices=LIMITER_SHAPES)
     window_s: float = knob(1.0, "Window of the fixed-window and sliding-log limiters, seconds.")
+    window_phase: float = knob(
+        0.0, "Seconds the fixed windows (and sliding counts' periods) are shifted from the wall "
+        "clock's: a gateway counts from when it started.",
+    )  # fmt: skip
+    # nginx's limit_req and limit_conn answer 503 by default (limit_req_status); S3's SlowDown
+    # is a 503 too.
+    limit_status: int = knob(
+        429, "Status of a refusal for the rate limit or the in-flight cap.", choices=(429, 503)
+    )
+    limit_headers: str = knob(
+        "none", "Rate-limit headers on every API answer.", choices=LIMIT_HEADER_FORMS
+    )
     # Requests being handled at once beyond this are answered 429, as gateways that cap
     # concurrency per client do.
     max_in_flight: int | None = knob(None, "Requests in flight at most; beyond it, 429.")
@@ -82,6 +97,10 @@ class FaultSettings:
             raise ValueError("max-url-length must be at least 64")
         if self.latency_ms < 0:
             raise ValueError("latency-ms must not be negative")
+        if self.limit_status not in (429, 503):
+            raise ValueError("limit-status must be 429 or 503")
+        if self.limit_headers not in LIMIT_HEADER_FORMS:
+            raise ValueError(f"limit-headers must be one of {', '.join(LIMIT_HEADER_FORMS)}")
         if self.retry_after not in RETRY_AFTER_FORMS:
             raise ValueError(f"retry-after must be one of {', '.join(RETRY_AFTER_FORMS)}")
 
@@ -147,8 +166,19 @@ class FaultInjector:
             self.limiter = None
         else:
             self.limiter = build_limiter(
-                settings.limiter, settings.rate_limit, settings.burst, settings.window_s
-            )
+                settings.limiter, settings.rate_limit, settings.burst, settings.window_s,
+                settings.window_phase,
+            )  # fmt: skip
+
+    def limit_headers(self) -> dict[str, str]:
+        """The rate-limit headers an answer carries now (none without a limit or the knob)."""
+        form = self.settings.limit_headers
+        if form == "none" or self.limiter is None:
+            return {}
+        limit, remaining, reset = self.limiter.quota()
+        prefix = "RateLimit-" if form == "ietf" else "X-RateLimit-"
+        return {f"{prefix}Limit": str(limit), f"{prefix}Remaining": str(max(0, remaining)),
+                f"{prefix}Reset": str(max(0, math.ceil(reset)))}  # fmt: skip
 
     def rate_limit_wait(self) -> float:
         """0.0 when the request may go on, else seconds until it could."""

@@ -84,6 +84,10 @@ class Gateway:
         async def counted_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 stats.by_status[message["status"]] += 1
+                quota = faults.limit_headers()
+                if quota:
+                    extra = [(k.lower().encode(), v.encode()) for k, v in quota.items()]
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         cap = settings.max_url_length
@@ -101,9 +105,9 @@ class Gateway:
             stats.rate_limited += 1
             form = settings.retry_after
             headers = {} if form == "none" else {"Retry-After": retry_after_header(wait, form)}
-            response = error_response(
-                429, "Too many requests", {"retry_after_s": round(wait, 3)}, **headers
-            )
+            status = settings.limit_status
+            message = "Too many requests" if status == 429 else "Service Temporarily Unavailable"
+            response = error_response(status, message, {"retry_after_s": round(wait, 3)}, **headers)
             await response(scope, receive, counted_send)
             return
         request_headers = dict(scope["headers"])
