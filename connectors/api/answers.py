@@ -13,6 +13,8 @@ safe to repeat (idempotent), give one ``Answer``::
     414, other 4xx                     ROW_ERROR       ROW_ERROR     the row's (request's) fault
     429                                RATE_LIMITED    RATE_LIMITED  the gateway refused it
     503                                RETRY           RETRY         unavailable: not processed
+                                                                     (in a run: RATE_LIMITED,
+                                                                     decided by the client)
     500, 502, 504, other 5xx           RETRY           AMBIGUOUS     it may have happened
     other statuses (1xx)               FAILED          FAILED
     TLS: certificate, handshake        STOP_TARGET     STOP_TARGET   no retry can mend it

@@ -21,6 +21,7 @@ import httpx
 
 from connectors.api.answers import Answer, classify_error, classify_status
 from connectors.api.counters import ApiCounters
+from connectors.api.pacing.limit_headers import read_quota
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.retry import (
     GaveUp,
@@ -37,6 +38,8 @@ from schemas.redact import redact, sent_values
 log = logging.getLogger("custsync.api")
 
 URL_CACHE_SIZE = 64
+# Two 503s this close are a run: a limit answering, not a server failing (issue 28).
+RUN_503_S = 1.0
 CONNECTIONS_PER_CLIENT = 8  # httpx's pool slows down as it grows (encode/httpx#3215)
 
 
@@ -118,6 +121,7 @@ class CustomerApi:
         # Until one answer proves the credentials, one request at a time: refused credentials
         # then cost a single 401, not one per request in flight.
         self._credentials_proven = False
+        self._last_503: float | None = None
         self._first_request = asyncio.Lock()
         # Once stopped, stopped for good: requests still queued fail without being sent.
         self._stopped: ApiStopError | None = None
@@ -267,21 +271,33 @@ class CustomerApi:
                 self._load[shard] -= 1
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
-        if status != 429:
+        quota = read_quota(response.headers)
+        if quota is not None:
+            self._pacer.on_quota(quota.remaining, quota.reset_s)
+        limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
+        if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.
             self._pacer.on_success(time.monotonic() - sent_at)
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
-        result = self._classify(response, idempotent)
+        result = self._classify(response, idempotent, limited)
         if result.reason is not None and result.answer is not Answer.DONE:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))
         return result
 
-    def _classify(self, response: httpx.Response, idempotent: bool) -> ApiResult:
+    def _in_a_run_of_503s(self) -> bool:
+        """A 503 that follows another within ``RUN_503_S`` is a limit answering (nginx's
+        ``limit_req`` and ``limit_conn`` answer 503 by default, S3's SlowDown is one): it
+        slows the pacer as a 429 does. A lone 503 is a server's fault, retried as such."""
+        now = time.monotonic()
+        last, self._last_503 = self._last_503, now
+        return last is not None and now - last <= RUN_503_S
+
+    def _classify(self, response: httpx.Response, idempotent: bool, limited: bool) -> ApiResult:
         status = response.status_code
-        answer = classify_status(status, idempotent)
+        answer = Answer.RATE_LIMITED if limited else classify_status(status, idempotent)
         if answer is Answer.DONE:
             return ApiResult(Answer.DONE, status, _json_body(response))
         if answer is Answer.STOP_AUTH:

@@ -218,6 +218,18 @@ class RequestPacer:
         else:
             self._decrease(now, max(admitted, self._t.min_rate))
 
+    def on_quota(self, remaining: int, reset_s: float) -> None:
+        """The gateway's headers told what remains of its quota (``limit_headers.py``): none
+        left is a wall until the quota is whole again, probed from up to a second early (a
+        reset in whole seconds is rounded up), instead of a volley of refusals finding it."""
+        if remaining > 0:
+            return
+        now = self._clock()
+        until = now + (reset_s - 1.0 if reset_s >= 1.0 else reset_s)
+        if until > now and (self._wall_until is None or until > self._wall_until):
+            self._wall_until = until
+            self._wall_probe_s = self._t.first_probe_s
+
     # -- what other runs on the same target say (shared_budget.py) ---------------------------
 
     def allot(self, allocation: float | None) -> None:

@@ -207,3 +207,35 @@ def test_a_certificate_that_does_not_verify_stops_at_once_in_one_line(tmp_path: 
         server.shutdown()
         server.server_close()
     assert len(accepted) == 1
+
+
+def test_a_lone_503_is_a_servers_fault_retried_without_slowing(odd_server: OddServer) -> None:
+    odd_server.answers = [CannedAnswer(503), CannedAnswer(200, b'{"id": "c1"}')]
+
+    async def go() -> tuple[object, int, int]:
+        async with client(odd_server) as api:
+            got = await api.get("c1")
+            return got, api.counters.rate_limited, api._pacer.refusals
+
+    got, limited, refusals = asyncio.run(go())
+    assert got.answer is Answer.DONE and (limited, refusals) == (0, 0)  # type: ignore[attr-defined]
+
+
+def test_a_limit_answered_with_503s_slows_the_pacer_with_no_storm() -> None:
+    from sandbox.faults import FaultSettings
+
+    # nginx's limit_req answers 503, no Retry-After; the limit is not told to custsync.
+    faults = FaultSettings(rate_limit=40, burst=5, limit_status=503, retry_after="none")
+    with SandboxProcess(users={"u": "k"}, faults=faults) as server:
+
+        async def go() -> tuple[int, int, int]:
+            async with CustomerApi(server.url, CREDENTIALS, concurrency=8) as api:
+                await asyncio.gather(*(api.get(str(uuid.uuid4())) for _ in range(160)))
+                return api.counters.requests, api.counters.rate_limited, api._pacer.refusals
+
+        requests, limited, refusals = asyncio.run(go())
+        refused = server.stats()["by_status"].get("503", 0)
+    # The 503s came in runs: counted as the limit's and told to the pacer, which slowed down;
+    # without that, one refused for every two sent (a storm: issue 28).
+    assert limited > 0 and refusals > 0
+    assert refused < 0.10 * requests, (refused, requests)

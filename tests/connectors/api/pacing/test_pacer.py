@@ -239,3 +239,18 @@ def test_a_probe_without_an_answer_lets_another_probe() -> None:
 def test_a_bad_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RequestPacer(0)
+
+
+def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    pacer.on_quota(5, 3.0)  # some left: nothing changes
+    assert pacer.wall_until is None
+    pacer.on_quota(0, 3.0)  # none left, whole again in at most 3 s (rounded up)
+    assert pacer.wall_until == pytest.approx(2.0)
+    first = send_times(pacer, clock, 1)[0]
+    assert first == pytest.approx(2.0, abs=0.01)  # one probe, no volley into the wall
+    pacer.on_success()
+    assert pacer.wall_until is None
+    pacer.on_quota(0, 0.4)  # under a second: believed as it is
+    assert pacer.wall_until == pytest.approx(clock.now + 0.4)
