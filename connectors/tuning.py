@@ -64,6 +64,10 @@ class PacerTuning(BaseModel):
     max_probe_s: float = Field(
         default=2.0, gt=0, description="Seconds between a wall's probes, at most."
     )
+    max_wall_s: float = Field(
+        default=60.0, gt=0, description="Seconds a Retry-After or quota reset walls the pacer at "
+        "most (the retry policy's cap on a Retry-After).",
+    )  # fmt: skip
     trusted_retry_after_s: float = Field(
         default=2.5, ge=0, description="Seconds a Retry-After is believed from (shorter: rounding)."
     )

@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -90,7 +90,8 @@ class CustomerApi:
         self._credentials = credentials
         self._pacer = pacer or RequestPacer(None)
         self._in_flight = asyncio.Semaphore(concurrency)
-        self._retry = retry or RetryPolicy()
+        # Every attempt passes the pacer, which keeps a Retry-After as a wall (retry.py).
+        self._retry = replace(retry or RetryPolicy(), paced=True)
         shards = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
         per_client = -(-concurrency // shards)
         headers = {"Accept": "application/json", "User-Agent": "custsync"}

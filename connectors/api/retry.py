@@ -70,6 +70,11 @@ class RetryPolicy:
     jitter: Callable[[float], float] = field(default=add_jitter)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     blocking_sleep: Callable[[float], None] = field(default=time.sleep)  # outside an event loop
+    # A pacer gates every attempt and keeps the gateway's Retry-After itself (a wall until
+    # then): a rate-limited attempt then waits a short backoff only. Retry-After is an upper
+    # bound (whole seconds round up; a window may open sooner), not the next window's start:
+    # slept out by every refused request, it idled them past the window's opening.
+    paced: bool = False
 
     def gives_up(self, attempt: int, failure: BaseException | None) -> bool:
         """Whether attempt number ``attempt``, failed so, was the last."""
@@ -77,9 +82,11 @@ class RetryPolicy:
             return attempt >= self.max_rate_limited_attempts
         return attempt >= self.max_attempts
 
-    def wait_s(self, attempt: int, retry_after: float | None) -> float:
+    def wait_s(self, attempt: int, retry_after: float | None, rate_limited: bool = False) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
         backoff = min(self.backoff_max_s, self.jitter(self.backoff_base_s * 2 ** (attempt - 1)))
+        if rate_limited and self.paced:
+            return backoff * 0.1  # the pacer holds the attempt for as long as the gateway said
         if retry_after is None:
             return backoff
         return max(min(retry_after, self.retry_after_cap_s), backoff * 0.1)
@@ -98,8 +105,9 @@ class _wait_policy(wait_base):  # named like tenacity's own waits
 
     def __call__(self, retry_state: Any) -> float:
         attempt, failure = _attempt_and_failure(retry_state, self.done)
-        retry_after = failure.retry_after if isinstance(failure, RetryableFailure) else None
-        return self.policy.wait_s(attempt, retry_after)
+        if not isinstance(failure, RetryableFailure):
+            return self.policy.wait_s(attempt, None)
+        return self.policy.wait_s(attempt, failure.retry_after, failure.rate_limited)
 
 
 class _stop_policy(stop_base):  # named like tenacity's own stops
@@ -158,7 +166,7 @@ async def with_retries(
         first = failure
     if policy.gives_up(1, first):
         raise GaveUp(1, first)
-    await policy.sleep(policy.wait_s(1, first.retry_after))
+    await policy.sleep(policy.wait_s(1, first.retry_after, first.rate_limited))
     attempts = 1
     try:
         async for retry in build_retrying(policy, done=1):

@@ -192,7 +192,10 @@ class RequestPacer:
             self._wall_probe_s = min(self._t.max_probe_s, self._wall_probe_s * 2)
             self._raise_wall(now, retry_after_s)
             return  # nothing got through behind a wall: no news about the pace
-        if self._refused_in_row >= self._t.wall_run:
+        trusted = retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s
+        if self._refused_in_row >= self._t.wall_run or trusted:
+            # A run of refusals, or one that says how long (its retry waits only a moment:
+            # the wall holds it, and everyone else, for that long).
             self.walls += 1
             self._raise_wall(now, retry_after_s)
         # A 429 that is no wall says two sends came too close for this gateway (a bucket of
@@ -225,6 +228,7 @@ class RequestPacer:
         if remaining > 0:
             return
         now = self._clock()
+        reset_s = min(reset_s, self._t.max_wall_s)
         until = now + (reset_s - 1.0 if reset_s >= 1.0 else reset_s)
         if until > now and (self._wall_until is None or until > self._wall_until):
             self._wall_until = until
@@ -326,5 +330,5 @@ class RequestPacer:
         if retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s:
             # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a
             # sliding log frees its first slot before the last: probe from a second early.
-            wait = max(wait, retry_after_s - 1.0)
+            wait = max(wait, min(retry_after_s, self._t.max_wall_s) - 1.0)
         self._wall_until = now + wait

@@ -11,6 +11,7 @@ import pytest
 
 from connectors.api.answers import Answer
 from connectors.api.client import CustomerApi, RetryPolicy
+from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
 from connectors.errors import AuthError, TargetError
 from sandbox.process import SandboxProcess
@@ -108,19 +109,35 @@ def test_a_408_is_retried_when_safe_and_reconciled_for_a_create(odd_server: OddS
     assert asyncio.run(create()).answer is Answer.AMBIGUOUS  # type: ignore[attr-defined]
 
 
-def test_retry_after_of_an_hour_is_capped(odd_server: OddServer) -> None:
+def test_retry_after_of_an_hour_is_capped_and_kept_by_the_pacer(odd_server: OddServer) -> None:
     odd_server.answers = [
         CannedAnswer(429, b"{}", {"Retry-After": "3600"}),
         CannedAnswer(200, b"[]"),
     ]
     sleeps: list[float] = []
+    paced: list[float] = []
+    now = [0.0]
+
+    async def pacer_sleep(seconds: float) -> None:  # the pacer's time, without waiting
+        paced.append(seconds)
+        now[0] += max(seconds, 0.0001)
+        await asyncio.sleep(0)
 
     async def go() -> object:
-        async with client(odd_server, sleeps) as api:
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        policy = RetryPolicy(max_attempts=4, jitter=lambda s: s, sleep=sleep)
+        pacer = RequestPacer(None, lambda: now[0], pacer_sleep)
+        async with CustomerApi(odd_server.url, CREDENTIALS, concurrency=2, retry=policy,
+                               pacer=pacer) as api:  # fmt: skip
             return await api.search('id=="x"')
 
     assert asyncio.run(go()).answer is Answer.DONE  # type: ignore[attr-defined]
-    assert sleeps == [60.0]
+    # The retry itself waits a moment; the pacer holds it (and every other request) behind a
+    # wall of at most a minute, from a second early: an hour is not believed.
+    assert sleeps == [0.025]
+    assert sum(paced) == pytest.approx(59.0, abs=0.1)
 
 
 def test_plain_http_to_loopback_never_goes_through_a_proxy(
@@ -139,7 +156,7 @@ def test_plain_http_to_loopback_never_goes_through_a_proxy(
     assert odd_server.seen == ["GET /oidc/customer-service/v2/customer/c1"]
 
 
-def test_retry_after_as_an_http_date_is_waited_for() -> None:
+def test_retry_after_as_an_http_date_is_read_and_the_pacer_holds_the_retry() -> None:
     from sandbox.faults import FaultSettings
 
     waits: list[float] = []
@@ -160,8 +177,9 @@ def test_retry_after_as_an_http_date_is_waited_for() -> None:
         limited = server.stats()["rate_limited"]
     assert all(r.answer is Answer.NOT_FOUND for r in results)  # type: ignore[attr-defined]
     assert limited >= 1 and len(waits) == limited
-    # The date names a whole second: the wait is what is left of it, never the backoff alone.
-    assert all(0.0 < w <= 2.0 for w in waits) and max(waits) > 0.25
+    # The date is read (parse_retry_after) and kept by the pacer, which holds the retry: the
+    # retry's own wait is a moment, not the date's whole second slept out by every request.
+    assert all(0.0 < w < 0.1 for w in waits)
 
 
 def test_a_certificate_that_does_not_verify_stops_at_once_in_one_line(tmp_path: Path) -> None:
