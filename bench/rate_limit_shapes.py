@@ -31,6 +31,7 @@ from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
+from sandbox.real_gateways import HaproxyGateway, NginxGateway, Gateway, installed
 
 AUTH = ("bench", "bench-key")
 LIMIT = 100.0
@@ -75,6 +76,34 @@ def shapes() -> dict[str, FaultSettings]:
             rate_limit=None, max_in_flight=8, retry_after="none", limit_status=503
         ),
     }
+
+
+@dataclass(frozen=True)
+class RealGateway:
+    """Real gateway software in front of a sandbox without a limit of its own."""
+
+    make: Callable[[str], Gateway]
+    admits: float  # requests a second it lets through, at most
+
+
+def real_gateways() -> dict[str, RealGateway]:
+    """nginx and HAProxy, configured across the range people configure them (their default
+    refusal statuses: nginx 503, HAProxy's deny as configured)."""
+    return {
+        "nginx-req-b10": RealGateway(lambda r: NginxGateway(r, rate=LIMIT, burst=10), LIMIT),
+        "nginx-req-b10-nodelay": RealGateway(
+            lambda r: NginxGateway(r, rate=LIMIT, burst=10, nodelay=True), LIMIT),
+        "nginx-req-b3-nodelay": RealGateway(
+            lambda r: NginxGateway(r, rate=LIMIT, burst=3, nodelay=True), LIMIT),
+        "nginx-req-429": RealGateway(
+            lambda r: NginxGateway(r, rate=LIMIT, burst=20, nodelay=True, status=429), LIMIT),
+        "nginx-conn-8": RealGateway(
+            lambda r: NginxGateway(r, connections=8), 8 * 1000 / LATENCY_MS),
+        "haproxy-10s": RealGateway(
+            lambda r: HaproxyGateway(r, limit=int(LIMIT * 10), period_s=10), LIMIT),
+        "haproxy-1s-503": RealGateway(
+            lambda r: HaproxyGateway(r, limit=int(LIMIT), period_s=1, status=503), LIMIT),
+    }  # fmt: skip
 
 
 def admits(settings: FaultSettings) -> float:
@@ -173,32 +202,45 @@ def main() -> None:
     wanted = {s for s in args.only.split(",") if s}
     print(f"machine: {os.cpu_count()} cores; limit {LIMIT:.0f} req/s, latency "
           f"{LATENCY_MS:.0f} ms; successes/s over each run as a share of the limit")  # fmt: skip
-    print(f"{'shape':<18}{'client':<26}{'s':>5}{'of limit':>18}{'refused':>16}{'settle s':>10}")
+    print(f"{'shape':<24}{'client':<26}{'s':>5}{'of limit':>18}{'refused':>16}{'settle s':>10}")
     modes: dict[str, Callable[[str, float], Awaitable[Tally]]] = {
         "custsync, limit known": lambda url, s: custsync_client(url, LIMIT, s),
         "custsync, limit unknown": lambda url, s: custsync_client(url, None, s),
     }
     if not args.no_naive:
         modes["naive gather+semaphore"] = naive_gather
-    for name, settings in shapes().items():
+    cells: list[tuple[str, FaultSettings, RealGateway | None]] = [
+        (name, settings, None) for name, settings in shapes().items()
+    ]
+    bare = FaultSettings(latency_ms=LATENCY_MS)
+    for name, gateway in real_gateways().items():
+        if installed(name.split("-")[0]):
+            cells.append((name, bare, gateway))
+    for name, settings, gateway in cells:
         if wanted and name not in wanted:
             continue
         seconds = args.seconds
         if settings.limiter != "token-bucket":  # whole windows, at least three
             seconds = settings.window_s * max(3, math.ceil(args.seconds / settings.window_s))
         for mode, run in modes.items():
-            if settings.rate_limit is None and "known" in mode and "unknown" not in mode:
+            no_rate = settings.rate_limit is None and (gateway is None or "conn" in name)
+            if no_rate and "known" in mode and "unknown" not in mode:
                 continue  # no rate limit to know
             tallies = []
             for _ in range(args.repeat):
                 with SandboxProcess(users=dict([AUTH]), faults=settings) as server:
-                    if settings.limiter == "fixed-window":
+                    if settings.limiter == "fixed-window" and settings.rate_limit is not None:
                         # Start as a window opens, run whole windows: the budget is then
                         # exactly the limit times the run (mid-window gets an extra one).
                         window, phase = settings.window_s, settings.window_phase
                         time.sleep(window - (time.time() - phase) % window)
-                    tally = asyncio.run(run(server.url, seconds))
-                tally.limit = admits(settings)
+                    if gateway is None:
+                        tally = asyncio.run(run(server.url, seconds))
+                        tally.limit = admits(settings)
+                    else:
+                        with gateway.make(server.root) as front:
+                            tally = asyncio.run(run(front.url, seconds))
+                        tally.limit = gateway.admits
                 tallies.append(tally)
             fractions = sorted(t.fraction() for t in tallies)
             refused = sorted(t.share_429() for t in tallies)
@@ -206,7 +248,7 @@ def main() -> None:
             settle = max((x for x in settles if x is not None), default=None)
             spread = lambda v, f: (f"{f(v[len(v) // 2])}" if len(v) == 1  # noqa: E731
                                    else f"{f(v[len(v) // 2])} ({f(v[0])}-{f(v[-1])})")  # fmt: skip
-            print(f"{name:<18}{mode:<26}{seconds:>5.0f}"
+            print(f"{name:<24}{mode:<26}{seconds:>5.0f}"
                   f"{spread(fractions, lambda x: f'{x:.0%}'):>18}"
                   f"{spread(refused, lambda x: f'{x:.1%}'):>16}"
                   f"{'-' if settle is None else f'{settle:.1f}':>10}", flush=True)  # fmt: skip

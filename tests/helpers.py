@@ -258,3 +258,15 @@ def formulas_a_spreadsheet_computes(path: Path, tmp: Path) -> list[str]:
     with zipfile.ZipFile(out / f"{path.stem}.ods") as ods:
         content = ods.read("content.xml").decode()
     return re.findall(r'table:formula="([^"]*)"', content)
+
+
+def needs_gateway(program: str) -> None:
+    """Skip unless real gateway software (nginx, haproxy) is installed; fail instead where CI
+    installs it (CUSTSYNC_REQUIRE_GATEWAYS, set by .ci/run)."""
+    from sandbox.real_gateways import installed
+
+    if installed(program):
+        return
+    if os.environ.get("CUSTSYNC_REQUIRE_GATEWAYS"):
+        pytest.fail(f"CUSTSYNC_REQUIRE_GATEWAYS is set but no {program} is installed")
+    pytest.skip(f"no {program} here (apt install nginx-light haproxy; .ci/run does)")

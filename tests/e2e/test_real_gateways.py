@@ -1,0 +1,58 @@
+"""custsync behind the gateways the world runs, its limit not told (issue 28): nginx's
+``limit_req`` answering 503 and ``limit_conn`` capping requests in flight, HAProxy's stick
+table counting refused requests too. Every customer created once, and no refusal storm: the
+refused share stays under 10% (a gateway's operator blocks a client that hammers it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandbox.faults import FaultSettings
+from sandbox.process import SandboxProcess
+from sandbox.real_gateways import Gateway, HaproxyGateway, NginxGateway
+from tests.helpers import ENV, KEY, USER, custsync, export, needs_gateway, on_server, people
+
+
+def sync_through(gateway: Gateway, tmp: Path, rows: int) -> dict[str, int]:
+    source = export(tmp / "a.csv", people(rows))
+    out = tmp / "out"
+    result = custsync("sync", str(source), "--target", gateway.url, "--entity-id", "E1",
+                      "--state", str(tmp / "state.db"), "--out", str(out), "--output", "json",
+                      env=ENV)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    report: dict[str, int] = json.loads(result.stdout)
+    return report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda root: NginxGateway(root, rate=40, burst=5, nodelay=True), id="req-503"),
+    pytest.param(lambda root: NginxGateway(root, rate=40), id="req-no-burst"),
+    pytest.param(lambda root: NginxGateway(root, connections=4), id="conn-503"),
+])  # fmt: skip
+def test_behind_nginx_503s_slow_custsync_down(tmp_path: Path, make: object) -> None:
+    needs_gateway("nginx")
+    faults = FaultSettings(latency_ms=20)
+    with SandboxProcess(users={USER: KEY}, faults=faults) as sandbox, make(sandbox.root) as nginx:  # type: ignore[operator]
+        report = sync_through(nginx, tmp_path, 300)
+        assert len(on_server(sandbox)) == 300  # each once, none lost
+    refused = report["rate_limited"]
+    assert report["created"] == 300 and report["failed"] == 0
+    assert refused < 0.10 * report["requests"], report
+
+
+@pytest.mark.slow
+def test_behind_haproxy_counting_refusals_no_storm(tmp_path: Path) -> None:
+    needs_gateway("haproxy")
+    with (
+        SandboxProcess(users={USER: KEY}, faults=FaultSettings(latency_ms=20)) as sandbox,
+        HaproxyGateway(sandbox.root, limit=100, period_s=2) as haproxy,
+    ):
+        report = sync_through(haproxy, tmp_path, 300)
+        assert len(on_server(sandbox)) == 300
+    assert report["created"] == 300 and report["failed"] == 0
+    assert report["rate_limited"] < 0.10 * report["requests"], report
