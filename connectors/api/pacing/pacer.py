@@ -12,10 +12,15 @@ under the limit; each punishes bursts differently. So the pacer does two things:
   minds the gaps): lateness neither accumulates (the pace holds) nor bunches requests.
 - **Walls.** Several 429s in a row with no request admitted in between is a spent window (or a
   bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
-  is believed (a 60 s window would otherwise cost a probe a second); a short or absent one is
-  found by one probe at a time, at doubling intervals from 0.1 s (``Retry-After: 1``, all that
-  whole seconds can say, would cost most of a one-second window). A believed one is probed
-  from a second early: whole seconds round up, and a sliding log frees slots one by one.
+  is believed at once, as an upper bound (a 60 s window would otherwise cost a probe a second);
+  a short or absent one is found by one probe at a time, at doubling intervals from 0.1 s
+  (``Retry-After: 1``, all that whole seconds can say, would cost most of a one-second window).
+  A believed one is probed from a second early: whole seconds round up, and a sliding log
+  frees slots one by one. The retry of a refused request waits only a moment of its own
+  (``RetryPolicy.paced``): the wall holds it. Rate-limit headers that tell a spent quota
+  (``limit_headers.py``) raise the wall before a refusal does.
+- **Refusals are 429s, and 503s in runs** (nginx's ``limit_req`` answers 503 by default): the
+  client tells the pacer of both; a lone 503 is a server's fault and says nothing of the pace.
 
 The pace:
 
