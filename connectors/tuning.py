@@ -68,6 +68,10 @@ class PacerTuning(BaseModel):
         default=60.0, gt=0, description="Seconds a Retry-After or quota reset walls the pacer at "
         "most (the retry policy's cap on a Retry-After).",
     )  # fmt: skip
+    min_cycle_s: float = Field(
+        default=2.0, gt=0, description="Seconds from a wall's fall to the next from which what "
+        "got through in between sets the pace (a window longer than a second).",
+    )  # fmt: skip
     trusted_retry_after_s: float = Field(
         default=2.5, ge=0, description="Seconds a Retry-After is believed from (shorter: rounding)."
     )

@@ -88,6 +88,10 @@ class RequestPacer:
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
         self._wall_down_at = now
+        # What got through from one wall's fall to the next: a window's worth of admissions
+        # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
+        self._admitted_total = 0
+        self._cycle_from = (now, 0)
         self._slack = self._t.slack
         self.decreases = 0
         self.walls = 0
@@ -157,6 +161,7 @@ class RequestPacer:
             last = latency_s if self._latency is None else self._latency
             self._latency = last + self._t.latency_weight * (latency_s - last)
         self._admitted.append(now)
+        self._admitted_total += 1
         self._refused_in_row = 0
         # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
         # answers of requests sent before it still arrive for a latency's while.
@@ -164,6 +169,7 @@ class RequestPacer:
             self._wall_until = None
             self._wall_probe_s = self._t.first_probe_s
             self._wall_down_at = now
+            self._end_cycle(now)
         self._probe_out = False
         if self.slow_start:
             self._grow_slow_start(now)
@@ -313,6 +319,25 @@ class RequestPacer:
         self.rate = max(floor, min(self.rate, through) * self._t.backoff)
         self._last_decrease = now
         self.decreases += 1
+
+    def _end_cycle(self, now: float) -> None:
+        """A wall came down: over the cycle since the last one fell (or the run began), what
+        got through a second is what the gateway's window holds; a pace above it would spend
+        the next window early and wall again. A second's admissions cannot tell a window of
+        2 s, 10 s or a minute, nor one that counts refusals."""
+        since, admitted_then = self._cycle_from
+        self._cycle_from = (now, self._admitted_total)
+        cycle = now - since
+        if cycle < self._t.min_cycle_s:
+            return  # a window of a second or so: the per-second figures already tell it
+        through = (self._admitted_total - admitted_then) / cycle
+        if through < self.rate:
+            self.slow_start = False
+            # Not a ceiling: the cycle's start (a slow start, a first burst) makes it low; and
+            # a ceiling found in a burst is no limit either. The probes climb quickly from
+            # here until a refusal says where the limit is.
+            self._decrease(now, max(through, self._t.min_rate))
+            self.ceiling = None
 
     def _cap(self) -> float:
         return float("inf") if self.allocation is None else self.allocation

@@ -223,7 +223,9 @@ def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubli
 
     first, second = asyncio.run(two_at_once())
     assert second > first  # the second waited for the probe's answer
-    assert pacer.decreases == 1  # nothing was learned about the pace behind the wall
+    # Behind the wall nothing was learned; its fall ends a cycle (run start to fall, 2.5 s)
+    # whose admissions lower the pace once more, to a known limit's floor at most.
+    assert pacer.decreases == 2 and pacer.rate >= TUNING.known_floor * 100
 
 
 def test_a_probe_without_an_answer_lets_another_probe() -> None:
@@ -254,3 +256,22 @@ def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() 
     assert pacer.wall_until is None
     pacer.on_quota(0, 0.4)  # under a second: believed as it is
     assert pacer.wall_until == pytest.approx(clock.now + 0.4)
+
+
+def test_a_window_spent_in_a_burst_sets_the_pace_when_its_wall_falls() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 1000.0
+    admitted_for(pacer, clock, 1.0, 1000)  # a 10 s window's 1,000 spent in the first second
+    for _ in range(TUNING.wall_run):
+        pacer.on_rate_limited(None)
+    clock.now += 9.0  # the wall stands until the window turns
+    pacer._wall_until = clock.now
+    pacer._probe_out = True
+    pacer.on_success()  # the probe got through: the wall falls
+    # 1,000 over the 10 s cycle: 100 a second, not the 1,000 a second the burst showed (a
+    # calm probe's step on top); no ceiling (the cycle's start may be a slow start's): the
+    # probes climb quickly from there.
+    assert 100 * TUNING.backoff <= pacer.rate <= 100 * TUNING.fast_probe
+    assert pacer.ceiling is None
