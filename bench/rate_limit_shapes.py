@@ -31,7 +31,7 @@ from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
 from sandbox.faults import FaultSettings
 from sandbox.process import SandboxProcess
-from sandbox.real_gateways import HaproxyGateway, NginxGateway, Gateway, installed
+from sandbox.real_gateways import Gateway, HaproxyGateway, NginxGateway, installed
 
 AUTH = ("bench", "bench-key")
 LIMIT = 100.0
