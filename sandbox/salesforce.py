@@ -274,19 +274,23 @@ async def create_job(request: Request) -> Response:
     return _with_limit(org, JSONResponse(job.info(request.path_params["version"])))
 
 
-def _job(org: SalesforceOrg, request: Request) -> IngestJob | Response:
+def _job(request: Request, operation: str) -> tuple[SalesforceOrg, IngestJob | Response]:
+    """The call gated (token, allocation, faults) and its job found: the job, or the answer
+    that refuses the call."""
+    org, refused = _gate(request, operation)
+    if refused is not None:
+        return org, refused
     job = org.jobs.get(request.path_params["job_id"])
     if job is None:
-        return _with_limit(org, _errors(404, "NOT_FOUND", "The requested resource does not exist"))
-    return job
+        return org, _with_limit(
+            org, _errors(404, "NOT_FOUND", "The requested resource does not exist")
+        )
+    return org, job
 
 
 async def upload(request: Request) -> Response:
     """PUT jobs/ingest/{id}/batches: the job's CSV, once, while it is Open."""
-    org, refused = _gate(request, "upload")
-    if refused is not None:
-        return refused
-    job = _job(org, request)
+    org, job = _job(request, "upload")
     if isinstance(job, Response):
         return job
     if job.state != "Open" or job.data is not None:
@@ -300,10 +304,7 @@ async def upload(request: Request) -> Response:
 
 async def change_job(request: Request) -> Response:
     """PATCH jobs/ingest/{id}: UploadComplete (processing begins) or Aborted."""
-    org, refused = _gate(request, "close")
-    if refused is not None:
-        return refused
-    job = _job(org, request)
+    org, job = _job(request, "close")
     if isinstance(job, Response):
         return job
     wanted = json.loads(await request.body()).get("state")
@@ -366,10 +367,7 @@ def _process(org: SalesforceOrg, job: IngestJob) -> None:
 
 async def job_info(request: Request) -> Response:
     """GET jobs/ingest/{id}: the job's state; it moves on with each poll."""
-    org, refused = _gate(request, "poll")
-    if refused is not None:
-        return refused
-    job = _job(org, request)
+    org, job = _job(request, "poll")
     if isinstance(job, Response):
         return job
     if job.state in ("UploadComplete", "InProgress"):
@@ -382,10 +380,7 @@ async def job_info(request: Request) -> Response:
 
 def _results(kind: str) -> Any:
     async def results(request: Request) -> Response:
-        org, refused = _gate(request, "results")
-        if refused is not None:
-            return refused
-        job = _job(org, request)
+        org, job = _job(request, "results")
         if isinstance(job, Response):
             return job
         if job.state not in FINAL_STATES:

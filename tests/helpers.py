@@ -270,3 +270,37 @@ def needs_gateway(program: str) -> None:
     if os.environ.get("CUSTSYNC_REQUIRE_GATEWAYS"):
         pytest.fail(f"CUSTSYNC_REQUIRE_GATEWAYS is set but no {program} is installed")
     pytest.skip(f"no {program} here (apt install nginx-light haproxy; .ci/run does)")
+
+
+@contextlib.contextmanager
+def untrusted_tls_server() -> Iterator[str]:
+    """A TLS server on loopback whose certificate no trusted authority signed: its root URL.
+    Any GET or POST is answered 200 ``{}``."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ import pytest
 
 from connectors.api.answers import Answer, classify_error
 from connectors.api.transport import ApiTransport, NoCookies, SourceTransport, TlsError
+from tests.helpers import untrusted_tls_server
 
 LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2)
 
@@ -78,28 +78,8 @@ def test_a_server_that_hangs_up_after_the_request_may_have_acted_on_it(hangs_up:
 @pytest.fixture
 def untrusted_tls() -> Iterator[str]:
     """A TLS server whose certificate no trusted authority signed."""
-    import trustme
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        do_POST = do_GET
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}/v2/customer"
-    server.shutdown()
-    server.server_close()
+    with untrusted_tls_server() as root:
+        yield f"{root}/v2/customer"
 
 
 def test_an_untrusted_certificate_is_a_tls_error_on_both_transports(untrusted_tls: str) -> None:

@@ -4,17 +4,14 @@ from the environment is ever used, 401 after one renewal stops."""
 from __future__ import annotations
 
 import asyncio
-import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from connectors.api.retry import RetryPolicy
 from connectors.crm.connection import CrmConnection
 from connectors.errors import CrmError
-from tests.helpers import CannedAnswer, OddServer
+from tests.helpers import CannedAnswer, OddServer, untrusted_tls_server
 
 
 def call(url: str, renewals: list[bool] | None = None, attempts: int = 3) -> int:
@@ -68,24 +65,8 @@ def test_no_proxy_from_the_environment(odd_server: OddServer,
 
 @pytest.fixture
 def untrusted_https() -> Iterator[str]:
-    import trustme
-
-    class Quiet(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with untrusted_tls_server() as root:
+        yield root
 
 
 def test_a_certificate_that_does_not_verify_stops_at_once(untrusted_https: str) -> None:
