@@ -20,7 +20,6 @@ confirmed to hold (new, changed or cleared UUIDs; every UUID with ``--crm-update
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,14 +193,10 @@ class _Results:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run the push in an event loop of its own (in a thread of its own when this thread
-    already runs one: a Prefect task's, say)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    """Run the push in an event loop of its own, in this thread, as the run's API session does
+    (``engine/session.py``): the marks go to the store from the thread that opened it (a
+    SQLite connection refuses any other)."""
+    return asyncio.run(coroutine)
 
 
 def run_writeback(
