@@ -36,6 +36,17 @@ from sandbox.faults import FaultSettings
 BANNER_URL = re.compile(r"listening on (http://\S+)")
 
 
+def terminate(process: subprocess.Popen[Any]) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not ended in 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class SandboxStartFailure(RuntimeError):
     """The sandbox process exited or stayed silent instead of listening (the engine reports
     it as ``connectors.errors.SandboxStartError``)."""
@@ -136,13 +147,8 @@ class SandboxProcess:
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            terminate(process)
         if process is not None and process.stdout is not None:
             process.stdout.close()
         if self._stderr is not None:

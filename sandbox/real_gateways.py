@@ -26,6 +26,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from sandbox.openapi import BASE_PATH
+from sandbox.process import terminate
 
 
 def installed(program: str) -> bool:
@@ -82,13 +83,8 @@ class Gateway:
     def stop(self) -> None:
         """Stop it and remove its folder."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            terminate(process)
         if self._log is not None:
             self._log.close()
             self._log = None
