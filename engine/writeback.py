@@ -105,18 +105,19 @@ def write_back(
     assert login is not None
     results = _Results(store, due, out_dir / "rejects.csv", writeback.uuid_field)
     try:
-        outcome.calls = _run(_push(login, writeback, results))
+        _run(_push(login, writeback, results))
     except CrmError as exc:
         outcome.error = exc.template
     finally:
         results.close()
         store.db.flush()
     outcome.confirmed, outcome.failed = results.confirmed, results.failed
+    outcome.calls = results.calls  # those of a write-back that stopped short too
     outcome.path = str(write_crm_update(results.record(), writeback, out_dir, "crm_result"))
     return outcome
 
 
-async def _push(login: CrmLogin, writeback: Writeback, results: _Results) -> int:
+async def _push(login: CrmLogin, writeback: Writeback, results: _Results) -> None:
     tuning = Tuning.from_environment().crm
     writer: Any
     # Imported here: a write-back by file (the default) never pays for the CRM clients.
@@ -133,7 +134,7 @@ async def _push(login: CrmLogin, writeback: Writeback, results: _Results) -> int
         await writer.push(results.updates, results.take)
     finally:
         await writer.aclose()
-    return int(writer.calls)
+        results.calls = int(writer.calls)
 
 
 class _Results:
@@ -149,7 +150,7 @@ class _Results:
         self.updates = [UuidUpdate(i, c) for i, c in first.select("external_id", "customer_id")
                         .iter_rows()]  # fmt: skip
         self.status: dict[str, tuple[str, str]] = {}
-        self.confirmed = self.failed = 0
+        self.confirmed = self.failed = self.calls = 0
         self._rejects = CsvAppender(rejects, REJECT_HEADER, append=True)
 
     def take(self, result: PushResult) -> None:
