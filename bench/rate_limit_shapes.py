@@ -192,6 +192,30 @@ async def naive_gather(url: str, seconds: float) -> Tally:
     return tally
 
 
+async def ideal_in_flight(url: str, seconds: float, cap: int) -> Tally:
+    """The ideal sender for a cap on requests in flight: exactly ``cap`` out at every moment
+    (it knows the cap), each answered request followed at once by the next."""
+    tally = Tally(seconds)
+    counter = itertools.count()
+    started = time.perf_counter()
+    deadline = started + seconds
+    limits = httpx.Limits(max_connections=cap)
+    async with httpx.AsyncClient(base_url=url, auth=AUTH, timeout=30, limits=limits,
+                                 trust_env=False) as client:  # fmt: skip
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                tally.requests += 1
+                response = await client.post("/v2/customer", json=body(next(counter)))
+                if response.status_code in (429, 503):
+                    tally.limited += 1
+                elif time.perf_counter() <= deadline:
+                    tally.successes.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(cap)))
+    return tally
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
@@ -222,7 +246,13 @@ def main() -> None:
         seconds = args.seconds
         if settings.limiter != "token-bucket":  # whole windows, at least three
             seconds = settings.window_s * max(3, math.ceil(args.seconds / settings.window_s))
-        for mode, run in modes.items():
+        cap = settings.max_in_flight if gateway is None else (8 if "conn-8" in name else None)
+        cell_modes = dict(modes)
+        if settings.rate_limit is None and cap is not None:
+            # What the cap admits in practice (latency and overhead), beside cap / latency.
+            cell_modes["ideal: exactly the cap out"] = (
+                lambda url, s, c=cap: ideal_in_flight(url, s, c))  # fmt: skip
+        for mode, run in cell_modes.items():
             no_rate = settings.rate_limit is None and (gateway is None or "conn" in name)
             if no_rate and "known" in mode and "unknown" not in mode:
                 continue  # no rate limit to know
