@@ -169,37 +169,14 @@ async def custsync_client(url: str, rate: float | None, seconds: float) -> Tally
     return tally
 
 
-async def naive_gather(url: str, seconds: float) -> Tally:
-    """A semaphore of 16 and asyncio.gather; on 429, sleep Retry-After (or 1 s) and retry."""
+async def plain_senders(url: str, seconds: float, workers: int, wait_out: bool) -> Tally:
+    """``workers`` loops of one create after another, no pacer; on a refusal, ``wait_out``
+    sleeps its Retry-After (or 1 s) as a naive client does, else the next goes at once."""
     tally = Tally(seconds)
     counter = itertools.count()
     started = time.perf_counter()
     deadline = started + seconds
-    async with httpx.AsyncClient(base_url=url, auth=AUTH, timeout=30) as client:
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                tally.requests += 1
-                response = await client.post("/v2/customer", json=body(next(counter)))
-                if response.status_code in (429, 503):
-                    tally.limited += 1
-                    wait = response.headers.get("Retry-After", "1")
-                    await asyncio.sleep(float(wait) if wait.isdigit() else 1.0)
-                elif time.perf_counter() <= deadline:
-                    tally.successes.append(time.perf_counter() - started)
-
-        await asyncio.gather(*(worker() for _ in range(16)))
-    return tally
-
-
-async def ideal_in_flight(url: str, seconds: float, cap: int) -> Tally:
-    """The ideal sender for a cap on requests in flight: exactly ``cap`` out at every moment
-    (it knows the cap), each answered request followed at once by the next."""
-    tally = Tally(seconds)
-    counter = itertools.count()
-    started = time.perf_counter()
-    deadline = started + seconds
-    limits = httpx.Limits(max_connections=cap)
+    limits = httpx.Limits(max_connections=workers)
     async with httpx.AsyncClient(base_url=url, auth=AUTH, timeout=30, limits=limits,
                                  trust_env=False) as client:  # fmt: skip
 
@@ -209,11 +186,25 @@ async def ideal_in_flight(url: str, seconds: float, cap: int) -> Tally:
                 response = await client.post("/v2/customer", json=body(next(counter)))
                 if response.status_code in (429, 503):
                     tally.limited += 1
+                    if wait_out:
+                        wait = response.headers.get("Retry-After", "1")
+                        await asyncio.sleep(float(wait) if wait.isdigit() else 1.0)
                 elif time.perf_counter() <= deadline:
                     tally.successes.append(time.perf_counter() - started)
 
-        await asyncio.gather(*(worker() for _ in range(cap)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
     return tally
+
+
+async def naive_gather(url: str, seconds: float) -> Tally:
+    """A semaphore of 16 and asyncio.gather; on 429, sleep Retry-After (or 1 s) and retry."""
+    return await plain_senders(url, seconds, 16, wait_out=True)
+
+
+async def ideal_in_flight(url: str, seconds: float, cap: int) -> Tally:
+    """The ideal sender for a cap on requests in flight: exactly ``cap`` out at every moment
+    (it knows the cap), each answered request followed at once by the next."""
+    return await plain_senders(url, seconds, cap, wait_out=False)
 
 
 def main() -> None:

@@ -304,3 +304,10 @@ def untrusted_tls_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def bearer_client(server: SandboxProcess, token: str) -> httpx.Client:
+    """A client of the sandbox's root (the CRM stand-ins' paths) with a Bearer token, never
+    through a proxy."""
+    return httpx.Client(base_url=server.root, trust_env=False, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip

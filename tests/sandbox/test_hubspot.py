@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from sandbox.auth import CrmLogins
 from sandbox.process import SandboxProcess
+from tests.helpers import bearer_client
 
 HS = "pat-na1-standin-token"
 
@@ -20,18 +20,13 @@ def server() -> Iterator[SandboxProcess]:
         yield running
 
 
-def client(server: SandboxProcess, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.root, trust_env=False, timeout=10,
-                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-
-
 def test_hubspot_tells_its_limits_and_refuses_past_them_without_retry_after(
     server: SandboxProcess,
 ) -> None:
     server.admin("POST", "/_sandbox/hubspot", {"records": {"contacts": ["1"]},
                  "per_interval": 2, "interval_ms": 10_000})  # fmt: skip
     update = {"inputs": [{"id": "1", "properties": {"email": "x"}}]}
-    with client(server, HS) as hs:
+    with bearer_client(server, HS) as hs:
         answers = [hs.post("/crm/v3/objects/contacts/batch/update", json=update) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].headers["X-HubSpot-RateLimit-Max"] == "2"
@@ -42,7 +37,7 @@ def test_hubspot_tells_its_limits_and_refuses_past_them_without_retry_after(
 
 def test_hubspot_fails_a_whole_batch_for_an_unknown_property(server: SandboxProcess) -> None:
     update = {"inputs": [{"id": "1", "properties": {"nope": "x"}}]}
-    with client(server, HS) as hs:
+    with bearer_client(server, HS) as hs:
         answer = hs.post("/crm/v3/objects/contacts/batch/update", json=update)
     assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
     assert "PROPERTY_DOESNT_EXIST" in answer.json()["message"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from sandbox.auth import CrmLogins
 from sandbox.process import SandboxProcess
+from tests.helpers import bearer_client
 
 SF = "sf-standin-token"
 DATA = "/services/data/v62.0"
@@ -21,15 +21,10 @@ def server() -> Iterator[SandboxProcess]:
         yield running
 
 
-def client(server: SandboxProcess, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.root, trust_env=False, timeout=10,
-                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-
-
 def test_salesforce_jobs_are_strict_about_their_lifecycle(server: SandboxProcess) -> None:
     server.admin("POST", "/_sandbox/salesforce", {"records": {"Contact": ["003000000000001"]},
                  "fields": {"Contact": ["X__c"]}, "polls_to_complete": 2})  # fmt: skip
-    with client(server, SF) as sf:
+    with bearer_client(server, SF) as sf:
         job = sf.post(f"{DATA}/jobs/ingest", json={"object": "Contact", "operation": "update"})
         assert job.status_code == 200 and job.json()["state"] == "Open"
         assert job.headers["Sforce-Limit-Info"] == "api-usage=1/15000"
@@ -52,13 +47,13 @@ def test_salesforce_jobs_are_strict_about_their_lifecycle(server: SandboxProcess
 def test_salesforce_refuses_a_bad_token_an_unknown_field_and_too_many_records(
     server: SandboxProcess,
 ) -> None:
-    with client(server, "nope") as bad:
+    with bearer_client(server, "nope") as bad:
         refused = bad.patch(f"{DATA}/composite/sobjects", json={"records": []})
         assert refused.status_code == 401
         assert refused.json() == [{"message": "Session expired or invalid",
                                    "errorCode": "INVALID_SESSION_ID"}]  # fmt: skip
     record = {"attributes": {"type": "Contact"}, "id": "003000000000001", "Nope__c": "u"}
-    with client(server, SF) as sf:
+    with bearer_client(server, SF) as sf:
         unknown = sf.patch(f"{DATA}/composite/sobjects", json={"records": [record]})
         assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALID_FIELD"
         many = sf.patch(f"{DATA}/composite/sobjects", json={"records": [record] * 201})
