@@ -126,7 +126,9 @@ def test_lost_responses_are_adopted_when_the_api_stores_another_form(tmp_path: P
 
 
 def test_5xx_on_create_never_duplicates(tmp_path: Path) -> None:
-    faults = FaultSettings(error_rate=0.3, reset_rate=0.1)
+    # A third of requests failing: a reconciliation's search gives up after 8 failures in a
+    # row (0.35^8 here; at 0.4^8 about one suite run in a hundred lost a row to chance).
+    faults = FaultSettings(error_rate=0.25, reset_rate=0.1)
     with SandboxProcess(users={USER: KEY}, faults=faults, seed=3) as server:
         store = StateStore.open(str(tmp_path / "s.db"))
         outcomes = load(server, store, rows(30))
