@@ -103,7 +103,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True)
     parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case (the spread)")
+    parser.add_argument("--cases", default="known-shared,known-own,unknown-shared,unknown-own",
+                        help="comma-separated: {known,unknown}-{shared,own}")  # fmt: skip
     args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
     faults = FaultSettings(rate_limit=LIMIT, burst=10, latency_ms=40)
     print(f"machine: {os.cpu_count()} cores; sandbox: token bucket {LIMIT:.0f} req/s, burst 10, "
           f"40 ms latency; 3 processes x {args.rows:,} rows")  # fmt: skip
@@ -113,16 +117,18 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         SandboxProcess(db=f"{tmp}/sandbox.db", users=dict([AUTH]), faults=faults) as server,
     ):
-        for known in (True, False):
-            for shared in (True, False):
+        for case in cases:
+            known, shared = case.startswith("known"), case.endswith("shared")
+            for _ in range(args.repeat):
                 shared_state = fresh_schema(args.postgres)
                 states = [shared_state] * 3 if shared else [
                     f"{tmp}/own-{n}-{uuid.uuid4().hex[:4]}.db" for n in range(3)]  # fmt: skip
                 wall, reports, delta = three_runs(server, Path(tmp), states, args.rows, known)
                 rate = float(delta["writes"]) / wall  # type: ignore[arg-type]
                 share_429 = float(delta["rate_limited"]) / float(delta["requests"])  # type: ignore[arg-type]
-                each = ", ".join(f"{float(r['created']) / float(r['load_duration_s']):.1f}"  # type: ignore[arg-type]
-                                 for r in reports)  # fmt: skip
+                sending = [float(r["created"]) / float(r["load_duration_s"])  # type: ignore[arg-type]
+                           for r in reports]  # fmt: skip
+                each = ", ".join(f"{x:.1f}" for x in sending) + f" (sum {sum(sending):.1f})"
                 label = "one PostgreSQL store" if shared else "a SQLite store each"
                 limit = "known" if known else "unknown"
                 print(f"{label:<30}{limit:<9}{wall:>8.1f}{rate:>10.1f}{rate / LIMIT:>10.1%}"

@@ -88,6 +88,7 @@ class RequestPacer:
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
         self._wall_down_at = now
+        self._first_sent: float | None = None  # what got through is counted from here on
         # What got through from one wall's fall to the next: a window's worth of admissions
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
@@ -118,6 +119,8 @@ class RequestPacer:
                     self._sent.append(now)
                     return
                 if now >= self._next_at:
+                    if self._first_sent is None:
+                        self._first_sent = now
                     break
                 self._held_back += 1
                 self._held_since_snapshot = True
@@ -142,7 +145,11 @@ class RequestPacer:
         while self._admitted and now - self._admitted[0] > self._t.admitted_window_s:
             self._admitted.popleft()
         window_s = self._t.admitted_window_s if window_s is None else window_s
-        span = max(0.2, min(window_s, now - self._wall_down_at))
+        # Not from before the first send: a run that reads its export for a second before it
+        # sends would count half its rate at its first 429 (and a shared finding with it).
+        since = self._wall_down_at if self._first_sent is None else max(
+            self._wall_down_at, self._first_sent)  # fmt: skip
+        span = max(0.2, min(window_s, now - since))
         return sum(1 for t in self._admitted if now - t <= span) / span
 
     def _sent_rate(self, now: float, window_s: float = 1.0) -> float:

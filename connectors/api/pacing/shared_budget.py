@@ -231,6 +231,12 @@ class SharedBudget:
             if pace is not None and self._found is not None:
                 self.pacer.rate = max(self.pacer.rate, pace)
                 self.pacer.ceiling = self._found[0]
+            elif self._found is not None and len(everyone) > 1:
+                # Passed twice the finding without a 429: it was read too early (the runs
+                # still starting, peers' leases a beat old) or the limit rose. Nothing is
+                # known: find it as a run does at its start (doubling while held back), not
+                # by probes of 10% from a share of a low finding (seconds at half the limit).
+                self.pacer.slow_start = True
 
     def _beat(self, lease: Lease) -> list[Lease]:
         if self._store is None:

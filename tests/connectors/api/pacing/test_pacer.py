@@ -164,6 +164,19 @@ def test_the_first_429_starts_just_under_what_got_through_then_once_a_second() -
     assert pacer.ceiling == pytest.approx(90, rel=0.02)
 
 
+def test_what_got_through_is_counted_from_the_first_send_not_from_the_pacer_made() -> None:
+    # A run reads its export for a second, then sends at 80/s and draws its first 429 a
+    # quarter of a second in: 80/s got through, not the 40/s a half-second window would say.
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    clock.now += 1.0
+    pacer.rate = 80.0
+    send_times(pacer, clock, 1)
+    admitted_for(pacer, clock, 0.25, 80)
+    pacer.on_rate_limited(1.0)
+    assert pacer.rate == pytest.approx(80 * TUNING.backoff, rel=0.1)
+
+
 def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_is_dropped() -> None:
     clock = Clock()
     pacer = pacer_on(clock, None)

@@ -158,6 +158,9 @@ def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Pa
         clock.now += 1.0
         beat_all([a, b])
     assert a.pacer.allocation is None and b.pacer.allocation is None
+    # Nothing is known any more: each finds the limit as at its start, doubling, not by
+    # probes of 10% from its part of a finding read too early.
+    assert a.pacer.slow_start and b.pacer.slow_start
 
 
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
