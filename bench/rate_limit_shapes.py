@@ -4,10 +4,13 @@ unknown >= 90% of it with < 5% of requests answered 429, with it known (``--rate
 
 Each cell creates customers for a while against a sandbox of that shape (limit 100 req/s,
 40 ms latency) and prints successful creates/s over the run as a share of the limit, the share
-of requests answered 429, and the seconds until the client first held 90% of the limit over
-two seconds ("settle"). Window shapes run for at least three windows.
+of requests refused (429s, and 503s a limit answered), the highest refused share over any 5 s
+of the run ("worst 5 s", windows of at least 20 requests), and the seconds until the client
+first held 90% of the limit over two seconds ("settle"). Window shapes run for at least three
+windows.
 
     uv run python bench/rate_limit_shapes.py [--seconds 30] [--only tb-burst-1,fw-60s]
+        [--no-naive] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -36,6 +39,26 @@ from sandbox.real_gateways import Gateway, HaproxyGateway, NginxGateway, install
 AUTH = ("bench", "bench-key")
 LIMIT = 100.0
 LATENCY_MS = 40.0
+SAMPLE_S = 0.1
+MIN_5S_REQUESTS = 20
+
+
+async def sampled(
+    tally: Tally, started: float, counts: Callable[[], tuple[int, int]], run: Awaitable[None]
+) -> None:
+    """Run ``run`` while sampling (requests, refused) every SAMPLE_S into ``tally.samples``."""
+
+    async def sample() -> None:
+        while True:
+            tally.samples.append((time.perf_counter() - started, *counts()))
+            await asyncio.sleep(SAMPLE_S)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        await run
+    finally:
+        sampler.cancel()
+        tally.samples.append((time.perf_counter() - started, *counts()))
 
 
 def shapes() -> dict[str, FaultSettings]:
@@ -127,12 +150,28 @@ class Tally:
     limited: int = 0  # refused by the gateway: 429s, and 503s a limit answered
     successes: list[float] = field(default_factory=list)
     limit: float = LIMIT
+    # (seconds into the run, requests, refused) every SAMPLE_S: the refused share over 5 s
+    samples: list[tuple[float, int, int]] = field(default_factory=list)
 
     def fraction(self) -> float:
         return len(self.successes) / self.seconds / self.limit
 
     def share_429(self) -> float:
         return self.limited / self.requests if self.requests else 0.0
+
+    def worst_5s(self) -> float:
+        """The highest refused share over any 5 s of the run (windows of at least
+        ``MIN_5S_REQUESTS`` requests: a wall's handful of probes is no storm)."""
+        times = [t for t, _, _ in self.samples]
+        worst = 0.0
+        for t, requests, limited in self.samples:
+            j = bisect.bisect_left(times, t + 5.0)
+            if j >= len(self.samples):
+                break
+            sent = self.samples[j][1] - requests
+            if sent >= MIN_5S_REQUESTS:
+                worst = max(worst, (self.samples[j][2] - limited) / sent)
+        return worst
 
     def settle_s(self) -> float | None:
         """First moment from which two seconds held >= 90% of the limit."""
@@ -160,12 +199,13 @@ async def custsync_client(url: str, rate: float | None, seconds: float) -> Tally
                 if result.answer is Answer.DONE and now <= deadline:
                     tally.successes.append(now - started)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    by_status = api.counters.by_status
-    tally.requests, tally.limited = (
-        api.counters.requests,
-        by_status.get(429, 0) + by_status.get(503, 0),
-    )
+        def counts() -> tuple[int, int]:
+            by_status = api.counters.by_status
+            return api.counters.requests, by_status.get(429, 0) + by_status.get(503, 0)
+
+        workers = asyncio.gather(*(worker() for _ in range(concurrency)))
+        await sampled(tally, started, counts, workers)
+    tally.requests, tally.limited = counts()
     return tally
 
 
@@ -192,7 +232,8 @@ async def plain_senders(url: str, seconds: float, workers: int, wait_out: bool) 
                 elif time.perf_counter() <= deadline:
                     tally.successes.append(time.perf_counter() - started)
 
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        senders = asyncio.gather(*(worker() for _ in range(workers)))
+        await sampled(tally, started, lambda: (tally.requests, tally.limited), senders)
     return tally
 
 
@@ -217,7 +258,8 @@ def main() -> None:
     wanted = {s for s in args.only.split(",") if s}
     print(f"machine: {os.cpu_count()} cores; limit {LIMIT:.0f} req/s, latency "
           f"{LATENCY_MS:.0f} ms; successes/s over each run as a share of the limit")  # fmt: skip
-    print(f"{'shape':<24}{'client':<26}{'s':>5}{'of limit':>18}{'refused':>16}{'settle s':>10}")
+    print(f"{'shape':<24}{'client':<26}{'s':>5}{'of limit':>18}{'refused':>16}"
+          f"{'worst 5 s':>16}{'settle s':>10}")  # fmt: skip
     modes: dict[str, Callable[[str, float], Awaitable[Tally]]] = {
         "custsync, limit known": lambda url, s: custsync_client(url, LIMIT, s),
         "custsync, limit unknown": lambda url, s: custsync_client(url, None, s),
@@ -265,6 +307,7 @@ def main() -> None:
                 tallies.append(tally)
             fractions = sorted(t.fraction() for t in tallies)
             refused = sorted(t.share_429() for t in tallies)
+            worst = sorted(t.worst_5s() for t in tallies)
             settles = [t.settle_s() for t in tallies]
             settle = max((x for x in settles if x is not None), default=None)
             spread = lambda v, f: (f"{f(v[len(v) // 2])}" if len(v) == 1  # noqa: E731
@@ -272,6 +315,7 @@ def main() -> None:
             print(f"{name:<24}{mode:<26}{seconds:>5.0f}"
                   f"{spread(fractions, lambda x: f'{x:.0%}'):>18}"
                   f"{spread(refused, lambda x: f'{x:.1%}'):>16}"
+                  f"{spread(worst, lambda x: f'{x:.0%}'):>16}"
                   f"{'-' if settle is None else f'{settle:.1f}':>10}", flush=True)  # fmt: skip
 
 
