@@ -4,20 +4,27 @@ validates a pydantic model parameter). It is checked once, here; an error names 
 the CLI names the flag.
 
 A migration's shard gets the same config, and its ``ShardAssignment`` beside it.
+
+Prefect keeps every flow run's parameters, and shows them to whoever reads its API. So a config
+that travels through Prefect holds no secret: ``apart`` takes a pre-signed URL's signature and a
+PostgreSQL password out of ``sources`` and ``state``, a Prefect Secret block named in
+``secrets_block`` holds them, and ``joined`` puts them back where the run happens.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.api.targets import LOCAL
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, InputError
 from connectors.sources.export_files import ReadOptions
-from connectors.state.db import DEFAULT_STATE
+from connectors.sources.remote_files import public_source
+from connectors.state.db import DEFAULT_STATE, public_location
 from engine.source import READ_BATCH_ROWS, SourceSpec
 from schemas.api_fields import FIELDS_BY_PATH
 from schemas.normalize import Profile
@@ -67,6 +74,11 @@ class SyncConfig(BaseModel):
         default=2_000, ge=1, description="Rows a load step sends (a task each)."
     )
     read_batch_rows: int = Field(default=READ_BATCH_ROWS, ge=1, description="Rows read at a time.")
+    secrets_block: str | None = Field(
+        default=None,
+        description="A Prefect Secret block holding sources and state in full (signed URLs, "
+        'a password), which this config holds without: JSON {"sources": [...], "state": ...}.',
+    )
 
     @field_validator("rate_limit")
     @classmethod
@@ -144,6 +156,36 @@ class SyncConfig(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             raise ConfigError(_problems(exc)) from None
+
+    def apart(self) -> tuple[SyncConfig, dict[str, Any] | None]:
+        """This config as a flow run may keep it (no signature, no password), and what was
+        taken out (the sources and state in full), or None if nothing was."""
+        sources = [public_source(source) for source in self.sources]
+        state = public_location(self.state)
+        if sources == self.sources and state == self.state:
+            return self, None
+        public = self.model_copy(update={"sources": sources, "state": state})
+        return public, {"sources": list(self.sources), "state": self.state}
+
+    def joined(self, held: Mapping[str, Any]) -> SyncConfig:
+        """This config with the sources and state ``secrets_block`` holds in full. They must be
+        the ones this config names: a block is a place for secrets, not for other exports."""
+        sources, state = held.get("sources", self.sources), held.get("state", self.state)
+        if not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)
+                and isinstance(state, str)):  # fmt: skip
+            raise InputError(
+                f"the Secret block {self.secrets_block!r} must hold JSON "
+                '{"sources": ["..."], "state": "..."}'
+            )
+        named = [public_source(source) for source in self.sources]
+        if [public_source(source) for source in sources] != named or public_location(
+            state
+        ) != public_location(self.state):
+            raise InputError(
+                f"the Secret block {self.secrets_block!r} holds other sources or another state "
+                "than the config names (they may differ only by signatures and passwords)"
+            )
+        return self.model_copy(update={"sources": sources, "state": state, "secrets_block": None})
 
     @property
     def read_options(self) -> ReadOptions:

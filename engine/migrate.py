@@ -194,9 +194,12 @@ class Migration:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         tuning: MigrationTuning | None = None,
+        shard_config: SyncConfig | None = None,
     ) -> None:
         check_out_dir(out_dir)
         self.config = config
+        # What the shards are handed, if not ``config`` itself: secrets by reference.
+        self.shard_config = shard_config or config
         self.tuning = tuning or Tuning.from_environment().migration
         self.pool = pool
         self.out_dir = out_dir.resolve()
@@ -232,7 +235,7 @@ class Migration:
         state.beats, state.beat_seen, state.status = 0, self._clock(), "submitted"
         state.done = state.total = 0
         self.runs.submit(self.migration_id, state.shard.label, state.attempt)
-        config = self.config.model_copy(
+        config = self.shard_config.model_copy(
             update={"out": shard_dir(self.out_dir, self.migration_id, state.shard, state.attempt)}
         )
         assignment = ShardAssignment(

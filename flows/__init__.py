@@ -9,5 +9,6 @@ sync_flow.py       the ``sync-customers`` flow
 migrate_flow.py    the ``migrate-customers`` flow
 backfill_flow.py   the ``backfill-3ds`` flow
 prefect_runner.py  the engine's steps as Prefect tasks
+run_secrets.py     signatures and passwords kept out of flow-run parameters
 __main__.py        ``python -m flows``
 """

@@ -15,6 +15,7 @@ from engine.backfill import run_backfill
 from engine.config import SyncConfig
 from engine.outcome import RunOutcome
 from flows.prefect_runner import PrefectRunner, failed_in_one_line
+from flows.run_secrets import resolved
 from schemas.report import BackfillReport
 from schemas.run_summary import readiness_markdown
 
@@ -25,6 +26,7 @@ def backfill_3ds(
 ) -> RunOutcome[BackfillReport] | State[Any]:
     """Make the billing records of customers already in the API 3-D Secure ready."""
     try:
+        config = resolved(config)
         secrets = read_secret_blocks(credentials_blocks)
         if secrets.entity_id is not None and config.entity_id is None:
             config = config.model_copy(update={"entity_id": secrets.entity_id})

@@ -279,7 +279,9 @@ def serve(
                 "PREFECT_API_URL (schedules are refused by Prefect's temporary server)"
             )
         from connectors.prefect.deployments import SERVE_TAG, check_serve_name
+        from connectors.prefect.secrets import RUN_SECRETS_PREFIX
         from engine.config import SyncConfig
+        from flows.run_secrets import kept_apart
         from flows.sync_flow import deployment_parameters, sync_customers
 
         check_serve_name(sync_customers.name, name)
@@ -288,9 +290,12 @@ def serve(
             sources=sources, mapping=mapping, target=target, entity_id=entity, state=state,
             rate_limit=rate_limit,
         )  # fmt: skip
-        parameters = deployment_parameters(config)
         tags = [SERVE_TAG]  # what check_serve_name knows serve's own by
-        sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1, tags=tags)
+        # A signature or password waits in a Secret block named after the deployment while
+        # this process serves it (its runs resolve it here), never in the stored parameters.
+        with kept_apart(config, f"{RUN_SECRETS_PREFIX}serve-{name}") as stored:
+            parameters = deployment_parameters(stored)
+            sync_customers.serve(name=name, cron=cron, parameters=parameters, limit=1, tags=tags)
 
 
 @app.command()

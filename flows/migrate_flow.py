@@ -21,6 +21,7 @@ from engine.config import SyncConfig
 from engine.migrate import MigrationProgress
 from engine.outcome import RunOutcome
 from flows.prefect_runner import failed_in_one_line, outcome_of
+from flows.run_secrets import kept_apart, resolved
 from flows.sync_flow import sync_customers
 from schemas.report import SyncReport
 
@@ -47,7 +48,10 @@ def migrate_customers(
         parent, every, own = migrate.credentials_parameters(credentials_blocks,
                                                             entity_credentials_blocks)  # fmt: skip
         secrets = read_secret_blocks(parent)
-        config = migrate.for_workers(config)
+        # The shards get the config as it came (a signature or password by reference, which
+        # each resolves on its worker); this run works with it resolved.
+        for_shards = migrate.for_workers(config)
+        config = migrate.for_workers(resolved(config))
         plan = migrate.plan_migration(config, shards, secrets.credentials())
         pool.ensure_process_pool(work_pool)
         shard_flow = deployments.register_deployment(sync_customers, "migrate-shard", work_pool,
@@ -63,7 +67,8 @@ def migrate_customers(
         migration_id = str(flow_run.get_id() or "")[:13].rstrip("-") or None
         out_dir = Path(config.out or f"out/migrate-{migration_id}")
         outcome = migrate.Migration(config, plan, pool.PrefectShardPool(shard_flow), out_dir,
-                                    show, migration_id, every, own).run()  # fmt: skip
+                                    show, migration_id, every, own,
+                                    shard_config=for_shards).run()  # fmt: skip
     except CustsyncError as exc:
         return failed_in_one_line(exc)
     if outcome.exit_code:
@@ -80,7 +85,8 @@ def run_migration(
     """``custsync migrate``: the migration's parent as a flow run in this process."""
     token = CONSOLE.set(console)
     try:
-        state = migrate_customers(config, shards, work_pool, return_state=True)
+        with kept_apart(config) as stored:  # until every shard has ended
+            state = migrate_customers(stored, shards, work_pool, return_state=True)
     finally:
         CONSOLE.reset(token)
     return outcome_of(state)

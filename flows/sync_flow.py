@@ -17,11 +17,11 @@ from engine.config import ShardAssignment, SyncConfig
 from engine.outcome import RunOutcome
 from engine.sync import run_sync
 from flows.prefect_runner import CONSOLE, Console, PrefectRunner, failed_in_one_line, outcome_of
+from flows.run_secrets import kept_apart, resolved
 from schemas.report import SyncReport
 
 
-@flow(name="sync-customers", log_prints=False, persist_result=False)
-def sync_customers(
+def _sync_customers(
     config: SyncConfig,
     credentials_blocks: dict[str, str] | None = None,
     assignment: ShardAssignment | None = None,
@@ -34,6 +34,7 @@ def sync_customers(
     """
     console = CONSOLE.get()
     try:
+        config = resolved(config)
         secrets = read_secret_blocks(credentials_blocks)
         if secrets.entity_id is not None and config.entity_id is None:
             config = config.model_copy(update={"entity_id": secrets.entity_id})
@@ -52,6 +53,15 @@ def sync_customers(
     return outcome
 
 
+# The flow wraps a function the module also holds by its own name: ``serve`` cloudpickles the
+# flow into each run's process, and cloudpickle sends a function it cannot find at its module
+# and name by value, globals and all (this module's ContextVar cannot be pickled, and string
+# annotations no longer resolve): every served run crashed before it began.
+sync_customers = flow(name="sync-customers", log_prints=False, persist_result=False)(
+    _sync_customers
+)
+
+
 def deployment_parameters(config: SyncConfig) -> dict[str, Any]:
     """What a deployment of ``sync-customers`` stores for this config: the fields that differ
     from the defaults (a later custsync's defaults apply to the rest), as JSON."""
@@ -64,10 +74,12 @@ def run_as_flow(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunOutcome[SyncReport]:
     """The CLI's sync as a ``sync-customers`` flow run: a failed run is a Failed flow run, and
-    its outcome still comes back for the console."""
+    its outcome still comes back for the console. A signature or password in the config waits
+    in a Secret block of the run's own meanwhile (``run_secrets.py``)."""
     token = CONSOLE.set(Console(progress, on_start))
     try:
-        state = sync_customers(config, return_state=True)
+        with kept_apart(config) as stored:
+            state = sync_customers(stored, return_state=True)
     finally:
         CONSOLE.reset(token)
     return outcome_of(state)

@@ -306,6 +306,38 @@ def untrusted_tls_server() -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def signed_file_server(body: bytes, signature: str) -> Iterator[str]:
+    """A plain-HTTP loopback server (allowed for sources) that serves ``body`` as a pre-signed
+    URL does: only to a GET whose query carries ``X-Amz-Signature=<signature>``, 403 to any
+    other. Yields the URL of the file, signed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            given = parse_qs(urlsplit(self.path).query).get("X-Amz-Signature", [""])[0]
+            ok = given == signature
+            self.send_response(200 if ok else 403)
+            payload = body if ok else b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield (f"http://127.0.0.1:{server.server_address[1]}/exports/nightly.csv"
+               f"?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature={signature}")  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def bearer_client(server: SandboxProcess, token: str) -> httpx.Client:
     """A client of the sandbox's root (the CRM stand-ins' paths) with a Bearer token, never
     through a proxy."""

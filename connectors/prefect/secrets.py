@@ -8,7 +8,9 @@ would see them), a log or a flow run's record.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -60,3 +62,55 @@ def read_secret_blocks(blocks: Mapping[str, str] | None) -> BlockSecrets:
             ) from None
         values[variable] = str(secret.get())
     return BlockSecrets(values)
+
+
+# -- what a run's config holds without (engine/config.py's apart/joined) ----------------------
+
+RUN_SECRETS_PREFIX = "custsync-secrets-"
+
+
+def save_run_secrets(held: Mapping[str, object], name: str | None = None) -> str:
+    """Keep ``held`` (a run's sources and state in full) in a Secret block; its name, which a
+    flow run's parameters may carry: a new one for a run, ``name`` for a deployment's."""
+    import json
+    import uuid
+
+    from prefect.blocks.system import Secret
+    from pydantic import SecretStr
+
+    # Block names are lowercase letters, digits and dashes; a deployment's name may be more.
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()) if name else None
+    name = name or f"{RUN_SECRETS_PREFIX}{uuid.uuid4().hex[:16]}"
+    Secret(value=SecretStr(json.dumps(held))).save(name, overwrite=True)
+    return name
+
+
+def read_run_secrets(name: str) -> dict[str, object]:
+    """What the Secret block ``name`` holds for a run (one line if it is gone or not JSON)."""
+    import json
+
+    from prefect.blocks.system import Secret
+
+    try:
+        secret = cast("Secret[str]", Secret.load(name))
+    except ValueError:
+        raise InputError(
+            f"no Prefect Secret block {name!r} (secrets_block): the run that made it has ended, "
+            "or make it with the sources and state in full, as JSON "
+            '{"sources": ["..."], "state": "..."}'
+        ) from None
+    held: object = secret.get()  # Prefect parses a JSON string itself
+    if isinstance(held, str):
+        with contextlib.suppress(ValueError):
+            held = json.loads(held)
+    if not isinstance(held, dict):
+        raise InputError(f"the Secret block {name!r} (secrets_block) must hold a JSON object")
+    return held
+
+
+def drop_run_secrets(name: str) -> None:
+    """The run that kept them has ended: the block goes (gone already is fine)."""
+    from prefect.blocks.system import Secret
+
+    with contextlib.suppress(ValueError):  # "Unable to find block document named ..."
+        Secret.delete(name)

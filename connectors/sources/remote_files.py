@@ -90,6 +90,16 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def public_source(source: str) -> str:
+    """A source as a flow run may keep it: a web URL as ``shown`` (a pre-signed URL's
+    signature is a credential), anything else as it is (an object store's ``?`` is a glob)."""
+    return (
+        shown(source)
+        if is_url(source) and urlsplit(source).scheme.lower() in WEB_SCHEMES
+        else source
+    )
+
+
 def expand_url(pattern: str) -> list[RemoteFile]:
     """A URL, or a glob over an object store's keys (``s3://b/exports/*.csv``), -> files."""
     scheme = urlsplit(pattern).scheme.lower()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from connectors.errors import InputError
 from connectors.private_files import owner_only_file
@@ -25,6 +26,7 @@ DEFAULT_STATE = ".custsync/state.db"
 DEFER_S = 0.2
 SCHEMA_LOCK_KEY = 0x637573747363686D  # "custschm"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})  # libpq's, in a URL's query
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
 Clock = Callable[[], datetime]
@@ -65,6 +67,24 @@ def mask_url(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{scheme}{sep}{user}:***@{host}"
+
+
+def public_location(location: str) -> str:
+    """A store's location as a flow run may keep it: a PostgreSQL URL without its password
+    (in the user info, or a ``password``/``sslpassword`` parameter); libpq's own
+    ``PGPASSWORD`` or ``~/.pgpass`` can still supply one where the run happens."""
+    if not is_postgres_url(location):
+        return location
+    parts = urlsplit(location)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if ":" not in userinfo and not any(key in SECRET_PARAMETERS for key, _ in pairs):
+        return location  # as it was written: nothing to leave out
+    netloc = f"{userinfo.split(':', 1)[0]}@{hosts}" if at else hosts
+    kept = [(key, value) for key, value in pairs if key not in SECRET_PARAMETERS]
+    # %20, not +: libpq reads a URI's query percent-decoded, and a + as a plus.
+    query = urlencode(kept, quote_via=quote)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class StateDb:

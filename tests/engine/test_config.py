@@ -76,3 +76,36 @@ def test_a_config_is_a_value() -> None:
     with pytest.raises(Exception, match="frozen"):
         config.rate_limit = 6.0  # type: ignore[misc]
     assert config == SyncConfig(sources=["a.csv"], rate_limit=5.0, concurrency=1)
+
+
+SIGNED = "https://bucket.s3.amazonaws.com/nightly/export.csv?X-Amz-Signature=abc123&X-Amz-Credential=AKIA"
+PG = "postgresql://sync:pg-s3cret@db.internal:5432/custsync?sslmode=require&password=pg-s3cret"
+
+
+def test_a_config_comes_apart_from_its_signatures_and_passwords_and_joins_them_again() -> None:
+    config = SyncConfig(sources=[SIGNED, "s3://b/nightly/*.csv", "local.csv"], state=PG)
+    public, held = config.apart()
+    stored = public.model_dump_json()
+    assert "abc123" not in stored and "AKIA" not in stored and "s3cret" not in stored
+    assert public.sources == [
+        "https://bucket.s3.amazonaws.com/nightly/export.csv", "s3://b/nightly/*.csv", "local.csv"
+    ]  # fmt: skip
+    assert public.state == "postgresql://sync@db.internal:5432/custsync?sslmode=require"
+    assert held == {"sources": config.sources, "state": PG}
+    back = public.model_copy(update={"secrets_block": "b"}).joined(held)
+    assert back == config  # secrets_block unset again: the run works with it all
+    # Nothing secret: the same config, and no block needed.
+    plain = SyncConfig(sources=["s3://b/x?.csv", "a.csv"], state="postgresql://h/db")
+    assert plain.apart() == (plain, None)
+
+
+def test_a_block_holding_other_exports_than_the_config_names_is_refused() -> None:
+    public, held = SyncConfig(sources=[SIGNED], state=PG).apart()
+    assert held is not None
+    public = public.model_copy(update={"secrets_block": "run-secrets"})
+    with pytest.raises(InputError, match="other sources or another state"):
+        public.joined({**held, "sources": ["https://evil.example/export.csv?sig=1"]})
+    with pytest.raises(InputError, match="other sources or another state"):
+        public.joined({**held, "state": "postgresql://sync:x@elsewhere/db"})
+    with pytest.raises(InputError, match="must hold JSON"):
+        public.joined({"sources": "not a list"})

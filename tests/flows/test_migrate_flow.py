@@ -124,6 +124,10 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     s3_server: ObjectStoreServer,
 ) -> None:  # fmt: skip
     api, workers, env, state = migration_world
+    # A password in the store's URL (the test server trusts loopback, so any works): it must
+    # reach every shard, and no flow run's parameters.
+    state = state.replace("custsync@", f"custsync:{PG_PASSWORD}@", 1)
+    assert PG_PASSWORD in state
     # The export is in a bucket, not on any worker's disk: each shard run fetches it itself.
     local = export(tmp_path / "export.csv", [*people(1000), ["X7", "", "", "", "", ""]])
     source = s3_server.put("migration", "exports/export.csv", local.read_bytes())
@@ -178,6 +182,33 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     assert report["rate_limited"] < 0.05 * report["requests"], report
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
+    stored = stored_on_prefect(env)
+    assert '"secrets_block": "custsync-secrets-' in stored  # the shards got it by reference
+    assert PG_PASSWORD not in stored and PG_PASSWORD not in stderr + workers.logs()
+
+
+PG_PASSWORD = "pg-s3cret-9c1f"
+
+
+def stored_on_prefect(env: dict[str, str]) -> str:
+    """Every flow run's parameters and every block's name on ``env``'s Prefect server, as
+    JSON text; and no block of a run's secrets is left."""
+    code = (
+        "import asyncio, json\n"
+        "from prefect.client.orchestration import get_client\n"
+        "async def main():\n"
+        "    async with get_client() as c:\n"
+        "        runs = await c.read_flow_runs()\n"
+        "        blocks = await c.read_block_documents()\n"
+        "    print(json.dumps({'runs': [r.parameters for r in runs],\n"
+        "                      'blocks': [b.name for b in blocks]}))\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not [n for n in json.loads(done.stdout)["blocks"] if n.startswith("custsync-secrets-")]
+    return done.stdout
 
 
 def finish(run: subprocess.Popen[str], timeout: float, workers: Workers) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import InputError
-from connectors.state.db import is_postgres_url, mask_url, state_exists
+from connectors.state.db import is_postgres_url, mask_url, public_location, state_exists
 from connectors.state.store import StateStore
 
 
@@ -46,3 +46,19 @@ def test_a_new_store_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
     assert (location.parent.stat().st_mode & 0o777) == 0o700
     assert modes["state.db"] == 0o600 and modes["state.db.lock"] == 0o600
     assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("state.db-"))
+
+
+def test_a_public_location_holds_no_password_and_keeps_everything_else() -> None:
+    assert public_location("postgresql://u:s3cret@h:5432/db") == "postgresql://u@h:5432/db"
+    assert public_location("postgres://u:s3cret@h1:5432,h2:5433/db?sslmode=verify-full&"
+                           "password=s3cret&sslpassword=k3y&options=-csearch_path%3Dx") == (
+        "postgres://u@h1:5432,h2:5433/db?sslmode=verify-full&options=-csearch_path%3Dx"
+    )  # fmt: skip
+    assert public_location("postgresql://h/db") == "postgresql://h/db"
+    assert public_location("postgresql://u@h/db?options=-c%20x%3dy") == (
+        "postgresql://u@h/db?options=-c%20x%3dy"  # untouched: nothing to leave out
+    )
+    assert public_location("postgresql://u:p@h/db?options=-c%20x%3Dy") == (
+        "postgresql://u@h/db?options=-c%20x%3Dy"  # a space stays %20 (libpq reads + as +)
+    )
+    assert public_location("/var/lib/custsync/state.db") == "/var/lib/custsync/state.db"
