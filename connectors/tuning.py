@@ -165,6 +165,18 @@ class CrmTuning(BaseModel):
     )  # fmt: skip
 
 
+class ReadingTuning(BaseModel):
+    """Reading exports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_line_mib: int = Field(
+        default=16, ge=1, description="MiB one line of a CSV export may hold: a file with a "
+        "longer line is refused before anything reads it whole (a cell costs its reader over "
+        "ten times its size; no CRM field holds 1 MiB; CUSTSYNC_MAX_LINE_MIB).",
+    )  # fmt: skip
+
+
 class Tuning(BaseModel):
     """Every tuned value custsync runs with."""
 
@@ -174,23 +186,28 @@ class Tuning(BaseModel):
     budget: BudgetTuning = BudgetTuning()
     migration: MigrationTuning = MigrationTuning()
     crm: CrmTuning = CrmTuning()
+    reading: ReadingTuning = ReadingTuning()
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
         """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
         ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``, ``CUSTSYNC_CRM_ATTEMPTS``,
-        ``CUSTSYNC_CRM_BULK_FROM``); a value out of its bounds is refused."""
+        ``CUSTSYNC_CRM_BULK_FROM``, ``CUSTSYNC_MAX_LINE_MIB``); a value out of its bounds is
+        refused."""
         env = os.environ if env is None else env
         variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
         crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S", "attempts": "CUSTSYNC_CRM_ATTEMPTS",
                          "bulk_from": "CUSTSYNC_CRM_BULK_FROM"}  # fmt: skip
         migration = {field: env[name] for field, name in variables.items() if env.get(name)}
         crm = {field: env[name] for field, name in crm_variables.items() if env.get(name)}
-        variables |= crm_variables
+        reading_variables = {"max_line_mib": "CUSTSYNC_MAX_LINE_MIB"}
+        reading = {field: env[name] for field, name in reading_variables.items() if env.get(name)}
+        variables |= crm_variables | reading_variables
         try:
             return cls(
                 migration=MigrationTuning.model_validate(migration),
                 crm=CrmTuning.model_validate(crm),
+                reading=ReadingTuning.model_validate(reading),
             )
         except ValidationError as exc:
             first = exc.errors()[0]

@@ -330,3 +330,57 @@ def test_a_gzip_bomb_is_refused_in_one_line_without_unpacking_it_whole(tmp_path:
     with reading(expand_sources([str(sample)]), None, ReadOptions()) as rows:
         pass
     assert rows.height == 300
+
+
+def test_a_line_past_the_bound_is_refused_in_one_line_before_anything_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: a 100 MiB cell peaked at 1.6 GB (polars holds a cell over ten times over).
+    import resource
+
+    path = tmp_path / "contacts.csv"
+    with path.open("wb") as out:
+        out.write(b"external_id,email_address,billing.city\nA1,a@example.com,Oslo\nA2,")
+        for _ in range(40):
+            out.write(b"a" * (1 << 20))
+        out.write(b"@example.com,Rome\nA3,c@example.com,Bergen\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with (
+        pytest.raises(SourceError) as refused,
+        reading(expand_sources([str(path)]), None, ReadOptions()),
+    ):
+        pass
+    assert str(refused.value) == (
+        f"{path}: line 3 is over 16 MiB long, as no CRM export's is; refused before it is "
+        "read (CUSTSYNC_MAX_LINE_MIB raises the bound)"
+    )
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 30  # a chunk at a time, never the line
+    monkeypatch.setenv("CUSTSYNC_MAX_LINE_MIB", "64")  # the bound is the user's to raise
+    with reading(expand_sources([str(path)]), None, ReadOptions()) as rows:
+        pass
+    assert rows.height == 3
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 8, 64])
+def test_the_line_check_finds_the_first_long_line_wherever_chunks_cut(
+    tmp_path: Path, chunk_size: int
+) -> None:
+    from connectors.sources.export_files import _check_lines
+
+    layouts = [
+        ["ab", "abcd", "a"],  # fits (4 bytes a line at most)
+        ["ab", "abcde", "a"],  # line 2 too long
+        ["abcde"],  # the first line
+        ["a", "b", "", "abcdefgh"],  # the last, without a newline after it
+        ["abcd"] * 5 + ["abcdefghij", "ab"],
+    ]
+    for lines in layouts:
+        path = tmp_path / "l.csv"
+        path.write_bytes("\n".join(lines).encode())
+        longest = next((n for n, line in enumerate(lines, start=1) if len(line) > 4), None)
+        if longest is None:
+            _check_lines(path, bound=4, chunk_size=chunk_size)
+            continue
+        with pytest.raises(SourceError, match=rf"line {longest} is over"):
+            _check_lines(path, bound=4, chunk_size=chunk_size)
