@@ -1,12 +1,16 @@
 """Claim: ``custsync migrate`` spreads over workers: against a sandbox limited to 100 req/s the
 shards of 1, 2 and 3 workers together hold the limit (and use most of it); against an
 unlimited sandbox, throughput grows with the workers (this machine's 2 cores bound it).
+With ``--kill``: a worker that dies mid-migration (kill -9 of it and every process under it,
+a third of the way in) costs seconds, not minutes: the API's writes each second from the
+first to the last, the longest stretch under 10 a second, and the share of the limit held.
 
 A real ``prefect server start``, real process workers (``--limit 2`` each), PostgreSQL, the
 sandbox on loopback; shards = 2 per worker.
 
     bash .ci/start-postgres   # or any PostgreSQL
     uv run python bench/migrate_workers.py --postgres postgresql://custsync@127.0.0.1:54329/postgres
+    uv run python bench/migrate_workers.py --postgres ... --kill [--kill-rows 6000]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import httpx
 from bench.shared_budget import fresh_schema
 from bench.sync_throughput import write_export
 from sandbox.faults import FaultSettings
-from sandbox.process import SandboxProcess
+from sandbox.process import SandboxProcess, kill_tree
 
 ROOT = Path(__file__).parents[1]
 AUTH = ("bench", "bench-key")
@@ -101,8 +105,62 @@ def one_migration(
             "stats": stats}  # fmt: skip
 
 
-def creating_window(api: SandboxProcess) -> float:
-    """Seconds from the sandbox's first customer created to its last (its ``created_at``)."""
+def killed_worker(
+    env: dict[str, str], tmp: Path, postgres: str, rows: int, limit: float = 100.0
+) -> dict[str, Any]:
+    """Three workers (two runs each), six shards, the limit not told; one worker and all under
+    it killed once a third of the rows are created."""
+    pool = "bench-killed"
+    with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=FaultSettings(rate_limit=limit)) as api:
+        source = tmp / f"{pool}.csv"
+        write_export(source, rows, pool)
+        command = [*PREFECT, "worker", "start", "--pool", pool, "--limit", "2"]
+        workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+                   for _ in range(3)]  # fmt: skip
+        try:
+            out = tmp / f"out-{pool}"
+            started = time.perf_counter()
+            run = subprocess.Popen(
+                [sys.executable, "-m", "flows", "-q", "migrate", str(source), "--target", api.url,
+                 "--entity-id", "bench", "--state", fresh_schema(postgres), "--shards", "6",
+                 "--work-pool", pool, "--out", str(out)],
+                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            killed_at = None
+            while run.poll() is None:
+                if killed_at is None and api.stats()["writes"]["total"] >= rows // 3:
+                    kill_tree(workers[0].pid)
+                    killed_at = time.perf_counter() - started
+                time.sleep(0.2)
+            _, stderr = run.communicate()
+            wall = time.perf_counter() - started
+            if run.returncode != 0:
+                raise SystemExit(stderr[-3000:])
+            report = json.loads((out / "report.json").read_text())
+            stamps = created_stamps(api)
+        finally:
+            for worker in workers[1:]:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(30)
+    first = min(stamps)
+    per_second = [0] * (int(max(stamps) - first) + 1)
+    for stamp in stamps:
+        per_second[int(stamp - first)] += 1
+    stall = longest = 0
+    for count in per_second:
+        stall = stall + 1 if count < 10 else 0
+        longest = max(longest, stall)
+    return {"rows": rows, "customers": len(stamps), "wall_s": round(wall, 1),
+            "killed_at_s": round(killed_at or 0, 1), "sending_s": len(per_second),
+            "of_limit": round(len(stamps) / len(per_second) / limit, 3),
+            "longest_under_10_per_s": longest, "max_per_s": max(per_second),
+            "rate_limited": report["rate_limited"], "requests": report["requests"],
+            "per_second": per_second}  # fmt: skip
+
+
+def created_stamps(api: SandboxProcess) -> list[float]:
+    """Every bench customer's ``created_at`` (epoch seconds)."""
     from datetime import datetime
 
     stamps: list[float] = []
@@ -114,6 +172,12 @@ def creating_window(api: SandboxProcess) -> float:
             stamps += [datetime.fromisoformat(c["created_at"]).timestamp() for c in batch]
             if len(batch) < 500:
                 break
+    return stamps
+
+
+def creating_window(api: SandboxProcess) -> float:
+    """Seconds from the sandbox's first customer created to its last (its ``created_at``)."""
+    stamps = created_stamps(api)
     return max(max(stamps) - min(stamps), 1e-3)
 
 
@@ -123,11 +187,23 @@ def main() -> None:
     parser.add_argument("--limited-rows", type=int, default=3000)
     parser.add_argument("--unlimited-rows", type=int, default=20000)
     parser.add_argument("--workers", default="1,2,3")
+    parser.add_argument("--kill", action="store_true", help="the killed-worker run only")
+    parser.add_argument("--kill-rows", type=int, default=6000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch:
         tmp = Path(scratch)
         server, env = start_server(tmp)
         try:
+            if args.kill:
+                result = killed_worker(env, tmp, args.postgres, args.kill_rows)
+                print(f"machine: {os.cpu_count()} cores; 3 workers (--limit 2), 6 shards, "
+                      f"sandbox 100/s (not told); one worker killed -9 at "
+                      f"{result['killed_at_s']} s")  # fmt: skip
+                print(json.dumps({k: v for k, v in result.items() if k != "per_second"}))
+                print(
+                    "writes each second, first to last:", " ".join(map(str, result["per_second"]))
+                )
+                return
             results = []
             for limit, rows in ((100.0, args.limited_rows), (None, args.unlimited_rows)):
                 for workers in (int(w) for w in args.workers.split(",")):

@@ -4,7 +4,6 @@ is killed (its process group, ``kill -9``) in the middle of a shard."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -19,7 +18,7 @@ import pytest
 
 from sandbox.auth import CrmLogins
 from sandbox.faults import FaultSettings
-from sandbox.process import SandboxProcess
+from sandbox.process import SandboxProcess, kill_tree
 from tests.helpers import (
     ENV,
     HEADER,
@@ -61,25 +60,8 @@ class Workers:
                 env=self.env, stdout=log, stderr=log, start_new_session=True))  # fmt: skip
 
     def kill(self, index: int) -> None:
-        """kill -9 of the worker's process group and of every process under it (its flow runs
-        may sit in groups of their own): as when its machine dies."""
-        root = self.processes[index].pid
-        family = {root}
-        for _ in range(4):  # children, grandchildren...
-            for stat in Path("/proc").glob("[0-9]*/stat"):
-                try:
-                    pid, ppid = (
-                        int(stat.parent.name),
-                        int(stat.read_text().rsplit(")", 1)[1].split()[1]),
-                    )
-                except (OSError, ValueError, IndexError):
-                    continue
-                if ppid in family:
-                    family.add(pid)
-        os.killpg(root, signal.SIGKILL)
-        for pid in family - {root}:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        """kill -9 of the worker and every process under it: as when its machine dies."""
+        kill_tree(self.processes[index].pid)
 
     def stop(self) -> None:
         for process in self.processes:
