@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -122,7 +123,7 @@ def killed_worker(
             out = tmp / f"out-{pool}"
             started = time.perf_counter()
             run = subprocess.Popen(
-                [sys.executable, "-m", "flows", "-q", "migrate", str(source), "--target", api.url,
+                [sys.executable, "-m", "flows", "-v", "migrate", str(source), "--target", api.url,
                  "--entity-id", "bench", "--state", fresh_schema(postgres), "--shards", "6",
                  "--work-pool", pool, "--out", str(out)],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -135,6 +136,8 @@ def killed_worker(
                 time.sleep(0.2)
             _, stderr = run.communicate()
             wall = time.perf_counter() - started
+            if os.environ.get("BENCH_MIGRATE_LOG"):  # the parent's own account, to look into
+                Path(os.environ["BENCH_MIGRATE_LOG"]).write_text(stderr)
             if run.returncode != 0:
                 raise SystemExit(stderr[-3000:])
             report = json.loads((out / "report.json").read_text())
@@ -156,6 +159,8 @@ def killed_worker(
             "of_limit": round(len(stamps) / len(per_second) / limit, 3),
             "longest_under_10_per_s": longest, "max_per_s": max(per_second),
             "rate_limited": report["rate_limited"], "requests": report["requests"],
+            "reconciliations": report.get("reconciliations"),
+            "beat_gap": re.findall(r"longest heartbeat gap seen: [0-9.]+ s", stderr),
             "per_second": per_second}  # fmt: skip
 
 

@@ -99,6 +99,10 @@ class BudgetTuning(BaseModel):
     settled: float = Field(
         default=0.10, gt=0, description="Findings this close confirm each other."
     )
+    kept_s: float = Field(
+        default=3600.0, ge=0, description="Seconds a finding kept in the store is started "
+        "from by a run that finds no live one (a shard's replacement, the next run).",
+    )  # fmt: skip
 
 
 class MigrationTuning(BaseModel):
@@ -106,11 +110,12 @@ class MigrationTuning(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    poll_s: float = Field(default=2.0, gt=0, description="Seconds between the parent's looks.")
-    beat_s: float = Field(default=2.0, gt=0, description="Seconds between a shard's heartbeats.")
+    poll_s: float = Field(default=1.0, gt=0, description="Seconds between the parent's looks.")
+    beat_s: float = Field(default=1.0, gt=0, description="Seconds between a shard's heartbeats.")
     stale_s: float = Field(
-        default=30.0, gt=0, description="Seconds without a beat before a shard is given up "
-        "(CUSTSYNC_SHARD_STALE_S).",
+        default=10.0, gt=0, description="Seconds without a beat before a shard is given up: "
+        "ten beats (the longest gap seen on a 2-core machine running a server, three workers "
+        "and six shards is in bench/RESULTS.md; CUSTSYNC_SHARD_STALE_S).",
     )  # fmt: skip
     start_s: float = Field(
         default=90.0, gt=0, description="Seconds a taken shard may take to beat first "

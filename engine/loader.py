@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from connectors.api.answers import Answer
 from connectors.api.client import ApiResult, CustomerApi
@@ -33,6 +33,8 @@ from schemas.plan import ACTION, KNOWN_ID, MATCH_SHARED, PlanAction
 from schemas.record_match import same_record, same_values
 from schemas.validation import LEFT_OUT
 
+T = TypeVar("T")
+
 log = logging.getLogger("custsync.load")
 
 CREATED, UPDATED, ADOPTED = RowStatus.CREATED, RowStatus.UPDATED, RowStatus.ADOPTED
@@ -45,6 +47,8 @@ LOOSE_PAGES = 10
 # Creates journalled together, ahead of sending (one commit for all): a crash can leave at
 # most this many more journalled but never sent, each costing its reconciliation a search.
 PREMARK_ROWS = 32
+AHEAD_S = 0.5  # seconds of the pace a run keeps next in line (see load)
+MIN_UNDER_WAY = 4
 
 
 class Loader:
@@ -75,6 +79,7 @@ class Loader:
         """Send every row (bounded number of tasks alive at once; the client bounds requests)."""
         slots = asyncio.Semaphore(window)
         stopped: list[ApiStopError] = []
+        alive: set[asyncio.Task[None]] = set()
 
         async def one(row: dict[str, Any]) -> None:
             # A stop (credentials refused) does not cancel the rows in flight: each gets its
@@ -94,14 +99,28 @@ class Loader:
                 for row in itertools.islice(iterator, 1):
                     on_result(await self.send(row))
             async with asyncio.TaskGroup() as group:
-                while not stopped and (chunk := list(itertools.islice(iterator, PREMARK_ROWS))):
+                while not stopped:
+                    # Rows journalled ahead wait for the pacer, and a run killed leaves each of
+                    # them for its successor to settle (a search or two apiece): no more rows
+                    # are under way than keep the pace (in flight, and AHEAD_S of it next in
+                    # line), however many the window would hold (a shard at 17/s: about 12,
+                    # not 288), journalled in chunks of half that (a commit each).
+                    bound = max(MIN_UNDER_WAY, self.api.under_way(AHEAD_S))
+                    while len(alive) >= bound:
+                        await asyncio.wait(alive, return_when=asyncio.FIRST_COMPLETED)
+                    size = max(MIN_UNDER_WAY, min(PREMARK_ROWS, int(bound / 2)))
+                    chunk = list(itertools.islice(iterator, size))
+                    if not chunk:
+                        break
                     self._premark(chunk)
                     for row in chunk:
                         await slots.acquire()
                         if stopped:
                             slots.release()
                             break
-                        group.create_task(one(row))
+                        task = group.create_task(one(row))
+                        alive.add(task)
+                        task.add_done_callback(alive.discard)
             if stopped:
                 raise stopped[0]
         except BaseException:
@@ -111,6 +130,39 @@ class Loader:
             self._premarked.clear()
             self.store.journal.withdraw(unsent)
             raise
+
+    async def each(
+        self,
+        items: Iterable[T],
+        send: Callable[[T], Awaitable[RowOutcome | None]],
+        on_result: Callable[[RowOutcome], None],
+    ) -> None:
+        """``send`` for every item, side by side as the pace allows (a settle's searches and a
+        mirror's deletions, which a loop one at a time held to one per answer's latency)."""
+        alive: set[asyncio.Task[None]] = set()
+        stopped: list[ApiStopError] = []
+
+        async def one(item: T) -> None:
+            # As in load: a stop lets the requests in flight have their answers.
+            try:
+                outcome = await send(item)
+            except ApiStopError as exc:
+                stopped.append(exc)
+                return
+            if outcome is not None:
+                on_result(outcome)
+
+        async with asyncio.TaskGroup() as group:
+            for item in items:
+                while len(alive) >= max(MIN_UNDER_WAY, self.api.under_way(AHEAD_S)):
+                    await asyncio.wait(alive, return_when=asyncio.FIRST_COMPLETED)
+                if stopped:
+                    break
+                task = group.create_task(one(item))
+                alive.add(task)
+                task.add_done_callback(alive.discard)
+        if stopped:
+            raise stopped[0]
 
     def _premark(self, rows: list[dict[str, Any]]) -> None:
         """Journal the creates of the next rows in one commit, before any of them is sent."""

@@ -212,6 +212,7 @@ class Migration:
         self.runs = self.store.shard_runs
         self._clock, self._sleep = clock, sleep
         self._started = clock()
+        self.longest_beat_gap_s = 0.0  # as the parent's looks saw it (to a poll's precision)
 
     def run(self) -> RunOutcome[SyncReport]:
         """Every shard to its end (ok, or failed for good), then the merged artefacts."""
@@ -221,6 +222,8 @@ class Migration:
             while not all(s.finished for s in self.shards):
                 self._sleep(self.tuning.poll_s)
                 self.watch()
+            log.info("longest heartbeat gap seen: %.1f s (a shard is given up after %.0f s)",
+                     self.longest_beat_gap_s, self.tuning.stale_s)  # fmt: skip
             return self._merge()
         finally:
             # The shards' files hold customers' ids: gone with the migration, merged or not (a
@@ -281,6 +284,8 @@ class Migration:
                 state.status, state.report, state.reason = "failed", row.report, row.reason
                 return
             if row.beats != state.beats:
+                if state.beats > 0:  # between two beats of a live run: what stale_s must cover
+                    self.longest_beat_gap_s = max(self.longest_beat_gap_s, now - state.beat_seen)
                 state.beats, state.beat_seen = row.beats, now
                 state.status = "running"
         if flow_state in ("FAILED", "CRASHED", "CANCELLED", "COMPLETED"):
@@ -288,7 +293,10 @@ class Migration:
             # could not start it): submit it again.
             self._again(state, message or f"its flow run ended {flow_state.lower()}")
         elif flow_state in ("PENDING", "RUNNING"):  # a worker has it: it must beat
-            stale_s, start_s = self.tuning.stale_s, self.tuning.start_s
+            # A machine busier than ours beats less evenly: never under three times the
+            # longest gap seen between a live run's beats.
+            stale_s = max(self.tuning.stale_s, 3 * self.longest_beat_gap_s)
+            start_s = self.tuning.start_s
             if state.beats > 0 and now - state.beat_seen > stale_s:
                 why = f"no heartbeat for {stale_s:.0f} s (its worker stopped)"
             elif state.beats == 0 and now - state.beat_seen > start_s:

@@ -155,15 +155,15 @@ def settle(
         return LoadReport()
 
     async def work(loader: Loader, outcomes: list[RowOutcome]) -> None:
-        for pending in orphans:
-            outcome = await loader.reconcile_journal(pending)
-            if outcome is not None:
-                outcomes.append(outcome)
-        for entity_id, external_id, customer_id in gone.select(GONE_COLUMNS).iter_rows():
-            outcome = await loader.delete(entity_id, external_id, customer_id)
+        await loader.each(orphans, loader.reconcile_journal, outcomes.append)
+
+        def deleted(outcome: RowOutcome) -> None:
             outcomes.append(outcome)
             if on_result is not None:
                 on_result(outcome)
+
+        gone_rows = gone.select(GONE_COLUMNS).iter_rows()
+        await loader.each(gone_rows, lambda row: loader.delete(*row), deleted)
 
     return _with_loader(run, session, work)
 

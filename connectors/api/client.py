@@ -132,6 +132,12 @@ class CustomerApi:
         """Whether an answer has shown the credentials are accepted."""
         return self._credentials_proven
 
+    def under_way(self, ahead_s: float) -> float:
+        """Requests worth having under way (sent, or next in line) to keep the pace: those in
+        flight over an answer's latency, and ``ahead_s`` of the pace more."""
+        latency = self._pacer.latency_s if self._pacer.latency_s is not None else 0.25
+        return self._pacer.rate * (latency + ahead_s)
+
     async def __aenter__(self) -> CustomerApi:
         return self
 

@@ -63,6 +63,24 @@ class BudgetLeases:
         self._db.commit()
         return [Lease(*row) for row in rows]
 
+    def keep_found(self, budget_key: str, found: float, found_at: float) -> None:
+        """Keep the target's newest finding past the leases (a run that starts when every
+        other has ended, a shard's replacement, the next night, starts from it)."""
+        self._db.write(
+            "INSERT INTO api_budget_found (budget_key, found, found_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (budget_key) DO UPDATE SET found = excluded.found,"
+            " found_at = excluded.found_at WHERE excluded.found_at > api_budget_found.found_at",
+            (budget_key, found, found_at),
+        )
+
+    def kept_found(self, budget_key: str) -> tuple[float, float] | None:
+        """The target's newest finding: (requests a second, when, epoch), if any."""
+        row = self._db.execute(
+            "SELECT found, found_at FROM api_budget_found WHERE budget_key = ?", (budget_key,)
+        ).fetchone()
+        self._db.commit()
+        return None if row is None else (float(row[0]), float(row[1]))
+
     def release(self, budget_key: str, run_id: str) -> None:
         """Give the share back at once (a run that ends normally)."""
         self._db.write(

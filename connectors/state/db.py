@@ -26,6 +26,10 @@ DEFAULT_STATE = ".custsync/state.db"
 DEFER_S = 0.2
 SCHEMA_LOCK_KEY = 0x637573747363686D  # "custschm"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# TCP keepalives both ways (libpq's at connect, the server's per session): a peer gone silent
+# is noticed in about 11 s.
+SERVER_KEEPALIVES = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2,
+                     "tcp_keepalives_count": 3, "tcp_user_timeout": 11000}  # fmt: skip
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})  # libpq's, in a URL's query
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -239,7 +243,16 @@ def connect(location: str, clock: Clock = utc_now) -> StateDb:
         import psycopg
 
         try:
-            connection = psycopg.connect(location, connect_timeout=10)
+            connection = psycopg.connect(
+                location, connect_timeout=10, keepalives=1, keepalives_idle=5,
+                keepalives_interval=2, keepalives_count=3,
+            )  # fmt: skip
+            # The server's side of the same: a run whose machine dies (not its process: a
+            # process that dies closes its socket) holds its shard's and entity's locks until
+            # the server notices, by default after two hours of silence. Settable per session.
+            for setting, value in SERVER_KEEPALIVES.items():
+                connection.execute(f"SET {setting} = {value}")
+            connection.commit()
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
             raise InputError(f"cannot open the PostgreSQL state store: {first}") from None

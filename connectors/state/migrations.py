@@ -184,6 +184,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        8,
+        "the limit the runs of a target found, kept past their leases",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS api_budget_found (
+                budget_key  TEXT PRIMARY KEY,
+                found       DOUBLE PRECISION NOT NULL,
+                found_at    DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

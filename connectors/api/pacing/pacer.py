@@ -310,6 +310,11 @@ class RequestPacer:
         )
 
     @property
+    def latency_s(self) -> float | None:
+        """The running latency of answers (None before the first)."""
+        return self._latency
+
+    @property
     def wall_until(self) -> float | None:
         """Until when a wall stands (this pacer's clock), if one does."""
         return self._wall_until

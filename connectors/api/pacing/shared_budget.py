@@ -20,6 +20,9 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   A wall (a spent window) one run found holds the others too.
 - A run that stops gives its share back at once; one that is killed, when its lease lapses
   (``connectors/state/budget.py``: 3 s).
+- The newest finding is also kept in the store past the leases: a run that starts when no live
+  run holds one (a killed shard's replacement, the next night) starts just under it instead of
+  from a slow start (``BudgetTuning.kept_s``: an hour).
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class SharedBudget:
         self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
         self._peer_admitted = 0.0  # what the others got through a second, at the last beat
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
+        self._kept: float | None = None  # the finding this run last kept in the store
         pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
 
     def start(self) -> None:
@@ -153,8 +157,25 @@ class SharedBudget:
         """Renew the lease and apply what the peers' leases say."""
         loop = loop or asyncio.get_running_loop()
         lease = self._lease()
-        leases = await loop.run_in_executor(self._thread, self._beat, lease)
+        leases, kept = await loop.run_in_executor(self._thread, self._beat, lease)
+        if kept is not None:
+            self._start_from(kept, lease.heartbeat, leases)
         self.apply(leases, lease)
+
+    def _start_from(self, kept: tuple[float, float], now: float, leases: list[Lease]) -> None:
+        """The first beat: no live run holds a finding, but the store kept the last one (a
+        killed shard's replacement, the next night): start just under it, probing gently,
+        rather than from a slow start that overshoots and finds it again."""
+        found, found_at = kept
+        live = any(lease.found is not None for lease in leases if lease.run_id != self.run_id)
+        if (self._found is not None or live or self.pacer.limit is not None
+                or now - found_at > self._tuning.budget.kept_s):  # fmt: skip
+            return
+        self._found = (found, now)
+        if self.pacer.slow_start:
+            self.pacer.slow_start = False
+            self.pacer.rate = found * self._tuning.pacer.backoff
+            self.pacer.ceiling = found
 
     def _lease(self) -> Lease:
         admitted, wants, last_429 = self.pacer.snapshot()
@@ -238,10 +259,17 @@ class SharedBudget:
                 # by probes of 10% from a share of a low finding (seconds at half the limit).
                 self.pacer.slow_start = True
 
-    def _beat(self, lease: Lease) -> list[Lease]:
+    def _beat(self, lease: Lease) -> tuple[list[Lease], tuple[float, float] | None]:
+        """Renew the lease (keeping a new finding past it); the live leases, and at the first
+        beat the finding the store kept."""
+        first = self._store is None
         if self._store is None:
             self._store = self._open_store()
-        return self._store.budget.beat(self.key, lease)
+        budget = self._store.budget
+        if lease.found is not None and lease.found_at is not None and lease.found != self._kept:
+            budget.keep_found(self.key, lease.found, lease.found_at)
+            self._kept = lease.found
+        return budget.beat(self.key, lease), budget.kept_found(self.key) if first else None
 
     def _release(self) -> None:
         if self._store is None:

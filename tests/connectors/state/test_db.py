@@ -62,3 +62,21 @@ def test_a_public_location_holds_no_password_and_keeps_everything_else() -> None
         "postgresql://u@h/db?options=-c%20x%3Dy"  # a space stays %20 (libpq reads + as +)
     )
     assert public_location("/var/lib/custsync/state.db") == "/var/lib/custsync/state.db"
+
+
+def test_a_postgres_session_tells_the_server_to_notice_a_dead_machine_in_seconds() -> None:
+    # A run's machine that dies (power, network) keeps its shard's lock until the server
+    # notices: by default after two hours; these settings make it seconds.
+    from tests.helpers import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.skip("set CUSTSYNC_TEST_POSTGRES_URL (.ci/run starts a server) for PostgreSQL")
+    from connectors.state.db import SERVER_KEEPALIVES, connect
+
+    db = connect(POSTGRES_URL)
+    try:
+        shown = {name: db.execute(f"SHOW {name}").fetchone()[0] for name in SERVER_KEEPALIVES}
+    finally:
+        db.connection.close()
+    assert shown == {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
+                     "tcp_keepalives_count": "3", "tcp_user_timeout": "11000"}  # fmt: skip

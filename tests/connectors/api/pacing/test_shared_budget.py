@@ -163,6 +163,39 @@ def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Pa
     assert a.pacer.slow_start and b.pacer.slow_start
 
 
+def test_a_run_that_starts_after_the_others_ended_starts_from_their_finding(
+    tmp_path: Path,
+) -> None:
+    # A killed shard's replacement starts when the live shards have ended: their leases are
+    # gone, and a slow start from 40/s found the limit all over again (a tenth of it for
+    # seconds). The store keeps the newest finding past the leases.
+    location = str(tmp_path / "state.db")
+    clock, (a, b) = budgets(location, None, 2)
+    first_429(clock, [a, b], 50)
+
+    async def leave() -> None:
+        for run in (a, b):
+            await run.stop()
+
+    asyncio.run(leave())
+    clock.now += 600.0
+    late = SharedBudget(
+        opener(location), "key", "late", RequestPacer(None, clock), wall_clock=clock
+    )
+    beat_all([late])
+    assert not late.pacer.slow_start
+    assert late.pacer.rate == pytest.approx(100 * DEFAULTS.pacer.backoff)
+    assert late.pacer.ceiling == pytest.approx(100)
+    # Kept an hour at most: a finding older than that is no guide.
+    clock.now += DEFAULTS.budget.kept_s + 1.0
+    asyncio.run(late.stop())
+    later = SharedBudget(
+        opener(location), "key", "later", RequestPacer(None, clock), wall_clock=clock
+    )
+    beat_all([later])
+    assert later.pacer.slow_start and later.pacer.rate == DEFAULTS.pacer.start_rate
+
+
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
     clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
     beat_all([a, b])
