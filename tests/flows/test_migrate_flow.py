@@ -80,9 +80,11 @@ def migration_world(
     tmp_path: Path, shared_prefect_server: dict[str, str], postgres_state: str,
     s3_server: ObjectStoreServer,
 ) -> Iterator[tuple[SandboxProcess, Workers, dict[str, str], str]]:  # fmt: skip
-    # A shard that stops beating is given up after 10 s here (30 s by default). Workers read
-    # the export from the object store with the credentials of their own environment.
-    env = {**shared_prefect_server, **ENV, **s3_server.env, "CUSTSYNC_SHARD_STALE_S": "10"}
+    # Workers read the export from the object store with the credentials of their own
+    # environment.
+    # Workers look for work every 2 s, as the README has them started for a migration (10 s
+    # by default: a dead shard's replacement would wait for it).
+    env = {**shared_prefect_server, **ENV, **s3_server.env, "PREFECT_WORKER_QUERY_SECONDS": "2"}
     crm = CrmLogins(hubspot_tokens=(HUBSPOT_TOKEN,))
     with SandboxProcess(users={USER: KEY}, faults=FaultSettings(rate_limit=50, burst=5),
                         crm=crm) as api:  # fmt: skip
@@ -162,11 +164,35 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     assert HUBSPOT_TOKEN not in stderr + workers.logs()
     # The budget held: no 429 storm.
     assert report["rate_limited"] < 0.05 * report["requests"], report
+    # And the dead worker cost seconds: from the first write to the last, no stretch of more
+    # than 30 s with fewer than a tenth of the limit's writes a second.
+    per_second = writes_each_second(customers)
+    assert stall_s(per_second, 5) <= 30, (per_second, said)
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
     stored = stored_on_prefect(env)
     assert '"secrets_block": "custsync-secrets-' in stored  # the shards got it by reference
     assert PG_PASSWORD not in stored and PG_PASSWORD not in stderr + workers.logs()
+
+
+def writes_each_second(customers: list[dict[str, Any]]) -> list[int]:
+    """Customers created each second (their ``created_at``), from the first to the last."""
+    from datetime import datetime
+
+    stamps = [datetime.fromisoformat(c["created_at"]).timestamp() for c in customers]
+    counts = [0] * (int(max(stamps) - min(stamps)) + 1)
+    for stamp in stamps:
+        counts[int(stamp - min(stamps))] += 1
+    return counts
+
+
+def stall_s(per_second: list[int], under: int) -> int:
+    """The longest run of seconds with fewer than ``under`` writes."""
+    longest = run = 0
+    for count in per_second:
+        run = run + 1 if count < under else 0
+        longest = max(longest, run)
+    return longest
 
 
 PG_PASSWORD = "pg-s3cret-9c1f"
