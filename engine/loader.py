@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from connectors.api.answers import Answer
@@ -51,6 +51,31 @@ AHEAD_S = 0.5  # seconds of the pace a run keeps next in line (see load)
 MIN_UNDER_WAY = 4
 
 
+class UnderWay:
+    """The tasks of a group under way: no more than keep the API's pace (those in flight over
+    an answer's latency, and AHEAD_S of it next in line)."""
+
+    def __init__(self, api: CustomerApi, group: asyncio.TaskGroup) -> None:
+        self._api = api
+        self._group = group
+        self._alive: set[asyncio.Task[None]] = set()
+
+    def bound(self) -> float:
+        """How many may be under way now."""
+        return max(MIN_UNDER_WAY, self._api.under_way(AHEAD_S))
+
+    async def room(self) -> None:
+        """Wait until one more may start."""
+        while len(self._alive) >= self.bound():
+            await asyncio.wait(self._alive, return_when=asyncio.FIRST_COMPLETED)
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Start ``work`` in the group."""
+        task = self._group.create_task(work)
+        self._alive.add(task)
+        task.add_done_callback(self._alive.discard)
+
+
 class Loader:
     """Sends planned rows; records every result; reconciles unknown outcomes."""
 
@@ -79,7 +104,6 @@ class Loader:
         """Send every row (bounded number of tasks alive at once; the client bounds requests)."""
         slots = asyncio.Semaphore(window)
         stopped: list[ApiStopError] = []
-        alive: set[asyncio.Task[None]] = set()
 
         async def one(row: dict[str, Any]) -> None:
             # A stop (credentials refused) does not cancel the rows in flight: each gets its
@@ -99,16 +123,15 @@ class Loader:
                 for row in itertools.islice(iterator, 1):
                     on_result(await self.send(row))
             async with asyncio.TaskGroup() as group:
+                under_way = UnderWay(self.api, group)
                 while not stopped:
                     # Rows journalled ahead wait for the pacer, and a run killed leaves each of
                     # them for its successor to settle (a search or two apiece): no more rows
-                    # are under way than keep the pace (in flight, and AHEAD_S of it next in
-                    # line), however many the window would hold (a shard at 17/s: about 12,
-                    # not 288), journalled in chunks of half that (a commit each).
-                    bound = max(MIN_UNDER_WAY, self.api.under_way(AHEAD_S))
-                    while len(alive) >= bound:
-                        await asyncio.wait(alive, return_when=asyncio.FIRST_COMPLETED)
-                    size = max(MIN_UNDER_WAY, min(PREMARK_ROWS, int(bound / 2)))
+                    # are under way than keep the pace, however many the window would hold (a
+                    # shard at 17/s: about 12, not 288), journalled in chunks of half that (a
+                    # commit each).
+                    await under_way.room()
+                    size = max(MIN_UNDER_WAY, min(PREMARK_ROWS, int(under_way.bound() / 2)))
                     chunk = list(itertools.islice(iterator, size))
                     if not chunk:
                         break
@@ -118,9 +141,7 @@ class Loader:
                         if stopped:
                             slots.release()
                             break
-                        task = group.create_task(one(row))
-                        alive.add(task)
-                        task.add_done_callback(alive.discard)
+                        under_way.start(one(row))
             if stopped:
                 raise stopped[0]
         except BaseException:
@@ -139,7 +160,6 @@ class Loader:
     ) -> None:
         """``send`` for every item, side by side as the pace allows (a settle's searches and a
         mirror's deletions, which a loop one at a time held to one per answer's latency)."""
-        alive: set[asyncio.Task[None]] = set()
         stopped: list[ApiStopError] = []
 
         async def one(item: T) -> None:
@@ -153,14 +173,12 @@ class Loader:
                 on_result(outcome)
 
         async with asyncio.TaskGroup() as group:
+            under_way = UnderWay(self.api, group)
             for item in items:
-                while len(alive) >= max(MIN_UNDER_WAY, self.api.under_way(AHEAD_S)):
-                    await asyncio.wait(alive, return_when=asyncio.FIRST_COMPLETED)
+                await under_way.room()
                 if stopped:
                     break
-                task = group.create_task(one(item))
-                alive.add(task)
-                task.add_done_callback(alive.discard)
+                under_way.start(one(item))
         if stopped:
             raise stopped[0]
 
