@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.api.targets import LOCAL
 from connectors.errors import ConfigError, InputError
 from connectors.sources.export_files import ReadOptions
-from connectors.sources.remote_files import public_source
+from connectors.sources.remote_files import is_url, public_source
 from connectors.state.db import DEFAULT_STATE, public_location
 from engine.source import READ_BATCH_ROWS, SourceSpec
 from schemas.api_fields import FIELDS_BY_PATH
@@ -177,8 +177,8 @@ class SyncConfig(BaseModel):
                 f"the Secret block {self.secrets_block!r} must hold JSON "
                 '{"sources": ["..."], "state": "..."}'
             )
-        named = [public_source(source) for source in self.sources]
-        if [public_source(source) for source in sources] != named or public_location(
+        named = [_place(source) for source in self.sources]
+        if [_place(source) for source in sources] != named or public_location(
             state
         ) != public_location(self.state):
             raise InputError(
@@ -225,6 +225,13 @@ class ShardAssignment(BaseModel):
     shard: Shard
     migration_id: str
     attempt: int = Field(ge=1)
+
+
+def _place(source: str) -> str:
+    """Where a source is, for comparing two spellings of it: a URL without its secrets, a path
+    made absolute (a migration hands its shards absolute paths; the block may hold them as
+    the command was given, relative to the project folder every worker runs in)."""
+    return public_source(source) if is_url(source) else str(Path(source).resolve())
 
 
 def _problems(error: ValidationError) -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connectors.errors import ConfigError, InputError
@@ -109,3 +111,16 @@ def test_a_block_holding_other_exports_than_the_config_names_is_refused() -> Non
         public.joined({**held, "state": "postgresql://sync:x@elsewhere/db"})
     with pytest.raises(InputError, match="must hold JSON"):
         public.joined({"sources": "not a list"})
+
+
+def test_a_migration_shard_joins_its_absolute_paths_with_a_block_holding_them_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command keeps the sources as given (relative to the project folder); its shards get
+    # them absolute (every worker runs in that folder).
+    monkeypatch.chdir(tmp_path)
+    public, held = SyncConfig(sources=["exports/a.csv", SIGNED], state=PG).apart()
+    assert held is not None
+    absolute = [str(tmp_path / "exports/a.csv"), public.sources[1]]
+    shard = public.model_copy(update={"sources": absolute, "secrets_block": "b"})
+    assert shard.joined(held).sources == ["exports/a.csv", SIGNED]
