@@ -10,7 +10,7 @@ first held 90% of the limit over two seconds ("settle"). Window shapes run for a
 windows.
 
     uv run python bench/rate_limit_shapes.py [--seconds 30] [--only tb-burst-1,fw-60s]
-        [--no-naive] [--repeat 3]
+        [--no-naive] [--repeat 3] [--unknown-only]
 """
 
 from __future__ import annotations
@@ -254,6 +254,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated shape names")
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each cell (the spread)")
+    parser.add_argument("--unknown-only", action="store_true", help="custsync, limit unknown")
     args = parser.parse_args()
     wanted = {s for s in args.only.split(",") if s}
     print(f"machine: {os.cpu_count()} cores; limit {LIMIT:.0f} req/s, latency "
@@ -264,6 +265,8 @@ def main() -> None:
         "custsync, limit known": lambda url, s: custsync_client(url, LIMIT, s),
         "custsync, limit unknown": lambda url, s: custsync_client(url, None, s),
     }
+    if args.unknown_only:
+        del modes["custsync, limit known"]
     if not args.no_naive:
         modes["naive gather+semaphore"] = naive_gather
     cells: list[tuple[str, FaultSettings, RealGateway | None]] = [
