@@ -165,9 +165,11 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     # The budget held: no 429 storm.
     assert report["rate_limited"] < 0.05 * report["requests"], report
     # And the dead worker cost seconds: from the first write to the last, no stretch of more
-    # than 30 s with fewer than a tenth of the limit's writes a second.
+    # than 40 s with fewer than a tenth of the limit's writes a second (0-12 s on a quiet
+    # machine, bench/RESULTS.md; the suite runs two at a time. Before: a 30 s give-up, a 10 s
+    # worker poll and a slow start, 45-60 s).
     per_second = writes_each_second(customers)
-    assert stall_s(per_second, 5) <= 30, (per_second, said)
+    assert stall_s(per_second, 5) <= 40, (per_second, said)
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
     stored = stored_on_prefect(env)
