@@ -195,29 +195,29 @@ class Tuning(BaseModel):
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Tuning:
-        """The defaults, with what the environment sets (``CUSTSYNC_SHARD_STALE_S``,
-        ``CUSTSYNC_SHARD_START_S``, ``CUSTSYNC_CRM_POLL_S``, ``CUSTSYNC_CRM_ATTEMPTS``,
-        ``CUSTSYNC_CRM_BULK_FROM``, ``CUSTSYNC_MAX_LINE_MIB``); a value out of its bounds is
-        refused."""
+        """The defaults, with what the environment sets (``ENVIRONMENT``); a value out of its
+        bounds is refused, naming its variable."""
         env = os.environ if env is None else env
-        variables = {"stale_s": "CUSTSYNC_SHARD_STALE_S", "start_s": "CUSTSYNC_SHARD_START_S"}
-        crm_variables = {"poll_first_s": "CUSTSYNC_CRM_POLL_S", "attempts": "CUSTSYNC_CRM_ATTEMPTS",
-                         "bulk_from": "CUSTSYNC_CRM_BULK_FROM"}  # fmt: skip
-        migration = {field: env[name] for field, name in variables.items() if env.get(name)}
-        crm = {field: env[name] for field, name in crm_variables.items() if env.get(name)}
-        reading_variables = {"max_line_mib": "CUSTSYNC_MAX_LINE_MIB"}
-        reading = {field: env[name] for field, name in reading_variables.items() if env.get(name)}
-        variables |= crm_variables | reading_variables
-        try:
-            return cls(
-                migration=MigrationTuning.model_validate(migration),
-                crm=CrmTuning.model_validate(crm),
-                reading=ReadingTuning.model_validate(reading),
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = variables[str(first["loc"][0])]
-            raise InputError(f"{name} {first['msg'][:1].lower()}{first['msg'][1:]}") from None
+        parts: dict[str, BaseModel] = {}
+        for part, (model, variables) in ENVIRONMENT.items():
+            given = {field: env[name] for field, name in variables.items() if env.get(name)}
+            try:
+                parts[part] = model.model_validate(given)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                name = variables[str(first["loc"][0])]
+                raise InputError(f"{name} {first['msg'][:1].lower()}{first['msg'][1:]}") from None
+        return cls.model_validate(parts)
 
+
+# The variables that set a tuned value: part -> (its model, field -> variable).
+ENVIRONMENT: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
+    "migration": (MigrationTuning, {"stale_s": "CUSTSYNC_SHARD_STALE_S",
+                                    "start_s": "CUSTSYNC_SHARD_START_S"}),
+    "crm": (CrmTuning, {"poll_first_s": "CUSTSYNC_CRM_POLL_S",
+                        "attempts": "CUSTSYNC_CRM_ATTEMPTS",
+                        "bulk_from": "CUSTSYNC_CRM_BULK_FROM"}),
+    "reading": (ReadingTuning, {"max_line_mib": "CUSTSYNC_MAX_LINE_MIB"}),
+}  # fmt: skip
 
 DEFAULTS = Tuning()
