@@ -21,6 +21,7 @@ import bisect
 import itertools
 import math
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -173,6 +174,16 @@ class Tally:
                 worst = max(worst, (self.samples[j][2] - limited) / sent)
         return worst
 
+    def timeline(self) -> str:
+        """Requests and refusals each second (BENCH_TIMELINE=1, on stderr)."""
+        rows, last = [], (0, 0)
+        for second in range(math.ceil(self.samples[-1][0]) if self.samples else 0):
+            at = [s for s in self.samples if s[0] <= second + 1]
+            now = at[-1][1:] if at else (0, 0)
+            rows.append(f"{second}:{now[0] - last[0]}/{now[1] - last[1]}")
+            last = now
+        return " ".join(rows)
+
     def settle_s(self) -> float | None:
         """First moment from which two seconds held >= 90% of the limit."""
         times = sorted(self.successes)
@@ -308,6 +319,8 @@ def main() -> None:
                             tally = asyncio.run(run(front.url, seconds))
                         tally.limit = gateway.admits
                 tallies.append(tally)
+                if os.environ.get("BENCH_TIMELINE"):
+                    print(tally.timeline(), file=sys.stderr)
             fractions = sorted(t.fraction() for t in tallies)
             refused = sorted(t.share_429() for t in tallies)
             worst = sorted(t.worst_5s() for t in tallies)
