@@ -130,11 +130,13 @@ def credentials_parameters(
 
 
 def for_workers(config: SyncConfig) -> SyncConfig:
-    """The sync every shard runs, its paths absolute: workers run in the project's folder."""
+    """The sync every shard runs, its paths absolute (workers run in the project's folder) and
+    its entity named (``VERIFONE_ENTITY_ID`` is this shell's, not the workers')."""
     if not config.state:
         raise InputError("custsync migrate needs {state}: the store every shard shares")
     state = config.state
     return config.model_copy(update={
+        "entity_id": config.entity_id or config.resolved_entity(),
         "sources": [s if is_url(s) else str(Path(s).resolve()) for s in config.sources],
         "mapping": config.mapping.resolve() if config.mapping else None,
         "state": state if "://" in state else str(Path(state).resolve()),

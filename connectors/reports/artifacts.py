@@ -62,8 +62,8 @@ class CsvAppender:
 def top_reasons(rejects_csv: Path, limit: int = 10) -> list[dict[str, object]]:
     """The commonest (action, field, reason) of a ``rejects.csv``, with their row counts, most
     first (read column by column: the file may hold millions of lines)."""
-    if not rejects_csv.exists():
-        return []
+    if not rejects_csv.exists() or rejects_csv.stat().st_size == 0:
+        return []  # no shard of a migration wrote one (every shard failed)
     counted = (
         pl.scan_csv(rejects_csv, infer_schema=False)
         .group_by("action", "field", "reason")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import InputError
+from connectors.errors import CustsyncError, InputError
 from connectors.state.store import StateStore
 from connectors.tuning import DEFAULTS
 from engine.config import ShardAssignment, SyncConfig
@@ -41,8 +41,11 @@ class HerePool:
         dies: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
         never_start: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
         elsewhere: Path | None = None,
+        worker_env: dict[str, str | None] | None = None,
     ) -> None:
         self.dies, self.never_start = dies, never_start
+        # The environment of the workers' machine, where it differs from the command's.
+        self.worker_env = worker_env or {}
         # Each shard's files on a disk of its own, gone when it ends (another machine's).
         self.elsewhere = elsewhere
         self.ids = itertools.count()
@@ -69,7 +72,17 @@ class HerePool:
         if self.elsewhere is not None:
             config = config.model_copy(update={"out": self.elsewhere / run_id})
         assignment = ShardAssignment.model_validate(parameters["assignment"])
-        outcome = run_sync(config, assignment=assignment)
+        with pytest.MonkeyPatch.context() as worker:
+            for name, value in self.worker_env.items():
+                if value is None:
+                    worker.delenv(name, raising=False)
+                else:
+                    worker.setenv(name, value)
+            try:
+                outcome = run_sync(config, assignment=assignment)
+            except CustsyncError as exc:  # its flow run fails in one line
+                self.ended[run_id] = ("FAILED", str(exc))
+                return run_id
         self.ended[run_id] = ("COMPLETED" if outcome.exit_code == 0 else "FAILED", outcome.error)
         if self.elsewhere is not None:
             shutil.rmtree(self.elsewhere / run_id)
@@ -186,6 +199,34 @@ def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(
     assert outcome.error is not None and outcome.error.startswith("1 of 2 shards failed; shard")
     assert f"({TUNING.max_attempts} attempts)" in outcome.error
     assert 0 < len(read_csv(tmp_path / "out" / "mappings.csv")) < 60
+
+
+def test_the_entity_of_the_command_s_environment_reaches_workers_that_lack_it(
+    tmp_path: Path, config: SyncConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert config.entity_id is not None
+    monkeypatch.setenv("VERIFONE_ENTITY_ID", config.entity_id)
+    from_env = for_workers(config.model_copy(update={"entity_id": None}))
+    clock = Clock()
+    outcome = Migration(from_env, plan_migration(from_env, 2),
+                        HerePool(worker_env={"VERIFONE_ENTITY_ID": None}), tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_migration_whose_every_shard_fails_says_why_in_one_line(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    clock = Clock()
+    pool = HerePool(worker_env={"VERIFONE_API_KEY": None})  # the workers have no credentials
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 1
+    assert outcome.error is not None and outcome.error.startswith("2 of 2 shards failed; shard")
+    assert "VERIFONE_API_KEY" in outcome.error
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["created"] == 0 and report["reasons"] == []
 
 
 def test_what_a_migration_needs_is_checked_before_anything_is_submitted(
