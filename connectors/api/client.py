@@ -15,6 +15,7 @@ import base64
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from json import dumps
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ from connectors.api.retry import (
     with_retries,
 )
 from connectors.api.targets import Credentials
-from connectors.api.transport import ApiTransport, NoCookies, TlsError
+from connectors.api.transport import ApiTransport, TlsError
 from connectors.errors import ApiStopError, AuthError, TargetError
 from schemas.redact import redact, sent_values
 
@@ -40,7 +41,7 @@ log = logging.getLogger("custsync.api")
 URL_CACHE_SIZE = 64
 # Two 503s this close are a run: a limit answering, not a server failing (issue 28).
 RUN_503_S = 1.0
-CONNECTIONS_PER_CLIENT = 8  # httpx's pool slows down as it grows (encode/httpx#3215)
+CONNECTIONS_PER_CLIENT = 8  # connections of one pool (one aiohttp session each)
 
 
 @dataclass
@@ -102,21 +103,17 @@ class CustomerApi:
         else:
             pair = f"{credentials.user_uid or ''}:{credentials.api_key or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        self._headers = headers
+        self._json_headers = {**headers, "Content-Type": "application/json"}
         limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-        timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
-        self._clients = [
-            httpx.AsyncClient(
-                base_url=self.base_url,
-                headers=headers,
-                cookies=NoCookies(),
-                timeout=timeout,
-                transport=ApiTransport(limits),
-                # The transport reads no proxy from the environment: plain HTTP goes only to
-                # loopback (targets.py), where a proxy would see the credentials in clear.
-                trust_env=False,
-            )
-            for _ in range(shards)
-        ]
+        self._timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)).as_dict()
+        # httpx's requests and responses, handed to the transport directly: AsyncClient's
+        # layers (auth flow, redirect loop, cookie jar, default headers merged per request)
+        # do nothing the API needs (no cookies, no redirects followed, the headers fixed) and
+        # cost a sixth of a create's time on the client (bench/transport_cost.py). The
+        # transport reads no proxy from the environment: plain HTTP goes only to loopback
+        # (targets.py), where a proxy would see the credentials in clear.
+        self._transports = [ApiTransport(limits) for _ in range(shards)]
         self._urls: dict[str, httpx.URL] = {}
         self._load = [0] * shards
         # Until one answer proves the credentials, one request at a time: refused credentials
@@ -146,8 +143,8 @@ class CustomerApi:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        for client in self._clients:
-            await client.aclose()
+        for transport in self._transports:
+            await transport.aclose()
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -229,7 +226,7 @@ class CustomerApi:
         return url
 
     def _pick_client(self) -> int:
-        return min(range(len(self._clients)), key=self._load.__getitem__)
+        return min(range(len(self._transports)), key=self._load.__getitem__)
 
     async def _attempt(
         self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
@@ -261,9 +258,7 @@ class CustomerApi:
             self.counters.requests += 1
             sent_at = time.monotonic()
             try:
-                response = await self._clients[shard].request(
-                    method, self._url(path), json=json, params=params
-                )
+                response = await self._exchange(shard, method, path, json, params)
             except httpx.TransportError as exc:
                 self._pacer.on_no_answer()
                 log.debug("%s %s: %s", method, path, type(exc).__name__)
@@ -293,6 +288,29 @@ class CustomerApi:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))
         return result
+
+    async def _exchange(
+        self, shard: int, method: str, path: str, json: Any, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        """One request and its whole answer, as httpx's client would send it (the body JSON
+        as httpx encodes it), on the transport of connection pool ``shard``."""
+        url = self._url(path)
+        if params:
+            url = url.copy_merge_params(params)
+        if json is None:
+            request = httpx.Request(method, url, headers=self._headers,
+                                    extensions={"timeout": self._timeout})  # fmt: skip
+        else:
+            content = dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            request = httpx.Request(method, url, headers=self._json_headers,
+                                    content=content.encode(),
+                                    extensions={"timeout": self._timeout})  # fmt: skip
+        response = await self._transports[shard].handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _in_a_run_of_503s(self) -> bool:
         """A 503 that follows another within ``RUN_503_S`` is a limit answering (nginx's

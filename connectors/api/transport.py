@@ -22,8 +22,6 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import cache
-from http.cookiejar import CookieJar
-from typing import Any
 
 import aiohttp
 import httpx
@@ -46,14 +44,6 @@ def tls_context() -> ssl.SSLContext:
     costly, and each pooled client paid it again. Verification stays on, with httpx's own CA
     bundle and environment (``SSL_CERT_FILE``)."""
     return httpx.create_ssl_context()
-
-
-class NoCookies(CookieJar):
-    """A cookie jar that keeps nothing: the API sets no cookies and we send none, and parsing
-    every response's headers for them cost a create's time on the client (bench/RESULTS.md)."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        """Keep no cookie."""
 
 
 def _tls_why(error: BaseException | None) -> str | None:
@@ -124,6 +114,15 @@ class ApiTransport(AiohttpTransport):
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(verify=tls_context(), limits=limits, trust_env=False)
+
+    def get_client(self) -> aiohttp.ClientSession:
+        """httpx-aiohttp's session, keeping no cookie: the API sets none that matters and we
+        send none (aiohttp's own jar would send back a load balancer's to any host name)."""
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
+            limit=self.limits.max_connections or 100,
+        )  # fmt: skip
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request; a failure raised as the httpx error that says what happened."""

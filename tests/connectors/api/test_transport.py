@@ -13,20 +13,33 @@ import httpx
 import pytest
 
 from connectors.api.answers import Answer, classify_error
-from connectors.api.transport import ApiTransport, NoCookies, SourceTransport, TlsError
+from connectors.api.transport import ApiTransport, SourceTransport, TlsError
 from tests.helpers import untrusted_tls_server
 
 LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2)
 
 
 def send(url: str, method: str = "POST") -> httpx.Response:
+    """Two requests on one transport, as the API client sends them (no httpx client between)."""
+
+    async def one(transport: ApiTransport, body: bytes) -> httpx.Response:
+        headers = {"Content-Type": "application/json"}
+        request = httpx.Request(method, url, headers=headers, content=body,
+                                extensions={"timeout": httpx.Timeout(5).as_dict()})  # fmt: skip
+        response = await transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(
-            transport=ApiTransport(LIMITS), cookies=NoCookies(), trust_env=False, timeout=5
-        ) as client:
-            first = await client.request(method, url, json={"a": 1})
-            await first.aread()
-            return await client.request(method, url, json={"a": 2})
+        transport = ApiTransport(LIMITS)
+        try:
+            await one(transport, b'{"a":1}')
+            return await one(transport, b'{"a":2}')
+        finally:
+            await transport.aclose()
 
     return asyncio.run(go())
 
@@ -117,7 +130,8 @@ def sets_cookies() -> Iterator[tuple[str, list[str | None]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v2/customer", seen
+    # A host name, not an address: aiohttp's default jar keeps no cookie of an IP address.
+    yield f"http://localhost:{server.server_address[1]}/v2/customer", seen
     server.shutdown()
     server.server_close()
 
