@@ -100,6 +100,8 @@ class StateDb:
         self.is_postgres = postgres
         self.clock = clock
         self._deferred_since: float | None = None
+        # Deferred writes, held here until written together (see ``write``).
+        self._deferred: list[tuple[str, Sequence[Any]]] = []
         self._arrow: ArrowReader | None = None
         try:
             self.upgrade()
@@ -164,13 +166,21 @@ class StateDb:
         return iso(self.clock())
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement written with ``?`` placeholders."""
+        """Run one statement written with ``?`` placeholders (deferred writes first, committed:
+        what is read includes them)."""
+        if self._deferred:
+            self._write(self._write_deferred)
+        return self._execute(statement, params)
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
         if self.is_postgres:
             statement = statement.replace("?", "%s")
         return self.connection.execute(statement, params)
 
     def commit(self) -> None:
         """Commit the open transaction (deferred writes included)."""
+        if self._deferred:
+            self._write_deferred()
         self.connection.commit()
         self._deferred_since = None
 
@@ -182,37 +192,68 @@ class StateDb:
     def write(self, statement: str, params: Sequence[Any], *, defer: bool = False) -> None:
         """Run and commit one write, waiting out another process's brief SQLite lock.
 
-        ``defer``: commit with the next write that is not deferred, at ``flush()``, or once
-        the oldest deferred write is ``DEFER_S`` old, whichever comes first. For writes a
-        crash may lose without harm (an outcome whose journal entry stays: the next run
-        reconciles it); a commit per row was a fifth of a create's time on the client."""
-        self._write(lambda: self.execute(statement, params), defer)
+        ``defer``: held in memory, and written in one short transaction with the next write
+        that is not deferred, at the next read, at ``flush()``, or once the oldest is
+        ``DEFER_S`` old, whichever comes first. For writes a crash may lose without harm (an
+        outcome whose journal entry stays: the next run reconciles it). A commit per row was
+        a fifth of a create's time on the client; and a transaction held open between them
+        kept SQLite's write lock from every other connection (a shared budget's heartbeat
+        waited seconds for it)."""
+        if defer:
+            now = time.monotonic()
+            if self._deferred_since is None:
+                self._deferred_since = now
+            self._deferred.append((statement, params))
+            if now - self._deferred_since >= DEFER_S:
+                self._write(self._write_deferred)
+            return
+
+        def one() -> None:
+            self._write_deferred()
+            self._execute(statement, params)
+
+        self._write(one)
 
     def write_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one write for each row of parameters, all in one commit."""
 
         def run() -> None:
-            if self.is_postgres:
-                with self.connection.cursor() as cursor:
-                    cursor.executemany(statement.replace("?", "%s"), rows)
-            else:
-                self.connection.executemany(statement, rows)
+            self._write_deferred()
+            self._execute_many(statement, rows)
 
-        self._write(run, defer=False)
+        self._write(run)
 
-    def _write(self, run: Callable[[], Any], defer: bool) -> None:
+    def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self.is_postgres:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(statement.replace("?", "%s"), rows)
+        else:
+            self.connection.executemany(statement, rows)
+
+    def _write_deferred(self) -> None:
+        """The deferred writes, in order, each run of one statement as one ``executemany``
+        (kept until committed: a write refused by a lock is run again)."""
+        held, start = self._deferred, 0
+        for end in range(1, len(held) + 1):
+            if end == len(held) or held[end][0] != held[start][0]:
+                self._execute_many(held[start][0], [params for _, params in held[start:end]])
+                start = end
+        self._deferred = []
+
+    def _write(self, run: Callable[[], Any]) -> None:
+        """``run`` (deferred writes first, if it takes them) and a commit, waiting out
+        another process's lock."""
         for attempt in range(5):
+            deferred = list(self._deferred)
             try:
                 run()
-                now = time.monotonic()
-                if defer and self._deferred_since is None:
-                    self._deferred_since = now
-                if not defer or now - (self._deferred_since or now) >= DEFER_S:
-                    self.commit()
+                self.connection.commit()
+                self._deferred_since = None
                 return
             except sqlite3.OperationalError as exc:
                 # busy_timeout covers most waits; a lock held longer still should not lose work.
                 self.connection.rollback()
+                self._deferred = deferred  # rolled back: written again with the retry
                 if "locked" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.5 * (attempt + 1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,41 @@ def test_a_postgres_session_tells_the_server_to_notice_a_dead_machine_in_seconds
         db.connection.close()
     assert shown == {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
                      "tcp_keepalives_count": "3", "tcp_user_timeout": "11000"}  # fmt: skip
+
+
+def test_a_run_recording_outcomes_never_keeps_another_connection_from_writing(
+    tmp_path: Path,
+) -> None:
+    """A loader records an outcome every millisecond (deferred writes), while a shared
+    budget's heartbeat writes on a connection of its own once every 0.1 s: each heartbeat gets
+    SQLite's write lock in moments. (A transaction held open between deferred writes starved
+    the heartbeat for seconds at a time: SQLite's busy handler sleeps ever longer between
+    tries, and the lock was free only for microseconds between commits.)"""
+    location = str(tmp_path / "state.db")
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        with StateStore.open(location) as other:
+            while not stop.is_set():
+                started = time.monotonic()
+                other.db.write("DELETE FROM customer_state WHERE external_id = ?", ("beat",))
+                waits.append(time.monotonic() - started)
+                time.sleep(0.1)
+
+    with StateStore.open(location) as store:
+        beating = threading.Thread(target=heartbeat)
+        beating.start()
+        try:
+            until, n = time.monotonic() + 3.0, 0
+            while time.monotonic() < until:
+                store.customers.record("E", f"X{n}", "created", "run", f"id-{n}", defer=True)
+                n += 1
+                time.sleep(0.001)
+        finally:
+            stop.set()
+            beating.join()
+        store.db.flush()
+        assert store.customers.get("E", f"X{n - 1}") is not None  # every outcome kept
+    assert len(waits) >= 10
+    assert max(waits) < 1.0, f"a heartbeat waited {max(waits):.1f} s for the lock"
