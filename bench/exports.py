@@ -81,8 +81,14 @@ def rows(count: int, seed: int = 7) -> Iterator[list[str]]:
         country, city, state, postal, phone_prefix = rng.choice(PLACES)
         street = f"{rng.randint(1, 250)} {rng.choice(STREETS)}"
         roll = rng.random()
-        if roll < 0.05:
-            street += f"\nFlat {rng.randint(1, 40)}"  # multi-line street, quoted in the CSV
+        # Salesforce's Mailing Street is a text area: a line each for flat, building, street
+        # (quoted in the CSV), ended as the browser sent them, LF or CRLF.
+        if roll < 0.03:
+            street = f"Flat {rng.randint(1, 40)}\n{street}"
+        elif roll < 0.05:
+            street = f"Unit {rng.randint(1, 40)}, Harbour Business Park\r\nBuilding C\r\n{street}"
+        elif roll < 0.06:
+            street = f"c/o Accounts\nUnit 2\nBuilding C\n{street}"  # four lines: too many
         elif roll < 0.08:
             street += ", Building 7, Industrial Estate North Wing"  # over 40 characters
         email_local = f"{first}.{last}{n}".lower().replace(" ", "").replace("'", "")

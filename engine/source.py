@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -56,6 +56,8 @@ class Source:
     export: pl.LazyFrame
     census: Census
     writeback: Writeback | None = None  # the mapping's [writeback]: crm-update after a sync
+    # Optional columns of the mapping a file lacked: "file: column (field)" (report.json).
+    missing_columns: list[str] = field(default_factory=list)
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The rows, a batch at a time, in export order (each file's rows in file order)."""
@@ -87,7 +89,8 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
     then one pass over the ids: rows, duplicates, entities."""
     mapping = load_mapping(spec.mapping_path)
     paths = expand_sources(spec.sources)
-    with opening(paths, mapping, spec.read_options) as export:
+    missing: list[str] = []
+    with opening(paths, mapping, spec.read_options, missing) as export:
         if spec.shard is not None:  # after the row numbers: rejects name the export's rows
             export = export.filter(rows_of(spec.shard, spec.entity))
         census = take_census(
@@ -97,4 +100,5 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
             raise InputError(
                 "no entity: pass {entity_id}, set VERIFONE_ENTITY_ID, or map an entity_id column"
             )
-        yield Source(spec, paths, export, census, mapping.writeback if mapping else None)
+        yield Source(spec, paths, export, census, mapping.writeback if mapping else None,
+                     missing)  # fmt: skip

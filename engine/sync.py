@@ -140,6 +140,7 @@ class _Sync:
         if written_back is not None:
             written_back.tell(report, config.dry_run)
         report.reasons = top_reasons(run.out_dir / "rejects.csv")
+        report.missing_columns = list(run.source.missing_columns)
         report.over_limit = report.limits_exceeded(config.max_rejected_pct, config.max_failed)
         # Up to --max-failed failed rows are tolerated (0: none); an API that stopped, never.
         sent_badly = report.failed > config.max_failed or self.error is not None

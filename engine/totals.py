@@ -49,6 +49,7 @@ class RunTotals:
             rows_valid=validation.rows_valid,
             rows_rejected=validation.rows_rejected,
             values_left_out=validation.values_left_out,
+            names_split=validation.names_split,
             created=status[RowStatus.CREATED],
             updated=status[RowStatus.UPDATED],
             unchanged=status[RowStatus.UNCHANGED],

@@ -31,6 +31,7 @@ def validation_report(
         "rows_valid": valid,
         "rows_rejected": totals.rows_rejected,
         "values_left_out": totals.values_left_out,
+        "names_split": totals.names_split,
         "rejects_by_reason": dict(totals.reasons.most_common()),
         "rejects_by_field": dict(totals.fields.most_common()),
         "rejects_by_field_and_reason": dict(totals.field_reasons.most_common()),
@@ -72,5 +73,6 @@ def run_validate(
             pass
     report = validation_report(totals, profile, time.perf_counter() - started)
     report["sources"] = [str(p) for p in source.paths]
+    report["missing_columns"] = source.missing_columns
     write_report(report, out_dir)
     return RunOutcome(report, out_dir)

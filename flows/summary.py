@@ -25,8 +25,10 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
         ("valid", "rows_valid"),
         ("rejected", "rows_rejected"),
         ("values left out", "values_left_out"),
+        ("names split from a full name (a guess)", "names_split"),
     ):
-        table.add_row(label, f"{report.get(key, 0):,}")  # fmt: skip
+        if key != "names_split" or report.get(key):
+            table.add_row(label, f"{report.get(key, 0):,}")
     share = report["threeds_ready_share"]
     table.add_row("3-D Secure ready (of valid)", f"{report['threeds_ready']:,} ({share:.1%})")
     console.print(table)

@@ -6,6 +6,11 @@ A mapping file (TOML)::
     [columns]
     "email_address" = "Email"
     "billing.first_name" = "First Name"
+    "billing.phone" = { column = "Mobile", optional = true }   # may be missing from an export
+    "billing.address_lines" = "Mailing Street"  # its lines -> address_1..address_3
+    "shipping.full_name" = "Ship To"            # split at the last space -> first, last names
+    [values]                        # optional: a value for every row the export lacks
+    "billing.country_code" = "GB"   # an export's column, where mapped and not empty, wins
     [writeback]                     # optional: the UUIDs back into the CRM
     crm = "salesforce"              # "file" (default: crm-update.csv only), or "hubspot"
     object = "Contact"              # Salesforce sObject / HubSpot object type (defaults below)
@@ -22,12 +27,21 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from schemas.api_fields import FIELDS_BY_PATH
 
 EXTERNAL_ID = "external_id"
+# Fields a mapping may name that the API has not: one column fills several fields.
+ADDRESS_LINES = {"billing.address_lines": "billing", "shipping.address_lines": "shipping"}
+FULL_NAMES = {"billing.full_name": "billing", "shipping.full_name": "shipping"}
+SOURCE_ONLY = {**ADDRESS_LINES, **FULL_NAMES}
+# What each of them fills, which the mapping must then leave alone.
+FILLS = {
+    **{f: tuple(f"{p}.address_{n}" for n in (1, 2, 3)) for f, p in ADDRESS_LINES.items()},
+    **{f: (f"{p}.first_name", f"{p}.last_name") for f, p in FULL_NAMES.items()},
+}
 WRITEBACK_KEYS = ("id_column", "uuid_field", "format", "crm", "object")
 CRMS = ("file", "salesforce", "hubspot")
 # What a CRM calls the records custsync writes to when the mapping does not say.
@@ -55,11 +69,17 @@ class Writeback:
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """``external_id`` source column, and API field path -> source column."""
+    """``external_id`` source column; API field path (or ``SOURCE_ONLY`` field) -> source
+    column; the fields whose column an export may lack (``optional``); a value for every row
+    (``values``); once resolved against a file, the optional columns it lacked (``missing``:
+    field, column)."""
 
     external_id: str
     columns: dict[str, str]
     writeback: Writeback | None = None
+    optional: frozenset[str] = frozenset()
+    values: dict[str, str] = field(default_factory=dict)
+    missing: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def canonical(cls, source_columns: list[str]) -> ColumnMapping:
@@ -84,19 +104,29 @@ class ColumnMapping:
         wanted = [(EXTERNAL_ID, self.external_id), *self.columns.items()]
         mapped = [column for _, column in wanted]
         found: dict[str, str] = {}
-        for field, column in wanted:
+        missing: list[tuple[str, str]] = []
+        for path, column in wanted:
             match = find.column(column)
+            if match is None and path in self.optional:
+                missing.append((path, column))
+                continue
             if match is None:
                 header = _looks_like_a_header(source_columns, mapped)
                 hint = difflib.get_close_matches(column, source_columns, n=1) if header else []
                 near = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise MappingInvalid(
-                    f"mapping column {column!r} (for {field}) is not in {source_name}{near} "
+                    f"mapping column {column!r} (for {path}) is not in {source_name}{near} "
                     f"({_columns_there(source_columns, mapped)})"
                 )
-            found[field] = match
+            found[path] = match
+        if missing and len(found) == 1:  # every column optional, and none there
+            raise MappingInvalid(
+                f"none of the mapping's columns but its external id is in {source_name}: "
+                f"is it the export's mapping? ({_columns_there(source_columns, mapped)})"
+            )
         external_id = found.pop(EXTERNAL_ID)
-        return ColumnMapping(external_id, found, self.writeback)
+        return ColumnMapping(external_id, found, self.writeback, self.optional, self.values,
+                             tuple(missing))  # fmt: skip
 
 
 class _ColumnFinder:
@@ -129,20 +159,67 @@ def parse_mapping(text: str, name: str = "mapping") -> ColumnMapping:
     external_id = document.get(EXTERNAL_ID)
     if not isinstance(external_id, str) or not external_id:
         raise MappingInvalid(f'{name} must set external_id = "<CRM key column>"')
-    columns = document.get("columns", {})
-    if not isinstance(columns, dict):
+    table = document.get("columns", {})
+    if not isinstance(table, dict):
         raise MappingInvalid(f'{name}: [columns] must be a table of api_field = "column"')
-    unknown_keys = set(document) - {EXTERNAL_ID, "columns", "writeback"}
+    unknown_keys = set(document) - {EXTERNAL_ID, "columns", "values", "writeback"}
     if unknown_keys:
         raise MappingInvalid(f"{name}: unknown top-level key {sorted(unknown_keys)[0]!r}")
-    for field, column in columns.items():
-        if field not in FIELDS_BY_PATH:
-            hint = difflib.get_close_matches(field, list(FIELDS_BY_PATH), n=1)
-            near = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise MappingInvalid(f"{name} maps unknown API field {field!r}{near}")
-        if not isinstance(column, str) or not column:
-            raise MappingInvalid(f"{name}: the column for {field} must be a non-empty string")
-    return ColumnMapping(external_id, dict(columns), _writeback(document.get("writeback"), name))
+    columns: dict[str, str] = {}
+    optional: set[str] = set()
+    for path, spec in table.items():
+        _known_field(path, name, SOURCE_ONLY)
+        column, is_optional = _column_spec(spec, path, name)
+        columns[path] = column
+        if is_optional:
+            optional.add(path)
+    values = _values(document.get("values", {}), name)
+    for pseudo, filled in FILLS.items():
+        clash = [f for f in filled if pseudo in columns and f in columns]
+        if clash:
+            raise MappingInvalid(
+                f"{name} maps {pseudo}, which fills {', '.join(filled)}, and {clash[0]} too: "
+                "map one or the other"
+            )
+    return ColumnMapping(external_id, columns, _writeback(document.get("writeback"), name),
+                         frozenset(optional), values)  # fmt: skip
+
+
+def _known_field(path: str, name: str, also: dict[str, str] | None = None) -> None:
+    """MappingInvalid unless ``path`` is an API field (or one of ``also``), with a hint."""
+    known = [*FIELDS_BY_PATH, *(also or {})]
+    if path not in known:
+        hint = difflib.get_close_matches(path, known, n=1)
+        near = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise MappingInvalid(f"{name} maps unknown API field {path!r}{near}")
+
+
+def _column_spec(spec: object, path: str, name: str) -> tuple[str, bool]:
+    """A [columns] entry: ``"Column"``, or ``{ column = "Column", optional = true }``."""
+    if isinstance(spec, str) and spec:
+        return spec, False
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - {"column", "optional"})
+        if unknown:
+            raise MappingInvalid(f"{name}: the entry for {path} has unknown key {unknown[0]!r}")
+        column, is_optional = spec.get("column"), spec.get("optional", False)
+        if isinstance(column, str) and column and isinstance(is_optional, bool):
+            return column, is_optional
+    raise MappingInvalid(
+        f'{name}: the column for {path} must be "Column" or {{ column = "Column", '
+        "optional = true }"
+    )
+
+
+def _values(table: object, name: str) -> dict[str, str]:
+    """The [values] table: API field -> a non-empty text every row gets."""
+    if not isinstance(table, dict):
+        raise MappingInvalid(f'{name}: [values] must be a table of api_field = "value"')
+    for path, value in table.items():
+        _known_field(path, name)
+        if not isinstance(value, str) or not value.strip():
+            raise MappingInvalid(f"{name}: the value for {path} must be a non-empty string")
+    return dict(table)
 
 
 def _writeback(table: object, name: str) -> Writeback | None:

@@ -14,11 +14,11 @@ from typing import Literal
 
 import polars as pl
 
-from schemas.api_fields import REQUEST_FIELDS
+from schemas.api_fields import FIELDS_BY_PATH, REQUEST_FIELDS
 from schemas.countries import POSTAL_DIGITS, STATE_REQUIRED, country_table, subdivision_table
 from schemas.country_names import fold_expr
 from schemas.emails import normalize_email_column
-from schemas.mapping import EXTERNAL_ID
+from schemas.mapping import ADDRESS_LINES, EXTERNAL_ID, FULL_NAMES
 from schemas.phones import e164_column, repair_phone, split_extension
 
 Profile = Literal["api", "3ds"]
@@ -28,6 +28,11 @@ TEXT_COLUMNS: tuple[str, ...] = (EXTERNAL_ID, *API_COLUMNS)
 COUNTRY_COLUMNS = ("billing.country_code", "shipping.country_code")
 PHONE_COLUMNS = tuple(f.path for f in REQUEST_FIELDS if f.kind == "phone")
 STATE_VALID = "billing.state__subdivision_valid"
+# Markers of what a mapping's source-only fields did to a row (validation reports them).
+LINES_PROBLEM = "__problem"  # suffix of an address_lines field: why its lines were left out
+NAME_SPLIT = "__split"  # suffix of a full_name field: a name was split into first and last
+REASON_TOO_MANY_LINES = "more than 3 lines (the API has address_1..address_3): left out whole"
+REASON_LONG_LINE = "a line longer than {} characters: left out whole"
 
 
 # What exports write for "no value": database dumps (NULL, \N), Excel's #N/A, typed n/a. Sent
@@ -133,8 +138,69 @@ def _postal_zeros(prefix: str) -> pl.Expr:
     return pl.when(short).then(padded).otherwise(postal).alias(f"{prefix}.postal_code")
 
 
+def address_lines(frame: pl.DataFrame, field: str) -> pl.DataFrame:
+    """A mapping's ``billing.address_lines`` (or shipping's): the column's lines, as Salesforce,
+    Excel and HubSpot end them (CRLF, LF, CR), each cleaned as any text, empty ones dropped,
+    into address_1..address_3 in order. More than three lines, or a line over the API's 40
+    characters, is left out whole (never cut, never merged by guess): the address fields stay
+    empty and ``field + LINES_PROBLEM`` says why."""
+    prefix = ADDRESS_LINES[field]
+    targets = [f"{prefix}.address_{n}" for n in (1, 2, 3)]
+    if frame.get_column(field).null_count() == frame.height:
+        return frame.with_columns(pl.lit(None, pl.String).alias(field + LINES_PROBLEM))
+    width = FIELDS_BY_PATH[targets[0]].max_length or 40
+    split = pl.col(field).str.replace_all(r"\r\n?", "\n").str.split("\n")
+    lines = split.list.eval(_spaced(pl.element().str.normalize("NFC"))).list.drop_nulls()
+    frame = frame.with_columns(lines.alias("__lines"))
+    held = pl.col("__lines")
+    too_long = held.list.eval(pl.element().str.len_chars() > width).list.any()
+    problem = (
+        pl.when(held.list.len() > len(targets)).then(pl.lit(REASON_TOO_MANY_LINES))
+        .when(too_long).then(pl.lit(REASON_LONG_LINE.format(width)))
+        .otherwise(pl.lit(None, pl.String))
+    )  # fmt: skip
+    frame = frame.with_columns(problem.alias(field + LINES_PROBLEM))
+    fine = pl.col(field + LINES_PROBLEM).is_null()
+    return frame.with_columns(
+        pl.when(fine).then(held.list.get(n, null_on_oob=True)).otherwise(pl.col(target))
+        .alias(target)
+        for n, target in enumerate(targets)
+    ).drop("__lines")  # fmt: skip
+
+
+def full_name(frame: pl.DataFrame, field: str) -> pl.DataFrame:
+    """A mapping's ``billing.full_name`` (or shipping's): split at the last space into first
+    and last name; one word is a last name. A guess (compound surnames, family name first):
+    ``field + NAME_SPLIT`` marks every row it made, for the report and ``--strict``."""
+    prefix = FULL_NAMES[field]
+    if frame.get_column(field).null_count() == frame.height:
+        return frame.with_columns(pl.lit(False).alias(field + NAME_SPLIT))
+    name = _spaced(pl.col(field).str.normalize("NFC"))
+    frame = frame.with_columns(name.alias("__name"))
+    held = pl.col("__name")
+    spaced = held.str.contains(" ", literal=True)
+    first = pl.when(spaced).then(held.str.replace(r" [^ ]*$", "")).otherwise(None)
+    last = pl.when(spaced).then(held.str.extract(r" ([^ ]*)$", 1)).otherwise(held)
+    there = held.is_not_null()
+    return frame.with_columns(
+        pl.when(there).then(first).otherwise(pl.col(f"{prefix}.first_name"))
+        .alias(f"{prefix}.first_name"),
+        pl.when(there).then(last).otherwise(pl.col(f"{prefix}.last_name"))
+        .alias(f"{prefix}.last_name"),
+        there.alias(field + NAME_SPLIT),
+    ).drop("__name")  # fmt: skip
+
+
 def normalize_customers(frame: pl.DataFrame, profile: Profile = "api") -> pl.DataFrame:
-    """Normalise every API column of ``frame`` (all present, String) and add check markers."""
+    """Normalise every API column of ``frame`` (all present, String) and add check markers;
+    a mapping's source-only fields (address lines, full names), where the frame has them,
+    fill the fields they stand for first."""
+    for field in ADDRESS_LINES:
+        if field in frame.columns:
+            frame = address_lines(frame, field)
+    for field in FULL_NAMES:
+        if field in frame.columns:
+            frame = full_name(frame, field)
     frame = clean_texts(frame, TEXT_COLUMNS)
     frame = frame.with_columns(
         *(_country(frame, c) for c in COUNTRY_COLUMNS),

@@ -18,6 +18,7 @@ class SyncReport:
     rows_valid: int = 0
     rows_rejected: int = 0
     values_left_out: int = 0
+    names_split: int = 0  # valid customers whose first and last names a full name gave
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -40,6 +41,8 @@ class SyncReport:
     plan: dict[str, int] = field(default_factory=dict)
     # The commonest problems of rejects.csv: {action, field, reason, rows}, most rows first.
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    # Optional columns of the mapping the exports lacked: "file: column (field)".
+    missing_columns: list[str] = field(default_factory=list)
     run_id: str = ""
     target: str = ""
     dry_run: bool = False
@@ -95,6 +98,10 @@ class SyncReport:
         rows = [("rows read", self.rows_read), ("valid", self.rows_valid),
                 ("rejected", self.rows_rejected),
                 ("values left out", self.values_left_out)]  # fmt: skip
+        if self.names_split:
+            rows += [("names split from a full name (a guess)", self.names_split)]
+        if self.missing_columns:
+            rows += [("optional columns not in the export", len(self.missing_columns))]
         if self.dry_run:
             would = (PlanAction.CREATE, PlanAction.UPDATE, PlanAction.RECONCILE)
             rows += [(f"would {a.value}", self.plan.get(a.value, 0)) for a in would]
@@ -210,6 +217,9 @@ def merged_sync_report(reports: list[dict[str, Any]]) -> SyncReport:
         for action, count in shard.plan.items():
             merged.plan[action] = merged.plan.get(action, 0) + count
         merged.dry_run = shard.dry_run
+        # Every shard reads every file: the same columns missing, said once.
+        merged.missing_columns += [c for c in shard.missing_columns
+                                   if c not in merged.missing_columns]  # fmt: skip
         if shard.load_duration_s is not None:  # the shards load side by side: the longest
             merged.load_duration_s = max(merged.load_duration_s or 0.0, shard.load_duration_s)
     return merged

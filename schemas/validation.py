@@ -17,9 +17,11 @@ from schemas.customer_schema import (
     find_failures,
     threeds_schema,
 )
-from schemas.mapping import EXTERNAL_ID
+from schemas.mapping import ADDRESS_LINES, EXTERNAL_ID, FULL_NAMES
 from schemas.normalize import (
     API_COLUMNS,
+    LINES_PROBLEM,
+    NAME_SPLIT,
     PHONE_COLUMNS,
     Profile,
     clean_text,
@@ -42,6 +44,7 @@ REJECT_COLUMNS = {
     "action": pl.String,
 }
 REASON_EXTENSION = "extension left out: the API has no field for it (the number is sent)"
+REASON_NAME_GUESS = "first and last names split from a full name are a guess (--strict)"
 # Fields without which there is no customer: a problem there rejects the row whatever the policy.
 ROW_FIELDS = frozenset({EXTERNAL_ID, "entity_id"})
 
@@ -56,6 +59,7 @@ class ValidationResult:
     rows_rejected: int
     threeds_ready: int
     values_left_out: int = 0
+    names_split: int = 0  # valid customers whose names were split from a full name
     threeds_problems: dict[str, int] = field(default_factory=dict)
     threeds_not_ready_by_country: dict[str, int] = field(default_factory=dict)
 
@@ -73,6 +77,7 @@ class ValidationTotals:
     rows_valid: int = 0
     threeds_ready: int = 0
     values_left_out: int = 0
+    names_split: int = 0
     threeds_problems: Counter[str] = field(default_factory=Counter)
     threeds_not_ready_by_country: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -91,6 +96,7 @@ class ValidationTotals:
         self.rows_read += result.rows_read
         self.rows_valid += result.rows_valid
         self.values_left_out += result.values_left_out
+        self.names_split += result.names_split
         self.threeds_ready += result.threeds_ready
         self.threeds_problems.update(result.threeds_problems)
         self.threeds_not_ready_by_country.update(result.threeds_not_ready_by_country)
@@ -169,6 +175,27 @@ def _extensions(rows: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([empty, *found])
 
 
+def _marked(
+    rows: pl.DataFrame, fields: dict[str, str], marker: str, reason: str | None
+) -> pl.DataFrame:
+    """A line for each row a source-only field's ``marker`` flags: its reason (``reason``, or
+    the marker's own text)."""
+    empty = pl.DataFrame(schema={ROW_ID: pl.UInt32, "field": pl.String, "reason": pl.String})
+    found = []
+    for source_field in fields:
+        column = source_field + marker
+        if column not in rows.columns:
+            continue
+        flagged = rows.filter(
+            pl.col(column) if reason is not None else pl.col(column).is_not_null()
+        )
+        said = pl.lit(reason) if reason is not None else pl.col(column)
+        found.append(
+            flagged.select(ROW_ID, pl.lit(source_field).alias("field"), said.alias("reason"))
+        )
+    return pl.concat([empty, *found])
+
+
 def validate_customers(
     frame: pl.DataFrame,
     profile: Profile = "api",
@@ -219,11 +246,15 @@ def validate_customers(
     left_out = left_out.filter(~pl.col(ROW_ID).is_in(broken))
     valid = kept.filter(~pl.col(ROW_ID).is_in(broken))
     extensions = _extensions(valid)
+    # Address lines a mapping's address_lines left out whole (too many, one too long).
+    street_lines = _marked(valid, ADDRESS_LINES, LINES_PROBLEM, None)
     if strict:  # as before the policy: a phone with an extension is an invalid phone
-        rejecting = pl.concat([rejecting, extensions])
-        valid = valid.filter(~pl.col(ROW_ID).is_in(extensions.get_column(ROW_ID).implode()))
+        guessed = _marked(valid, FULL_NAMES, NAME_SPLIT, REASON_NAME_GUESS)
+        refused = pl.concat([extensions, street_lines, guessed])
+        rejecting = pl.concat([rejecting, refused])
+        valid = valid.filter(~pl.col(ROW_ID).is_in(refused.get_column(ROW_ID).implode()))
     else:
-        left_out = pl.concat([left_out, extensions])
+        left_out = pl.concat([left_out, extensions, street_lines])
     valid = valid.drop(ROW_ID).with_row_index(ROW_ID)
     threeds_failures = find_failures(threeds_schema(profile), valid)
     not_ready = valid.filter(pl.col(ROW_ID).is_in(threeds_failures.positions.implode()))
@@ -250,8 +281,11 @@ def validate_customers(
     by_country = (
         not_ready.group_by(pl.col("billing.country_code").fill_null("(none)")).len().sort("len")
     )
+    split = [c + NAME_SPLIT for c in FULL_NAMES if c + NAME_SPLIT in valid.columns]
+    names_split = valid.select(pl.any_horizontal(split).sum()).item() if split else 0
     return ValidationResult(
         valid=valid.select(FILE, ROW, EXTERNAL_ID, *API_COLUMNS, LEFT_OUT),
+        names_split=int(names_split or 0),
         rejects=rejects,
         rows_read=rows_read,
         rows_rejected=rows_read - valid.height,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import glob
 import gzip
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,9 +30,11 @@ from connectors.sources.encoding import TRANSCODE_CHUNK, as_utf8
 from connectors.sources.remote_files import RemoteFile, expand_url, fetch, is_url
 from connectors.tuning import Tuning
 from schemas.api_fields import FIELDS_BY_PATH
-from schemas.mapping import EXTERNAL_ID, ColumnMapping, MappingInvalid
-from schemas.normalize import API_COLUMNS
+from schemas.mapping import EXTERNAL_ID, SOURCE_ONLY, ColumnMapping, MappingInvalid
+from schemas.normalize import API_COLUMNS, clean_text
 from schemas.validation import FILE, RAGGED, ROW, SEQ
+
+log = logging.getLogger("custsync.sources")
 
 GZIP_MAGIC = b"\x1f\x8b"
 # xlsx/ods are zip archives; xls is an OLE2 compound file.
@@ -87,17 +90,22 @@ def is_parquet(path: Path) -> bool:
 
 @contextmanager
 def opening(
-    paths: Sequence[SourceFile], mapping_file: ColumnMapping | None, options: ReadOptions
+    paths: Sequence[SourceFile],
+    mapping_file: ColumnMapping | None,
+    options: ReadOptions,
+    missing: list[str] | None = None,
 ) -> Iterator[pl.LazyFrame]:
     """All sources as one lazy frame: ``__seq`` (position in the whole export), ``__file``,
     ``__row``, ``__ragged``, ``external_id``, every API column (String; null where unmapped).
 
     Each file is checked here (readable, a header, data rows, the mapping's columns), so a bad
     source stops the run before anything is sent; rows are read only when the frame is collected
-    or streamed in batches. Scratch files (fetched and transcoded copies) live until the block
-    ends, in a folder only the run's user can read."""
+    or streamed in batches. An optional column of the mapping a file lacks is logged, and
+    listed in ``missing`` ("file: column (field)"). Scratch files (fetched and transcoded
+    copies) live until the block ends, in a folder only the run's user can read."""
     with scratch_folder() as scratch:
-        frames = [_scan_source(source, mapping_file, options, scratch) for source in paths]
+        frames = [_scan_source(source, mapping_file, options, scratch, missing)
+                  for source in paths]  # fmt: skip
         yield pl.concat(frames, how="vertical").with_row_index(SEQ)
 
 
@@ -111,25 +119,26 @@ def reading(
 
 
 def _scan_source(
-    source: SourceFile, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path
-) -> pl.LazyFrame:
+    source: SourceFile, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
+    missing: list[str] | None,
+) -> pl.LazyFrame:  # fmt: skip
     """One source scanned; a URL's file is fetched into ``scratch`` first, and named by its
     URL (without query) in the rows and in errors, never by the scratch copy."""
     if isinstance(source, Path):
-        return _scan_one(source, mapping_file, options, scratch, str(source))
+        return _scan_one(source, mapping_file, options, scratch, str(source), missing)
     local = fetch(source, scratch / f"{len(list(scratch.iterdir()))}-{source.name}")
-    return _scan_one(local, mapping_file, options, scratch, source.label)
+    return _scan_one(local, mapping_file, options, scratch, source.label, missing)
 
 
 def _scan_one(
     path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
-    label: str,
+    label: str, missing: list[str] | None,
 ) -> pl.LazyFrame:  # fmt: skip
     """One file scanned, its errors naming it by ``label``: what is read may be a copy in the
     scratch folder (a URL's download, a .gz unpacked, a transcoded or repaired CSV), a name
     the user never gave and that is gone when the run ends."""
     try:
-        return _scan_file(path, mapping_file, options, scratch, label)
+        return _scan_file(path, mapping_file, options, scratch, label, missing)
     except InputError as exc:
         copies = re.compile(re.escape(str(scratch)) + r"/[^\s:'\"]+")
         said = copies.sub(lambda _: label, exc.template.replace(str(path), label))
@@ -138,7 +147,7 @@ def _scan_one(
 
 def _scan_file(
     path: Path, mapping_file: ColumnMapping | None, options: ReadOptions, scratch: Path,
-    label: str,
+    label: str, missing: list[str] | None,
 ) -> pl.LazyFrame:  # fmt: skip
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: the file is empty")
@@ -153,11 +162,23 @@ def _scan_file(
         mapping = (mapping_file or ColumnMapping.canonical(columns)).resolved(columns, label)
     except MappingInvalid as exc:
         raise MappingError(str(exc)) from None
+    for field, column in mapping.missing:
+        log.warning("%s: no column %r (for %s, optional): left empty", label, column, field)
+        if missing is not None:
+            missing.append(f"{label}: {column} ({field})")
     selected = [pl.col(mapping.external_id).alias(EXTERNAL_ID)]
-    selected += [pl.col(column).alias(field) for field, column in mapping.columns.items()]
+    for field, column in mapping.columns.items():
+        value = mapping.values.get(field)
+        if value is None:
+            selected.append(pl.col(column).alias(field))
+        else:  # the export's value where it has one; the mapping's where it is empty
+            empty = clean_text(column).is_null()
+            selected.append(
+                pl.when(empty).then(pl.lit(value)).otherwise(pl.col(column)).alias(field)
+            )
     selected += [
-        pl.lit(None, pl.String).alias(field)
-        for field in API_COLUMNS
+        pl.lit(mapping.values.get(field), pl.String).alias(field)
+        for field in (*API_COLUMNS, *SOURCE_ONLY)
         if field not in mapping.columns
     ]
     # Rows with nothing in them (blank lines; Excel's ",,,," rows under a sheet's data) are not
@@ -167,7 +188,7 @@ def _scan_file(
         raw = raw.filter(~pl.col(ROW).is_in(blank_rows))
     return raw.select(
         pl.lit(label).alias(FILE), pl.col(ROW), ragged.alias(RAGGED), *selected
-    ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS)
+    ).select(FILE, ROW, RAGGED, EXTERNAL_ID, *API_COLUMNS, *SOURCE_ONLY)
 
 
 MAX_RATIO = 200  # unpacked bytes per compressed byte, at most...

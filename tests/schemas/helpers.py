@@ -8,13 +8,16 @@ import polars as pl
 
 from schemas.countries import country_table
 from schemas.country_names import fold
+from schemas.mapping import SOURCE_ONLY
 from schemas.normalize import API_COLUMNS
 from schemas.validation import FILE, RAGGED, ROW
 
 
 def customer_frame(*rows: dict[str, Any]) -> pl.DataFrame:
-    """Rows of {column: value} -> a frame with every API column (String, null where absent)."""
-    columns = [FILE, ROW, RAGGED, "external_id", *API_COLUMNS]
+    """Rows of {column: value} -> a frame with every API column (String, null where absent),
+    and a mapping's source-only fields (address lines, full names) where a row has them."""
+    extra = [f for f in SOURCE_ONLY if any(f in row for row in rows)]
+    columns = [FILE, ROW, RAGGED, "external_id", *API_COLUMNS, *extra]
     data = {c: [] for c in columns}  # type: dict[str, list[Any]]
     for n, row in enumerate(rows, start=1):
         for c in columns:

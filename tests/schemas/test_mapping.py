@@ -128,3 +128,57 @@ def test_a_bad_crm_in_writeback_names_the_culprit(table: str, needle: str) -> No
     bad_field = 'external_id = "Id"\n[writeback]\ncrm = "hubspot"\nid_column = "Id"\n'
     with pytest.raises(MappingInvalid, match="uuid_field must be the field's API name"):
         parse_mapping(bad_field + 'uuid_field = "Verifone ID"\n', "m.toml")
+
+
+def test_a_column_may_be_optional_and_a_field_may_have_a_value_for_every_row() -> None:
+    mapping = parse_mapping(
+        'external_id = "Id"\n[columns]\n"billing.city" = "City"\n'
+        '"billing.phone" = { column = "Mobile", optional = true }\n'
+        '"billing.address_lines" = { column = "Street" }\n'
+        '[values]\n"billing.country_code" = "GB"\n"entity_id" = "shop-1"\n'
+    )
+    assert mapping.columns == {"billing.city": "City", "billing.phone": "Mobile",
+                               "billing.address_lines": "Street"}  # fmt: skip
+    assert mapping.optional == {"billing.phone"}
+    assert mapping.values == {"billing.country_code": "GB", "entity_id": "shop-1"}
+    resolved = mapping.resolved(["Id", "city", "Street"], "x.csv")
+    assert resolved.columns == {"billing.city": "city", "billing.address_lines": "Street"}
+    assert resolved.missing == (("billing.phone", "Mobile"),)
+    lacking = re.escape("'City' (for billing.city) is not in x.csv")
+    with pytest.raises(MappingInvalid, match=lacking):
+        mapping.resolved(["Id", "Mobile", "Street"], "x.csv")
+
+
+def test_a_mapping_whose_every_optional_column_is_missing_is_refused() -> None:
+    preset = parse_mapping((PRESETS / "hubspot.toml").read_text())
+    assert preset.optional == set(preset.columns)  # every column but the external id
+    with pytest.raises(MappingInvalid, match="none of the mapping's columns but its external id"):
+        preset.resolved(["Record ID", "Owner"], "contacts.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            '"billing.address_lines" = "Street"\n"billing.address_2" = "Line 2"\n',
+            "maps billing.address_lines, which fills billing.address_1, billing.address_2, "
+            "billing.address_3, and billing.address_2 too",
+        ),
+        (
+            '"shipping.full_name" = "Name"\n"shipping.last_name" = "Last"\n',
+            "and shipping.last_name too",
+        ),
+        ('"billing.city" = { column = "City", required = true }\n', "unknown key 'required'"),
+        ('"billing.city" = { optional = true }\n', 'must be "Column" or'),
+        ('"billing.city" = { column = "City", optional = "yes" }\n', 'must be "Column" or'),
+        ('[values]\n"billing.country_code" = 44\n', "must be a non-empty string"),
+        ('[values]\n"billing.country_code" = " "\n', "must be a non-empty string"),
+        ('[values]\n"billing.contry_code" = "GB"\n', "did you mean 'billing.country_code'"),
+        ('[values]\n"billing.full_name" = "Ann Lee"\n', "unknown API field 'billing.full_name'"),
+    ],
+)
+def test_new_mapping_forms_are_checked(text: str, needle: str) -> None:
+    body = text if text.startswith("[") else "[columns]\n" + text
+    with pytest.raises(MappingInvalid) as raised:
+        parse_mapping('external_id = "Id"\n' + body)
+    assert needle in str(raised.value)

@@ -307,3 +307,38 @@ def test_an_external_id_that_begins_like_a_spreadsheet_formula_rejects_its_row()
     assert result.rows_valid == 2 and result.rows_rejected == len(formulas)
     assert reasons(result) == {("external_id", REASON_FORMULA_ID)}
     assert sorted(result.valid.get_column("external_id")) == ["0035g00000AbCdE", "A-1"]
+
+
+def test_a_street_s_lines_fill_the_address_lines_or_are_left_out_whole() -> None:
+    three = person("L1", billing__address_1=None,
+                   billing__address_lines="Unit 9\r\n\r\nBuilding C\r\n1 Dock Road")  # fmt: skip
+    four = person("L2", billing__address_1=None, billing__address_lines="a\nb\nc\nd")
+    long = person("L3", billing__address_1=None, billing__address_lines="x" * 41 + "\ny")
+    result = run(three, four, long)
+    valid = {r["external_id"]: r for r in result.valid.iter_rows(named=True)}
+    assert [valid["L1"][f"billing.address_{n}"] for n in (1, 2, 3)] == [
+        "Unit 9", "Building C", "1 Dock Road"]  # fmt: skip
+    assert valid["L2"]["billing.address_1"] is None and valid["L3"]["billing.address_1"] is None
+    assert actions(result) == {("billing.address_lines", "left_out")}
+    assert result.values_left_out == 2
+    # Under 3ds the street is needed: the customer is not 3DS-ready, and the report says why.
+    tds = run(four, profile="3ds")
+    assert tds.rows_valid == 0
+    assert ("billing.address_lines", "left_out") in actions(tds)
+    assert ("billing.address_1", "rejected") in actions(tds)
+    strict = run(three, four, strict=True)
+    assert strict.rows_valid == 1 and ("billing.address_lines", "rejected") in actions(strict)
+
+
+def test_a_full_name_is_split_at_its_last_space_counted_and_refused_under_strict() -> None:
+    split = person("N1", billing__first_name=None, billing__last_name=None,
+                   billing__full_name="  Mary   Ann Smith ")  # fmt: skip
+    given = person("N2", billing__full_name=None)
+    result = run(split, given)
+    names = {r["external_id"]: (r["billing.first_name"], r["billing.last_name"])
+             for r in result.valid.iter_rows(named=True)}  # fmt: skip
+    assert names == {"N1": ("Mary Ann", "Smith"), "N2": ("Ann", "Lee")}
+    assert result.names_split == 1 and result.rejects.height == 0
+    strict = run(split, given, strict=True)
+    assert strict.rows_valid == 1 and strict.names_split == 0
+    assert actions(strict) == {("billing.full_name", "rejected")}
