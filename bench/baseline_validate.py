@@ -33,6 +33,7 @@ from schemas.countries import (
 from schemas.mapping import parse_mapping
 
 WHITESPACE = re.compile(r"\s+")
+LINE_BREAK = re.compile(r"\r\n?|\n")
 # The rule a hand-written script would use for an address (RFC 5322's common subset).
 EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}"
@@ -55,6 +56,16 @@ def main(source: Path, out_dir: Path, emails: str = "library") -> None:
                 rejects.append((external_id, rows[external_id][0], "external_id", "duplicate"))
             record = {}
             for field, column in mapping.columns.items():
+                if field.endswith(".address_lines"):  # a street's lines: address_1..address_3
+                    lines = [WHITESPACE.sub(" ", unicodedata.normalize("NFC", line)).strip()
+                             for line in LINE_BREAK.split(raw[column] or "")]  # fmt: skip
+                    lines = [line for line in lines if line]
+                    if len(lines) > 3 or any(len(line) > 40 for line in lines):
+                        rejects.append((external_id, number, field, "left out whole"))
+                        continue
+                    prefix = field.split(".")[0]
+                    record.update({f"{prefix}.address_{n}": v for n, v in enumerate(lines, 1)})
+                    continue
                 value = WHITESPACE.sub(" ", unicodedata.normalize("NFC", raw[column] or "")).strip()
                 if value:
                     record[field] = value
