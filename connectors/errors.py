@@ -95,6 +95,11 @@ class TargetError(ApiStopError):
     """The target answered as the Customer API never does (a redirect): check --target."""
 
 
+class UnreachableError(TargetError):
+    """The run's first request never reached the target (refused, no such host, timed out):
+    every other would fail alike, so none is tried."""
+
+
 class CrmError(CustsyncError):
     """The CRM could not take the write-back (down, credentials refused, its API allocation
     spent, a job failed whole): the customers stay synced; what was not confirmed is offered

@@ -24,7 +24,7 @@ from connectors.api.rsql import (
     one_of,
     record_query,
 )
-from connectors.errors import ApiStopError, AuthError
+from connectors.errors import ApiStopError, AuthError, UnreachableError
 from connectors.state.journal import PendingCreate
 from connectors.state.store import StateStore
 from schemas.outcomes import LoadTotals, RowOutcome, RowStatus
@@ -295,8 +295,8 @@ class Loader:
             premarked = None
             try:
                 result = await self.api.create(body)
-            except AuthError:
-                # Refused (or never sent: the run had stopped): nothing was made.
+            except (AuthError, UnreachableError):
+                # Refused, never reached, or never sent (the run had stopped): nothing was made.
                 self.store.journal.withdraw([(entity_id, external_id)])
                 raise
             if result.answer is not Answer.AMBIGUOUS:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from connectors.api.answers import Answer, classify_error, classify_status
+from connectors.api.answers import NOT_SENT_ERRORS, Answer, classify_error, classify_status
 from connectors.api.counters import ApiCounters
 from connectors.api.pacing.limit_headers import read_quota
 from connectors.api.pacing.pacer import RequestPacer
@@ -32,13 +32,14 @@ from connectors.api.retry import (
     with_retries,
 )
 from connectors.api.targets import Credentials
-from connectors.api.transport import ApiTransport, TlsError
-from connectors.errors import ApiStopError, AuthError, TargetError
+from connectors.api.transport import ApiTransport, TlsError, why_unreachable
+from connectors.errors import ApiStopError, AuthError, TargetError, UnreachableError
 from schemas.redact import redact, sent_values
 
 log = logging.getLogger("custsync.api")
 
 URL_CACHE_SIZE = 64
+DEFAULT_PORTS = {"https": 443, "http": 80}
 # Two 503s this close are a run: a limit answering, not a server failing (issue 28).
 RUN_503_S = 1.0
 CONNECTIONS_PER_CLIENT = 8  # connections of one pool (one aiohttp session each)
@@ -119,6 +120,7 @@ class CustomerApi:
         # Until one answer proves the credentials, one request at a time: refused credentials
         # then cost a single 401, not one per request in flight.
         self._credentials_proven = False
+        self._reached = False  # an answer has come back (the target is there)
         self._last_503: float | None = None
         self._first_request = asyncio.Lock()
         # Once stopped, stopped for good: requests still queued fail without being sent.
@@ -265,12 +267,22 @@ class CustomerApi:
                 answer = classify_error(exc, idempotent)
                 if isinstance(exc, TlsError):  # at once: every retry would fail the same way
                     raise TargetError(f"{exc}; check {{target}}") from None
+                if not self._reached and isinstance(exc, NOT_SENT_ERRORS):
+                    # Nothing has ever answered: a wrong URL, a firewall, an API down. Every
+                    # row retried (8 attempts each) took minutes to say the same.
+                    where = self._url(path)
+                    port = where.port or DEFAULT_PORTS.get(where.scheme, 443)
+                    raise UnreachableError(
+                        f"cannot reach the Customer API at {where.host}:{port}: "
+                        f"{why_unreachable(exc)}; check {{target}} and the network"
+                    ) from None
                 if answer is Answer.RETRY:
                     raise RetryableFailure(type(exc).__name__) from None
                 self.counters.ambiguous_writes += 1
                 return ApiResult(Answer.AMBIGUOUS, reason=type(exc).__name__)
             finally:
                 self._load[shard] -= 1
+        self._reached = True
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
         quota = read_quota(response.headers)

@@ -18,6 +18,8 @@ request included, to ``ConnectTimeout``: read as "never sent", a create would go
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,13 @@ from functools import cache
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+UNREACHABLE = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ETIMEDOUT: "timed out connecting",
+}
 
 
 class TlsError(httpx.ConnectError):
@@ -61,6 +70,28 @@ def _tls_why(error: BaseException | None) -> str | None:
             return f"TLS handshake failed ({error.reason or type(error).__name__})"
         error = error.__cause__ or error.__context__
     return None
+
+
+def why_unreachable(error: BaseException) -> str:
+    """Why a connection was never made, in words (from the chain a backend raised): the
+    refusal, the unknown host or the timeout, not httpx-aiohttp's blanket ConnectTimeout."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, aiohttp.ClientConnectorDNSError | socket.gaierror):
+            return "no such host"
+        if isinstance(seen, aiohttp.ClientConnectorError) and seen.os_error is not None:
+            seen = seen.os_error
+            continue
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, OSError) and seen.errno in UNREACHABLE:
+            return UNREACHABLE[seen.errno]
+        if isinstance(seen, TimeoutError | aiohttp.ConnectionTimeoutError):
+            return "timed out connecting"
+        seen = seen.__cause__ or seen.__context__
+    return f"could not connect ({type(error).__name__})"
 
 
 def _from_aiohttp(error: httpx.TransportError, host: str) -> httpx.TransportError:

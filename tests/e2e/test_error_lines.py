@@ -4,6 +4,7 @@ recorded as failed, never left ``running`` (issue 14's review, each case reprodu
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -89,3 +90,35 @@ def test_a_run_stopped_by_sigterm_is_recorded_failed_and_keeps_what_it_did(
     with sqlite3.connect(state) as db:
         kept = db.execute("SELECT COUNT(*) FROM customer_state WHERE customer_id IS NOT NULL")
         assert 0 < kept.fetchone()[0] <= created
+
+
+@pytest.mark.parametrize(
+    ("target", "why", "where"),
+    [
+        ("http://127.0.0.1:{port}/oidc/customer-service", "connection refused", "127.0.0.1:{port}"),
+        ("https://no-such-host.invalid/oidc/customer-service", "no such host",
+         "no-such-host.invalid:443"),
+    ],
+)  # fmt: skip
+def test_an_api_never_reached_stops_at_the_first_request_naming_why(
+    tmp_path: Path, target: str, why: str, where: str
+) -> None:
+    """Before: 2,360 attempts over 133 s, then every row failed 'ConnectTimeout' (it was a
+    refused connection). Now the first request's failure is the run's, in one line."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    state = tmp_path / "s.db"
+    result = custsync("sync", str(export(tmp_path / "a.csv", people(40))), "--target",
+                      target.format(port=port), "--entity-id", "E1", "--state", str(state),
+                      "--out", str(tmp_path / "o"), env=ENV)  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("custsync: error")]
+    said = f"{where.format(port=port)}: {why}; check --target and the network"
+    assert lines == [f"custsync: error: cannot reach the Customer API at {said}"]
+    assert "Traceback" not in result.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["requests"] == 1 and report["failed"] == 0
+    with sqlite3.connect(state) as db:  # nothing journalled: no shopper data left behind
+        assert db.execute("SELECT COUNT(*) FROM customer_state").fetchone() == (0,)
+    assert runs_of(state) == [("sync", "failed")]
