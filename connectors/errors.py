@@ -12,6 +12,7 @@ CustsyncError
     └── ApiStopError        the API answered so that no further request can succeed
         ├── AuthError           it refused the credentials (401/403)
         └── TargetError         it is not the Customer API as configured (a redirect, say)
+            └── UnreachableError    the run's first request never reached it
 └── CrmError            exit 3: the customers are synced, the write-back to the CRM is not done
                         (the CRM down, its credentials or its allocation refused)
 

@@ -67,6 +67,9 @@ class SyncConfig(BaseModel):
     )
     strict: bool = Field(default=False, description="Reject a row for any invalid value.")
     new_target: bool = Field(default=False, description="Forget the mappings of another target.")
+    ignore_existing: bool = Field(
+        default=False, description="A new entity's customers the API holds are not the export's."
+    )
     crm_update: str = Field(default="changed", description="changed UUIDs since the last, or full.")
     max_rejected_pct: float | None = Field(default=None, description="Fail past this % rejected.")
     max_failed: int = Field(default=0, description="Failed rows tolerated (0: any fails the run).")

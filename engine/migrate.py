@@ -17,6 +17,7 @@ the parent writes their files under ``DIR/shards/``, merges ``mappings.csv`` and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import shutil
@@ -42,6 +43,7 @@ from connectors.tuning import MigrationTuning, Tuning
 from engine.config import ShardAssignment, SyncConfig
 from engine.context import check_out_dir
 from engine.outcome import RunOutcome
+from engine.steps import TWINS, entities_held
 from engine.target import open_target
 from engine.writeback import WritebackOutcome, check_login, write_back
 from schemas.normalize import clean_text
@@ -173,11 +175,35 @@ def plan_migration(
         raise InputError(
             "no entity: pass {entity_id}, set VERIFONE_ENTITY_ID, or map an entity_id column"
         )
+    _check_no_twins(config, entities, credentials)
     # Rows that name no entity (and no --entity-id): the first shard reads them, and rejects
     # them with their reason, as a sync would.
     orphans = default is None
     return [Shard(i, shards, e, orphans and n == i == 0)
             for n, e in enumerate(entities) for i in range(shards)]  # fmt: skip
+
+
+def _check_no_twins(
+    config: SyncConfig, entities: list[str], credentials: Credentials | None
+) -> None:
+    """A sync's look for twins (``steps.check_no_twins``), once for the whole migration: its
+    shards start together, and each would find the others' first creates."""
+    if config.match_on or config.ignore_existing:
+        return
+    with StateStore.open(config.state) as store:
+        fresh = [e for e in entities if not store.customers.made_any(e)]
+    if not fresh:
+        return
+    from connectors.api.client import CustomerApi
+
+    async def look() -> list[str]:
+        with open_target(config.target, credentials) as target:
+            async with CustomerApi(target.base_url, target.credentials) as api:
+                return await entities_held(api, fresh)
+
+    held = asyncio.run(look())
+    if held:
+        raise InputError(TWINS.format(entity=held[0]))
 
 
 class Migration:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from connectors.api.counters import ApiCounters
-from connectors.errors import ApiStopError, InputError
+from connectors.errors import ApiStopError, InputError, RunError
 from connectors.state.store import StateStore
 from engine.context import RunContext
 from engine.session import ApiSession
@@ -25,6 +25,7 @@ from schemas.shards import in_shard
 from schemas.validation import Census, id_hash
 
 if TYPE_CHECKING:
+    from connectors.api.client import CustomerApi
     from engine.loader import Loader
 
 GONE_COLUMNS = ["entity_id", "external_id", "customer_id"]
@@ -119,6 +120,64 @@ def _with_loader(
 
     session.loop.run(go())
     return report
+
+
+TWINS = (
+    "the Customer API already holds customers of entity {entity}, and the state store knows "
+    "none of them: run from a new or lost store, this sync would create each one again, a "
+    "twin. To adopt them pass {{match_on}} with a field they share (email_address, say); if "
+    "they are not this export's customers, pass {{ignore_existing}}"
+)
+
+
+def check_no_twins(run: RunContext, session: ApiSession) -> LoadReport:
+    """Before the first create of an entity the store knows no customer of: one search for any
+    customer of that entity the API holds. One there means the store is not the one that made
+    them (new, lost, another machine's): InputError (exit 2) before anything is written.
+    Skipped where twins cannot come: --match-on adopts, --ignore-existing says they are not
+    this export's, a dry run creates nothing, a migration's parent looked for its shards.
+    The report's error: why the API could not be asked (credentials refused, the target
+    unreachable, the search failing), which stops the run as a failed create would."""
+    report = LoadReport()
+    config = run.config
+    if config.dry_run or config.match_on or config.ignore_existing or run.assignment:
+        return report
+    fresh = [e for e in run.source.census.entities if not run.store.customers.made_any(e)]
+    if not fresh:
+        return report
+    held: list[str] = []
+
+    async def look() -> None:
+        api = session.api()  # the client: inside the loop
+        before = api.counters.copy()
+        try:
+            held.extend(await entities_held(api, fresh))
+        finally:
+            report.counters = api.counters.since(before)
+
+    try:
+        session.loop.run(look())
+    except RunError as exc:
+        report.error = exc.template
+    if held:
+        raise InputError(TWINS.format(entity=held[0]))
+    return report
+
+
+async def entities_held(api: CustomerApi, entities: list[str]) -> list[str]:
+    """Those of ``entities`` the API holds a customer of (one search each, one result)."""
+    from connectors.api.answers import Answer
+    from connectors.api.rsql import equals
+
+    held = []
+    for entity in entities:
+        found = await api.search(equals("entity_id", entity), page_size=1)
+        if found.answer is not Answer.DONE:
+            raise RunError(f"could not ask the API for customers of entity {entity}: "
+                           f"{found.reason}")  # fmt: skip
+        if found.body:
+            held.append(entity)
+    return held
 
 
 def load_batch(

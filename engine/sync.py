@@ -104,6 +104,7 @@ class _Sync:
         self.done = 0
         self.total = run.source.census.rows
         self.error: str | None = None
+        self.looked = False  # for customers the store did not make (steps.check_no_twins)
 
     def execute(self, started: float) -> RunOutcome[SyncReport]:
         run, config = self.run, self.run.config
@@ -201,7 +202,13 @@ class _Sync:
                 )
             for result in run.source.validated(run.runner, rejects_csv, self.totals.validation):
                 planned = self._plan(result)
-                outcomes = self._send(planned, session)
+                if (
+                    not self.looked
+                    and (planned.get_column(ACTION) == PlanAction.CREATE.value).any()
+                ):
+                    self.looked = True  # before the first create: are these the API's twins?
+                    self._count(steps.check_no_twins(run, session))
+                outcomes = self._send(planned, session) if self.error is None else []
                 if unmatched_csv is not None:
                     unmatched_csv.write(outcome_rows([o for o in outcomes if o.unmatched]))
                 self._advance(result.rows_read - len(outcomes))

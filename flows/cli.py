@@ -135,6 +135,9 @@ def sync(
     strict: StrictOpt = False,
     new_target: Annotated[bool, typer.Option("--new-target", help=(
         "The state store's mappings belong to another API: forget them, start afresh."))] = False,
+    ignore_existing: Annotated[bool, typer.Option("--ignore-existing", help=(
+        "Customers the API holds of an entity the store knows none of are not this export's: "
+        "create beside them (else the run stops: they may be its twins)."))] = False,
     crm_update: Annotated[str, typer.Option(
         help="With a [writeback] mapping: changed UUIDs since the last, or full.")] = "changed",
     max_rejected: Annotated[float | None, typer.Option(
@@ -154,7 +157,8 @@ def sync(
             out=out, rate_limit=rate_limit, concurrency=concurrency, dry_run=dry_run,
             profile=profile, encoding=encoding, delimiter=delimiter, match_on=match_on or (),
             match_required=match_required, delete_missing=delete_missing,
-            max_deletes=max_deletes, strict=strict, new_target=new_target, crm_update=crm_update,
+            max_deletes=max_deletes, strict=strict, new_target=new_target,
+            ignore_existing=ignore_existing, crm_update=crm_update,
             max_rejected_pct=max_rejected, max_failed=max_failed,
         )  # fmt: skip
         with progress_bar(enabled=not Options.quiet) as progress:

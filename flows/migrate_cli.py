@@ -20,6 +20,8 @@ def migrate(
     work_pool: Annotated[str, typer.Option(help="Prefect process work pool.")] = "custsync",
     out: OutOpt = None, rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
     match_on: Annotated[list[str] | None, typer.Option(help="As for sync.")] = None,
+    ignore_existing: Annotated[bool, typer.Option(
+        "--ignore-existing", help="As for sync.")] = False,
 ) -> None:  # fmt: skip
     """Sync a big export in shards on a Prefect work pool's workers (PREFECT_API_URL)."""
     from engine.config import SyncConfig
@@ -32,6 +34,7 @@ def migrate(
         config = SyncConfig.checked(
             sources=sources, mapping=mapping, target=target, entity_id=entity_id, state=state,
             out=out, rate_limit=rate_limit, match_on=match_on or (),
+            ignore_existing=ignore_existing,
         )  # fmt: skip
         outcome = run_migration(config, shards, work_pool, None if Options.quiet else migrate_line)
     end(outcome, False, print_sync)

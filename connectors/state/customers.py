@@ -73,6 +73,15 @@ class CustomerStates:
         ).fetchone()
         return row is not None
 
+    def made_any(self, entity_id: str) -> bool:
+        """Whether this store holds a customer of the entity, or a create sent for one."""
+        row = self._db.execute(
+            "SELECT 1 FROM customer_state WHERE entity_id = ?"
+            " AND (customer_id IS NOT NULL OR pending_since IS NOT NULL) LIMIT 1",
+            (entity_id,),
+        ).fetchone()
+        return row is not None
+
     def lookup_any_entity(self, external_ids: Iterable[str]) -> pl.DataFrame:
         """Like ``lookup``, across every entity (for rows whose entity was not valid)."""
         return self._lookup(list(external_ids), None)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.errors import CustsyncError, InputError
@@ -26,7 +27,7 @@ from engine.migrate import (
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
-from tests.helpers import HEADER, export, people, read_csv, write
+from tests.helpers import HEADER, KEY, USER, export, people, person, read_csv, write
 
 TUNING = DEFAULTS.migration
 
@@ -227,6 +228,18 @@ def test_a_migration_whose_every_shard_fails_says_why_in_one_line(
     assert "VERIFONE_API_KEY" in outcome.error
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["created"] == 0 and report["reasons"] == []
+
+
+def test_a_migration_into_an_api_holding_its_entity_s_customers_stops_before_any_shard(
+    config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    assert config.entity_id is not None
+    made = httpx.post(f"{sandbox_server.url}/v2/customer", auth=(USER, KEY),
+                      json=person(config.entity_id))  # fmt: skip
+    made.raise_for_status()
+    with pytest.raises(InputError, match="twin"):
+        plan_migration(config, 2)
+    assert len(plan_migration(config.model_copy(update={"ignore_existing": True}), 2)) == 2
 
 
 def test_what_a_migration_needs_is_checked_before_anything_is_submitted(
