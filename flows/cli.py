@@ -30,6 +30,7 @@ from flows.cli_support import (
     end,
     errors_as_exit,
     fail,
+    flags_without_a_type,
     progress_bar,
     wants_json,
 )
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from schemas.report import SyncReport
 
 HELP = "Load and keep CRM customers in the Verifone Customer API."
+flags_without_a_type()
 app = typer.Typer(name="custsync", help=HELP, no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)  # fmt: skip
 
@@ -124,7 +126,8 @@ def sync(
         "--dry-run", help="Plan only; send and change nothing.")] = False,
     profile: ProfileOpt = "api", encoding: EncodingOpt = None, delimiter: DelimiterOpt = None,
     match_on: Annotated[list[str] | None, typer.Option(
-        help="Adopt an existing customer with these fields instead of creating one.")] = None,
+        help="Adopt an existing customer with these fields instead of creating one.",
+        metavar="FIELD")] = None,
     match_required: Annotated[bool, typer.Option(
         "--match-required", help="With --match-on: reject a row whose match fields are empty.",
     )] = False,
@@ -139,7 +142,8 @@ def sync(
         "Customers the API holds of an entity the store knows none of are not this export's: "
         "create beside them (else the run stops: they may be its twins)."))] = False,
     crm_update: Annotated[str, typer.Option(
-        help="With a [writeback] mapping: changed UUIDs since the last, or full.")] = "changed",
+        help="With a \\[writeback] mapping: changed UUIDs since the last, or full.",
+        metavar="changed|full")] = "changed",
     max_rejected: Annotated[float | None, typer.Option(
         "--max-rejected", help="Fail the run (exit 1) past this % of rows rejected.")] = None,
     max_failed: Annotated[int, typer.Option(
@@ -171,12 +175,14 @@ app.command()(migrate)
 
 @app.command()
 def writeback(
-    mapping: Annotated[Path, typer.Option(help="The mapping file whose [writeback] says where.")],
+    mapping: Annotated[Path, typer.Option(
+        help="The mapping file whose \\[writeback] says where.")],
     state: StateOpt = DEFAULT_STATE, out: OutOpt = None,
     entity_id: Annotated[str | None, typer.Option(
         "--entity-id", help="Only this entity's customers (default: every entity).")] = None,
     crm_update: Annotated[str, typer.Option(
-        help="changed UUIDs since the CRM last confirmed them, or full.")] = "changed",
+        help="changed UUIDs since the CRM last confirmed them, or full.",
+        metavar="changed|full")] = "changed",
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Write what would be pushed; push and mark nothing.")] = False,
     output: OutputOpt = "text",
@@ -231,10 +237,12 @@ def _run(config: SyncConfig, progress: Callable[[int, int], None] | None) -> Run
 def backfill_3ds(
     sources: SourcesArg, mapping: MappingOpt = None,
     target: Annotated[str, typer.Option(help="Target name or URL, as for sync.")] = "local",
-    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
+    entity_id: Annotated[str | None, typer.Option(
+        "--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID), as for sync.")] = None,
     state: StateOpt = DEFAULT_STATE,
     out: Annotated[Path | None, typer.Option(help="Artefact folder.")] = None,
-    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        "--rate-limit", help="Requests per second allowed, as for sync.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Judge and report; update nothing.")] = False,
     encoding: EncodingOpt = None, delimiter: DelimiterOpt = None, output: OutputOpt = "text",

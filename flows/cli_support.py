@@ -35,6 +35,25 @@ class Options:
 INTERRUPTED = "interrupted; every finished row is recorded, rerun to go on"
 
 
+def flags_without_a_type() -> None:
+    """Typer 0.29 shows a flag's type as ``<bool>`` in ``--help``, as if it took a value (a
+    user typed ``--dry-run true``), and the exports argument's as ``<list[str]>``: a flag
+    shows none, and the argument its help alone."""
+    from typer.core import TyperArgument, TyperOption
+
+    option_type = TyperOption.display_type_rich
+    argument_type = TyperArgument.display_type_rich
+
+    def flag_type(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else option_type(self, ctx)
+
+    def list_type(self: TyperArgument, ctx: Any) -> str | None:
+        return None if self.nargs != 1 else argument_type(self, ctx)
+
+    TyperOption.display_type_rich = flag_type  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = list_type  # type: ignore[method-assign,assignment]
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print one clear line on stderr; the caller raises the returned Exit."""
     typer.echo(f"custsync: error: {message}", err=True)
@@ -46,7 +65,10 @@ MappingOpt = Annotated[
     Path | None, typer.Option("--mapping", help="Column mapping (TOML).", dir_okay=False)
 ]
 ProfileOpt = Annotated[
-    str, typer.Option("--profile", help="api: Customer API rules; 3ds: also 3-D Secure.")
+    str,
+    typer.Option(
+        "--profile", help="api: Customer API rules; 3ds: also 3-D Secure.", metavar="api|3ds"
+    ),
 ]
 EncodingOpt = Annotated[
     str | None, typer.Option("--encoding", help="Source encoding (default: UTF-8, BOM or not).")
@@ -65,7 +87,10 @@ DelimiterOpt = Annotated[
 StateOpt = Annotated[str, typer.Option(help="State store: SQLite path or postgresql:// URL.")]
 OutOpt = Annotated[Path | None, typer.Option(help="Artefact folder (default out/<run-id>/).")]
 OutputOpt = Annotated[
-    str, typer.Option("--output", help="text (default), or json: the report alone on stdout.")
+    str,
+    typer.Option(
+        "--output", help="text (default), or json: the report alone on stdout.", metavar="text|json"
+    ),
 ]
 
 

@@ -14,12 +14,15 @@ from flows.cli_support import MappingOpt, Options, OutOpt, SourcesArg, end, erro
 def migrate(
     sources: SourcesArg, mapping: MappingOpt = None,
     target: Annotated[str, typer.Option(help="Target name or URL every worker reaches.")] = "emea",
-    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
+    entity_id: Annotated[str | None, typer.Option(
+        "--entity-id", help="Entity for every row (env VERIFONE_ENTITY_ID), as for sync.")] = None,
     state: Annotated[str, typer.Option(help="The store every shard shares (postgresql://).")] = "",
     shards: Annotated[int, typer.Option(help="Shards per entity (by a hash of the id).")] = 4,
     work_pool: Annotated[str, typer.Option(help="Prefect process work pool.")] = "custsync",
-    out: OutOpt = None, rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
-    match_on: Annotated[list[str] | None, typer.Option(help="As for sync.")] = None,
+    out: OutOpt = None, rate_limit: Annotated[float | None, typer.Option(
+        "--rate-limit", help="Requests per second allowed, in total for every shard.")] = None,
+    match_on: Annotated[list[str] | None, typer.Option(
+        help="As for sync.", metavar="FIELD")] = None,
     ignore_existing: Annotated[bool, typer.Option(
         "--ignore-existing", help="As for sync.")] = False,
 ) -> None:  # fmt: skip

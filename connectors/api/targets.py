@@ -22,6 +22,13 @@ TARGETS: dict[str, str] = {
     "us-sandbox": "https://uscst-gb.gsc.vficloud.net/oidc/customer-service",
 }
 LOCAL = "local"
+# What people type for a region the API names otherwise (Verifone's regions: EMEA, US, and
+# NZ for Australia and New Zealand).
+REGION_WORDS = {
+    "eu": "emea", "europe": "emea", "uk": "emea", "gb": "emea", "de": "emea", "fr": "emea",
+    "usa": "us", "na": "us", "america": "us", "au": "nz", "anz": "nz", "apac": "nz",
+    "test": "sandbox", "dev": "sandbox", "staging": "sandbox", "cst": "sandbox",
+}  # fmt: skip
 
 
 def is_loopback(host: str) -> bool:
@@ -32,6 +39,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _did_you_mean(typed: str) -> str:
+    """``; did you mean 'emea'?`` for a target name near one (or a region's common name)."""
+    import difflib
+
+    word = typed.strip().lower()
+    near = REGION_WORDS.get(word) or next(
+        iter(difflib.get_close_matches(word, [LOCAL, *TARGETS], n=1, cutoff=0.5)), None
+    )
+    return f"; did you mean {near!r}?" if near else ""
 
 
 def resolve_target(target: str) -> str:
@@ -54,7 +72,10 @@ def resolve_target(target: str) -> str:
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         names = ", ".join([LOCAL, *TARGETS])
-        raise InputError(f"{{target}} must be one of {names}, or a URL ending in {BASE_PATH}")
+        raise InputError(
+            f"{{target}} must be one of {names}, or a URL ending in {BASE_PATH}"
+            + _did_you_mean(target)
+        )
     if not parts.path.rstrip("/").endswith(BASE_PATH):
         raise InputError(f"a {{target}} URL must end with {BASE_PATH}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):

@@ -29,6 +29,13 @@ def as_utf8(path: Path, encoding: str | None, scratch: Path) -> Path:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text" export: UTF-16 says so in its BOM, no need to be told.
         return _transcode(path, "utf-16", scratch)
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if max(even, odd) >= len(head) // 8 and min(even, odd) < max(even, odd) // 4:
+        # Zero bytes are valid UTF-8, so such a file would read as text full of NULs.
+        raise SourceError(
+            f"{path} looks like UTF-16 without a BOM (a zero byte in every other place); "
+            "pass {encoding} utf-16"
+        )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as exc:

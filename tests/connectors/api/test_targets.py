@@ -21,6 +21,9 @@ def test_named_targets_and_urls() -> None:
         ("https://api.example.com/v2", "must end with /oidc/customer-service"),
         ("ftp://127.0.0.1/oidc/customer-service", "target must be one of"),
         ("europe", "target must be one of"),
+        ("eu", "did you mean 'emea'?"),
+        ("sandbx", "did you mean 'sandbox'?"),
+        ("USA", "did you mean 'us'?"),
     ],
 )
 def test_bad_targets_are_input_errors(target: str, message: str) -> None:
