@@ -20,8 +20,8 @@ from connectors.reports.artifacts import CsvAppender
 from connectors.sources.export_files import ReadOptions, SourceFile, expand_sources, opening
 from connectors.sources.mapping_file import load_mapping
 from engine.runner import StepRunner
-from schemas.mapping import Writeback
-from schemas.normalize import Profile
+from schemas.mapping import EXTERNAL_ID, FILLS, ColumnMapping, Writeback
+from schemas.normalize import API_COLUMNS, Profile
 from schemas.shards import Shard, rows_of
 from schemas.validation import Census, ValidationResult, ValidationTotals, take_census
 from schemas.validation import validate_customers as validate_rows
@@ -58,6 +58,15 @@ class Source:
     writeback: Writeback | None = None  # the mapping's [writeback]: crm-update after a sync
     # Optional columns of the mapping a file lacked: "file: column (field)" (report.json).
     missing_columns: list[str] = field(default_factory=list)
+    # Field -> the export's column it comes from (rejects.csv's ``column``).
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def with_columns(self, rejects: pl.DataFrame) -> pl.DataFrame:
+        """``rejects`` with each line's export column (empty where none: a row's problem)."""
+        named = pl.col("field").replace_strict(
+            self.columns, default=None, return_dtype=pl.String
+        )  # fmt: skip
+        return rejects.with_columns(named.alias("column"))
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The rows, a batch at a time, in export order (each file's rows in file order)."""
@@ -70,7 +79,7 @@ class Source:
         for batch in self.batches():
             result = runner.step("validate", validate_batch, batch, self.census, self.spec)
             totals.add(result)
-            rejects.write(result.rejects)
+            rejects.write(self.with_columns(result.rejects))
             yield result
 
 
@@ -81,6 +90,21 @@ def validate_batch(batch: pl.DataFrame, census: Census, spec: SourceSpec) -> Val
     return validate_rows(
         batch, spec.profile, spec.entity_required, census.superseded, strict=spec.strict
     )
+
+
+def export_columns(mapping: ColumnMapping | None) -> dict[str, str]:
+    """Each field's column in the exports: the mapping's (a street's lines and a full name
+    stand for the fields they fill; a [values] field's is the mapping itself); without a
+    mapping, the canonical names are the columns."""
+    if mapping is None:
+        return {f: f for f in (EXTERNAL_ID, *API_COLUMNS)}
+    named = {f: "[values] of the mapping" for f in mapping.values}
+    named[EXTERNAL_ID] = mapping.external_id
+    for source_field, column in mapping.columns.items():
+        named[source_field] = column
+        for filled in FILLS.get(source_field, ()):
+            named[filled] = column
+    return named
 
 
 @contextmanager
@@ -101,4 +125,4 @@ def open_source(spec: SourceSpec) -> Iterator[Source]:
                 "no entity: pass {entity_id}, set VERIFONE_ENTITY_ID, or map an entity_id column"
             )
         yield Source(spec, paths, export, census, mapping.writeback if mapping else None,
-                     missing)  # fmt: skip
+                     missing, export_columns(mapping))  # fmt: skip

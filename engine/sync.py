@@ -215,7 +215,7 @@ class _Sync:
                 mappings = self._mappings(result, planned, outcomes)
                 self.totals.add_mappings(mappings)
                 mappings_csv.write(mappings)
-                rejects_csv.write(api_rejects(planned, outcomes))
+                rejects_csv.write(run.source.with_columns(api_rejects(planned, outcomes)))
                 if self.error:
                     return
             # Journalled creates this run did not touch, and --delete-missing.

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, write_report
+from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.sources.export_files import ReadOptions
 from engine.context import check_out_dir
 from engine.outcome import RunOutcome
@@ -18,6 +18,8 @@ from engine.runner import InlineRunner
 from engine.source import READ_BATCH_ROWS, SourceSpec, open_source
 from schemas.normalize import Profile
 from schemas.validation import ValidationTotals
+
+PROBLEMS_SHOWN = 12  # the commonest problems report.json and the console list
 
 
 def validation_report(
@@ -74,5 +76,6 @@ def run_validate(
     report = validation_report(totals, profile, time.perf_counter() - started)
     report["sources"] = [str(p) for p in source.paths]
     report["missing_columns"] = source.missing_columns
+    report["problems"] = top_reasons(out_dir / "rejects.csv", PROBLEMS_SHOWN)
     write_report(report, out_dir)
     return RunOutcome(report, out_dir)

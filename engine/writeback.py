@@ -179,6 +179,7 @@ class _Results:
                 "reason": [f"the CRM refused it: {why}" for _, why in result.refused],
                 "file": [None] * len(result.refused),
                 "action": ["crm_failed"] * len(result.refused),
+                "column": [self.field] * len(result.refused),  # the CRM's own field
             }, schema=dict.fromkeys(REJECT_HEADER, pl.String)))  # fmt: skip
 
     def record(self) -> pl.DataFrame:

@@ -32,23 +32,22 @@ def print_validation(report: dict[str, Any], out_dir: Path, console: Console | N
     share = report["threeds_ready_share"]
     table.add_row("3-D Secure ready (of valid)", f"{report['threeds_ready']:,} ({share:.1%})")
     console.print(table)
-    if report["rejects_by_reason"]:
-        reasons = Table(title="Problems (rows rejected, or values left out)", show_lines=False)
-        for name in ("field", "reason", "rows", "for example"):
-            reasons.add_column(name, justify="right" if name == "rows" else "left")
-        examples = report.get("reject_examples", {})
-        for (field, reason), count in _top_pairs(report)[:12]:
-            reasons.add_row(field, reason, f"{count:,}", examples.get(f"{field}: {reason}", ""))
-        console.print(reasons)
+    if report.get("problems"):
+        title = "Problems: rows rejected (not sent), values left out (the customer sent)"
+        console.print(problems_table(title, report["problems"]))
     console.print(f"artefacts: {out_dir}/rejects.csv, {out_dir}/report.json")
 
 
-def _top_pairs(report: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
-    pairs = report.get("rejects_by_field_and_reason", {})
-    return sorted(
-        (((key.partition(": ")[0], key.partition(": ")[2]), n) for key, n in pairs.items()),
-        key=lambda item: -item[1],
-    )
+def problems_table(title: str, problems: list[dict[str, Any]]) -> Table:
+    """rejects.csv's commonest problems: what became of the row, the API field and the
+    export's column (where the CRM team fixes it), why, how many rows, and the first one."""
+    table = Table(title=title)
+    for name in ("action", "field", "column", "reason", "rows", "for example"):
+        table.add_column(name, justify="right" if name == "rows" else "left")
+    for row in problems:
+        table.add_row(row["action"], row["field"], row.get("column") or "", row["reason"],
+                      f"{row['rows']:,}", row.get("example") or "")  # fmt: skip
+    return table
 
 
 def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None) -> None:
@@ -62,13 +61,8 @@ def print_sync(report: SyncReport, out_dir: Path, console: Console | None = None
         table.add_row(label, value)
     console.print(table)
     if report.reasons:
-        reasons = Table(title="Commonest reasons (rejects.csv has every row)")
-        for name, justify in (("action", "left"), ("field", "left"), ("reason", "left"),
-                              ("rows", "right")):  # fmt: skip
-            reasons.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for row in report.reasons:
-            reasons.add_row(row["action"], row["field"], row["reason"], f"{row['rows']:,}")
-        console.print(reasons)
+        console.print(problems_table("Commonest reasons (rejects.csv has every row)",
+                                     report.reasons))  # fmt: skip
     console.print(f"artefacts: {', '.join(report.artefacts(out_dir))}")
 
 

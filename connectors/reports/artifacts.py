@@ -13,7 +13,8 @@ import polars as pl
 from schemas.mapping import Writeback
 from schemas.spreadsheet import inert
 
-REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action"]
+# ``column``: the export's column the field came from (the mapping's name for it), where known.
+REJECT_HEADER = ["external_id", "row", "field", "reason", "file", "action", "column"]
 
 
 class CsvAppender:
@@ -35,7 +36,10 @@ class CsvAppender:
         if self._handle is None:
             raise ValueError(f"{self.path} is closed")
         if frame.height or self._header:
-            inert(frame.select(self.columns)).write_csv(self._handle, include_header=self._header)
+            # A column a writer does not know (a rejects line's export column) stays empty.
+            chosen = [c if c in frame.columns else pl.lit(None, pl.String).alias(c)
+                      for c in self.columns]  # fmt: skip
+            inert(frame.select(chosen)).write_csv(self._handle, include_header=self._header)
             self._header = False
             self.rows += frame.height
 
@@ -60,19 +64,29 @@ class CsvAppender:
 
 
 def top_reasons(rejects_csv: Path, limit: int = 10) -> list[dict[str, object]]:
-    """The commonest (action, field, reason) of a ``rejects.csv``, with their row counts, most
-    first (read column by column: the file may hold millions of lines)."""
+    """The commonest (action, field, column, reason) of a ``rejects.csv``, with their row
+    counts and the first external id of each, most first (read column by column: the file may
+    hold millions of lines)."""
     if not rejects_csv.exists() or rejects_csv.stat().st_size == 0:
         return []  # no shard of a migration wrote one (every shard failed)
+    lines = pl.scan_csv(rejects_csv, infer_schema=False)
+    if "column" not in lines.collect_schema().names():  # a file of an older custsync
+        lines = lines.with_columns(pl.lit(None, pl.String).alias("column"))
     counted = (
-        pl.scan_csv(rejects_csv, infer_schema=False)
-        .group_by("action", "field", "reason")
-        .agg(pl.len().alias("rows"))
+        lines.group_by("action", "field", "column", "reason")
+        .agg(pl.len().alias("rows"), pl.col("external_id").drop_nulls().first().alias("example"))
         .sort(["rows", "action", "field", "reason"], descending=[True, False, False, False])
         .head(limit)
         .collect()
     )
-    return counted.with_columns(pl.col("field").fill_null("")).to_dicts()
+    return counted.select(
+        "action",
+        pl.col("field").fill_null(""),
+        pl.col("column").fill_null(""),
+        "reason",
+        "rows",
+        pl.col("example").fill_null(""),
+    ).to_dicts()
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:

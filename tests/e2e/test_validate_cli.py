@@ -25,7 +25,21 @@ def test_sample_export_validates_with_the_salesforce_preset(tmp_path: Path) -> N
     assert 0 < report["threeds_ready"] <= report["rows_valid"]
     with (tmp_path / "rejects.csv").open() as handle:
         rejects = list(csv.DictReader(handle))
-    assert list(rejects[0]) == ["external_id", "row", "field", "reason", "file", "action"]
+    assert list(rejects[0]) == ["external_id", "row", "field", "reason", "file", "action",
+                                "column"]  # fmt: skip
+    # Beside the API's field, the export's column it came from: where the CRM team fixes it.
+    columns = {(r["field"], r["column"]) for r in rejects}
+    assert {
+        ("title", "Salutation"),
+        ("billing.country_code", "Mailing Country"),
+        ("billing.address_lines", "Mailing Street"),
+        ("external_id", "Contact ID"),
+    } <= columns
+    shown = {(p["action"], p["field"], p["column"]) for p in report["problems"]}
+    assert ("left_out", "title", "Salutation") in shown and ("rejected", "external_id",
+                                                             "Contact ID") in shown  # fmt: skip
+    assert all(p["example"] for p in report["problems"])
+    assert "Salutation" in result.stdout and "left_out" in result.stdout
     assert {r["action"] for r in rejects} == {"rejected", "left_out"}
     assert report["values_left_out"] == sum(r["action"] == "left_out" for r in rejects) > 0
     assert {r["field"] for r in rejects} >= {"billing.country_code", "title", "email_address"}

@@ -93,7 +93,7 @@ def test_only_what_the_crm_confirmed_is_marked_and_its_refusals_follow_the_rejec
         out = tmp_path / "out"
         out.mkdir()
         (out / "rejects.csv").write_text(
-            "external_id,row,field,reason,file,action\nX9,2,,dup,,rejected\n"
+            "external_id,row,field,reason,file,action,column\nX9,2,,dup,,rejected,\n"
         )
         login = HubSpotLogin(HS_TOKEN, server.root)
         with StateStore.open(str(tmp_path / "state.db")) as store:

@@ -56,10 +56,17 @@ def test_top_reasons_count_each_problem_most_first(tmp_path: Path) -> None:
     lines += [f"A{i},{i},phone_number,not a phone number,a.csv,left_out" for i in range(3)]
     lines += ["B1,9,,duplicate,a.csv,rejected", "C1,,,HTTP 500,a.csv,failed"]
     path.write_text("\n".join(lines) + "\n")
+    # A file of an older custsync, without the export's column: read all the same.
     assert top_reasons(path, limit=2) == [
-        {"action": "left_out", "field": "phone_number", "reason": "not a phone number", "rows": 3},
-        {"action": "failed", "field": "", "reason": "HTTP 500", "rows": 1},
-    ]
+        {"action": "left_out", "field": "phone_number", "column": "",
+         "reason": "not a phone number", "rows": 3, "example": "A0"},
+        {"action": "failed", "field": "", "column": "", "reason": "HTTP 500", "rows": 1,
+         "example": "C1"},
+    ]  # fmt: skip
+    lines = [f"{line},{'Mobile' if 'phone' in line else ''}" for line in lines]
+    lines[0] = "external_id,row,field,reason,file,action,column"
+    path.write_text("\n".join(lines) + "\n")
+    assert top_reasons(path, limit=1)[0]["column"] == "Mobile"
     assert top_reasons(tmp_path / "none.csv") == []
 
 
