@@ -11,7 +11,7 @@ from rich.table import Table
 
 from engine.migrate import MigrationProgress
 from flows.cli_support import stdout_console
-from schemas.report import BackfillReport, SyncReport
+from schemas.report import NO_COUNTRY, BackfillReport, SyncReport
 
 
 def print_validation(report: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
@@ -89,16 +89,16 @@ def print_backfill(report: BackfillReport, out_dir: Path, console: Console | Non
     """Readiness before and after, by country, and what was updated."""
     console = console or stdout_console()
     table = Table(title="3-D Secure readiness" + (" (dry run)" if report.dry_run else ""))
-    table.add_column("country")
-    table.add_column("customers", justify="right")
-    table.add_column("ready before", justify="right")
-    table.add_column("ready after", justify="right")
+    table.add_column("billing country")
+    table.add_column("ready before (of its customers then)", justify="right")
+    table.add_column("ready after (of its customers now)", justify="right")
     for row in report.countries():
-        table.add_row(row.country, f"{row.customers:,}", f"{row.ready_before:,}",
-                      f"{row.ready_after:,}")  # fmt: skip
-    table.add_row("all", f"{report.customers:,}", f"{report.ready_before:.1%}",
-                  f"{report.ready_after:.1%}")  # fmt: skip
+        table.add_row(row.country, row.figure("before"), row.figure("after"))
+    table.add_row("all", f"{report.ready_before:.1%} (of {report.customers:,})",
+                  f"{report.ready_after:.1%} (of {report.customers:,})")  # fmt: skip
     console.print(table)
+    if any(row.country == NO_COUNTRY for row in report.countries()):
+        console.print(f"{NO_COUNTRY}: customers with no billing country (3-D Secure needs one)")
     if report.problem_rows():
         problems = Table(title="Missing or invalid, by field")
         for name in ("field", "customers before", "after"):

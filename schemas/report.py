@@ -135,14 +135,32 @@ class SyncReport:
         ]
 
 
+NO_COUNTRY = "(none)"  # the readiness tables' row of customers with no billing country
+
+
 @dataclass(frozen=True)
 class CountryReadiness:
-    """One billing country's customers, and how many were 3-D Secure ready before and after."""
+    """One billing country's customers before and after (a backfill that fixes a country
+    moves customers from one to another, or out of ``(none)``), and how many of each were 3-D
+    Secure ready: each share over its own customers."""
 
     country: str
-    customers: int
+    customers_before: int
     ready_before: int
+    customers_after: int
     ready_after: int
+
+    def share(self, when: str) -> float:
+        """Ready ``before`` or ``after``, of that moment's customers of the country."""
+        ready, customers = ((self.ready_before, self.customers_before) if when == "before"
+                            else (self.ready_after, self.customers_after))  # fmt: skip
+        return ready / customers if customers else 0.0
+
+    def figure(self, when: str) -> str:
+        """``94.1% (16 of 17)``."""
+        customers = self.customers_before if when == "before" else self.customers_after
+        ready = self.ready_before if when == "before" else self.ready_after
+        return f"{self.share(when):.1%} ({ready:,} of {customers:,})"
 
 
 @dataclass
@@ -185,8 +203,9 @@ class BackfillReport:
         return [
             CountryReadiness(
                 country,
-                before.get(country, after.get(country, {})).get("customers", 0),
+                before.get(country, {}).get("customers", 0),
                 before.get(country, {}).get("ready", 0),
+                after.get(country, {}).get("customers", 0),
                 after.get(country, {}).get("ready", 0),
             )
             for country in sorted(set(before) | set(after))

@@ -65,11 +65,12 @@ def readiness_markdown(report: BackfillReport) -> str:
         f"**{report.ready_before:.1%}** ready before, **{report.ready_after:.1%}** after; "
         f"{report.done()}.",
         "",
-        "| country | customers | ready before | ready after |",
-        "|---|---:|---:|---:|",
+        "| billing country | ready before (of its customers then) "
+        "| ready after (of its customers now) |",
+        "|---|---:|---:|",
     ]
     lines += [
-        f"| {_cell(row.country)} | {row.customers:,} | {row.ready_before:,} | {row.ready_after:,} |"
+        f"| {_cell(row.country)} | {row.figure('before')} | {row.figure('after')} |"
         for row in report.countries()
     ]
     return "\n".join(lines)

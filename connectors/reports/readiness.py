@@ -13,8 +13,9 @@ from typing import Any
 import polars as pl
 
 from connectors.reports.artifacts import write_report
+from schemas.customer_schema import THREEDS_REQUIRED
 from schemas.readiness import CUSTOMER_ID, PROBLEMS
-from schemas.report import BackfillReport
+from schemas.report import NO_COUNTRY, BackfillReport
 
 READINESS_HEADER = [
     CUSTOMER_ID,
@@ -82,7 +83,7 @@ def _problem_fields(frame: pl.DataFrame) -> Counter[str]:
 
 def _add_by_country(tally: dict[str, Counter[str]], frame: pl.DataFrame) -> None:
     grouped = frame.group_by(
-        pl.col("billing.country_code").fill_null("(none)").alias("country")
+        pl.col("billing.country_code").fill_null(NO_COUNTRY).alias("country")
     ).agg(pl.len().alias("customers"), _ready().sum().alias("ready"))
     for row in grouped.iter_rows(named=True):
         counts = tally.setdefault(row["country"], Counter())
@@ -121,34 +122,39 @@ def write_readiness_page(out_dir: Path, report: BackfillReport) -> None:
 
 def render_html(report: BackfillReport) -> str:
     """A self-contained page: when, where, headline shares, a bar chart by country (each bar
-    with its share and count, each country with its customers), the problem counts."""
+    its share of that moment's customers of the country, with the count), what 3-D Secure
+    needs, the problem counts, and where the worklist is. The chart scales to the screen (a
+    phone's 420 px included) and the page prints."""
     countries = report.countries()
     bar_h, gap, width, left = 14, 10, 420, 110
     height = len(countries) * (2 * bar_h + gap) + 30
+    full = left + width + 150
     svg_open = (
-        f'<svg id="readiness-chart" role="img" width="{left + width + 150}" height="{height}" '
+        f'<svg id="readiness-chart" role="img" viewBox="0 0 {full} {height}" '
+        f'style="width:100%;max-width:{full}px;height:auto" '
         'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12">'
     )
     parts = [svg_open]
     y = 20
     for row in countries:
         name = html.escape(row.country)
-        for label, ready, colour in (("before", row.ready_before, "#bbb"),
-                                     ("after", row.ready_after, "#2a7")):  # fmt: skip
-            share = ready / row.customers if row.customers else 0.0
-            figure = f"{share:.1%} ({ready:,} of {row.customers:,})"
+        for label, colour in (("before", "#bbb"), ("after", "#2a7")):
+            ready = row.ready_before if label == "before" else row.ready_after
+            customers = row.customers_before if label == "before" else row.customers_after
+            share = row.share(label)
             parts.append(
                 f'<rect class="bar {label}" data-country="{name}" data-ready="{ready}" '
-                f'data-customers="{row.customers}" data-share="{share:.4f}" x="{left}" y="{y}" '
+                f'data-customers="{customers}" data-share="{share:.4f}" x="{left}" y="{y}" '
                 f'width="{share * width:.1f}" height="{bar_h}" fill="{colour}"><title>{name} '
-                f"{label}: {figure}</title></rect>"
+                f"{label}: {row.figure(label)}</title></rect>"
                 f'<text class="figure {label}" data-country="{name}" '
-                f'x="{left + share * width + 4:.1f}" y="{y + bar_h - 3}">{label} {figure}</text>'
+                f'x="{left + share * width + 4:.1f}" y="{y + bar_h - 3}">{label} '
+                f"{row.figure(label)}</text>"
             )
             y += bar_h
-        parts.append(
-            f'<text class="country" x="0" y="{y - bar_h + 4}">{name} ({row.customers:,})</text>'
-        )
+        counted = (f"{row.customers_before:,}" if row.customers_before == row.customers_after
+                   else f"{row.customers_before:,} → {row.customers_after:,}")  # fmt: skip
+        parts.append(f'<text class="country" x="0" y="{y - bar_h + 4}">{name} ({counted})</text>')
         y += gap
     parts.append("</svg>")
     problems = "".join(
@@ -161,22 +167,35 @@ def render_html(report: BackfillReport) -> str:
                        "customers": report.customers, "run_id": report.run_id,
                        "target": report.target, "finished_at": report.finished_at})  # fmt: skip
     dry = ", dry run" if report.dry_run else ""
+    needs = ", ".join(f"<code>{html.escape(f)}</code>" for f in THREEDS_REQUIRED)
+    none = (f"<p class=\"none\"><strong>{NO_COUNTRY}</strong>: customers with no billing "
+            "country; 3-D Secure needs one.</p>"
+            if any(row.country == NO_COUNTRY for row in countries) else "")  # fmt: skip
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>custsync: 3-D Secure readiness</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}td,th{{padding:.2em .8em}}
-.legend span{{display:inline-block;width:1em;height:1em;margin:0 .3em}}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:sans-serif;margin:1em;max-width:60em}}td,th{{padding:.2em .8em}}
+.legend span{{display:inline-block;width:1em;height:1em;margin:0 .3em}}
+@media print{{body{{margin:0;max-width:none}}svg{{max-width:100%}}}}</style></head>
 <body><h1>3-D Secure readiness</h1>
 <p class="run">Run {html.escape(report.run_id)} against {html.escape(report.target)},
 {html.escape(report.finished_at)}.</p>
 <p class="headline"><strong>{report.ready_before:.1%}</strong> of {report.customers:,}
 customers were ready before, <strong>{report.ready_after:.1%}</strong> after
 ({report.updated:,} updated{dry}).</p>
+<p class="needs">Ready means the billing record has, valid: {needs}; a postal code where the
+country has them; and a state for the US, Canada and China.</p>
 <h2>Ready, by billing country</h2>
-<p class="legend"><span style="background:#bbb"></span>before
-<span style="background:#2a7"></span>after</p>
+<p class="legend"><span style="background:#bbb"></span>before: of the country's customers
+before <span style="background:#2a7"></span>after: of its customers after (a fixed country
+moves a customer)</p>
 {"".join(parts)}
+{none}
 <h2>Missing or invalid, by field</h2>
 <table><tr><th>field</th><th>before</th><th>after</th></tr>{problems}</table>
+<p class="worklist">Every customer, ready or not and what is still missing:
+<a href="readiness.csv">readiness.csv</a> (beside this page); the values left out, with their
+reasons: <a href="rejects.csv">rejects.csv</a>.</p>
 <script type="application/json" id="readiness-data">{html.escape(data, quote=False)}</script>
 </body></html>
 """

@@ -51,7 +51,9 @@ def test_readiness_markdown_is_by_country() -> None:
     )  # fmt: skip
     text = readiness_markdown(report)
     assert "**25.0%** ready before, **75.0%** after; updated 2 customers." in text
-    assert "| `GB` | 4 | 1 | 3 |" in text and "| `FR` | 0 | 0 | 0 |" in text
+    # Each share over that moment's customers of the country.
+    assert "| `GB` | 25.0% (1 of 4) | 75.0% (3 of 4) |" in text
+    assert "| `FR` | 0.0% (0 of 0) | 0.0% (0 of 0) |" in text
 
 
 HOSTILE = [

@@ -79,7 +79,39 @@ def test_every_bar_carries_its_share_and_count_and_the_page_its_run() -> None:
     assert ">GB (2)</text>" in page and ">FR (1)</text>" in page  # customers per country
     assert ">before 50.0% (1 of 2)</text>" in page and ">after 100.0% (2 of 2)</text>" in page
     assert ">before 0.0% (0 of 1)</text>" in page
-    assert "src=" not in page and "href=" not in page  # one self-contained file
+    # One self-contained file: nothing fetched; it links only the worklists beside it.
+    assert "src=" not in page
+    assert re.findall(r'href="([^"]+)"', page) == ["readiness.csv", "rejects.csv"]
+    assert "Ready means the billing record has" in page and "billing.address_1" in page
+
+
+def test_a_backfill_that_fixes_countries_keeps_every_share_within_its_own_customers() -> None:
+    # The review's case: countries fixed to France moved customers out of (none) into FR; the
+    # page divided FR's 25 ready after by its 17 customers before, "147.1%".
+    before = judged(
+        [(f"f{n}", "FR", []) for n in range(16)]
+        + [("f16", "FR", [CITY])]
+        + [(f"n{n}", None, ["billing.country_code: required"]) for n in range(21)]
+    )
+    after = judged(
+        [(f"f{n}", "FR", []) for n in range(17)]
+        + [(f"n{n}", "FR", []) for n in range(8)]
+        + [(f"n{n}", None, ["billing.country_code: required"]) for n in range(8, 21)]
+    )
+    tally = ReadinessTally()
+    tally.add(before, after)
+    report = BackfillReport(**tally.summary(), updated=9)
+    rows = {r.country: r for r in report.countries()}
+    assert (rows["FR"].customers_before, rows["FR"].ready_before) == (17, 16)
+    assert (rows["FR"].customers_after, rows["FR"].ready_after) == (25, 25)
+    assert (rows["(none)"].customers_before, rows["(none)"].customers_after) == (21, 13)
+    page = render_html(report)
+    shares = [float(s) for s in re.findall(r'data-share="([\d.]+)"', page)]
+    assert shares and all(0.0 <= s <= 1.0 for s in shares)
+    assert ">after 100.0% (25 of 25)</text>" in page and ">FR (17 → 25)</text>" in page
+    assert "(none)</strong>: customers with no billing country" in page
+    # The numbers the page draws are report.json's.
+    assert report.by_country_after["FR"] == {"customers": 25, "ready": 25}
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,6 +129,11 @@ def test_the_page_read_back_in_headless_chromium(tmp_path: Path) -> None:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,700"]  # fmt: skip
+    # A phone's width: the chart scales to it rather than running off the screen.
+    phone = tmp_path / "phone.png"
+    subprocess.run([CHROMIUM, *flags[:-1], "--window-size=420,900", f"--screenshot={phone}",
+                    page], capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert phone.read_bytes().startswith(b"\x89PNG")
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page], capture_output=True,
                          text=True, timeout=120, check=True).stdout  # fmt: skip
     shot = tmp_path / "readiness.png"  # kept in the test's tmp folder, to look at
@@ -107,10 +144,11 @@ def test_the_page_read_back_in_headless_chromium(tmp_path: Path) -> None:
     bars = re.findall(r'<rect class="bar (before|after)" data-country="(\w+)" data-ready="(\d+)"'
                       r' data-customers="(\d+)" data-share="([\d.]+)"', dom)  # fmt: skip
     expected = [
-        (label, c.country, str(ready), str(c.customers), f"{ready / c.customers:.4f}")
+        (label, c.country, str(ready), str(customers), f"{ready / customers:.4f}")
         for c in report.countries()
-        for label, ready in (("before", c.ready_before), ("after", c.ready_after))
-    ]
+        for label, ready, customers in (("before", c.ready_before, c.customers_before),
+                                        ("after", c.ready_after, c.customers_after))
+    ]  # fmt: skip
     assert bars == expected
     figures = re.findall(r'<text class="figure (?:before|after)"[^>]*>([^<]+)</text>', dom)
     assert figures == ["before 0.0% (0 of 1)", "after 0.0% (0 of 1)",
