@@ -31,9 +31,13 @@ def test_validation_and_backfill_summaries(tmp_path: Path) -> None:
               "threeds_ready": 1, "threeds_ready_share": 0.5,
               "rejects_by_reason": {"required": 1},
               "rejects_by_field_and_reason": {"billing.city: required": 1},
-              "reject_examples": {"billing.city: required": "CRM-0042"}}  # fmt: skip
+              "reject_examples": {"billing.city: required": "CRM-0042"},
+              "problems": [{"action": "rejected", "field": "billing.city",
+                            "column": "Mailing City", "reason": "required", "rows": 1,
+                            "example": "CRM-0042"}]}  # fmt: skip
     text = printed(print_validation, report, tmp_path)
     assert "billing.city" in text and "50.0%" in text and "CRM-0042" in text
+    assert "Mailing City" in text and "rejected" in text  # the export's column, the action
     backfill = BackfillReport(by_country_before={"GB": {"customers": 2, "ready": 0}},
                               by_country_after={"GB": {"customers": 2, "ready": 2}}, customers=2,
                               ready_before=0.0, ready_after=1.0, updated=2,
