@@ -9,6 +9,7 @@ chart, Rich, Prefect), summed over the batches.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,9 +160,29 @@ def run_backfill(
     # nothing to write back (the next sync gives the CRM whatever is due).
     with open_run(config, runner, run_id, out_dir, credentials=credentials,
                   writes_back=False) as run:  # fmt: skip
-        totals = _stream(run)
+        # Recorded as a sync is (custsync runs): a dry run changes nothing, and records nothing.
+        if not config.dry_run:
+            run.store.runs.begin(run_id, "backfill-3ds", run.target.description)
+        try:
+            totals = _stream(run)
+        except BaseException as exc:
+            if not config.dry_run:
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    run.store.runs.finish(run_id, "failed", {"stopped_by": type(exc).__name__})
+            raise
+        report = _report(config, run, totals, started)
+        if not config.dry_run:
+            status = "failed" if totals.failed else "ok"
+            run.store.runs.finish(run_id, status, report.as_json())
+    runner.step("write-report", write_readiness_page, out_dir, report)
+    failed = totals.failed
+    return RunOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
+
+
+def _report(config: SyncConfig, run: RunContext, totals: _Totals, started: float) -> BackfillReport:
+    """The backfill's report, of its totals."""
     counters = totals.counters
-    report = BackfillReport(
+    return BackfillReport(
         **totals.readiness.summary(),
         rows_read=totals.validation.rows_read,
         rows_rejected=totals.validation.rows_rejected,
@@ -176,13 +197,10 @@ def run_backfill(
         rate_limited=counters.rate_limited,
         dry_run=config.dry_run,
         duration_s=round(time.perf_counter() - started, 3),
-        run_id=run_id,
+        run_id=run.run_id,
         target=run.target.description,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
-    runner.step("write-report", write_readiness_page, out_dir, report)
-    failed = totals.failed
-    return RunOutcome(report, out_dir, 1 if failed else 0, failed[0] if failed else None)
 
 
 def _stream(run: RunContext) -> _Totals:

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from connectors.state.store import StateStore
 
 T = TypeVar("T")
-COLUMNS = ("started", "command", "target", "created", "updated", "unchanged", "rejected",
-           "failed", "duration", "outcome")  # fmt: skip
-COUNTS = ("created", "updated", "unchanged", "rejected", "failed", "duration")
+# The list fits 80 columns: the run id holds its start (20261204T221941Z-...); rows read,
+# rejected, unchanged, the duration and the whole target are in `custsync runs show`.
+COLUMNS = ("command", "target", "created", "updated", "failed", "outcome")
+COUNTS = ("created", "updated", "failed")
+COMMANDS = {"backfill-3ds": "backfill"}  # as the list names them
 
 
 def read_store(state: str, read: Callable[[StateStore], T]) -> T:
@@ -33,24 +35,31 @@ def read_store(state: str, read: Callable[[StateStore], T]) -> T:
 
 
 def run_row(record: dict[str, Any]) -> tuple[str, ...]:
-    """One run as the table shows it, in COLUMNS order (counts blank while it runs)."""
+    """One run as the list shows it, in COLUMNS order (counts blank while it runs)."""
     report = record.get("report") or {}
 
     def count(key: str) -> str:
         return f"{report[key]:,}" if isinstance(report.get(key), int) else ""
 
+    command = str(record.get("command") or "")
     return (
-        str(record.get("started_at") or "").replace("T", " ").removesuffix("Z"),
-        str(record.get("command") or ""),
-        str(record.get("target") or ""),
+        COMMANDS.get(command, command),
+        short_target(str(record.get("target") or "")),
         count("created"),
         count("updated"),
-        count("unchanged"),
-        count("rows_rejected"),
         count("failed"),
-        duration(record.get("started_at"), record.get("finished_at")),
         str(record.get("status") or ""),
     )
+
+
+def short_target(target: str) -> str:
+    """A target as the list shows it: ``emea``, ``local``, or a URL's host and port."""
+    from urllib.parse import urlsplit
+
+    if target.startswith("local sandbox"):
+        return "local"
+    name = target.split(" (", 1)[0]
+    return urlsplit(name).netloc or name if "://" in name else name
 
 
 def duration(started: str | None, finished: str | None) -> str:

@@ -83,6 +83,12 @@ def test_backfill_fills_what_is_missing_and_blanks_nothing(
     )
     assert ("after", "US", "1.0000") in bars and ("before", "US", "0.0000") in bars
     assert ">after 100.0% (1 of 1)</text>" in page
+    # Recorded as a sync is (the dry run records nothing): the page's run id is in `runs`.
+    runs = json.loads(
+        custsync("runs", "--state", str(tmp_path / "s.db"), "--output", "json").stdout
+    )
+    assert [(r["command"], r["status"]) for r in runs] == [("sync", "ok"), ("backfill-3ds", "ok")]
+    assert runs[1]["run_id"] == report["run_id"] and runs[1]["report"]["updated"] == 2
 
 
 def test_backfill_without_a_state_store_is_exit_2(tmp_path: Path) -> None:

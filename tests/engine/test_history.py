@@ -8,7 +8,7 @@ import pytest
 
 from connectors.errors import InputError
 from connectors.state.store import StateStore
-from engine.history import COLUMNS, duration, read_store, run_row
+from engine.history import COLUMNS, duration, read_store, run_row, short_target
 
 
 def test_a_missing_store_is_an_input_error_and_is_not_created(tmp_path: Path) -> None:
@@ -27,18 +27,27 @@ def test_runs_are_read_from_a_real_store(tmp_path: Path) -> None:
 def test_a_run_becomes_a_row_in_column_order() -> None:
     record = {
         "started_at": "2026-12-02T10:00:00Z", "finished_at": "2026-12-02T10:03:00Z",
-        "command": "sync", "target": "https://x", "status": "ok",
+        "command": "sync", "target": "emea (https://emea.gsc.verifone.cloud/oidc/customer-service)",
+        "status": "ok",
         "report": {"created": 1234, "updated": 0, "unchanged": 5, "rows_rejected": 2, "failed": 0},
     }  # fmt: skip
     row = dict(zip(COLUMNS, run_row(record), strict=True))
-    assert row == {
-        "started": "2026-12-02 10:00:00", "command": "sync", "target": "https://x",
-        "created": "1,234", "updated": "0", "unchanged": "5", "rejected": "2", "failed": "0",
-        "duration": "3.0 min", "outcome": "ok",
-    }  # fmt: skip
-    # Still running: no report, no finish: counts and duration blank, not zero.
+    assert row == {"command": "sync", "target": "emea", "created": "1,234", "updated": "0",
+                   "failed": "0", "outcome": "ok"}  # fmt: skip
+    # Still running: no report, no finish: counts blank, not zero.
     running = run_row({"started_at": "2026-12-02T10:00:00Z", "status": "running"})
-    assert running[3:9] == ("",) * 6
+    assert running[2:5] == ("",) * 3
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [("local sandbox (embedded, data in .custsync/sandbox.db)", "local"),
+     ("emea (https://emea.gsc.verifone.cloud/oidc/customer-service)", "emea"),
+     ("http://127.0.0.1:41303/oidc/customer-service", "127.0.0.1:41303"),
+     ("https://api.example.com/oidc/customer-service", "api.example.com")],
+)  # fmt: skip
+def test_a_target_is_shortened_for_the_list(target: str, shown: str) -> None:
+    assert short_target(target) == shown
 
 
 def test_durations_read_as_people_say_them() -> None:

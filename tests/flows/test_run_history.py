@@ -43,16 +43,22 @@ def test_runs_are_listed_and_shown_from_the_state_store(tmp_path: Path) -> None:
     assert len(json.loads(custsync("runs", "--state", state, "--last", "1",
                                    "--output", "json").stdout)) == 1  # fmt: skip
 
-    # The table, piped: one line per run, the target whole (never wrapped at 80 columns).
+    # The table: one line per run in 80 columns, the target as its host and port.
     table = custsync("runs", "--state", state)
     assert table.returncode == 0
     lines = [line for line in table.stdout.splitlines() if report["run_id"] in line]
-    assert len(lines) == 1 and server.url.removesuffix("/oidc/customer-service") in lines[0]
+    host = server.url.removesuffix("/oidc/customer-service").removeprefix("http://")
+    assert len(lines) == 1 and host in lines[0] and "oidc" not in lines[0]
     assert " 6 " in lines[0] and "ok" in lines[0]
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
 
     shown = custsync("runs", "show", report["run_id"], "--state", state, "--output", "json")
     assert json.loads(shown.stdout)["report"] == report
-    assert report["run_id"] in custsync("runs", "show", report["run_id"], "--state", state).stdout
+    # As a report: grouped counts, the target once and whole, no JSON.
+    text = custsync("runs", "show", report["run_id"], "--state", state).stdout
+    assert report["run_id"] in text and text.count(server.url) == 1
+    assert "rows" in text and "customers" in text and "created" in text
+    assert "{" not in text and "False" not in text
 
     missing = custsync("runs", "show", "no-such-run", "--state", state)
     assert missing.returncode == 2
