@@ -84,5 +84,10 @@ class PrefectRunner(InlineRunner):
     def publish(self, report: SyncReport, rejects: pl.DataFrame, out_dir: str = "") -> None:
         """The summary (markdown) and the first rejects (a table: reasons and row numbers
         only, rejects carry no shopper values) as artifacts."""
+        from prefect.logging import get_run_logger
+
         text = summary_markdown(report, out_dir, rejects.to_dicts())
         publish_summary(text, rejects.head(500).to_dicts())
+        # The run's logs say what it did, and where its files are, without opening artifacts.
+        counts = ", ".join(f"{label} {value}" for label, value in report.summary_rows())
+        get_run_logger().info("custsync: %s; artefacts in %s", counts, out_dir)

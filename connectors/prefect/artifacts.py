@@ -3,6 +3,7 @@ and first rejects."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -14,6 +15,13 @@ class ProgressArtifact:
         self._key, self._description = key, description
         self._id: Any = None
         self._percent = -1.0
+        self._started = time.monotonic()
+
+    def described(self, done: int, total: int) -> str:
+        """``Rows sent to the Customer API: 1,200 of 3,000, 98 rows/s``: what a percentage
+        alone does not say."""
+        rate = done / max(time.monotonic() - self._started, 1e-6)
+        return f"{self._description}: {done:,} of {total:,}, {rate:,.0f} rows/s"
 
     def update(self, done: int, total: int) -> None:
         """``done`` of ``total``."""
@@ -22,10 +30,11 @@ class ProgressArtifact:
         percent = 100.0 * done / total if total else 100.0
         if self._id is None:
             self._id = create_progress_artifact(
-                progress=percent, key=self._key, description=self._description
+                progress=percent, key=self._key, description=self.described(done, total)
             )
         elif percent - self._percent >= 1.0 or (percent == 100.0 and self._percent < 100.0):
-            update_progress_artifact(self._id, progress=percent)
+            update_progress_artifact(self._id, progress=percent,
+                                     description=self.described(done, total))  # fmt: skip
         else:
             return
         self._percent = percent
@@ -38,4 +47,8 @@ def publish_summary(markdown: str, table: list[dict[str, Any]]) -> None:
 
     create_markdown_artifact(markdown, key="sync-summary", description="Sync summary")
     if table:
-        create_table_artifact(table, key="sync-rejects", description="Rejected rows (first 500)")
+        what = (
+            "rejects.csv's first 500 lines, rows not sent or failed first: each a row "
+            "rejected (not sent), a value left out (the customer sent) or a row failed"
+        )
+        create_table_artifact(table, key="sync-rejects", description=what)

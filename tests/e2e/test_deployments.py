@@ -43,9 +43,45 @@ def test_no_secret_values_in_prefect_yaml() -> None:
         assert all(isinstance(v, str) and v.startswith("verifone-") for v in blocks.values())
 
 
-def test_nightly_deployment_has_a_cron_schedule() -> None:
+def test_nightly_deployment_has_a_cron_schedule_off_until_edited() -> None:
     nightly = next(d for d in DEPLOYMENTS if d["name"] == "nightly-sync")
     assert nightly["schedules"][0]["cron"] == "0 2 * * *"
+    assert nightly["schedules"][0]["active"] is False  # placeholders would fail every night
+
+
+@pytest.mark.slow
+def test_the_recipe_deploys_as_written_without_a_prompt(prefect_harness: None) -> None:
+    """The README's commands, stdin closed: no question asked, every deployment made, the
+    nightly schedule there but off."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+    def prefect(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    prefect("work-pool", "create", "custsync", "--type", "process")  # there already: fine
+    deployed = prefect("--no-prompt", "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+
+    names = [f"{load_flow(d['entrypoint']).name}/{d['name']}" for d in DEPLOYMENTS]
+
+    async def read() -> dict[str, Any]:
+        async with get_client() as client:
+            return {name: await client.read_deployment_by_name(name) for name in names}
+
+    found = asyncio.run(read())
+    assert set(found) == set(names)
+    nightly = found["sync-customers/nightly-sync"]
+    assert nightly.schedules and not any(s.active for s in nightly.schedules)
 
 
 def test_serve_refuses_without_a_prefect_server(tmp_path: Path) -> None:

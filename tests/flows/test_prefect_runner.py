@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import polars as pl
 import pytest
@@ -23,7 +24,9 @@ def test_the_summary_markdown_has_the_consoles_rows() -> None:
 
 
 @pytest.mark.slow
-def test_steps_run_as_tasks_inside_a_flow(prefect_harness: None) -> None:
+def test_steps_run_as_tasks_inside_a_flow(
+    prefect_harness: None, caplog: pytest.LogCaptureFixture
+) -> None:
     from prefect import flow
     from prefect.client.orchestration import get_client
 
@@ -35,10 +38,15 @@ def test_steps_run_as_tasks_inside_a_flow(prefect_harness: None) -> None:
         total = runner.step("double", lambda x: 2 * x, 21)
         runner.progress(1, 2)
         runner.progress(2, 2)
-        runner.publish(SyncReport(created=1), pl.DataFrame({"reason": ["duplicate"]}))
+        runner.publish(SyncReport(created=1), pl.DataFrame({"reason": ["duplicate"]}), "out/x")
         return total
 
-    assert body() == 42
+    runs_log = logging.getLogger("prefect.flow_runs")  # Prefect's loggers do not propagate
+    runs_log.addHandler(caplog.handler)
+    try:
+        assert body() == 42
+    finally:
+        runs_log.removeHandler(caplog.handler)
 
     async def read() -> tuple[set[str], set[str]]:
         async with get_client() as client:
@@ -47,5 +55,8 @@ def test_steps_run_as_tasks_inside_a_flow(prefect_harness: None) -> None:
         return tasks, keys
 
     tasks, keys = asyncio.run(read())
+    # A finished run's logs say what it did and where its files are.
+    assert any(m.startswith("custsync: rows read 0") and "created 1" in m
+               and m.endswith("artefacts in out/x") for m in caplog.messages)  # fmt: skip
     assert any(name.startswith("double") for name in tasks)
     assert {"sync-summary", "sync-rejects", "sync-progress"} <= keys

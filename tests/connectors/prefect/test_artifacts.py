@@ -22,6 +22,12 @@ def test_progress_and_summary_artifacts_reach_the_server(prefect_harness: None) 
     assert a_run() == 1
     with get_client(sync_client=True) as client:
         artifacts = {a.key: a for a in client.read_artifacts() if a.key}
-    assert artifacts["test-artifacts-progress"].data == 100.0
+    progress = artifacts["test-artifacts-progress"]
+    assert progress.data == 100.0
+    # A percentage alone does not say how many, nor how fast.
+    assert progress.description is not None and progress.description.startswith("rows: 10 of 10,")
+    assert progress.description.endswith("rows/s")
     assert artifacts["sync-summary"].data == "# done"
     assert "no e-mail" in str(artifacts["sync-rejects"].data)
+    what = artifacts["sync-rejects"].description or ""
+    assert "left out (the customer sent)" in what and "rejected (not sent)" in what
