@@ -88,7 +88,12 @@ def validate_batch(batch: pl.DataFrame, census: Census, spec: SourceSpec) -> Val
     if spec.entity is not None:
         batch = batch.with_columns(pl.col("entity_id").fill_null(spec.entity))
     return validate_rows(
-        batch, spec.profile, spec.entity_required, census.superseded, strict=spec.strict
+        batch,
+        spec.profile,
+        spec.entity_required,
+        census.superseded,
+        strict=spec.strict,
+        kept_rows=census.kept,
     )
 
 

@@ -75,7 +75,7 @@ def rejected_ids(result: ValidationResult, planned: pl.DataFrame) -> list[str]:
     """External ids of a batch whose every row was rejected (duplicates aside: their id's status
     is its last row's)."""
     return (
-        result.rejects.filter(pl.col("reason") != REASON_DUPLICATE)
+        result.rejects.filter(~pl.col("reason").str.starts_with(REASON_DUPLICATE))
         .select(pl.col("external_id").drop_nulls().unique(maintain_order=True))
         .filter(~pl.col("external_id").is_in(planned.get_column("external_id").implode()))
         .get_column("external_id")

@@ -34,6 +34,7 @@ ROW = "__row"
 RAGGED = "__ragged"
 SEQ = "__seq"  # position in the whole export (every file, in order)
 LEFT_OUT = "__left_out"  # the fields of a valid row left out of its payload (list)
+KEPT_ROW, KEPT_FILE = "__kept_row", "__kept_file"  # where a duplicate's external id is kept
 REJECTED, LEFT_OUT_ACTION = "rejected", "left_out"  # rejects.csv's ``action``
 REJECT_COLUMNS = {
     EXTERNAL_ID: pl.String,
@@ -101,16 +102,23 @@ class ValidationTotals:
         self.threeds_problems.update(result.threeds_problems)
         self.threeds_not_ready_by_country.update(result.threeds_not_ready_by_country)
         field = pl.col("field").replace("", None).fill_null("(row)")
-        lines = result.rejects.select(field.alias("field"), "reason")
+        kind = reason_kind(pl.col("reason")).alias("reason")
+        lines = result.rejects.select(field.alias("field"), kind)
         self.reasons.update(dict(lines.group_by("reason").len().iter_rows()))
         self.fields.update(dict(lines.group_by("field").len().iter_rows()))
         pairs = result.rejects.select(
-            pl.format("{}: {}", field, "reason").alias("pair"), pl.col(EXTERNAL_ID)
+            pl.format("{}: {}", field, kind).alias("pair"), pl.col(EXTERNAL_ID)
         )
         self.field_reasons.update(dict(pairs.group_by("pair").len().iter_rows()))
         first = pairs.drop_nulls(EXTERNAL_ID).group_by("pair", maintain_order=True).first()
         for pair, external_id in first.iter_rows():
             self.examples.setdefault(pair, external_id)
+
+
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A reason as problems are counted: a duplicate's names the row kept, the count does not."""
+    duplicate = reason.str.starts_with(REASON_DUPLICATE)
+    return pl.when(duplicate).then(pl.lit(REASON_DUPLICATE)).otherwise(reason)
 
 
 def _reject_lines(
@@ -196,19 +204,33 @@ def _marked(
     return pl.concat([empty, *found])
 
 
+def _duplicate_reason(duplicates: pl.DataFrame) -> pl.Expr:
+    """``duplicate: row 44 kept (the last of this external id)``, the file named when it is
+    another; plain ``duplicate`` where the row kept is not known."""
+    if KEPT_ROW not in duplicates.columns:
+        return pl.lit(REASON_DUPLICATE)
+    elsewhere = pl.col(KEPT_FILE).is_not_null() & (pl.col(KEPT_FILE) != pl.col(FILE))
+    where = pl.when(elsewhere).then(pl.format(" of {}", pl.col(KEPT_FILE))).otherwise(pl.lit(""))
+    named = pl.format("{}: row {}{} kept (the last of this external id)",
+                      pl.lit(REASON_DUPLICATE), pl.col(KEPT_ROW), where)  # fmt: skip
+    return pl.when(pl.col(KEPT_ROW).is_not_null()).then(named).otherwise(pl.lit(REASON_DUPLICATE))
+
+
 def validate_customers(
     frame: pl.DataFrame,
     profile: Profile = "api",
     entity_required: bool = False,
     superseded_rows: pl.Series | None = None,
     strict: bool = False,
+    kept_rows: pl.DataFrame | None = None,
 ) -> ValidationResult:
     """Validate rows read from exports: ``__file``, ``__row``, ``__ragged``, ``external_id`` and
     every API column (String, null where absent).
 
     ``superseded_rows``: when ``frame`` is one batch of a larger export, the ``__seq`` of rows a
     later row of the same external id supersedes (``Census.superseded``); without it, duplicates
-    are found within ``frame``.
+    are found within ``frame``; ``kept_rows`` (``Census.kept``): for each, the row kept in its
+    place (the last of its external id), which its reject line names.
 
     The field policy: a value that breaks a rule of a field the customer does not need is left
     out and reported (``action`` left_out), the customer still made; the row is rejected only
@@ -226,7 +248,13 @@ def validate_customers(
         if superseded_rows is None
         else pl.col(SEQ).is_in(superseded_rows.implode())
     )
+    if superseded_rows is None:  # the last of each external id in this frame is kept
+        last = pl.col(ROW).last().over(EXTERNAL_ID)
+        frame = frame.with_columns(last.alias(KEPT_ROW), pl.col(FILE).last().over(EXTERNAL_ID)
+                                   .alias(KEPT_FILE))  # fmt: skip
     duplicates = frame.filter(superseded)
+    if kept_rows is not None and superseded_rows is not None and duplicates.height:
+        duplicates = duplicates.join(kept_rows, on=SEQ, how="left", maintain_order="left")
     candidates = frame.filter(~superseded).drop(ROW_ID).with_row_index(ROW_ID)
 
     schema = api_schema(entity_required)
@@ -266,7 +294,9 @@ def validate_customers(
         _reject_lines(
             duplicates,
             duplicates.select(
-                ROW_ID, pl.lit(EXTERNAL_ID).alias("field"), pl.lit(REASON_DUPLICATE).alias("reason")
+                ROW_ID,
+                pl.lit(EXTERNAL_ID).alias("field"),
+                _duplicate_reason(duplicates).alias("reason"),
             ),
         ),
         _reject_lines(candidates, rejecting),
@@ -306,6 +336,8 @@ class Census:
     id_hashes: pl.Series | None  # hash of every external id present (rejected rows included)
     # --match-on: the match keys several external ids share, with how many (match_key_hash)
     shared_matches: pl.DataFrame | None = None
+    # For each superseded row (__seq): the row kept in its place (KEPT_ROW, KEPT_FILE).
+    kept: pl.DataFrame | None = None
 
 
 def id_hash(column: pl.Expr) -> pl.Expr:
@@ -373,20 +405,27 @@ def take_census(
     hashes = ids.filter(~pl.col("__ragged_row")).get_column("h").drop_nulls().sort()
     repeated = hashes.filter(hashes == hashes.shift(1)).unique()
     superseded = pl.Series(SEQ, [], dtype=pl.UInt32)
+    kept = None
     if repeated.len():
         candidates = ids.filter(~pl.col("__ragged_row") & pl.col("h").is_in(repeated.implode()))
-        superseded = (
+        repeats = (
             export.filter(pl.col(SEQ).is_in(candidates.get_column(SEQ).implode()))
-            .select(SEQ, key.alias(EXTERNAL_ID))
+            .select(SEQ, key.alias(EXTERNAL_ID), FILE, ROW)
             .collect(engine="streaming")
             .sort(SEQ)
+            .with_columns(
+                pl.col(ROW).last().over(EXTERNAL_ID).alias(KEPT_ROW),
+                pl.col(FILE).last().over(EXTERNAL_ID).alias(KEPT_FILE),
+            )
             .filter(~pl.col(EXTERNAL_ID).is_last_distinct())
-            .get_column(SEQ)
         )
+        superseded = repeats.get_column(SEQ)
+        kept = repeats.select(SEQ, KEPT_ROW, KEPT_FILE)
     return Census(
         rows=ids.height,
         superseded=superseded,
         entities=sorted(entities.to_list()),
         id_hashes=ids.get_column("h").drop_nulls() if keep_id_hashes else None,
         shared_matches=shared_match_keys(export, match_on) if match_on else None,
+        kept=kept,
     )

@@ -72,8 +72,11 @@ def top_reasons(rejects_csv: Path, limit: int = 10) -> list[dict[str, object]]:
     lines = pl.scan_csv(rejects_csv, infer_schema=False)
     if "column" not in lines.collect_schema().names():  # a file of an older custsync
         lines = lines.with_columns(pl.lit(None, pl.String).alias("column"))
+    from schemas.validation import reason_kind
+
     counted = (
-        lines.group_by("action", "field", "column", "reason")
+        lines.with_columns(reason_kind(pl.col("reason")).alias("reason"))
+        .group_by("action", "field", "column", "reason")
         .agg(pl.len().alias("rows"), pl.col("external_id").drop_nulls().first().alias("example"))
         .sort(["rows", "action", "field", "reason"], descending=[True, False, False, False])
         .head(limit)

@@ -192,7 +192,15 @@ def test_duplicates_last_occurrence_wins() -> None:
     ]
     assert [
         (r["external_id"], r["row"], r["reason"]) for r in result.rejects.iter_rows(named=True)
-    ] == [("A", 1, "duplicate")]
+    ] == [("A", 1, "duplicate: row 3 kept (the last of this external id)")]
+    assert result.rejects.height == 1
+
+
+def test_a_duplicate_kept_in_another_file_names_that_file() -> None:
+    result = run(dict(person("A"), __file="jan.csv"), dict(person("A"), __file="feb.csv"))
+    assert result.rejects.select("file", "reason").rows() == [
+        ("jan.csv", "duplicate: row 2 of feb.csv kept (the last of this external id)")
+    ]
 
 
 def test_ragged_rows_are_rejected_with_their_reason() -> None:
