@@ -10,7 +10,10 @@ chart, Rich, Prefect), summed over the batches.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,8 +213,10 @@ def _stream(run: RunContext) -> _Totals:
     totals = _Totals()
     done = 0
     with (
+        _ready_last(run.out_dir),  # exits last: after both files below are closed
         ApiSession(run.target, config.rate_limit, config.concurrency, run.budget_place) as session,
         CsvAppender(run.out_dir / "readiness.csv", READINESS_HEADER) as readiness_csv,
+        CsvAppender(run.out_dir / READY_PART, READINESS_HEADER) as ready_csv,
         CsvAppender(run.out_dir / "rejects.csv", REJECT_HEADER) as rejects_csv,
     ):
         fetcher = RecordFetcher()
@@ -231,11 +236,36 @@ def _stream(run: RunContext) -> _Totals:
                 arguments = (rows, supply, run, session, fetcher)
                 done_batch = runner.step("backfill-batch", backfill_batch, *arguments)
                 totals.add(done_batch)
-                readiness_csv.write(
-                    readiness_rows(done_batch.before, done_batch.final, done_batch.sent)
-                )
+                rows_of = readiness_rows(done_batch.before, done_batch.final, done_batch.sent,
+                                         result.rejects, source.columns)  # fmt: skip
+                # The worklist: customers not ready first (the rest follow at the end).
+                readiness_csv.write(rows_of.filter(~pl.col("ready_after")))
+                ready_csv.write(rows_of.filter(pl.col("ready_after")))
                 judged += rows.height
                 runner.progress(done + judged, source.census.rows)
             done += result.rows_read
             runner.progress(done, source.census.rows)
     return totals
+
+
+READY_PART = "readiness-ready.part.csv"  # the ready customers, until the not-ready are all out
+
+
+@contextmanager
+def _ready_last(out_dir: Path) -> Iterator[None]:
+    """On the way out, stopped or not: the ready customers after the not-ready ones."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # nothing written yet: nothing to append
+            _append_ready(out_dir)
+
+
+def _append_ready(out_dir: Path) -> None:
+    """readiness.csv's ready customers after every not-ready one (a worklist first), copied
+    from the part file written beside it, a chunk at a time; the part file removed."""
+    part = out_dir / READY_PART
+    with part.open("rb") as ready, (out_dir / "readiness.csv").open("ab") as worklist:
+        ready.readline()  # its header: readiness.csv has one
+        shutil.copyfileobj(ready, worklist)
+    part.unlink()

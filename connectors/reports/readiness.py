@@ -14,6 +14,7 @@ import polars as pl
 
 from connectors.reports.artifacts import write_report
 from schemas.customer_schema import THREEDS_REQUIRED
+from schemas.mapping import FILLS
 from schemas.readiness import CUSTOMER_ID, PROBLEMS
 from schemas.report import NO_COUNTRY, BackfillReport
 
@@ -90,8 +91,19 @@ def _add_by_country(tally: dict[str, Counter[str]], frame: pl.DataFrame) -> None
         counts.update(customers=row["customers"], ready=row["ready"])
 
 
-def readiness_rows(before: pl.DataFrame, after: pl.DataFrame, updated: set[str]) -> pl.DataFrame:
-    """readiness.csv's rows for a batch: one per customer, with the still-missing reasons."""
+def readiness_rows(
+    before: pl.DataFrame,
+    after: pl.DataFrame,
+    updated: set[str],
+    rejects: pl.DataFrame | None = None,
+    columns: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """readiness.csv's rows for a batch: one per customer, with what is still missing, each in
+    the CRM's terms: the export's column beside the field (``columns``), and where the export
+    had a value that was left out, why (the batch's ``rejects``): "Mailing Street
+    (billing.address_1): required for 3-D Secure; the export's value was left out: longer than
+    40 characters" sends the CRM team to the right cell."""
+    missing = _in_crm_terms(after, rejects, columns or {})
     return (
         before.select(
             CUSTOMER_ID,
@@ -103,15 +115,56 @@ def readiness_rows(before: pl.DataFrame, after: pl.DataFrame, updated: set[str])
             after.select(
                 CUSTOMER_ID,
                 _ready().alias("ready_after"),
-                pl.col(PROBLEMS).list.join("; ").alias("still_missing"),
                 pl.col(CUSTOMER_ID).is_in(list(updated)).alias("updated"),
-            ),
+            ).join(missing, on=CUSTOMER_ID, how="left"),
             on=CUSTOMER_ID,
             how="left",
             maintain_order="left",
         )
+        .with_columns(pl.col("still_missing").fill_null(""))
         .select(READINESS_HEADER)
     )
+
+
+def _in_crm_terms(
+    after: pl.DataFrame, rejects: pl.DataFrame | None, columns: dict[str, str]
+) -> pl.DataFrame:
+    """Each customer's problems joined into one text: ``Column (field): reason``, and the
+    cause where the export's value for that field was left out."""
+    problems = after.select(CUSTOMER_ID, "external_id", pl.col(PROBLEMS)).explode(PROBLEMS)
+    problems = problems.drop_nulls(PROBLEMS).with_columns(
+        pl.col(PROBLEMS).str.split_exact(": ", 1).struct.rename_fields(["field", "reason"])
+        .alias("__p")
+    ).unnest("__p")  # fmt: skip
+    causes = _causes(rejects)
+    problems = problems.join(causes, on=["external_id", "field"], how="left")
+    column = pl.col("field").replace_strict(columns, default=None, return_dtype=pl.String)
+    said = pl.when(column.is_not_null()).then(pl.format("{} ({})", column, pl.col("field")))
+    text = pl.format("{}: {}", said.otherwise(pl.col("field")), pl.col("reason"))
+    text = pl.when(pl.col("cause").is_not_null()).then(
+        pl.format("{}; the export's value was left out: {}", text, pl.col("cause"))
+    ).otherwise(text)  # fmt: skip
+    return problems.group_by(CUSTOMER_ID, maintain_order=True).agg(
+        text.str.join("; ").alias("still_missing")
+    )
+
+
+def _causes(rejects: pl.DataFrame | None) -> pl.DataFrame:
+    """(external id, field) -> why the export's value was left out, from a batch's rejects; a
+    street's lines stand for the address fields they would have filled."""
+    empty = pl.DataFrame(schema={"external_id": pl.String, "field": pl.String, "cause": pl.String})
+    if rejects is None or rejects.is_empty():
+        return empty
+    lines = rejects.filter(pl.col("action") == "left_out").select(
+        "external_id", "field", pl.col("reason").alias("cause")
+    )
+    filled = pl.col("field").replace_strict(
+        {f: list(t) for f, t in FILLS.items()}, default=None, return_dtype=pl.List(pl.String)
+    )
+    lines = lines.with_columns(
+        pl.when(filled.is_not_null()).then(filled).otherwise(pl.concat_list("field")).alias("field")
+    ).explode("field")
+    return pl.concat([empty, lines]).unique(["external_id", "field"], keep="first")
 
 
 def write_readiness_page(out_dir: Path, report: BackfillReport) -> None:

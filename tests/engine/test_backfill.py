@@ -59,8 +59,9 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
         return outcome.report.as_json(), read_csv(tmp_path / name / "readiness.csv")
 
     report, readiness = dry("one", 1000, 1000)
-    # readiness.csv follows the export (the last K3 row is the one that counts)
-    assert [r["external_id"] for r in readiness] == ["K1", "K5", "K4", "K3"]
+    # readiness.csv is a worklist: the customers not ready first (K4), then the rest, each
+    # part in the export's order (the last K3 row is the one that counts)
+    assert [r["external_id"] for r in readiness] == ["K4", "K1", "K5", "K3"]
     readiness.sort(key=lambda r: r["external_id"])
     assert report["customers_known"] == 4  # K2's row is rejected, K9 was never synced
     assert report["would_update"] == 3 and report["updated"] == 0
@@ -80,7 +81,7 @@ K3|e1|Di|Xu||3 Ring|Berlin|10115||DE|030 1234567"""
     for read_rows, send_rows in ((2, 1), (3, 2)):
         cut_report, cut_readiness = dry(f"cut-{read_rows}-{send_rows}", read_rows, send_rows)
         assert {k: cut_report[k] for k in keys} == {k: report[k] for k in keys}
-        assert [r["external_id"] for r in cut_readiness] == ["K1", "K5", "K4", "K3"]
+        assert [r["external_id"] for r in cut_readiness] == ["K4", "K1", "K5", "K3"]
         assert sorted(cut_readiness, key=lambda r: r["external_id"]) == readiness
 
     progress: list[tuple[int, int]] = []

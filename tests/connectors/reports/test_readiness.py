@@ -157,3 +157,26 @@ def test_the_page_read_back_in_headless_chromium(tmp_path: Path) -> None:
                          dom, re.S)  # fmt: skip
     assert embedded is not None
     assert json.loads(html.unescape(embedded.group(1)))["target"] == report.target
+
+
+def test_the_worklist_names_the_crm_column_and_why_its_value_was_left_out() -> None:
+    # The review's case: Mailing Street is there, 56 characters long; and an e-mail x@@example.com.
+    street = "billing.address_1: required for 3-D Secure"
+    before = judged([("s", "GB", [street, "email_address: required for 3-D Secure"]),
+                     ("t", "GB", [])])  # fmt: skip
+    rejects = pl.DataFrame({
+        "external_id": ["S", "S"], "field": ["billing.address_lines", "email_address"],
+        "reason": ["a line longer than 40 characters: left out whole",
+                   "not a valid e-mail address"],
+        "action": ["left_out", "left_out"],
+    })  # fmt: skip
+    columns = {"billing.address_lines": "Mailing Street", "billing.address_1": "Mailing Street",
+               "email_address": "Email"}  # fmt: skip
+    rows = readiness_rows(before, before, set(), rejects, columns)
+    missing = dict(zip(rows["external_id"], rows["still_missing"], strict=True))
+    assert missing["S"] == (
+        "Mailing Street (billing.address_1): required for 3-D Secure; the export's value was "
+        "left out: a line longer than 40 characters: left out whole; Email (email_address): "
+        "required for 3-D Secure; the export's value was left out: not a valid e-mail address"
+    )
+    assert missing["T"] == ""
