@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from connectors.errors import CustsyncError
 from connectors.prefect.artifacts import ProgressArtifact, publish_summary
 from engine.outcome import RunOutcome
 from engine.runner import InlineRunner
@@ -44,7 +46,25 @@ def failed_in_one_line(error: Exception, outcome: Any = None) -> State[Any]:
     from prefect.states import Failed
 
     get_run_logger().error("custsync: %s", error)
+    said_once()
     return Failed(message=f"custsync: {error}", data=error if outcome is None else outcome)
+
+
+class _SaidOnce(logging.Filter):
+    """Drops the record of a custsync error that Prefect's engine logs with its traceback when
+    a worker's run ends Failed ("Engine execution exited with unexpected exception": the
+    engine re-raises a Failed state's error): the run's log already holds its one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, CustsyncError)
+
+
+def said_once() -> None:
+    """Keep a custsync error to its one line in the flow runs' logs (idempotent)."""
+    logger = logging.getLogger("prefect.flow_runs")
+    if not any(isinstance(f, _SaidOnce) for f in logger.filters):
+        logger.addFilter(_SaidOnce())
 
 
 def outcome_of(state: State[Any]) -> RunOutcome[Any]:

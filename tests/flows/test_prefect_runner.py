@@ -60,3 +60,25 @@ def test_steps_run_as_tasks_inside_a_flow(
                and m.endswith("artefacts in out/x") for m in caplog.messages)  # fmt: skip
     assert any(name.startswith("double") for name in tasks)
     assert {"sync-summary", "sync-rejects", "sync-progress"} <= keys
+
+
+def test_a_custsync_error_keeps_to_its_one_line_where_a_worker_s_engine_reraises_it() -> None:
+    """A worker's engine re-raises a Failed state's error and logs it with its traceback
+    ("Engine execution exited with unexpected exception", ~40 lines): a custsync error's run
+    log keeps its one line; any other error keeps its traceback (a bug must show). Checked by
+    hand on a process worker too (the run's log: the error line, then Prefect's Failed line)."""
+    from connectors.errors import SourceError
+    from flows.prefect_runner import said_once
+
+    said_once()
+    said_once()  # idempotent: one filter
+    runs_log = logging.getLogger("prefect.flow_runs")
+    message = "Engine execution exited with unexpected exception"
+
+    def record(error: BaseException) -> logging.LogRecord:
+        return runs_log.makeRecord(runs_log.name, logging.ERROR, __file__, 1, message, (),
+                                   (type(error), error, None))  # fmt: skip
+
+    assert not runs_log.filter(record(SourceError("x.csv: no such file")))
+    assert runs_log.filter(record(ValueError("a bug")))
+    assert sum(type(f).__name__ == "_SaidOnce" for f in runs_log.filters) == 1
