@@ -96,13 +96,15 @@ async def api_alone(url: str, seconds: float) -> float:
 
 
 def whole_sync(url: str, rows: int, tmp: Path) -> tuple[float, dict[str, object]]:
+    # Its own entity: the API-alone run's customers are not this store's, and a sync refuses
+    # to create twins beside customers its store does not know (issue 33).
     source = tmp / "ceiling.csv"
     write_export(source, rows, "C")
     env = {**os.environ, "VERIFONE_USER_UID": AUTH[0], "VERIFONE_API_KEY": AUTH[1]}
     out = tmp / "out"
     subprocess.run(
         [sys.executable, "-m", "flows", "-q", "sync", str(source), "--target", url,
-         "--entity-id", "ceil", "--state", str(tmp / "state.db"), "--out", str(out)],
+         "--entity-id", "ceil-sync", "--state", str(tmp / "state.db"), "--out", str(out)],
         check=True, env=env, cwd=ROOT,
     )  # fmt: skip
     report: dict[str, object] = json.loads((out / "report.json").read_text())
