@@ -107,7 +107,9 @@ def main() -> None:
         # A store of its own, so an entity of its own: the load's customers are not its twins.
         run_custsync(server, big, tmp_path / "s2.db", tmp_path / "o2", entity="rerun")
         before = server.stats()["requests"]
-        wall, report = run_custsync(server, big, tmp_path / "s2.db", tmp_path / "o3", entity="rerun")
+        wall, report = run_custsync(
+            server, big, tmp_path / "s2.db", tmp_path / "o3", entity="rerun"
+        )
         sent = server.stats()["requests"] - before
         print(f"unchanged rerun of {args.rerun_rows:,} rows: {wall:.1f} s wall, "
               f"{report['unchanged']:,} unchanged, {sent} requests reached the API")  # fmt: skip

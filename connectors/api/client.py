@@ -107,14 +107,12 @@ class CustomerApi:
         self._headers = headers
         self._json_headers = {**headers, "Content-Type": "application/json"}
         limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-        self._timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)).as_dict()
-        # httpx's requests and responses, handed to the transport directly: AsyncClient's
-        # layers (auth flow, redirect loop, cookie jar, default headers merged per request)
-        # do nothing the API needs (no cookies, no redirects followed, the headers fixed) and
-        # cost a sixth of a create's time on the client (bench/transport_cost.py). The
-        # transport reads no proxy from the environment: plain HTTP goes only to loopback
-        # (targets.py), where a proxy would see the credentials in clear.
-        self._transports = [ApiTransport(limits) for _ in range(shards)]
+        # Requests handed to the transport directly: AsyncClient's layers (auth flow, redirect
+        # loop, cookie jar, default headers merged per request) do nothing the API needs (no
+        # cookies, no redirects followed, the headers fixed) and cost a sixth of a create's
+        # time on the client (bench/RESULTS.md, issue 31).
+        self._transports = [ApiTransport(limits, timeout_s, min(10.0, timeout_s))
+                            for _ in range(shards)]  # fmt: skip
         self._urls: dict[str, httpx.URL] = {}
         self._load = [0] * shards
         # Until one answer proves the credentials, one request at a time: refused credentials
@@ -304,25 +302,17 @@ class CustomerApi:
     async def _exchange(
         self, shard: int, method: str, path: str, json: Any, params: dict[str, Any] | None
     ) -> httpx.Response:
-        """One request and its whole answer, as httpx's client would send it (the body JSON
-        as httpx encodes it), on the transport of connection pool ``shard``."""
+        """One request and its whole answer (the body JSON as httpx encodes it), on the
+        transport of connection pool ``shard``."""
         url = self._url(path)
         if params:
             url = url.copy_merge_params(params)
         if json is None:
-            request = httpx.Request(method, url, headers=self._headers,
-                                    extensions={"timeout": self._timeout})  # fmt: skip
-        else:
-            content = dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            request = httpx.Request(method, url, headers=self._json_headers,
-                                    content=content.encode(),
-                                    extensions={"timeout": self._timeout})  # fmt: skip
-        response = await self._transports[shard].handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+            return await self._transports[shard].exchange(method, url, self._headers, None)
+        content = dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return await self._transports[shard].exchange(
+            method, url, self._json_headers, content.encode()
+        )
 
     def _in_a_run_of_503s(self) -> bool:
         """A 503 that follows another within ``RUN_503_S`` is a limit answering (nginx's

@@ -1,8 +1,8 @@
 """Where custsync's HTTP meets the network: one verifying TLS context, the transports of the
-API client (aiohttp's pool under httpx's API) and of https sources (httpx's own), and every
-backend error translated, where the backend is plugged in, into the httpx error that says what
-happened to the request, as httpx's ``_transports/default.py`` does with
-``map_httpcore_exceptions``.
+API client (aiohttp's pool, answering httpx's Responses) and of https sources and the CRMs
+(httpx's own), and every backend error translated, where the backend is plugged in, into the
+httpx error that says what happened to the request, as httpx's ``_transports/default.py`` does
+with ``map_httpcore_exceptions``.
 
     httpx error                                        what became of the request
     httpx.ConnectError, ConnectTimeout, PoolTimeout    never left this machine: safe to send again
@@ -11,8 +11,9 @@ happened to the request, as httpx's ``_transports/default.py`` does with
                                                        may have happened
 
 So nothing above the transport inspects ``__cause__`` or a backend's own exception types.
-(httpx-aiohttp maps any aiohttp connection error, a server hanging up after taking the
-request included, to ``ConnectTimeout``: read as "never sent", a create would go twice.)
+(httpx-aiohttp, which this transport replaced, mapped any aiohttp connection error, a server
+hanging up after taking the request included, to ``ConnectTimeout``: read as "never sent", a
+create would go twice.)
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import asyncio
 import errno
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import cache
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 UNREACHABLE = {
     errno.ECONNREFUSED: "connection refused",
@@ -94,9 +93,8 @@ def why_unreachable(error: BaseException) -> str:
     return f"could not connect ({type(error).__name__})"
 
 
-def _from_aiohttp(error: httpx.TransportError, host: str) -> httpx.TransportError:
-    """The httpx error that says what became of a request aiohttp failed."""
-    cause = error.__cause__
+def _from_aiohttp(cause: BaseException, host: str) -> httpx.TransportError:
+    """The httpx error that says what became of a request aiohttp failed with ``cause``."""
     why = _tls_why(cause)
     if why is not None:
         return TlsError(why, host)
@@ -106,64 +104,61 @@ def _from_aiohttp(error: httpx.TransportError, host: str) -> httpx.TransportErro
         return httpx.ConnectError(str(cause) or "cannot connect")
     if isinstance(cause, asyncio.TimeoutError):
         return httpx.ReadTimeout(str(cause) or "read timed out")
-    if isinstance(cause, aiohttp.ClientError):  # the connection broke after the request left
-        return httpx.RemoteProtocolError(str(cause) or type(cause).__name__)
-    return error
+    # The connection broke after the request left (a server hanging up, a body cut short).
+    return httpx.RemoteProtocolError(str(cause) or type(cause).__name__)
 
 
-@contextmanager
-def _mapped(host: str) -> Iterator[None]:
-    try:
-        yield
-    except httpx.TransportError as exc:
-        mapped = _from_aiohttp(exc, host)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+class ApiTransport:
+    """The API client's HTTP: aiohttp's connection pool, each answer read whole and handed back
+    as an httpx ``Response``, each failure as the httpx error that says what happened.
 
+    No httpx ``Request`` and no response stream between: building the one and iterating the
+    other (through httpx-aiohttp's adapter) were two fifths of a create's time on the client
+    (bench/RESULTS.md, issue 31), and an answer of the API is a few hundred bytes. Never follows
+    a redirect, never reads proxies from the environment, keeps no cookie."""
 
-class _MappedStream(httpx.AsyncByteStream):
-    """A response body whose read errors are translated as the request's are."""
+    def __init__(self, limits: httpx.Limits, timeout_s: float = 30.0, connect_s: float = 10.0):
+        self.limits = limits
+        self._timeout = aiohttp.ClientTimeout(sock_connect=connect_s, sock_read=timeout_s,
+                                              connect=timeout_s)  # fmt: skip
+        self._session: aiohttp.ClientSession | None = None
 
-    def __init__(self, inner: httpx.AsyncByteStream, host: str) -> None:
-        self._inner, self._host = inner, host
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._host):
-            async for chunk in self._inner:
-                yield chunk
-
-    async def aclose(self) -> None:
-        with _mapped(self._host):
-            await self._inner.aclose()
-
-
-class ApiTransport(AiohttpTransport):
-    """httpx's API over aiohttp's connection pool (httpx's own pool spent more time per request
-    than the API takes: bench/client_ceiling.py), errors translated. Never follows anything and
-    never reads proxies from the environment (``trust_env=False``)."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(verify=tls_context(), limits=limits, trust_env=False)
-
-    def get_client(self) -> aiohttp.ClientSession:
-        """httpx-aiohttp's session, keeping no cookie: the API sets none that matters and we
-        send none (aiohttp's own jar would send back a load balancer's to any host name)."""
+    def _open(self) -> aiohttp.ClientSession:
+        """The pool, opened at the first request (aiohttp binds it to the running loop). No
+        cookie is kept: the API sets none that matters and we send none (aiohttp's own jar
+        would send back a load balancer's to any host name). ``trust_env`` stays off: plain
+        HTTP goes only to loopback (targets.py), where a proxy would see the credentials."""
         connector = aiohttp.TCPConnector(
-            keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
+            keepalive_timeout=self.limits.keepalive_expiry, ssl=tls_context(),
             limit=self.limits.max_connections or 100,
         )  # fmt: skip
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        self._session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+            auto_decompress=False,  # httpx's Response decodes, by the answer's Content-Encoding
+        )  # fmt: skip
+        return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one request; a failure raised as the httpx error that says what happened."""
-        host = request.url.host
-        with _mapped(host):
-            response = await super().handle_async_request(request)
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)
-        response.stream = _MappedStream(stream, host)
-        return response
+    async def exchange(
+        self, method: str, url: httpx.URL, headers: Mapping[str, str], content: bytes | None
+    ) -> httpx.Response:
+        """Send one request and read its whole answer; a failure raised as the httpx error that
+        says what became of the request."""
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                method, str(url), headers=headers, data=content,
+                allow_redirects=False, timeout=self._timeout,
+            ) as answer:  # fmt: skip
+                body = await answer.read()
+                status, raw_headers = answer.status, answer.raw_headers
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _from_aiohttp(exc, url.host) from exc
+        return httpx.Response(status, headers=raw_headers, content=body)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        if self._session is not None:
+            await self._session.close()
 
 
 class SourceTransport(httpx.HTTPTransport):

@@ -4,6 +4,7 @@ error that says what became of the request, and no cookie is ever kept."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import threading
 from collections.abc import Iterator
@@ -24,17 +25,10 @@ def send(url: str, method: str = "POST") -> httpx.Response:
 
     async def one(transport: ApiTransport, body: bytes) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
-        request = httpx.Request(method, url, headers=headers, content=body,
-                                extensions={"timeout": httpx.Timeout(5).as_dict()})  # fmt: skip
-        response = await transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        return await transport.exchange(method, httpx.URL(url), headers, body)
 
     async def go() -> httpx.Response:
-        transport = ApiTransport(LIMITS)
+        transport = ApiTransport(LIMITS, timeout_s=5, connect_s=5)
         try:
             await one(transport, b'{"a":1}')
             return await one(transport, b'{"a":2}')
@@ -142,3 +136,36 @@ def test_a_cookie_the_server_sets_is_never_sent_back(
     url, seen = sets_cookies
     assert send(url).status_code == 200
     assert seen == [None, None]
+
+
+@pytest.fixture
+def answers_gzip() -> Iterator[str]:
+    """A gateway that compresses its answers (nginx's ``gzip on`` for application/json)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = gzip.compress(b'{"id": "c-1"}')
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/customer"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_compressed_answer_is_read_decompressed(answers_gzip: str) -> None:
+    response = send(answers_gzip)
+    assert response.status_code == 201
+    assert response.json() == {"id": "c-1"}
