@@ -152,3 +152,17 @@ def test_a_store_mapping_one_customer_twice_is_mended_on_open(tmp_path: Path) ->
     assert states["D"] is not None and states["D"].customer_id == "uuid-2"
     assert store.customers.claim("E1", "E", "uuid-2", "adopted", "run") == "D"  # index now on
     store.close()
+
+
+def test_owners_are_found_by_index_with_no_index_of_customer_ids_alone(tmp_path: Path) -> None:
+    # Migration 9 dropped the index of customer ids alone (each recorded create paid for it);
+    # the lookups by customer id name the entity, and the owner index serves them.
+    with StateStore.open(str(tmp_path / "s.db")) as store:
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+        assert "customer_state_customer" not in names
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT customer_id, external_id FROM customer_state"
+            " WHERE entity_id = ? AND customer_id IN (?, ?)",
+            ["e", "c-1", "c-2"],
+        ).fetchall()
+    assert any("USING INDEX customer_state_owner" in str(row) for row in plan), plan
