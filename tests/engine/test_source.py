@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +14,7 @@ from connectors.reports.artifacts import REJECT_HEADER, CsvAppender
 from connectors.sources.export_files import ReadOptions
 from engine.runner import InlineRunner
 from engine.source import SourceSpec, open_source
+from schemas.shards import Shard, in_shard
 from schemas.validation import ValidationTotals
 from tests.helpers import export, people
 
@@ -60,3 +63,21 @@ def test_no_entity_is_refused_before_anything_is_read_further(tmp_path: Path) ->
         pass
     with open_source(spec(source_path, entity=None, entity_required=False)) as source:
         assert source.census.rows == 1
+
+
+def test_a_shard_reads_the_export_once_into_a_private_copy_gone_at_the_end(
+    tmp_path: Path,
+) -> None:
+    source_path = export(tmp_path / "a.csv", people(40))
+    shard = Shard(1, 3, "E1")
+    with open_source(spec(source_path, shard=shard)) as source:
+        # Read once: the census and the batches come from the shard's own copy, not the file.
+        source_path.write_text("external_id,email_address\n")
+        ids = [i for batch in source.batches() for i in batch["external_id"].to_list()]
+        copies = list(Path(tempfile.gettempdir()).glob(f"custsync-{os.getpid()}-*/shard.parquet"))
+        assert len(copies) == 1 and copies[0].parent.stat().st_mode & 0o077 == 0
+    every = [row[0] for row in people(40)]
+    mine = [i for i, kept in zip(every, in_shard(every, shard), strict=True) if kept]
+    assert mine and sorted(ids) == sorted(mine)
+    assert source.census.rows == len(ids)
+    assert not copies[0].exists()
