@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -51,13 +52,24 @@ def failed_in_one_line(error: Exception, outcome: Any = None) -> State[Any]:
 
 
 class _SaidOnce(logging.Filter):
-    """Drops the record of a custsync error that Prefect's engine logs with its traceback when
-    a worker's run ends Failed ("Engine execution exited with unexpected exception": the
-    engine re-raises a Failed state's error): the run's log already holds its one line."""
+    """Keeps a custsync error to its one line in a run's log.
+
+    - Drops the record of a custsync error that Prefect's engine logs with its traceback when
+      a worker's run ends Failed ("Engine execution exited with unexpected exception": the
+      engine re-raises a Failed state's error).
+    - Shortens the engine's last line, "Finished in state Failed('custsync: ...')", which
+      said the line again: the state keeps its message (the UI and alerts show it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, CustsyncError)
+        if isinstance(error, CustsyncError):
+            return False
+        if isinstance(record.msg, str) and _FINISHED_BY_US.match(record.msg):
+            record.msg, record.args = "Finished in state Failed (why: the line above)", ()
+        return True
+
+
+_FINISHED_BY_US = re.compile(r"Finished in state Failed\(['\"]custsync: ")
 
 
 def said_once() -> None:

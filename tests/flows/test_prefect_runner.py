@@ -82,3 +82,31 @@ def test_a_custsync_error_keeps_to_its_one_line_where_a_worker_s_engine_reraises
     assert not runs_log.filter(record(SourceError("x.csv: no such file")))
     assert runs_log.filter(record(ValueError("a bug")))
     assert sum(type(f).__name__ == "_SaidOnce" for f in runs_log.filters) == 1
+
+
+@pytest.mark.slow
+def test_a_run_custsync_failed_logs_its_line_once(
+    prefect_harness: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's log: custsync's line, then Prefect's last line without the line again (it
+    said "Finished in state Failed('custsync: ...')"); the state keeps the message."""
+    from prefect import flow
+
+    from connectors.errors import SourceError
+    from flows.prefect_runner import failed_in_one_line
+
+    @flow(name="fails-in-one-line", persist_result=False)
+    def body() -> object:
+        return failed_in_one_line(SourceError("x.csv: no such file"))
+
+    runs_log = logging.getLogger("prefect.flow_runs")
+    runs_log.addHandler(caplog.handler)
+    try:
+        state = body(return_state=True)
+    finally:
+        runs_log.removeHandler(caplog.handler)
+    # Each record once (caplog's own handler may see it too, where Prefect's loggers propagate).
+    said = [r.getMessage() for r in {id(r): r for r in caplog.records}.values()]
+    assert sum("x.csv: no such file" in m for m in said) == 1, said
+    assert "Finished in state Failed (why: the line above)" in said
+    assert state.is_failed() and state.message == "custsync: x.csv: no such file"
