@@ -6,6 +6,7 @@ masked ones of ``rejects.csv``: no shopper values."""
 from __future__ import annotations
 
 import re
+import string
 from typing import Any
 
 from schemas.messages import named
@@ -55,6 +56,21 @@ def _cell(value: object) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
+
+
+def table_cell(value: object) -> object:
+    """A value for a table artifact's cell, shown as it is. Prefect's UI renders each cell as
+    markdown, HTML kept where its sanitiser allows: an external id of ``[x](https://...)`` was
+    a link in the dashboard, ``<img src=x>`` an image, a bare URL or e-mail an autolink
+    (checked in headless Chromium: tests/e2e/test_artifacts_in_the_ui.py). Every ASCII
+    punctuation mark is backslash-escaped (CommonMark lets any be), newlines read as spaces;
+    numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    return _PUNCTUATION.sub(r"\\\1", " ".join(value.splitlines()))
+
+
+_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 
 
 def readiness_markdown(report: BackfillReport) -> str:

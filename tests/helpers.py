@@ -7,6 +7,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -343,3 +344,17 @@ def bearer_client(server: SandboxProcess, token: str) -> httpx.Client:
     through a proxy."""
     return httpx.Client(base_url=server.root, trust_env=False, timeout=10,
                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def headless_chromium(profile: Path) -> list[str]:
+    """Chromium's command line, headless, for reading pages back (the readiness page, Prefect's
+    UI); skipped where none is installed, failed where CI installed one
+    (CUSTSYNC_REQUIRE_CHROMIUM, set by .ci/run)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CUSTSYNC_REQUIRE_CHROMIUM"):
+            pytest.fail("CUSTSYNC_REQUIRE_CHROMIUM is set but no chromium is installed")
+        pytest.skip("no chromium here (CI installs it: .ci/run)")
+    return [found, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={profile}"]  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from schemas.run_summary import table_cell
+
 
 class ProgressArtifact:
     """A Prefect progress artifact of the current flow run, made at the first update and
@@ -51,4 +53,5 @@ def publish_summary(markdown: str, table: list[dict[str, Any]]) -> None:
             "rejects.csv's first 500 lines, rows not sent or failed first: each a row "
             "rejected (not sent), a value left out (the customer sent) or a row failed"
         )
-        create_table_artifact(table, key="sync-rejects", description=what)
+        cells = [{k: table_cell(v) for k, v in row.items()} for row in table]
+        create_table_artifact(cells, key="sync-rejects", description=what)

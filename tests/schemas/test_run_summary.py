@@ -81,3 +81,11 @@ def test_values_from_data_are_shown_as_they_are_by_a_markdown_engine() -> None:
     for value in HOSTILE:  # each shown whole, as text
         shown = " ".join(value.splitlines())
         assert escape(shown, quote=False) in cells, value
+
+
+def test_a_table_cell_shows_a_hostile_value_as_text_and_keeps_numbers() -> None:
+    from schemas.run_summary import table_cell
+
+    assert table_cell("[x](http://e.x)") == r"\[x\]\(http\:\/\/e\.x\)"
+    assert table_cell("<img src=x>\nnext") == r"\<img src\=x\> next"
+    assert table_cell("A 1") == "A 1" and table_cell(7) == 7 and table_cell(None) is None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from connectors.reports.readiness import (
     write_readiness_page,
 )
 from schemas.report import BackfillReport
+from tests.helpers import headless_chromium
 
 
 def judged(rows: list[tuple[str, str, list[str]]]) -> pl.DataFrame:
@@ -114,30 +113,22 @@ def test_a_backfill_that_fixes_countries_keeps_every_share_within_its_own_custom
     assert report.by_country_after["FR"] == {"customers": 25, "ready": 25}
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
 def test_the_page_read_back_in_headless_chromium(tmp_path: Path) -> None:
-    if CHROMIUM is None:
-        if os.environ.get("CUSTSYNC_REQUIRE_CHROMIUM"):  # CI installs it (.ci/run)
-            pytest.fail("CUSTSYNC_REQUIRE_CHROMIUM is set but no chromium is installed")
-        pytest.skip("no chromium here (CI installs it: .ci/run)")
+    chromium = headless_chromium(tmp_path / "profile")
     report = page_report()
     write_readiness_page(tmp_path, report)
     page = (tmp_path / "readiness.html").as_uri()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,700"]  # fmt: skip
     # A phone's width: the chart scales to it rather than running off the screen.
     phone = tmp_path / "phone.png"
-    subprocess.run([CHROMIUM, *flags[:-1], "--window-size=420,900", f"--screenshot={phone}",
-                    page], capture_output=True, timeout=120, check=True)  # fmt: skip
+    subprocess.run([*chromium, "--window-size=420,900", f"--screenshot={phone}", page],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
     assert phone.read_bytes().startswith(b"\x89PNG")
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page], capture_output=True,
+    flags = [*chromium, "--window-size=900,700"]
+    dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True,
                          text=True, timeout=120, check=True).stdout  # fmt: skip
     shot = tmp_path / "readiness.png"  # kept in the test's tmp folder, to look at
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", page], capture_output=True,
+    subprocess.run([*flags, f"--screenshot={shot}", page], capture_output=True,
                    timeout=120, check=True)  # fmt: skip
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 5_000
     # The chart's data as the browser parsed it: each bar's share and count, as the report says.
