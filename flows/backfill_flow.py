@@ -31,7 +31,10 @@ def backfill_3ds(
         if secrets.entity_id is not None and config.entity_id is None:
             config = config.model_copy(update={"entity_id": secrets.entity_id})
         outcome = run_backfill(config, PrefectRunner(), secrets.credentials())
-        create_markdown_artifact(readiness_markdown(outcome.report), key="readiness")
+        create_markdown_artifact(
+            readiness_markdown(outcome.report), key="readiness",
+            description="3-D Secure readiness by billing country, before and after this run",
+        )  # fmt: skip
     except CustsyncError as exc:
         return failed_in_one_line(exc)
     if outcome.exit_code != 0:

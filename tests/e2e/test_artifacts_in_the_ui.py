@@ -41,6 +41,15 @@ def body() -> str:
         "action": ["rejected"] * len(hostile)})
     report = SyncReport(rows_read=1000, created=996, requests=996, run_id="r-ui", target="local")
     runner.publish(report, rejects, "out/ui")
+    from prefect.artifacts import create_markdown_artifact
+    from schemas.run_summary import readiness_markdown
+    from schemas.report import BackfillReport
+    # The backfill's artifact: a country code from an export is data too.
+    countries = {"FR": {"customers": 4, "ready": 1}, hostile[0]: {"customers": 2, "ready": 0}}
+    after = {"FR": {"customers": 4, "ready": 4}, hostile[0]: {"customers": 2, "ready": 2}}
+    readiness = BackfillReport(customers=6, ready_before=1 / 6, ready_after=1.0,
+                               by_country_before=countries, by_country_after=after)
+    create_markdown_artifact(readiness_markdown(readiness), key="readiness")
     from prefect.runtime import flow_run
     return str(flow_run.id)
 
@@ -99,3 +108,7 @@ def test_the_artifacts_read_in_prefects_ui(
 
     _, shown = page("sync-summary")
     assert "created" in shown and "996" in shown and "out/ui" in shown
+
+    dom, shown = page("readiness")
+    assert "3-D Secure readiness" in shown and HOSTILE[0] in shown, shown[:2000]
+    assert "evil.example" not in str(re.findall(r'href="([^"]*)"', dom))
