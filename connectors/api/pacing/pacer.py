@@ -18,7 +18,9 @@ under the limit; each punishes bursts differently. So the pacer does two things:
   A believed one is probed from a second early: whole seconds round up, and a sliding log
   frees slots one by one. The retry of a refused request waits only a moment of its own
   (``RetryPolicy.paced``): the wall holds it. Rate-limit headers that tell a spent quota
-  (``limit_headers.py``) raise the wall before a refusal does.
+  (``limit_headers.py``) raise the wall before a refusal does. A wall of under half a second
+  is the end of a window of about a second, and part of it: what got through is counted
+  across it (from its fall, a second's count read the limit a tenth high).
 - **Refusals are 429s, and 503s in runs** (nginx's ``limit_req`` answers 503 by default): the
   client tells the pacer of both; a lone 503 is a server's fault and says nothing of the pace.
 
@@ -88,6 +90,7 @@ class RequestPacer:
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
         self._wall_down_at = now
+        self._wall_up_at = now
         self._first_sent: float | None = None  # what got through is counted from here on
         # What got through from one wall's fall to the next: a window's worth of admissions
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
@@ -175,7 +178,11 @@ class RequestPacer:
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
             self._wall_until = None
             self._wall_probe_s = self._t.first_probe_s
-            self._wall_down_at = now
+            if now - self._wall_up_at >= self._t.short_wall_s:
+                self._wall_down_at = now
+            # else: the end of a window of about a second, part of it: counted from its fall,
+            # a second's admissions were a tenth of a second short and read the limit a tenth
+            # high; the pace held there, and each window's end refused a tenth.
             self._end_cycle(now)
         self._probe_out = False
         if self.slow_start:
@@ -368,6 +375,8 @@ class RequestPacer:
         self._last_growth = now
 
     def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
+        if self._wall_until is None:
+            self._wall_up_at = now
         wait = self._wall_probe_s
         if retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s:
             # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a

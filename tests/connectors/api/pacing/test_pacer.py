@@ -288,3 +288,33 @@ def test_a_window_spent_in_a_burst_sets_the_pace_when_its_wall_falls() -> None:
     # probes climb quickly from there.
     assert 100 * TUNING.backoff <= pacer.rate <= 100 * TUNING.fast_probe
     assert pacer.ceiling is None
+
+
+def test_fixed_windows_of_a_second_settle_the_pace_under_them() -> None:
+    """A fixed window of 100 a second, its phase not the clock's, answering ``Retry-After: 1``:
+    each window's end refuses a run of requests and walls the pacer until the next opens. What
+    got through over a whole cycle (wall to wall) is 100 a second; counted since the wall fell,
+    a second's admissions read 10% high, and the pace held there refused every second."""
+    clock = Clock()
+    clock.now = 0.37  # the gateway's windows turn at whole seconds
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 110.0
+    used: dict[int, int] = {}
+    refused_at: list[float] = []
+
+    async def run() -> None:
+        while clock.now < 12.0:
+            await pacer.acquire()
+            window = int(clock.now)
+            used[window] = used.get(window, 0) + 1
+            if used[window] <= 100:
+                pacer.on_success(0.04)
+            else:
+                refused_at.append(clock.now)
+                pacer.on_rate_limited(1.0)
+
+    asyncio.run(run())
+    assert pacer.rate <= 100.0
+    late = [t for t in refused_at if t >= 6.0]
+    assert len(late) <= 6, late  # 6 s at the limit: a probe's few, not 10 a second
