@@ -68,6 +68,10 @@ class PacerTuning(BaseModel):
         default=60.0, gt=0, description="Seconds a Retry-After or quota reset walls the pacer at "
         "most (the retry policy's cap on a Retry-After).",
     )  # fmt: skip
+    min_short_cycle_s: float = Field(
+        default=0.5, gt=0, description="Seconds from a wall's fall to the next from which "
+        "walls come a window of about a second apart.",
+    )  # fmt: skip
     short_wall_s: float = Field(
         default=0.5, gt=0, description="Seconds a wall stands under which it is part of its "
         "window: what got through is counted across it, not from its fall.",

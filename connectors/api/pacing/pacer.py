@@ -178,11 +178,15 @@ class RequestPacer:
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
             self._wall_until = None
             self._wall_probe_s = self._t.first_probe_s
-            if now - self._wall_up_at >= self._t.short_wall_s:
+            cycle = now - self._cycle_from[0]
+            short = now - self._wall_up_at < self._t.short_wall_s
+            if not (short and self._t.min_short_cycle_s <= cycle < self._t.min_cycle_s):
                 self._wall_down_at = now
-            # else: the end of a window of about a second, part of it: counted from its fall,
-            # a second's admissions were a tenth of a second short and read the limit a tenth
-            # high; the pace held there, and each window's end refused a tenth.
+            # else: a short wall a second after the last, the end of a window of about a
+            # second, and part of it: counted from its fall, a second's admissions were a
+            # tenth of a second short and read the limit a tenth high; the pace held there,
+            # and each window's end refused a tenth. (A lone short wall is no window's end: a
+            # sliding count that counts refusals walls once, briefly, then admits less.)
             self._end_cycle(now)
         self._probe_out = False
         if self.slow_start:
