@@ -4,10 +4,11 @@ error that says what became of the request, and no cookie is ever kept."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -102,32 +103,49 @@ def test_an_untrusted_certificate_is_a_tls_error_on_both_transports(untrusted_tl
     assert blocking.value.host == "127.0.0.1"
 
 
-@pytest.fixture
-def sets_cookies() -> Iterator[tuple[str, list[str | None]]]:
-    seen: list[str | None] = []
+@contextlib.contextmanager
+def answering(post: Callable[[BaseHTTPRequestHandler], None], host: str) -> Iterator[str]:
+    """A loopback HTTP/1.1 server whose every POST ``post`` answers; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            seen.append(self.headers.get("Cookie"))
-            self.send_response(200)
-            self.send_header("Set-Cookie", "session=abc; Path=/")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            post(self)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}/v2/customer"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str) -> None:
+    handler.send_response(status)
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@pytest.fixture
+def sets_cookies() -> Iterator[tuple[str, list[str | None]]]:
+    seen: list[str | None] = []
+
+    def post(handler: BaseHTTPRequestHandler) -> None:
+        seen.append(handler.headers.get("Cookie"))
+        answer(handler, 200, b"{}", Set_Cookie="session=abc; Path=/")
+
     # A host name, not an address: aiohttp's default jar keeps no cookie of an IP address.
-    yield f"http://localhost:{server.server_address[1]}/v2/customer", seen
-    server.shutdown()
-    server.server_close()
+    with answering(post, "localhost") as url:
+        yield url, seen
 
 
 def test_a_cookie_the_server_sets_is_never_sent_back(
@@ -142,27 +160,11 @@ def test_a_cookie_the_server_sets_is_never_sent_back(
 def answers_gzip() -> Iterator[str]:
     """A gateway that compresses its answers (nginx's ``gzip on`` for application/json)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def post(handler: BaseHTTPRequestHandler) -> None:
+        answer(handler, 201, gzip.compress(b'{"id": "c-1"}'), Content_Encoding="gzip")
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = gzip.compress(b'{"id": "c-1"}')
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v2/customer"
-    server.shutdown()
-    server.server_close()
+    with answering(post, "127.0.0.1") as url:
+        yield url
 
 
 def test_a_compressed_answer_is_read_decompressed(answers_gzip: str) -> None:
