@@ -113,7 +113,7 @@ class ApiTransport:
     as an httpx ``Response``, each failure as the httpx error that says what happened.
 
     No httpx ``Request`` and no response stream between: building the one and iterating the
-    other (through httpx-aiohttp's adapter) were two fifths of a create's time on the client
+    other (through httpx-aiohttp's adapter) were a fifth of a create's time on the client
     (bench/RESULTS.md, issue 31), and an answer of the API is a few hundred bytes. Never follows
     a redirect, never reads proxies from the environment, keeps no cookie."""
 
