@@ -89,6 +89,10 @@ class RequestPacer:
         self._wall_until: float | None = None  # set while a wall stands
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
+        self._probe_sent_at = now
+        # The wall stood when this was sent (its rise, then each refused probe's send): the
+        # window turned between it and the send of the probe that got through.
+        self._wall_stood_at = now
         self._wall_down_at = now
         self._wall_up_at = now
         self._first_sent: float | None = None  # what got through is counted from here on
@@ -118,12 +122,14 @@ class RequestPacer:
                         await self._sleep(min(self._wall_probe_s, 0.05))
                         continue
                     self._probe_out = True
+                    self._probe_sent_at = now
                     self._next_at = now + 1.0 / self.rate
                     self._sent.append(now)
                     return
                 if now >= self._next_at:
                     if self._first_sent is None:
                         self._first_sent = now
+                        self._cycle_from = (now, self._admitted_total)
                     break
                 self._held_back += 1
                 self._held_since_snapshot = True
@@ -178,7 +184,13 @@ class RequestPacer:
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
             self._wall_until = None
             self._wall_probe_s = self._t.first_probe_s
-            cycle = now - self._cycle_from[0]
+            # When the wall fell: between the last send it stood at and the probe's. Its
+            # answer is later by a latency, and probes a second or two apart find a wall's
+            # fall up to that late; a cycle measured to the answer read a 10 s window's
+            # admissions a tenth low, and the next window went half unused.
+            fell = (self._wall_stood_at + self._probe_sent_at) / 2 if self._probe_out else now
+            fell = max(self._cycle_from[0], fell)
+            cycle = fell - self._cycle_from[0]
             short = now - self._wall_up_at < self._t.short_wall_s
             if not (short and self._t.min_short_cycle_s <= cycle < self._t.min_cycle_s):
                 self._wall_down_at = now
@@ -187,7 +199,7 @@ class RequestPacer:
             # tenth of a second short and read the limit a tenth high; the pace held there,
             # and each window's end refused a tenth. (A lone short wall is no window's end: a
             # sliding count that counts refusals walls once, briefly, then admits less.)
-            self._end_cycle(now)
+            self._end_cycle(now, fell)
         self._probe_out = False
         if self.slow_start:
             self._grow_slow_start(now)
@@ -216,6 +228,8 @@ class RequestPacer:
         if self.on_refusal is not None:
             self.on_refusal()
         self._refused_in_row += 1
+        if self._wall_until is not None and self._probe_out:
+            self._wall_stood_at = self._probe_sent_at
         self._probe_out = False
         if self._wall_until is not None:  # a probe hit the wall: wait longer
             self._wall_probe_s = min(self._t.max_probe_s, self._wall_probe_s * 2)
@@ -260,7 +274,7 @@ class RequestPacer:
         reset_s = min(reset_s, self._t.max_wall_s)
         until = now + (reset_s - 1.0 if reset_s >= 1.0 else reset_s)
         if until > now and (self._wall_until is None or until > self._wall_until):
-            self._wall_until = until
+            self._wall_until = self._wall_stood_at = until
             self._wall_probe_s = self._t.first_probe_s
 
     # -- what other runs on the same target say (shared_budget.py) ---------------------------
@@ -291,7 +305,7 @@ class RequestPacer:
     def hold_until(self, moment: float) -> None:
         """Another run found a wall standing until ``moment`` (this pacer's clock)."""
         if moment > self._clock() and (self._wall_until is None or moment > self._wall_until):
-            self._wall_until = moment
+            self._wall_until = self._wall_stood_at = moment
 
     def now(self) -> float:
         """This pacer's clock."""
@@ -343,24 +357,23 @@ class RequestPacer:
         self._last_decrease = now
         self.decreases += 1
 
-    def _end_cycle(self, now: float) -> None:
-        """A wall came down: over the cycle since the last one fell (or the run began), what
-        got through a second is what the gateway's window holds; a pace above it would spend
-        the next window early and wall again. A second's admissions cannot tell a window of
-        2 s, 10 s or a minute, nor one that counts refusals."""
+    def _end_cycle(self, now: float, fell: float) -> None:
+        """A wall came down (at ``fell``, found at ``now``): over the cycle since the last one
+        fell (or the run's first send), what got through a second is what the gateway's
+        window holds; a pace above it would spend the next window early and wall again. A
+        second's admissions cannot tell a window of 2 s, 10 s or a minute, nor one that counts
+        refusals."""
         since, admitted_then = self._cycle_from
-        self._cycle_from = (now, self._admitted_total)
-        cycle = now - since
+        self._cycle_from = (fell, self._admitted_total)
+        cycle = fell - since
         if cycle < self._t.min_cycle_s:
             return  # a window of a second or so: the per-second figures already tell it
         through = (self._admitted_total - admitted_then) / cycle
         if through < self.rate:
             self.slow_start = False
-            # Not a ceiling: the cycle's start (a slow start, a first burst) makes it low; and
-            # a ceiling found in a burst is no limit either. The probes climb quickly from
-            # here until a refusal says where the limit is.
+            # And the ceiling: probed past quickly, the next window was spent in half of it
+            # and walled for the rest, its in-flight requests refused, each window.
             self._decrease(now, max(through, self._t.min_rate))
-            self.ceiling = None
 
     def _cap(self) -> float:
         return float("inf") if self.allocation is None else self.allocation
@@ -380,10 +393,11 @@ class RequestPacer:
 
     def _raise_wall(self, now: float, retry_after_s: float | None) -> None:
         if self._wall_until is None:
-            self._wall_up_at = now
+            self._wall_up_at = self._wall_stood_at = now
         wait = self._wall_probe_s
         if retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s:
             # Whole seconds (or an HTTP-date) round the wait up by up to a second, and a
             # sliding log frees its first slot before the last: probe from a second early.
             wait = max(wait, min(retry_after_s, self._t.max_wall_s) - 1.0)
+            self._wall_stood_at = now + wait  # told, not probed: it turns after that
         self._wall_until = now + wait

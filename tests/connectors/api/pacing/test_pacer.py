@@ -271,23 +271,49 @@ def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() 
     assert pacer.wall_until == pytest.approx(clock.now + 0.4)
 
 
-def test_a_window_spent_in_a_burst_sets_the_pace_when_its_wall_falls() -> None:
+def against_fixed_windows(
+    pacer: RequestPacer,
+    clock: Clock,
+    window_s: float,
+    per_window: int,
+    until: float,
+    retry_after_s: float | None,
+) -> tuple[dict[int, int], list[float]]:
+    """Send through ``pacer`` until ``until`` against fixed windows of ``per_window`` requests
+    each ``window_s`` (turning at multiples of it, whatever the pacer's start), answered at
+    once: what each window admitted, and when requests were refused."""
+    used: dict[int, int] = {}
+    refused_at: list[float] = []
+
+    async def run() -> None:
+        while clock.now < until:
+            await pacer.acquire()
+            window = int(clock.now // window_s)
+            used[window] = used.get(window, 0) + 1
+            if used[window] <= per_window:
+                pacer.on_success(0.04)
+            else:
+                refused_at.append(clock.now)
+                pacer.on_rate_limited(retry_after_s)
+
+    asyncio.run(run())
+    return used, refused_at
+
+
+def test_windows_of_ten_seconds_are_spent_evenly_after_the_first() -> None:
+    """A fixed window of 1,000 each 10 s, no Retry-After: the slow start spends the first in a
+    second, and the wall stands until it turns. What got through over the cycle (wall's fall
+    to wall's fall) is 100 a second, and a ceiling: probed past quickly, each window was spent
+    in half of it and walled for the rest (a wall refuses what is in flight, and its probes)."""
     clock = Clock()
+    clock.now = 3.7  # the windows turn at whole tens of seconds
     pacer = pacer_on(clock, None)
-    pacer.slow_start = False
-    pacer.rate = 1000.0
-    admitted_for(pacer, clock, 1.0, 1000)  # a 10 s window's 1,000 spent in the first second
-    for _ in range(TUNING.wall_run):
-        pacer.on_rate_limited(None)
-    clock.now += 9.0  # the wall stands until the window turns
-    pacer._wall_until = clock.now
-    pacer._probe_out = True
-    pacer.on_success()  # the probe got through: the wall falls
-    # 1,000 over the 10 s cycle: 100 a second, not the 1,000 a second the burst showed (a
-    # calm probe's step on top); no ceiling (the cycle's start may be a slow start's): the
-    # probes climb quickly from there.
-    assert 100 * TUNING.backoff <= pacer.rate <= 100 * TUNING.fast_probe
-    assert pacer.ceiling is None
+    used, refused_at = against_fixed_windows(pacer, clock, 10.0, 1000, 80.0, None)
+    assert pacer.ceiling is not None and 90 <= pacer.ceiling <= 105
+    later = range(2, 7)  # the windows 20-70 s, after the first whole one
+    assert sum(min(used.get(w, 0), 1000) for w in later) >= 0.9 * 1000 * len(later)
+    late = [t for t in refused_at if t >= 20.0]
+    assert len(late) <= 4 * len(later), late  # a wall every other window at most, not each
 
 
 def test_fixed_windows_of_a_second_settle_the_pace_under_them() -> None:
