@@ -86,6 +86,21 @@ class PacerTuning(BaseModel):
     admitted_window_s: float = Field(
         default=1.0, gt=0, description="Seconds 'what got through' spans."
     )
+    cap_window: int = Field(
+        default=2000, ge=10, description="Answers a cap on requests in flight is read from."
+    )
+    cap_min_refused: int = Field(
+        default=1, ge=1, description="Refused sends from one number out up that tell a cap."
+    )
+    cap_min_under: int = Field(
+        default=30, ge=1, description="Admitted sends under it that a cap needs beneath it."
+    )
+    cap_clean_under: float = Field(
+        default=0.05, ge=0, lt=1, description="Of the sends under a cap, refused at most."
+    )
+    cap_relax_s: float = Field(
+        default=5.0, gt=0, description="Seconds a binding cap goes unrefused before it grows."
+    )
 
 
 class BudgetTuning(BaseModel):

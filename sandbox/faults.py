@@ -55,6 +55,9 @@ class FaultSettings:
     # and gateways use both), or not at all.
     retry_after: str = knob("seconds", "Retry-After on 429s.", choices=RETRY_AFTER_FORMS)
     latency_ms: float = knob(0.0, "Added latency per request.")
+    # Real APIs answer in varying times: under a cap on requests in flight, a sender paced by
+    # rate alone meets it when a few slow answers overlap.
+    latency_jitter_ms: float = knob(0.0, "Up to this much more latency per request, at random.")
     error_rate: float = knob(0.0, "Share of requests answered 500.")
     reset_rate: float = knob(0.0, "Share of connections dropped unanswered.")
     lost_response_rate: float = knob(0.0, "Share of writes committed, then their response dropped.")
@@ -95,8 +98,8 @@ class FaultSettings:
             raise ValueError("max-page-size must be at least 1")
         if self.max_url_length is not None and self.max_url_length < 64:
             raise ValueError("max-url-length must be at least 64")
-        if self.latency_ms < 0:
-            raise ValueError("latency-ms must not be negative")
+        if self.latency_ms < 0 or self.latency_jitter_ms < 0:
+            raise ValueError("latency-ms and latency-jitter-ms must not be negative")
         if self.limit_status not in (429, 503):
             raise ValueError("limit-status must be 429 or 503")
         if self.limit_headers not in LIMIT_HEADER_FORMS:
@@ -187,3 +190,10 @@ class FaultInjector:
     def roll(self, probability: float) -> bool:
         """True with the given probability."""
         return probability > 0.0 and self._random.random() < probability
+
+    def latency_s(self, settings: FaultSettings) -> float:
+        """Seconds one answer is held back: the latency, plus up to the jitter at random."""
+        jitter = (
+            settings.latency_jitter_ms * self._random.random() if settings.latency_jitter_ms else 0
+        )
+        return (settings.latency_ms + jitter) / 1000

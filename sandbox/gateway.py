@@ -138,8 +138,8 @@ class Gateway:
                 scope, receive, counted_send
             )
             return
-        if settings.latency_ms > 0:
-            await asyncio.sleep(settings.latency_ms / 1000)
+        if settings.latency_ms > 0 or settings.latency_jitter_ms > 0:
+            await asyncio.sleep(faults.latency_s(settings))
         lose = operation in WRITE_OPERATIONS and faults.roll(settings.lost_response_rate)
         dropped = False
 

@@ -22,6 +22,7 @@ import httpx
 
 from connectors.api.answers import NOT_SENT_ERRORS, Answer, classify_error, classify_status
 from connectors.api.counters import ApiCounters
+from connectors.api.pacing.concurrency import InFlightCap
 from connectors.api.pacing.limit_headers import read_quota
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.retry import (
@@ -92,6 +93,9 @@ class CustomerApi:
         self._credentials = credentials
         self._pacer = pacer or RequestPacer(None)
         self._in_flight = asyncio.Semaphore(concurrency)
+        self._cap = InFlightCap()  # a gateway's own cap on requests in flight, once learnt
+        self._out = 0  # requests sent and not yet answered
+        self._answered = asyncio.Event()
         # Every attempt passes the pacer, which keeps a Retry-After as a wall (retry.py).
         self._retry = replace(retry or RetryPolicy(), paced=True)
         shards = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
@@ -128,6 +132,11 @@ class CustomerApi:
     def credentials_proven(self) -> bool:
         """Whether an answer has shown the credentials are accepted."""
         return self._credentials_proven
+
+    @property
+    def in_flight_cap(self) -> int | None:
+        """The gateway's cap on requests in flight, once learnt from its refusals."""
+        return self._cap.limit
 
     def under_way(self, ahead_s: float) -> float:
         """Requests worth having under way (sent, or next in line) to keep the pace: those in
@@ -253,10 +262,17 @@ class CustomerApi:
     ) -> ApiResult:
         async with self._in_flight:
             await self._pacer.acquire()
+            while not self._cap.allows(self._out):
+                self._answered.clear()
+                await self._answered.wait()
             shard = self._pick_client()
             self._load[shard] += 1
+            self._out += 1
+            # Slow start's overshoot refuses whatever the number out: no cap is read from it.
+            out_at_send = 0 if self._pacer.slow_start else self._out
             self.counters.requests += 1
             sent_at = time.monotonic()
+            paced_at = self._pacer.now()  # the pacer's clock: which refusals are news
             try:
                 response = await self._exchange(shard, method, path, json, params)
             except httpx.TransportError as exc:
@@ -280,6 +296,8 @@ class CustomerApi:
                 return ApiResult(Answer.AMBIGUOUS, reason=type(exc).__name__)
             finally:
                 self._load[shard] -= 1
+                self._out -= 1
+                self._answered.set()
         self._reached = True
         status = response.status_code
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
@@ -287,13 +305,15 @@ class CustomerApi:
         if quota is not None:
             self._pacer.on_quota(quota.remaining, quota.reset_s)
         limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
+        if out_at_send and self._cap.observe(out_at_send, limited, time.monotonic()):
+            self._pacer.on_cap_found()
         if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.
             self._pacer.on_success(time.monotonic() - sent_at)
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
-        result = self._classify(response, idempotent, limited)
+        result = self._classify(response, idempotent, limited, paced_at)
         if result.reason is not None and result.answer is not Answer.DONE:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))
@@ -322,7 +342,9 @@ class CustomerApi:
         last, self._last_503 = self._last_503, now
         return last is not None and now - last <= RUN_503_S
 
-    def _classify(self, response: httpx.Response, idempotent: bool, limited: bool) -> ApiResult:
+    def _classify(
+        self, response: httpx.Response, idempotent: bool, limited: bool, sent_at: float
+    ) -> ApiResult:
         status = response.status_code
         answer = Answer.RATE_LIMITED if limited else classify_status(status, idempotent)
         if answer is Answer.DONE:
@@ -344,7 +366,7 @@ class CustomerApi:
             limited = answer is Answer.RATE_LIMITED
             if limited:
                 self.counters.rate_limited += 1
-                self._pacer.on_rate_limited(retry_after)
+                self._pacer.on_rate_limited(retry_after, sent_at)
             raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
         if answer is Answer.AMBIGUOUS:
             self.counters.ambiguous_writes += 1

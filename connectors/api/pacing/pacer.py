@@ -96,6 +96,7 @@ class RequestPacer:
         self._wall_down_at = now
         self._wall_up_at = now
         self._first_sent: float | None = None  # what got through is counted from here on
+        self._slow_start_ended: float | None = None  # until a refusal sent after it comes
         # What got through from one wall's fall to the next: a window's worth of admissions
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
@@ -220,8 +221,9 @@ class RequestPacer:
         """The request got no answer (a transport error): another may probe a wall."""
         self._probe_out = False
 
-    def on_rate_limited(self, retry_after_s: float | None) -> None:
-        """The API answered 429: maybe a wall; at most once a second, a slower pace."""
+    def on_rate_limited(self, retry_after_s: float | None, sent_at: float | None = None) -> None:
+        """The API answered 429 to a request sent at ``sent_at`` (this pacer's clock, if
+        known): maybe a wall; at most once a second, a slower pace."""
         now = self._clock()
         self._last_429 = now
         self.refusals += 1
@@ -244,8 +246,17 @@ class RequestPacer:
         # A 429 that is no wall says two sends came too close for this gateway (a bucket of
         # burst 1 refuses any gap under its interval): from now on, none goes early.
         self._slack /= 2
+        second_look = False
         if now - self._last_decrease < 1.0 and not self.slow_start:
-            return
+            ended = self._slow_start_ended
+            if ended is None or sent_at is None or sent_at <= ended:
+                return
+            second_look = True
+            # The first refusal of a send paced after slow start's end: the pace it set was
+            # read over half a second, and a window or log of a second admits its whole count
+            # at once (read as twice the limit, refused a third of a second's sends). Once,
+            # over the second since the first send: what the gateway's window holds.
+        self._slow_start_ended = None
         if not self.slow_start and self._sent_rate(now) < max(self._t.min_rate, 0.2 * self.rate):
             # Hardly anything was sent over the last second (requests were waiting out their
             # Retry-After): what got through says nothing about the limit.
@@ -259,10 +270,12 @@ class RequestPacer:
             # got through, and probe quickly from there (no ceiling yet).
             self.slow_start = False
             self.rate = max(self._t.min_rate, min(self.rate, admitted) * self._t.backoff)
-            self._last_decrease = now
+            self._last_decrease = self._slow_start_ended = now
             self.decreases += 1
         else:
             self._decrease(now, max(admitted, self._t.min_rate))
+            if second_look:
+                self.ceiling = None  # still the start's figure: probe quickly from it
 
     def on_quota(self, remaining: int, reset_s: float) -> None:
         """The gateway's headers told what remains of its quota (``limit_headers.py``): none
@@ -301,6 +314,12 @@ class RequestPacer:
         # link do; a peer's 429s alone would hold every run down for good.
         self.slow_start = False
         self._decrease(now, max(share_through, self._t.min_rate))
+
+    def on_cap_found(self) -> None:
+        """The refusals were a cap on requests in flight's (``concurrency.py``), which now
+        keeps the run under it: no ceiling of the pace, which probes past it quickly until the
+        cap is what holds the run."""
+        self.ceiling = None
 
     def hold_until(self, moment: float) -> None:
         """Another run found a wall standing until ``moment`` (this pacer's clock)."""

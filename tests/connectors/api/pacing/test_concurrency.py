@@ -1,8 +1,66 @@
 from __future__ import annotations
 
-from connectors.api.pacing.concurrency import default_concurrency
+import random
+
+from connectors.api.pacing.concurrency import InFlightCap, default_concurrency
+from connectors.tuning import DEFAULTS
 
 
 def test_default_concurrency_follows_the_rate() -> None:
     assert default_concurrency(None) == 64
     assert [default_concurrency(r) for r in (1, 10, 100, 1_000)] == [4, 11, 101, 256]
+
+
+def test_a_cap_on_requests_in_flight_is_learnt_from_which_sends_were_refused() -> None:
+    cap = InFlightCap()
+    now = 0.0
+    for _ in range(20):  # out at each send 4..10; the gateway admits 8 at most
+        for out in range(4, 11):
+            now += 0.01
+            cap.observe(out, out > 8, now)
+    assert cap.limit == 8
+    assert cap.allows(7) and not cap.allows(8)
+
+
+def test_a_rate_limit_refusing_a_few_at_every_number_out_is_no_cap() -> None:
+    cap = InFlightCap()
+    rng = random.Random(7)
+    for i in range(2_000):  # 5% refused, whatever the number out
+        cap.observe(rng.randint(1, 8), rng.random() < 0.05, i * 0.01)
+    assert cap.limit is None and cap.allows(1_000)
+
+
+def test_a_walls_probes_refused_one_at_a_time_are_no_cap() -> None:
+    cap = InFlightCap()
+    for i in range(50):  # behind a wall: one probe out, refused
+        cap.observe(1, True, i * 0.1)
+    assert cap.limit is None
+
+
+def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
+    cap = InFlightCap()
+    now = 0.0
+    for _ in range(20):
+        for out in range(1, 6):
+            now += 0.01
+            cap.observe(out, out > 3, now)
+    assert cap.limit == 3
+    assert not cap.allows(3)  # it holds a send back
+    relax = DEFAULTS.pacer.cap_relax_s
+    cap.observe(2, False, now + relax / 2)
+    assert cap.limit == 3  # not calm long enough
+    cap.observe(2, False, now + relax + 0.1)
+    assert cap.limit == 4
+
+
+def test_a_refusal_that_came_before_enough_got_through_under_it_is_read_again() -> None:
+    cap = InFlightCap()
+    now = 0.0
+    for out in (1, 2, 1, 2, 3):  # a refusal at 3 out, with only four sends under it yet
+        now += 0.05
+        cap.observe(out, out > 2, now)
+    assert cap.limit is None
+    for i in range(60):  # answers under it keep coming, none refused
+        now += 0.05
+        cap.observe(1 + i % 2, False, now)
+    assert cap.limit == 2

@@ -344,3 +344,27 @@ def test_fixed_windows_of_a_second_settle_the_pace_under_them() -> None:
     assert pacer.rate <= 100.0
     late = [t for t in refused_at if t >= 6.0]
     assert len(late) <= 6, late  # 6 s at the limit: a probe's few, not 10 a second
+
+
+def test_a_refusal_sent_after_slow_start_ended_corrects_its_figure_once() -> None:
+    """A window or log of a second admits its whole 100 at once: over slow start's last half
+    second that read 200 a second. The first refusal of a send paced after slow start ended
+    reads again, over the second since the first send; one sent before it says nothing new."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.rate = 400.0
+    send_times(pacer, clock, 1)  # the first send
+    clock.now = 0.5
+    admitted_for(pacer, clock, 0.5, 200)  # the window's 100 in the last half second
+    pacer.on_rate_limited(None, sent_at=clock.now - 0.01)
+    ended = clock.now
+    assert pacer.rate == pytest.approx(200 * TUNING.backoff, rel=0.05)
+    clock.now += 0.05
+    pacer.on_rate_limited(None, sent_at=ended - 0.01)  # in flight when slow start ended
+    assert pacer.rate == pytest.approx(200 * TUNING.backoff, rel=0.05)
+    pacer.on_rate_limited(None, sent_at=ended + 0.02)  # paced after it: news
+    assert pacer.rate == pytest.approx(100 * TUNING.backoff, rel=0.1)
+    assert pacer.ceiling is None  # still the start's figure: probed from quickly
+    before = pacer.rate
+    pacer.on_rate_limited(None, sent_at=ended + 0.03)  # once only
+    assert pacer.rate == before
