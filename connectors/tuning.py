@@ -126,6 +126,14 @@ class BudgetTuning(BaseModel):
         default=3600.0, ge=0, description="Seconds a finding kept in the store is started "
         "from by a run that finds no live one (a shard's replacement, the next run).",
     )  # fmt: skip
+    kept_most: float = Field(
+        default=1.04, gt=1, description="Of a kept finding, the most runs started from it "
+        "probe to until a 429 says more, or kept_gentle_s pass without one.",
+    )  # fmt: skip
+    kept_gentle_s: float = Field(
+        default=30.0, ge=0, description="Seconds runs started from a kept finding stay under "
+        "kept_most of it before probing quickly (the limit rose since).",
+    )  # fmt: skip
 
 
 class MigrationTuning(BaseModel):

@@ -22,7 +22,8 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   (``connectors/state/budget.py``: 3 s).
 - The newest finding is also kept in the store past the leases: a run that starts when no live
   run holds one (a killed shard's replacement, the next night) starts just under it instead of
-  from a slow start (``BudgetTuning.kept_s``: an hour).
+  from a slow start (``BudgetTuning.kept_s``: an hour), and stays under ``kept_most`` of it
+  until a 429 says more (``found_pace``).
 """
 
 from __future__ import annotations
@@ -77,13 +78,28 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
     return [share + remaining / len(shares) for share in shares]
 
 
-def found_pace(found: float, age_s: float, tuning: Tuning = DEFAULTS) -> float | None:
+def found_pace(
+    found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False
+) -> float | None:
     """What all the runs together may send ``age_s`` after they found the limit at ``found``:
     just under it, probing up gently (1% a second) for ``gentle_s``, then quickly (25% each
     half second: the finding was low, read while the runs were still speeding up, or the limit
-    rose); None at twice the finding without a 429 (each run probes on its own again)."""
+    rose); None at twice the finding without a 429 (each run probes on its own again).
+
+    A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
+    limit a while ago, not a rough first reading: no more than ``kept_most`` of it for
+    ``kept_gentle_s``, then quick probes from there. Probed quickly after 4 s, replacements
+    sent 1.38x the limit for a second, which a gateway's bucket, full after the stall,
+    admitted; and a gentle probe alone reaches 1.14x before a full bucket of a second's burst
+    is spent and says so."""
     pacer, budget = tuning.pacer, tuning.budget
     age_s = max(0.0, age_s)
+    if kept:
+        most = found * budget.kept_most
+        if age_s <= budget.kept_gentle_s:
+            return min(most, found * pacer.backoff * float(pacer.slow_probe**age_s))
+        pace = most * budget.quick_probe ** ((age_s - budget.kept_gentle_s) / pacer.fast_probe_s)
+        return None if pace > budget.stale_found * found else pace
     pace = found * pacer.backoff * pacer.slow_probe ** min(age_s, budget.gentle_s)
     if age_s > budget.gentle_s:
         pace *= budget.quick_probe ** ((age_s - budget.gentle_s) / pacer.fast_probe_s)
@@ -120,6 +136,7 @@ class SharedBudget:
         self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
         self._peer_admitted = 0.0  # what the others got through a second, at the last beat
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
+        self._found_kept = False  # it is the store's kept finding, not one of this migration's
         self._kept: float | None = None  # the finding this run last kept in the store
         pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
 
@@ -167,11 +184,21 @@ class SharedBudget:
         killed shard's replacement, the next night): start just under it, probing gently,
         rather than from a slow start that overshoots and finds it again."""
         found, found_at = kept
-        live = any(lease.found is not None for lease in leases if lease.run_id != self.run_id)
-        if (self._found is not None or live or self.pacer.limit is not None
+        if (self._found is not None or self.pacer.limit is not None
                 or now - found_at > self._tuning.budget.kept_s):  # fmt: skip
             return
-        self._found = (found, now)
+        live = [
+            lease.found_at
+            for lease in leases
+            if lease.run_id != self.run_id and lease.found is not None and lease.found_at
+        ]
+        if any(lease.found != found for lease in leases if lease.found is not None
+               and lease.run_id != self.run_id):  # fmt: skip
+            return  # a finding of the live runs' own, newer: apply() takes it
+        # Alone, or beside runs started from the same kept finding (a killed worker's other
+        # shards): as they do, and from the newest start among them.
+        self._found = (found, max(live, default=now))
+        self._found_kept = True
         if self.pacer.slow_start:
             self.pacer.slow_start = False
             self.pacer.rate = found * self._tuning.pacer.backoff
@@ -197,6 +224,7 @@ class SharedBudget:
                 and abs(through / self._found[0] - 1.0) < self._tuning.budget.settled
             )
             self._found = (through, own_429 if settled else own_429 - self._tuning.budget.gentle_s)
+            self._found_kept = False
         found, found_at = self._found if self._found is not None else (None, None)
         return Lease(self.run_id, now, admitted, wants, own_429,
                      None if wall is None else now + (wall - mono), found, found_at)  # fmt: skip
@@ -211,6 +239,10 @@ class SharedBudget:
             if lease.found is None or lease.found_at is None:
                 continue
             if self._found is None or lease.found_at > self._found[1]:
+                # A peer started from the same kept finding publishes it as its own.
+                self._found_kept = (
+                    self._found_kept and self._found is not None and lease.found == self._found[0]
+                )
                 self._found = (lease.found, lease.found_at)
         limit = self.pacer.limit
         if limit is not None:
@@ -237,9 +269,10 @@ class SharedBudget:
         pace = (
             None
             if self._found is None
-            else found_pace(self._found[0], now - self._found[1], self._tuning)
+            else found_pace(self._found[0], now - self._found[1], self._tuning, self._found_kept)
         )
-        if len(everyone) > 1 and pace is not None:
+        if pace is not None and (len(everyone) > 1 or self._found_kept):
+            # (A run alone on a kept finding too: its own probes would pass it by 15%.)
             shares = allocate(pace, [lease.wants for lease in everyone])
             self.pacer.slow_start = False
             self.pacer.allot(shares[0])

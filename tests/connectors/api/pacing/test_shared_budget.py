@@ -196,6 +196,45 @@ def test_a_run_that_starts_after_the_others_ended_starts_from_their_finding(
     assert later.pacer.slow_start and later.pacer.rate == DEFAULTS.pacer.start_rate
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_runs_started_from_a_kept_finding_stay_just_under_it_until_a_429_says_more(
+    tmp_path: Path, count: int
+) -> None:
+    # A killed worker's two shards start again after the stall, from the store's finding.
+    # Probed quickly after 4 s, they sent 1.38x the limit for a second: the gateway's bucket,
+    # full after the stall, admitted it.
+    location = str(tmp_path / "state.db")
+    clock, (a, b) = budgets(location, None, 2)
+    first_429(clock, [a, b], 50)
+
+    async def leave() -> None:
+        for run in (a, b):
+            await run.stop()
+
+    asyncio.run(leave())
+    clock.now += 60.0
+    runs = [
+        SharedBudget(
+            opener(location), "key", f"new-{n}", RequestPacer(None, clock), wall_clock=clock
+        )
+        for n in range(count)
+    ]
+    beat_all(runs)  # the first beat of each (the second to start joins the first)
+    most = 0.0
+    for _ in range(int(DEFAULTS.budget.kept_gentle_s)):  # no 429 meanwhile
+        beat_all(runs)
+        for run in runs:  # each pacer's own calm probes too
+            run.pacer._last_429 = clock.now - 10.0
+            run.pacer.on_success()
+        most = max(most, sum(run.pacer.rate for run in runs))
+        clock.now += 1.0
+    assert 100 * DEFAULTS.pacer.backoff <= most <= 100 * DEFAULTS.budget.kept_most + 0.01
+    for _ in range(10):  # then no 429 for long: the limit rose since, probed quickly
+        beat_all(runs)
+        clock.now += 1.0
+    assert sum(run.pacer.rate for run in runs) > 100 * DEFAULTS.budget.kept_most * 1.2
+
+
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
     clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
     beat_all([a, b])
