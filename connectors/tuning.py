@@ -80,6 +80,10 @@ class PacerTuning(BaseModel):
         default=2.0, gt=0, description="Seconds from a wall's fall to the next from which what "
         "got through in between sets the pace (a window longer than a second).",
     )  # fmt: skip
+    cycle_unsure: float = Field(
+        default=0.25, gt=0, description="Of a cycle, the most its wall's fall may be unsure by "
+        "for what got through over it to be a ceiling.",
+    )  # fmt: skip
     trusted_retry_after_s: float = Field(
         default=2.5, ge=0, description="Seconds a Retry-After is believed from (shorter: rounding)."
     )

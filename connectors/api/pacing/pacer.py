@@ -130,7 +130,6 @@ class RequestPacer:
                 if now >= self._next_at:
                     if self._first_sent is None:
                         self._first_sent = now
-                        self._cycle_from = (now, self._admitted_total)
                     break
                 self._held_back += 1
                 self._held_since_snapshot = True
@@ -191,6 +190,7 @@ class RequestPacer:
             # admissions a tenth low, and the next window went half unused.
             fell = (self._wall_stood_at + self._probe_sent_at) / 2 if self._probe_out else now
             fell = max(self._cycle_from[0], fell)
+            unsure = self._probe_sent_at - self._wall_stood_at if self._probe_out else 0.0
             cycle = fell - self._cycle_from[0]
             short = now - self._wall_up_at < self._t.short_wall_s
             if not (short and self._t.min_short_cycle_s <= cycle < self._t.min_cycle_s):
@@ -200,7 +200,7 @@ class RequestPacer:
             # tenth of a second short and read the limit a tenth high; the pace held there,
             # and each window's end refused a tenth. (A lone short wall is no window's end: a
             # sliding count that counts refusals walls once, briefly, then admits less.)
-            self._end_cycle(now, fell)
+            self._end_cycle(now, fell, unsure)
         self._probe_out = False
         if self.slow_start:
             self._grow_slow_start(now)
@@ -376,9 +376,9 @@ class RequestPacer:
         self._last_decrease = now
         self.decreases += 1
 
-    def _end_cycle(self, now: float, fell: float) -> None:
+    def _end_cycle(self, now: float, fell: float, unsure: float) -> None:
         """A wall came down (at ``fell``, found at ``now``): over the cycle since the last one
-        fell (or the run's first send), what got through a second is what the gateway's
+        fell (or the run began), what got through a second is what the gateway's
         window holds; a pace above it would spend the next window early and wall again. A
         second's admissions cannot tell a window of 2 s, 10 s or a minute, nor one that counts
         refusals."""
@@ -393,6 +393,11 @@ class RequestPacer:
             # And the ceiling: probed past quickly, the next window was spent in half of it
             # and walled for the rest, its in-flight requests refused, each window.
             self._decrease(now, max(through, self._t.min_rate))
+            if unsure > self._t.cycle_unsure * cycle:
+                # Not a ceiling when its fall is known only roughly: a sliding count that
+                # counts refusals stood past its window (a probe refused adds to it) until
+                # probes 2 s apart found it, and read 2 s windows of 50 as 33 a second.
+                self.ceiling = None
 
     def _cap(self) -> float:
         return float("inf") if self.allocation is None else self.allocation
