@@ -306,7 +306,11 @@ class CustomerApi:
             self._pacer.on_quota(quota.remaining, quota.reset_s)
         limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
         if out_at_send and self._cap.observe(out_at_send, limited, time.monotonic()):
-            self._pacer.on_cap_found()
+            cap, latency = self._cap.limit, self._pacer.latency_s or 0.0
+            if cap is not None and cap <= 2 * self._pacer.rate * latency + 1:
+                # Within reach of the pace (not a slow start's volley read as a cap of 30,
+                # which no pace of 100 a second at 40 ms comes near): it is what refused.
+                self._pacer.on_cap_found()
         if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.
             self._pacer.on_success(time.monotonic() - sent_at)
