@@ -46,6 +46,19 @@ def test_latency_is_added() -> None:
         assert time.perf_counter() - started >= 0.15
 
 
+def test_latency_varies_by_up_to_its_jitter() -> None:
+    settings = FaultSettings(latency_ms=100, latency_jitter_ms=200)
+    with SandboxProcess(users={"u": "k"}, faults=settings) as server, client(server) as api:
+        api.get(f"/v2/customer/{uuid.uuid4()}")  # warm the connection
+        took = []
+        for _ in range(8):
+            started = time.perf_counter()
+            api.get(f"/v2/customer/{uuid.uuid4()}")
+            took.append(time.perf_counter() - started)
+    assert min(took) >= 0.1
+    assert max(took) - min(took) >= 0.05  # eight draws from 0-200 ms more: not all alike
+
+
 def test_injected_errors_are_500_error_responses_and_write_nothing() -> None:
     with SandboxProcess(users={"u": "k"}, faults=FaultSettings(error_rate=1.0)) as server:
         with client(server) as api:
