@@ -282,7 +282,7 @@ def main() -> None:
     wanted = {s for s in args.only.split(",") if s}
     print(f"machine: {os.cpu_count()} cores; limit {LIMIT:.0f} req/s, latency "
           f"{LATENCY_MS:.0f} ms; successes/s over each run as a share of the limit")  # fmt: skip
-    print(f"{'shape':<24}{'client':<26}{'s':>5}{'of limit':>18}{'last half':>18}{'refused':>16}"
+    print(f"{'shape':<24}{'client':<26}{'s':>5}{'of limit':>18}{'last half':>19}{'refused':>19}"
           f"{'worst 5 s':>16}{'settle s':>10}")  # fmt: skip
     modes: dict[str, Callable[[str, float], Awaitable[Tally]]] = {
         "custsync, limit known": lambda url, s: custsync_client(url, LIMIT, s),
@@ -343,8 +343,8 @@ def main() -> None:
                                    else f"{f(v[len(v) // 2])} ({f(v[0])}-{f(v[-1])})")  # fmt: skip
             print(f"{name:<24}{mode:<26}{seconds:>5.0f}"
                   f"{spread(fractions, lambda x: f'{x:.0%}'):>18}"
-                  f"{spread(halves, lambda x: f'{x:.0%}'):>18}"
-                  f"{spread(refused, lambda x: f'{x:.1%}'):>16}"
+                  f"{spread(halves, lambda x: f'{x:.0%}'):>19}"
+                  f"{spread(refused, lambda x: f'{x:.1%}'):>19}"
                   f"{spread(worst, lambda x: f'{x:.0%}'):>16}"
                   f"{'-' if settle is None else f'{settle:.1f}':>10}", flush=True)  # fmt: skip
 

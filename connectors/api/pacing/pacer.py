@@ -101,6 +101,7 @@ class RequestPacer:
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
         self._cycle_from = (now, 0)
+        self._ceiling_held_until = now  # a cycle's ceiling stands a cycle long at least
         self._slack = self._t.slack
         self.decreases = 0
         self.walls = 0
@@ -207,15 +208,19 @@ class RequestPacer:
             return
         if now - self._last_429 < self._t.calm_s:
             return
-        if self.ceiling is not None and self.rate > self._t.stale_margin * self.ceiling:
+        cap = self._cap()
+        if self.ceiling is not None and now < self._ceiling_held_until:
+            # A window's ceiling, not passed by 15% before a window has gone by: a window of
+            # a minute says nothing sooner. Forgotten after 15 s, its second window was spent
+            # in 28 s by quick probes and walled for the other 32.
+            cap = min(cap, self._t.stale_margin * self.ceiling)
+        elif self.ceiling is not None and self.rate > self._t.stale_margin * self.ceiling:
             self.ceiling = None
         near = self.ceiling is not None and self.rate >= self._t.near_ceiling * self.ceiling
         if now - self._last_probe < (1.0 if near else self._t.fast_probe_s):
             return
         self._last_probe = now
-        self.rate = min(
-            self._cap(), self.rate * (self._t.slow_probe if near else self._t.fast_probe)
-        )
+        self.rate = min(cap, self.rate * (self._t.slow_probe if near else self._t.fast_probe))
 
     def on_no_answer(self) -> None:
         """The request got no answer (a transport error): another may probe a wall."""
@@ -372,6 +377,7 @@ class RequestPacer:
         else:
             floor = self._t.min_rate
         self.ceiling = through if self.limit is None else None
+        self._ceiling_held_until = now
         self.rate = max(floor, min(self.rate, through) * self._t.backoff)
         self._last_decrease = now
         self.decreases += 1
@@ -393,6 +399,7 @@ class RequestPacer:
             # And the ceiling: probed past quickly, the next window was spent in half of it
             # and walled for the rest, its in-flight requests refused, each window.
             self._decrease(now, max(through, self._t.min_rate))
+            self._ceiling_held_until = fell + cycle
             if unsure > self._t.cycle_unsure * cycle:
                 # Not a ceiling when its fall is known only roughly: a sliding count that
                 # counts refusals stood past its window (a probe refused adds to it) until

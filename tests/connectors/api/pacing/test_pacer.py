@@ -368,3 +368,17 @@ def test_a_refusal_sent_after_slow_start_ended_corrects_its_figure_once() -> Non
     before = pacer.rate
     pacer.on_rate_limited(None, sent_at=ended + 0.03)  # once only
     assert pacer.rate == before
+
+
+def test_a_window_of_a_minute_holds_its_ceiling_a_minute() -> None:
+    """A fixed window of 6,000 a minute: its ceiling (100 a second) is probed past by 15% at
+    most until a window has gone by, since none says more sooner. Forgotten after 15 s of
+    gentle probes, the quick ones spent the second window in 28 s and walled the rest."""
+    clock = Clock()
+    clock.now = 12.5
+    pacer = pacer_on(clock, None)
+    used, refused_at = against_fixed_windows(pacer, clock, 60.0, 6000, 240.0, None)
+    for window in (2, 3):
+        spent = [t for t in refused_at if window * 60 <= t < (window + 1) * 60]
+        assert not spent or min(spent) - window * 60 >= 45, (window, spent[:3])
+        assert used[window] >= 0.9 * 6000
