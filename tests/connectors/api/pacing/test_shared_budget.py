@@ -163,13 +163,9 @@ def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Pa
     assert a.pacer.slow_start and b.pacer.slow_start
 
 
-def test_a_run_that_starts_after_the_others_ended_starts_from_their_finding(
-    tmp_path: Path,
-) -> None:
-    # A killed shard's replacement starts when the live shards have ended: their leases are
-    # gone, and a slow start from 40/s found the limit all over again (a tenth of it for
-    # seconds). The store keeps the newest finding past the leases.
-    location = str(tmp_path / "state.db")
+def found_then_ended(location: str) -> Clock:
+    """Two runs found the limit (100/s together) and ended: only the store's kept finding
+    is left."""
     clock, (a, b) = budgets(location, None, 2)
     first_429(clock, [a, b], 50)
 
@@ -178,6 +174,17 @@ def test_a_run_that_starts_after_the_others_ended_starts_from_their_finding(
             await run.stop()
 
     asyncio.run(leave())
+    return clock
+
+
+def test_a_run_that_starts_after_the_others_ended_starts_from_their_finding(
+    tmp_path: Path,
+) -> None:
+    # A killed shard's replacement starts when the live shards have ended: their leases are
+    # gone, and a slow start from 40/s found the limit all over again (a tenth of it for
+    # seconds). The store keeps the newest finding past the leases.
+    location = str(tmp_path / "state.db")
+    clock = found_then_ended(location)
     clock.now += 600.0
     late = SharedBudget(
         opener(location), "key", "late", RequestPacer(None, clock), wall_clock=clock
@@ -204,14 +211,7 @@ def test_runs_started_from_a_kept_finding_stay_just_under_it_until_a_429_says_mo
     # Probed quickly after 4 s, they sent 1.38x the limit for a second: the gateway's bucket,
     # full after the stall, admitted it.
     location = str(tmp_path / "state.db")
-    clock, (a, b) = budgets(location, None, 2)
-    first_429(clock, [a, b], 50)
-
-    async def leave() -> None:
-        for run in (a, b):
-            await run.stop()
-
-    asyncio.run(leave())
+    clock = found_then_ended(location)
     clock.now += 60.0
     runs = [
         SharedBudget(
