@@ -86,7 +86,6 @@ class RequestPacer:
         self._held_since_snapshot = False
         self._started = now
         self._refused_in_row = 0
-        self._refused_sent_at = float("-inf")  # when the latest refused request was sent
         self._wall_until: float | None = None  # set while a wall stands
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
@@ -180,12 +179,7 @@ class RequestPacer:
             self._latency = last + self._t.latency_weight * (latency_s - last)
         self._admitted.append(now)
         self._admitted_total += 1
-        if latency_s is None or now - latency_s >= self._refused_sent_at:
-            # Not an answer to a request sent before the latest refused one: in flight when
-            # a window was spent, those go on arriving for a latency's while, and held the
-            # run of refusals from ever counting as a wall while sends went on (33 more
-            # refused at slow start's 900 a second, in the first 10 s window).
-            self._refused_in_row = 0
+        self._refused_in_row = 0
         # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
         # answers of requests sent before it still arrive for a latency's while.
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
@@ -241,8 +235,6 @@ class RequestPacer:
         if self.on_refusal is not None:
             self.on_refusal()
         self._refused_in_row += 1
-        if sent_at is not None:
-            self._refused_sent_at = max(self._refused_sent_at, sent_at)
         if self._wall_until is not None and self._probe_out:
             self._wall_stood_at = self._probe_sent_at
         self._probe_out = False

@@ -382,19 +382,3 @@ def test_a_window_of_a_minute_holds_its_ceiling_a_minute() -> None:
         spent = [t for t in refused_at if window * 60 <= t < (window + 1) * 60]
         assert not spent or min(spent) - window * 60 >= 45, (window, spent[:3])
         assert used[window] >= 0.9 * 6000
-
-
-def test_answers_to_requests_sent_before_a_refused_one_do_not_hold_off_the_wall() -> None:
-    """A window spent at 900 a second: its refusals come back at once, between the answers of
-    the requests in flight before it was spent. Those are no news: four refusals of requests
-    sent one after another raise the wall, instead of every send over the next 40 ms."""
-    clock = Clock()
-    pacer = pacer_on(clock, None)
-    pacer.slow_start = False
-    pacer.rate = 900.0
-    clock.now = 5.0
-    for n in range(4):
-        pacer.on_rate_limited(None, sent_at=clock.now - 0.001)
-        clock.now += 0.001
-        pacer.on_success(0.04)  # sent 40 ms ago, before the refused ones
-        assert (pacer.wall_until is not None) == (n == 3)
