@@ -133,11 +133,6 @@ class CustomerApi:
         """Whether an answer has shown the credentials are accepted."""
         return self._credentials_proven
 
-    @property
-    def in_flight_cap(self) -> int | None:
-        """The gateway's cap on requests in flight, once learnt from its refusals."""
-        return self._cap.limit
-
     def under_way(self, ahead_s: float) -> float:
         """Requests worth having under way (sent, or next in line) to keep the pace: those in
         flight over an answer's latency, and ``ahead_s`` of the pace more."""
