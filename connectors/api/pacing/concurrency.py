@@ -21,9 +21,10 @@ class InFlightCap:
     ``maxconn``), learnt from the number out when each answered request was sent.
 
     A rate limit refuses sends whatever their number out, a few in each; a cap refuses most
-    sends above it and none under. Paced by rate alone, a run under a cap of 8 held 0.88 of
-    what an ideal sender (always exactly 8 out) gets: to stay clear of the refusals that jitter
-    in latency brings, the pace had to keep the mean well under the cap. Once the cap is
+    sends above it and none under. Paced by rate alone, a run under a cap of 8 with answers in
+    40-80 ms held under 0.8 of what an ideal sender (always exactly 8 out) gets: to stay clear
+    of the refusals that overlapping slow answers bring, the pace kept the mean well under the
+    cap (``bench/RESULTS.md``, in-flight-8-jitter). Once the cap is
     known the run keeps at most that many out, and the pacer, refused no more, probes up until
     the cap is what holds it. A cap that held sends back with no refusal for ``cap_relax_s``
     is raised by one, so a cap read too low (or one the gateway raised) is outgrown."""
