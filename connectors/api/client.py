@@ -256,7 +256,7 @@ class CustomerApi:
         self, method: str, path: str, json: Any, params: dict[str, Any] | None, idempotent: bool
     ) -> ApiResult:
         async with self._in_flight:
-            await self._pacer.acquire()
+            number = await self._pacer.acquire()
             while not self._cap.allows(self._out):
                 self._answered.clear()
                 await self._answered.wait()
@@ -308,11 +308,11 @@ class CustomerApi:
                 self._pacer.on_cap_found()
         if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.
-            self._pacer.on_success(time.monotonic() - sent_at)
+            self._pacer.on_success(time.monotonic() - sent_at, number)
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
-        result = self._classify(response, idempotent, limited, paced_at)
+        result = self._classify(response, idempotent, limited, paced_at, number)
         if result.reason is not None and result.answer is not Answer.DONE:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))
@@ -342,7 +342,12 @@ class CustomerApi:
         return last is not None and now - last <= RUN_503_S
 
     def _classify(
-        self, response: httpx.Response, idempotent: bool, limited: bool, sent_at: float
+        self,
+        response: httpx.Response,
+        idempotent: bool,
+        limited: bool,
+        sent_at: float,
+        number: int,
     ) -> ApiResult:
         status = response.status_code
         answer = Answer.RATE_LIMITED if limited else classify_status(status, idempotent)
@@ -365,7 +370,7 @@ class CustomerApi:
             limited = answer is Answer.RATE_LIMITED
             if limited:
                 self.counters.rate_limited += 1
-                self._pacer.on_rate_limited(retry_after, sent_at)
+                self._pacer.on_rate_limited(retry_after, sent_at, number)
             raise RetryableFailure(f"HTTP {status}", retry_after, rate_limited=limited)
         if answer is Answer.AMBIGUOUS:
             self.counters.ambiguous_writes += 1

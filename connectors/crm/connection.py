@@ -89,8 +89,7 @@ class CrmConnection:
     async def _once(self, method: str, path: str, renew: bool, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {await self._token(renew)}"
-        if self.pacer is not None:
-            await self.pacer.acquire()
+        number = await self.pacer.acquire() if self.pacer is not None else 0
         self.calls += 1
         started = time.perf_counter()
         try:
@@ -105,9 +104,10 @@ class CrmConnection:
             self.on_response(response)
         if self.pacer is not None:
             if response.status_code == 429:
-                self.pacer.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                self.pacer.on_rate_limited(retry_after, number=number)
             elif response.status_code < 500:
-                self.pacer.on_success(time.perf_counter() - started)
+                self.pacer.on_success(time.perf_counter() - started, number)
         return response
 
     def _classify(self, response: httpx.Response) -> httpx.Response:

@@ -10,9 +10,14 @@ under the limit; each punishes bursts differently. So the pacer does two things:
   yielded, not slept), and a send that was late anyway lets the next go early by at most
   ``slack`` of an interval (halved by each 429 that is not a wall, since it says the gateway
   minds the gaps): lateness neither accumulates (the pace holds) nor bunches requests.
-- **Walls.** Several 429s in a row with no request admitted in between is a spent window (or a
-  bucket far overdrawn): nobody sends until it opens. A ``Retry-After`` of a few seconds or more
-  is believed at once, as an upper bound (a 60 s window would otherwise cost a probe a second);
+- **Walls.** Several 429s to requests sent one after another, none admitted in between, is a
+  spent window (or a bucket far overdrawn): nobody sends until it opens. The run is counted in
+  the order requests were sent, not answered: a gateway answers a refusal at once and a success
+  after the API's latency, so refusals of requests sent in turn meet successes of ones sent
+  earlier (counted as they arrived, a spent window's wall stood only after a latency's worth
+  of refusals), and refusals of requests sent apart arrive together (a token bucket a third
+  overdrawn is no wall). A ``Retry-After`` of a few seconds or more is believed at once, as
+  an upper bound (a 60 s window would otherwise cost a probe a second);
   a short or absent one is found by one probe at a time, at doubling intervals from 0.1 s
   (``Retry-After: 1``, all that whole seconds can say, would cost most of a one-second window).
   A believed one is probed from a second early: whole seconds round up, and a sliding log
@@ -85,7 +90,9 @@ class RequestPacer:
         self._held_back = 0  # acquires that waited for their slot since the last growth
         self._held_since_snapshot = False
         self._started = now
-        self._refused_in_row = 0
+        self._sends = 0  # requests handed a slot, numbered in that order
+        self._unnumbered = -2  # answers told without their number: numbered as they arrive
+        self._refused: set[int] = set()  # the numbers of recent refused requests
         self._wall_until: float | None = None  # set while a wall stands
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
@@ -111,8 +118,9 @@ class RequestPacer:
 
     # -- the gate ------------------------------------------------------------------------------
 
-    async def acquire(self) -> None:
-        """Wait until one more request may be sent."""
+    async def acquire(self) -> int:
+        """Wait until one more request may be sent; its number in the order sent, to tell
+        with its answer."""
         async with self._gate:  # FIFO: one waiter at a time holds the next slot
             while True:
                 now = self._clock()
@@ -127,7 +135,8 @@ class RequestPacer:
                     self._probe_sent_at = now
                     self._next_at = now + 1.0 / self.rate
                     self._sent.append(now)
-                    return
+                    self._sends += 1
+                    return self._sends
                 if now >= self._next_at:
                     if self._first_sent is None:
                         self._first_sent = now
@@ -145,6 +154,8 @@ class RequestPacer:
             # From the schedule, not from now: a late wake-up does not slow the pace; but
             # never more than self._t.slack of an interval early relative to this send.
             self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
+            self._sends += 1
+            return self._sends
 
     # -- what the answers say ------------------------------------------------------------------
 
@@ -170,16 +181,17 @@ class RequestPacer:
             return float(len(self._sent))
         return sum(1 for t in reversed(self._sent) if now - t <= window_s) / window_s
 
-    def on_success(self, latency_s: float | None = None) -> None:
-        """A request was admitted (any answer but 429), answered in ``latency_s``: the wall,
-        if any, is down; after a calm spell, probe a little faster."""
+    def on_success(self, latency_s: float | None = None, number: int | None = None) -> None:
+        """Request ``number`` (from ``acquire``; None: the latest answer) was admitted (any
+        answer but 429), answered in ``latency_s``: the wall, if any, is down; after a calm
+        spell, probe a little faster."""
         now = self._clock()
+        self._number(number)  # it ends the run of refusals it was sent within
         if latency_s is not None:
             last = latency_s if self._latency is None else self._latency
             self._latency = last + self._t.latency_weight * (latency_s - last)
         self._admitted.append(now)
         self._admitted_total += 1
-        self._refused_in_row = 0
         # Behind a wall only the probe's answer (or one after the wall's time) takes it down:
         # answers of requests sent before it still arrive for a latency's while.
         if self._wall_until is not None and (self._probe_out or now >= self._wall_until):
@@ -226,15 +238,18 @@ class RequestPacer:
         """The request got no answer (a transport error): another may probe a wall."""
         self._probe_out = False
 
-    def on_rate_limited(self, retry_after_s: float | None, sent_at: float | None = None) -> None:
-        """The API answered 429 to a request sent at ``sent_at`` (this pacer's clock, if
-        known): maybe a wall; at most once a second, a slower pace."""
+    def on_rate_limited(
+        self, retry_after_s: float | None, sent_at: float | None = None, number: int | None = None
+    ) -> None:
+        """The API answered 429 to request ``number`` (from ``acquire``; None: the latest
+        answer), sent at ``sent_at`` (this pacer's clock, if known): maybe a wall; at most once
+        a second, a slower pace."""
         now = self._clock()
+        in_row = self._refused_run(self._number(number))
         self._last_429 = now
         self.refusals += 1
         if self.on_refusal is not None:
             self.on_refusal()
-        self._refused_in_row += 1
         if self._wall_until is not None and self._probe_out:
             self._wall_stood_at = self._probe_sent_at
         self._probe_out = False
@@ -243,7 +258,7 @@ class RequestPacer:
             self._raise_wall(now, retry_after_s)
             return  # nothing got through behind a wall: no news about the pace
         trusted = retry_after_s is not None and retry_after_s >= self._t.trusted_retry_after_s
-        if self._refused_in_row >= self._t.wall_run or trusted:
+        if in_row >= self._t.wall_run or trusted:
             # A run of refusals, or one that says how long (its retry waits only a moment:
             # the wall holds it, and everyone else, for that long).
             self.walls += 1
@@ -405,6 +420,28 @@ class RequestPacer:
                 # counts refusals stood past its window (a probe refused adds to it) until
                 # probes 2 s apart found it, and read 2 s windows of 50 as 33 a second.
                 self.ceiling = None
+
+    def _number(self, number: int | None) -> int:
+        """An answer's request number: told, or (unnumbered) the next in arrival order."""
+        if number is None:
+            self._unnumbered -= 1  # downwards, apart from acquire's numbers
+            return self._unnumbered
+        return number
+
+    def _refused_run(self, number: int) -> int:
+        """Request ``number`` was refused: how many requests sent in a row with it were
+        refused (up to ``wall_run``). One unanswered yet, or admitted, ends the run."""
+        refused = self._refused
+        refused.add(number)
+        if len(refused) > 4096:  # runs far shorter than this are all that is ever looked at
+            self._refused = refused = {n for n in refused if abs(n - number) < 1024}
+        run, limit = 1, self._t.wall_run
+        for step in (-1, 1):
+            n = number + step
+            while n in refused and run < limit:
+                run += 1
+                n += step
+        return run
 
     def _cap(self) -> float:
         return float("inf") if self.allocation is None else self.allocation

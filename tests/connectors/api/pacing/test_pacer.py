@@ -214,6 +214,37 @@ def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
     assert clock.now - raised_at == pytest.approx(41.0, abs=0.01)  # a second early: rounding
 
 
+def numbered_sends(pacer: RequestPacer, clock: Clock, count: int) -> list[int]:
+    async def run() -> list[int]:
+        return [await pacer.acquire() for _ in range(count)]
+
+    return asyncio.run(run())
+
+
+def test_a_run_of_refusals_is_counted_in_the_order_requests_were_sent() -> None:
+    """A gateway refuses at once and admits after the API's latency: refusals of requests
+    sent in turn arrive among successes of ones sent before them (a spent window), and
+    refusals of requests sent apart arrive together (a bucket a little overdrawn)."""
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    admitted_for(pacer, clock, 1.0, 99)
+    earlier, spent = numbered_sends(pacer, clock, 8), numbered_sends(pacer, clock, 8)
+    for admitted, refused in zip(earlier[: TUNING.wall_run], spent, strict=False):
+        pacer.on_rate_limited(None, number=refused)
+        pacer.on_success(0.04, admitted)  # sent before the window was spent
+    assert pacer.walls == 1  # after wall_run refusals, not a latency's worth of them
+
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    admitted_for(pacer, clock, 1.0, 99)
+    sends = numbered_sends(pacer, clock, 4 * TUNING.wall_run)
+    for refused in sends[::4]:  # one in four refused, answered before the others
+        pacer.on_rate_limited(None, number=refused)
+    for admitted in (n for n in sends if n not in sends[::4]):
+        pacer.on_success(0.04, admitted)
+    assert pacer.walls == 0
+
+
 def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
     clock = Clock()
     pacer = walled(clock, None)
