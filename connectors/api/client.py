@@ -300,19 +300,26 @@ class CustomerApi:
         if quota is not None:
             self._pacer.on_quota(quota.remaining, quota.reset_s)
         limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
+        cap_found = False
         if out_at_send and self._cap.observe(out_at_send, limited, time.monotonic()):
             cap, latency = self._cap.limit, self._pacer.latency_s or 0.0
-            if cap is not None and cap <= 2 * self._pacer.rate * latency + 1:
-                # Within reach of the pace (not a slow start's volley read as a cap of 30,
-                # which no pace of 100 a second at 40 ms comes near): it is what refused.
-                self._pacer.on_cap_found()
+            # Within reach of the pace (not a slow start's volley read as a cap of 30, which
+            # no pace of 100 a second at 40 ms comes near): it is what refused.
+            cap_found = cap is not None and cap <= 2 * self._pacer.rate * latency + 1
         if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.
             self._pacer.on_success(time.monotonic() - sent_at, number)
         if status not in (401, 403):
             self._credentials_proven = True
         log.debug("%s %s -> %s", method, path, status)
-        result = self._classify(response, idempotent, limited, paced_at, number)
+        try:
+            result = self._classify(response, idempotent, limited, paced_at, number)
+        finally:
+            if cap_found:
+                # After the refusal's own slowdown, which read what got through as a ceiling:
+                # the cap, not the pace, is what held the run (a pace then held under that
+                # ceiling kept a cap of 8 at 40-80 ms to 0.75 of what it admits).
+                self._pacer.on_cap_found()
         if result.reason is not None and result.answer is not Answer.DONE:
             search = params.get("search") if params else None
             result.reason = redact(result.reason, sent_values(json, search))

@@ -63,6 +63,7 @@ class InFlightCap:
             self.limit += 1
             self._calm_since = now
             self._bound = False
+            self._pending = 0  # the refusals read so far told the old cap: only a new one
         return False
 
     def _learn(self) -> bool:
