@@ -51,6 +51,9 @@ def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
     assert cap.limit == 3  # not calm long enough
     cap.observe(2, False, now + relax + 0.1)
     assert cap.limit == 4
+    for i in range(100):  # answers after it: the refusals read before told the old cap
+        cap.observe(2 + i % 3, False, now + relax + 0.2 + i * 0.01)
+    assert cap.limit == 4
 
 
 def test_a_refusal_that_came_before_enough_got_through_under_it_is_read_again() -> None:
