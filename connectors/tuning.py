@@ -97,10 +97,13 @@ class PacerTuning(BaseModel):
         default=1, ge=1, description="Refused sends from one number out up that tell a cap."
     )
     cap_min_under: int = Field(
-        default=30, ge=1, description="Admitted sends under it that a cap needs beneath it."
+        default=100, ge=1, description="Admitted sends under it that a cap needs beneath it."
     )
     cap_clean_under: float = Field(
         default=0.05, ge=0, lt=1, description="Of the sends under a cap, refused at most."
+    )
+    cap_contradicted: int = Field(
+        default=2, ge=1, description="Refusals under a cap that say it was no cap."
     )
     cap_relax_s: float = Field(
         default=5.0, gt=0, description="Seconds a binding cap goes unrefused before it grows."
@@ -120,7 +123,10 @@ class BudgetTuning(BaseModel):
     found_every_s: float = Field(
         default=1.0, gt=0, description="Seconds one finding of a limit spans."
     )
-    gentle_s: float = Field(default=4.0, ge=0, description="Seconds a finding is probed gently.")
+    gentle_s: float = Field(
+        default=15.0, ge=0, description="Seconds a confirmed finding is probed gently (from "
+        "0.97 of it at 1% a second: to 1.13x).",
+    )  # fmt: skip
     stale_found: float = Field(default=2.0, gt=1, description="Past a finding by this, it is gone.")
     quick_probe: float = Field(default=1.25, gt=1, description="Factor of each quick probe.")
     settled: float = Field(

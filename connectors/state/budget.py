@@ -9,6 +9,7 @@ seconds, with nothing to clean up (stale rows are swept by the next beat).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.state.db import StateDb
 from connectors.tuning import DEFAULTS, BudgetTuning
@@ -25,10 +26,11 @@ class Lease:
     last_429: float | None
     wall_until: float | None
     # Unknown limit: what all the runs together got through a second when this run last drew
-    # a 429 (the target's limit, as found), and since when the runs probe up from it
-    # (connectors/api/pacing/shared_budget.py: found_pace).
+    # a 429 (the target's limit, as found), when, and whether it is rough (not yet confirmed
+    # by a second finding near it: probed quickly, not gently; shared_budget.py: found_pace).
     found: float | None = None
     found_at: float | None = None
+    found_rough: bool = False
 
 
 class BudgetLeases:
@@ -42,26 +44,29 @@ class BudgetLeases:
         """Renew this run's lease; every live lease of the target (this one included)."""
         self._db.execute(
             "INSERT INTO api_budget_leases (budget_key, run_id, heartbeat, admitted, wants,"
-            " last_429, wall_until, found, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " last_429, wall_until, found, found_at, found_rough)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (budget_key, run_id) DO UPDATE SET heartbeat = excluded.heartbeat,"
             " admitted = excluded.admitted, wants = excluded.wants,"
             " last_429 = excluded.last_429, wall_until = excluded.wall_until,"
-            " found = excluded.found, found_at = excluded.found_at",
+            " found = excluded.found, found_at = excluded.found_at,"
+            " found_rough = excluded.found_rough",
             (budget_key, lease.run_id, lease.heartbeat, lease.admitted, lease.wants,
-             lease.last_429, lease.wall_until, lease.found, lease.found_at),
+             lease.last_429, lease.wall_until, lease.found, lease.found_at,
+             int(lease.found_rough)),
         )  # fmt: skip
         self._db.execute(
             "DELETE FROM api_budget_leases WHERE heartbeat < ?",
             (lease.heartbeat - self._tuning.sweep_s,),
         )
         rows = self._db.execute(
-            "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at"
-            " FROM api_budget_leases"
+            "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at,"
+            " found_rough FROM api_budget_leases"
             " WHERE budget_key = ? AND heartbeat >= ? ORDER BY run_id",
             (budget_key, lease.heartbeat - self._tuning.lease_s),
         ).fetchall()
         self._db.commit()
-        return [Lease(*row) for row in rows]
+        return [_lease(row) for row in rows]
 
     def keep_found(self, budget_key: str, found: float, found_at: float) -> None:
         """Keep the target's newest finding past the leases (a run that starts when every
@@ -87,3 +92,10 @@ class BudgetLeases:
             "DELETE FROM api_budget_leases WHERE budget_key = ? AND run_id = ?",
             (budget_key, run_id),
         )
+
+
+def _lease(row: tuple[Any, ...]) -> Lease:
+    run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at, rough = row
+    return Lease(
+        run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at, bool(rough)
+    )

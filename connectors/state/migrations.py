@@ -205,6 +205,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         # in SQLite, the most of any index: random UUIDs land all over its tree.
         ("DROP INDEX IF EXISTS customer_state_customer",),
     ),
+    Migration(
+        10,
+        "whether a lease's finding of the limit is rough",
+        # Rough findings were dated back by the seconds a confirmed one is probed gently (so
+        # every run probed them quickly at once), which made them older than the finding they
+        # replaced: a limit that fell was not taken up by the runs sharing it.
+        ("ALTER TABLE api_budget_leases ADD COLUMN found_rough INTEGER",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

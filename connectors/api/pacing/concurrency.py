@@ -27,7 +27,12 @@ class InFlightCap:
     cap (``bench/RESULTS.md``, in-flight-8-jitter). Once the cap is
     known the run keeps at most that many out, and the pacer, refused no more, probes up until
     the cap is what holds it. A cap that held sends back with no refusal for ``cap_relax_s``
-    is raised by one, so a cap read too low (or one the gateway raised) is outgrown."""
+    is raised by one, so a cap read too low (or one the gateway raised) is outgrown.
+
+    A rate limit's refusals come with bunched sends, which also put more out: runs sharing a
+    token bucket read caps of 1 and 2 from them, and one held to 24/s of its 35. A cap under
+    which sends are still refused (``cap_contradicted`` times) was no cap: forgotten, with
+    what it was read from."""
 
     def __init__(self, tuning: PacerTuning = DEFAULTS.pacer) -> None:
         self._t = tuning
@@ -36,6 +41,7 @@ class InFlightCap:
         self._calm_since = float("-inf")
         self._bound = False
         self._pending = 0  # answers left to read a refusal's cap again from
+        self._contradicted = 0  # refusals under the cap since it was read
 
     def allows(self, out: int) -> bool:
         """Whether one more may be sent with ``out`` requests in flight."""
@@ -52,7 +58,14 @@ class InFlightCap:
         if refused:
             self._calm_since = now
             self._pending = self._t.cap_window  # read again as answers come, if not yet
-            return self._learn()
+            if self._learn():
+                return True
+            if self.limit is not None and out_at_send <= self.limit:
+                self._contradicted += 1
+                if self._contradicted >= self._t.cap_contradicted:
+                    self.limit, self._bound, self._pending = None, False, 0
+                    self._seen.clear()
+            return False
         if self._pending:
             # A refusal early in a run comes before enough sends under it got through.
             self._pending -= 1
@@ -94,5 +107,6 @@ class InFlightCap:
             a_from -= admitted[n]
         if found is not None and (self.limit is None or found < self.limit):
             self.limit = found
+            self._contradicted = 0
             return True
         return False

@@ -13,8 +13,9 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
 - **Unknown limit**: until the first 429 each run finds the limit as it would alone. The run
   that draws a 429 publishes, in its lease, what all the runs together got through a second
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
-  divide it like a known limit, just under it (``backoff``), probing up together (gently,
-  then quickly: ``found_pace``) until the next 429 finds it again. So a 429 one run draws
+  divide it like a known limit, just under it (``backoff``), probing up together until the
+  next 429 finds it again: a rough finding (the first, or one far from the last) quickly, a
+  confirmed one gently, past it by a tenth before quickly (``found_pace``). So a 429 one run draws
   reaches the others at the next beat, a run that joins gets its fair part at its first beat,
   and one that leaves hands its part to the others at theirs, not after seconds of probing.
   A wall (a spent window) one run found holds the others too.
@@ -45,9 +46,8 @@ from connectors.tuning import DEFAULTS, Tuning
 log = logging.getLogger("custsync.budget")
 
 # Its values (connectors/tuning.py's BudgetTuning): a beat each half second; a volley of 429s
-# from requests already in flight is one finding (found_every_s); a finding right to the
-# percent draws its next 429 within gentle_s; a finding this close to the last one confirms it
-# (settled).
+# from requests already in flight is one finding (found_every_s); a finding this close to the
+# last one confirms it (settled); a confirmed finding is probed gently for gentle_s.
 
 
 def budget_key(base_url: str, credentials: Credentials) -> str:
@@ -79,12 +79,18 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
 
 
 def found_pace(
-    found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False
+    found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False, rough: bool = False
 ) -> float | None:
     """What all the runs together may send ``age_s`` after they found the limit at ``found``:
     just under it, probing up gently (1% a second) for ``gentle_s``, then quickly (25% each
-    half second: the finding was low, read while the runs were still speeding up, or the limit
-    rose); None at twice the finding without a 429 (each run probes on its own again).
+    half second: the limit rose); None at twice the finding without a 429 (each run probes on
+    its own again). A ``rough`` finding (the first, read while the runs were still speeding
+    up, or one far from the last) is probed quickly at once.
+
+    Gently until past the finding by a tenth: what got through over the second of a 429 reads
+    the limit a few percent low, and probed quickly after 4 s (at 0.99 of it), three runs on a
+    token bucket passed it by half each fifth second, and the refusals that drew held a run
+    under a cap in flight it read from them (``bench/RESULTS.md``).
 
     A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
     limit a while ago, not a rough first reading: no more than ``kept_most`` of it for
@@ -100,9 +106,10 @@ def found_pace(
             return min(most, found * pacer.backoff * float(pacer.slow_probe**age_s))
         pace = most * budget.quick_probe ** ((age_s - budget.kept_gentle_s) / pacer.fast_probe_s)
         return None if pace > budget.stale_found * found else pace
-    pace = found * pacer.backoff * pacer.slow_probe ** min(age_s, budget.gentle_s)
-    if age_s > budget.gentle_s:
-        pace *= budget.quick_probe ** ((age_s - budget.gentle_s) / pacer.fast_probe_s)
+    gentle_s = 0.0 if rough else budget.gentle_s
+    pace = found * pacer.backoff * pacer.slow_probe ** min(age_s, gentle_s)
+    if age_s > gentle_s:
+        pace *= budget.quick_probe ** ((age_s - gentle_s) / pacer.fast_probe_s)
     return None if pace > budget.stale_found * found else pace
 
 
@@ -136,6 +143,7 @@ class SharedBudget:
         self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
         self._peer_admitted = 0.0  # what the others got through a second, at the last beat
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
+        self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
         self._kept: float | None = None  # the finding this run last kept in the store
         pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
@@ -223,11 +231,13 @@ class SharedBudget:
                 self._found is not None
                 and abs(through / self._found[0] - 1.0) < self._tuning.budget.settled
             )
-            self._found = (through, own_429 if settled else own_429 - self._tuning.budget.gentle_s)
+            self._found = (through, own_429)
+            self._found_rough = not settled
             self._found_kept = False
         found, found_at = self._found if self._found is not None else (None, None)
         return Lease(self.run_id, now, admitted, wants, own_429,
-                     None if wall is None else now + (wall - mono), found, found_at)  # fmt: skip
+                     None if wall is None else now + (wall - mono), found, found_at,
+                     self._found_rough)  # fmt: skip
 
     def apply(self, leases: list[Lease], own: Lease) -> None:
         """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
@@ -244,6 +254,7 @@ class SharedBudget:
                     self._found_kept and self._found is not None and lease.found == self._found[0]
                 )
                 self._found = (lease.found, lease.found_at)
+                self._found_rough = lease.found_rough
         limit = self.pacer.limit
         if limit is not None:
             shares = allocate(
@@ -269,7 +280,13 @@ class SharedBudget:
         pace = (
             None
             if self._found is None
-            else found_pace(self._found[0], now - self._found[1], self._tuning, self._found_kept)
+            else found_pace(
+                self._found[0],
+                now - self._found[1],
+                self._tuning,
+                self._found_kept,
+                self._found_rough,
+            )
         )
         if pace is not None and (len(everyone) > 1 or self._found_kept):
             # (A run alone on a kept finding too: its own probes would pass it by 15%.)

@@ -40,7 +40,7 @@ def test_a_walls_probes_refused_one_at_a_time_are_no_cap() -> None:
 def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
     cap = InFlightCap()
     now = 0.0
-    for _ in range(20):
+    for _ in range(40):
         for out in range(1, 6):
             now += 0.01
             cap.observe(out, out > 3, now)
@@ -63,7 +63,23 @@ def test_a_refusal_that_came_before_enough_got_through_under_it_is_read_again() 
         now += 0.05
         cap.observe(out, out > 2, now)
     assert cap.limit is None
-    for i in range(60):  # answers under it keep coming, none refused
+    for i in range(120):  # answers under it keep coming, none refused
         now += 0.05
         cap.observe(1 + i % 2, False, now)
     assert cap.limit == 2
+
+
+def test_a_cap_under_which_sends_are_still_refused_was_no_cap() -> None:
+    """A rate limit refuses bunched sends, which also put more out: read as a cap, it is
+    forgotten when sends under it are refused too."""
+    cap = InFlightCap()
+    now = 0.0
+    for i in range(150):  # paced: one or two out, all admitted; then one bunch refused
+        now += 0.03
+        cap.observe(1 + i % 2, False, now)
+    cap.observe(3, True, now)
+    assert cap.limit == 2
+    for i in range(50):
+        now += 0.03
+        cap.observe(1 + i % 2, i % 25 == 24, now)  # the rate limit refuses under it too
+    assert cap.limit is None and cap.allows(64)

@@ -108,7 +108,7 @@ def test_a_429_drawn_by_one_run_slows_the_others_to_their_part_of_the_limit(
     first_429(clock, [a, b], 50)
     # Together they got 100/s through when a drew its 429: each now paces half of it, and
     # since a first finding is rough, they probe up quickly.
-    first = found_pace(100, DEFAULTS.budget.gentle_s)
+    first = found_pace(100, 0.0, rough=True)
     assert first is not None and first < 100 * 1.01
     assert b.pacer.rate == pytest.approx(first / 2)
     assert a.pacer.allocation == pytest.approx(first / 2)
@@ -161,6 +161,26 @@ def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Pa
     # Nothing is known any more: each finds the limit as at its start, doubling, not by
     # probes of 10% from its part of a finding read too early.
     assert a.pacer.slow_start and b.pacer.slow_start
+
+
+def test_a_confirmed_finding_is_probed_gently_past_it_and_a_rough_one_quickly() -> None:
+    gentle = DEFAULTS.budget.gentle_s
+    assert found_pace(100, 0.0) == pytest.approx(100 * DEFAULTS.pacer.backoff)
+    assert (found_pace(100, gentle / 2) or 0) < 105  # no second far past the limit
+    assert 110 < (found_pace(100, gentle) or 0) < 115
+    assert (found_pace(100, gentle + 1.0) or 0) > 150  # then quickly: the limit rose
+    assert (found_pace(100, 1.0, rough=True) or 0) > 150  # read while speeding up
+
+
+def test_a_newer_rough_finding_replaces_a_confirmed_one_for_every_run(tmp_path: Path) -> None:
+    """The limit fell (another client took part of it): a finding far from the confirmed
+    one is rough, and newer, whichever run drew it."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    first_429(clock, [a, b], 50)  # confirmed: 100/s
+    first_429(clock, [a, b], 30)  # 60/s got through now
+    assert b.pacer.allocation == pytest.approx(60 * DEFAULTS.pacer.backoff / 2, rel=0.05)
+    assert a.pacer.allocation == pytest.approx(b.pacer.allocation)
 
 
 def found_then_ended(location: str) -> Clock:
