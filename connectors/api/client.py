@@ -302,9 +302,12 @@ class CustomerApi:
         limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
         cap_found = False
         if out_at_send and self._cap.observe(out_at_send, limited, time.monotonic()):
-            cap, latency = self._cap.limit, self._pacer.latency_s or 0.0
+            cap, latency = self._cap.limit, self._pacer.fastest_s or 0.0
             # Within reach of the pace (not a slow start's volley read as a cap of 30, which
-            # no pace of 100 a second at 40 ms comes near): it is what refused.
+            # no pace of 100 a second at 40 ms comes near): it is what refused. At the API's
+            # own latency: a gateway that queues what passes its rate (nginx's limit_req
+            # without nodelay) refuses when its queue is full, as many out as a cap of 15,
+            # and its queue's wait made that look within reach (0.67 of the limit).
             cap_found = cap is not None and cap <= 2 * self._pacer.rate * latency + 1
         if not limited and status != 503:
             # Admitted by the gateway, whatever the API then said.

@@ -87,6 +87,7 @@ class RequestPacer:
         self._sent: deque[float] = deque()
         self._last_429 = self._last_decrease = self._last_probe = self._last_growth = now
         self._latency: float | None = None  # running latency of answers
+        self._fastest: float | None = None  # the fastest answer: the API's own latency
         self._held_back = 0  # acquires that waited for their slot since the last growth
         self._held_since_snapshot = False
         self._started = now
@@ -188,6 +189,7 @@ class RequestPacer:
         now = self._clock()
         self._number(number)  # it ends the run of refusals it was sent within
         if latency_s is not None:
+            self._fastest = latency_s if self._fastest is None else min(self._fastest, latency_s)
             last = latency_s if self._latency is None else self._latency
             self._latency = last + self._t.latency_weight * (latency_s - last)
         self._admitted.append(now)
@@ -377,6 +379,12 @@ class RequestPacer:
     def latency_s(self) -> float | None:
         """The running latency of answers (None before the first)."""
         return self._latency
+
+    @property
+    def fastest_s(self) -> float | None:
+        """The fastest answer yet: the API's latency without a gateway's queue (None before
+        the first)."""
+        return self._fastest
 
     @property
     def wall_until(self) -> float | None:
