@@ -56,3 +56,18 @@ def test_behind_haproxy_counting_refusals_no_storm(tmp_path: Path) -> None:
         assert len(on_server(sandbox)) == 300
     assert report["created"] == 300 and report["failed"] == 0
     assert report["rate_limited"] < 0.10 * report["requests"], report
+
+
+@pytest.mark.slow
+def test_a_queue_full_is_no_cap_in_flight_to_probe_past(tmp_path: Path) -> None:
+    """nginx's ``limit_req`` without ``nodelay`` queues what passes its rate and refuses when
+    its queue is full: as many out as a cap, but its queue's wait is no room to probe into."""
+    needs_gateway("nginx")
+    with (
+        SandboxProcess(users={USER: KEY}, faults=FaultSettings(latency_ms=40)) as sandbox,
+        NginxGateway(sandbox.root, rate=100, burst=10) as nginx,
+    ):
+        report = sync_through(nginx, tmp_path, 1500)
+        assert len(on_server(sandbox)) == 1500
+    assert report["created"] == 1500 and report["failed"] == 0
+    assert report["rate_limited"] < 0.03 * report["requests"], report
