@@ -11,8 +11,9 @@ CustsyncError
     ├── SandboxStartError   the embedded local sandbox did not start
     └── ApiStopError        the API answered so that no further request can succeed
         ├── AuthError           it refused the credentials (401/403)
-        └── TargetError         it is not the Customer API as configured (a redirect, say)
-            └── UnreachableError    the run's first request never reached it
+        ├── TargetError         it is not the Customer API as configured (a redirect, say)
+        │   └── UnreachableError    the run's first request never reached it
+        └── ShardReplacedError  its migration gave this shard's run up and submitted another
 └── CrmError            exit 3: the customers are synced, the write-back to the CRM is not done
                         (the CRM down, its credentials or its allocation refused)
 
@@ -86,6 +87,12 @@ class SandboxStartError(RunError):
 
 class ApiStopError(RunError):
     """An answer after which no request of the run can succeed: stop sending, at once."""
+
+
+class ShardReplacedError(ApiStopError):
+    """This attempt of a migration's shard was given up (its start or beats were late) and
+    another submitted: it stops sending as at a stop, the requests in flight answered, so the
+    shard is never synced by two at once."""
 
 
 class AuthError(ApiStopError):

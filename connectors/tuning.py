@@ -160,7 +160,9 @@ class MigrationTuning(BaseModel):
     )  # fmt: skip
     start_s: float = Field(
         default=90.0, gt=0, description="Seconds a taken shard may take to beat first "
-        "(CUSTSYNC_SHARD_START_S; never under stale_s).",
+        "until a start was seen, and the most it may ever take (twice the longest start "
+        "seen times the attempt, engine/migrate.py; CUSTSYNC_SHARD_START_S; never under "
+        "stale_s).",
     )  # fmt: skip
     max_attempts: int = Field(default=4, ge=1, description="Attempts of a shard before it fails.")
 

@@ -54,10 +54,14 @@ log = logging.getLogger("custsync.migrate")
 
 # Its timings (MigrationTuning): a heartbeat that has not counted up for stale_s means the
 # shard's run is gone; a run a worker has taken (PENDING, or RUNNING) that has not beaten once
-# for start_s means its worker died while starting it (a run killed while PENDING stays
-# PENDING on the server for ever). start_s is longer: starting a flow run's process takes
-# seconds on a busy machine, and a run given up too early costs a start (never a duplicate:
-# the journal and the shard's lock see to that).
+# means its worker died while starting it (a run killed while PENDING stays PENDING on the
+# server for ever). How long a start may take is what this migration's own starts took: twice
+# the longest seen from taken to first beat (a worker killed while its runs started cost 90 s
+# of the API's time when every start waited start_s), times the attempt (a machine slower than
+# those measured gets its replacement more time each round), never under stale_s nor over
+# start_s, which holds until a start has been seen. A run given up too early costs a start,
+# never a duplicate: the journal and the shard's lock see to that, and the run, once started,
+# finds itself replaced and steps aside (engine/shard_heartbeat.py).
 
 
 class ShardPool(Protocol):
@@ -89,6 +93,8 @@ class ShardState:
     done: int = 0
     total: int = 0
     status: str = "submitted"  # submitted, running (it has beaten), retrying, ok, failed
+    flow_state: str = "SCHEDULED"  # its run's, as last seen
+    submitted: float = 0.0  # monotonic: this attempt's submission
     report: dict[str, Any] | None = None
     reason: str | None = None
 
@@ -241,6 +247,7 @@ class Migration:
         self._clock, self._sleep = clock, sleep
         self._started = clock()
         self.longest_beat_gap_s = 0.0  # as the parent's looks saw it (to a poll's precision)
+        self.longest_start_s = 0.0  # from a worker taking a run to its first beat, likewise
 
     def run(self) -> RunOutcome[SyncReport]:
         """Every shard to its end (ok, or failed for good), then the merged artefacts."""
@@ -264,6 +271,7 @@ class Migration:
     def _submit(self, state: ShardState) -> None:
         state.attempt += 1
         state.beats, state.beat_seen, state.status = 0, self._clock(), "submitted"
+        state.flow_state, state.submitted = "SCHEDULED", state.beat_seen
         state.done = state.total = 0
         self.runs.submit(self.migration_id, state.shard.label, state.attempt)
         config = self.shard_config.model_copy(
@@ -312,10 +320,18 @@ class Migration:
                 state.status, state.report, state.reason = "failed", row.report, row.reason
                 return
             if row.beats != state.beats:
-                if state.beats > 0:  # between two beats of a live run: what stale_s must cover
+                if state.beats == 0:  # started: taken (seen not waiting) to its first beat
+                    self.longest_start_s = max(self.longest_start_s, now - state.beat_seen)
+                    log.info("shard %s attempt %d: first beat %.1f s after its submission",
+                             state.shard.label, state.attempt, now - state.submitted)  # fmt: skip
+                else:  # between two beats of a live run: what stale_s must cover
                     self.longest_beat_gap_s = max(self.longest_beat_gap_s, now - state.beat_seen)
                 state.beats, state.beat_seen = row.beats, now
                 state.status = "running"
+        if flow_state != state.flow_state:
+            log.info("shard %s attempt %d: %s %.1f s after its submission", state.shard.label,
+                     state.attempt, flow_state, now - state.submitted)  # fmt: skip
+            state.flow_state = flow_state
         if flow_state in ("FAILED", "CRASHED", "CANCELLED", "COMPLETED"):
             # The run ended and never said how (it died before its heartbeat, or the worker
             # could not start it): submit it again.
@@ -324,7 +340,7 @@ class Migration:
             # A machine busier than ours beats less evenly: never under three times the
             # longest gap seen between a live run's beats.
             stale_s = max(self.tuning.stale_s, 3 * self.longest_beat_gap_s)
-            start_s = self.tuning.start_s
+            start_s = self.start_s(state.attempt)
             if state.beats > 0 and now - state.beat_seen > stale_s:
                 why = f"no heartbeat for {stale_s:.0f} s (its worker stopped)"
             elif state.beats == 0 and now - state.beat_seen > start_s:
@@ -335,6 +351,13 @@ class Migration:
             self._again(state, why)
         else:
             state.beat_seen = now  # waiting for a worker (SCHEDULED, LATE) is not a stop
+
+    def start_s(self, attempt: int) -> float:
+        """How long a taken run of this attempt may take to beat first (see the top)."""
+        if not self.longest_start_s:
+            return self.tuning.start_s
+        measured = max(self.tuning.stale_s, 2 * self.longest_start_s) * attempt
+        return min(self.tuning.start_s, measured)
 
     def _again(self, state: ShardState, why: str) -> None:
         log.warning("shard %s attempt %d: %s", state.shard.label, state.attempt, why)

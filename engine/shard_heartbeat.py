@@ -5,6 +5,11 @@ reason.
 From a thread of its own, with its own connection, so a run busy reading a big export (the
 census), or waiting out a rate limit, still beats; a run that is killed stops beating, and the
 migration's parent (``engine/migrate.py``) submits its shard again.
+
+A run the parent gave up on that was only late (a slow start, a frozen machine) learns it from
+its beat and steps aside (``ShardReplacedError``): at its first beat, before it takes the
+shard's lock, or at its next step or progress once it runs. Its replacement then neither finds
+the shard locked nor shares the API with it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from connectors.errors import ShardReplacedError
 from connectors.state.store import StoreOpener
 from connectors.tuning import DEFAULTS
 from engine.runner import StepRunner
@@ -45,11 +51,25 @@ class ShardHeartbeat:
         self._end: tuple[str, dict[str, Any] | None, str | None] | None = None
         self._ended: BaseException | None = None
         self._stop = threading.Event()
+        self._first = threading.Event()  # the first beat was tried
+        self.replaced = threading.Event()  # another attempt of the shard was submitted
         self._thread = threading.Thread(target=self._beat, name="custsync-shard", daemon=True)
 
     def __enter__(self) -> ShardHeartbeat:
         self._thread.start()
+        self._first.wait()
+        self.check()
         return self
+
+    def check(self) -> None:
+        """ShardReplacedError once a beat found this attempt given up."""
+        if self.replaced.is_set():
+            self._stop.set()
+            _, shard, attempt = self._key
+            raise ShardReplacedError(
+                f"shard {shard} attempt {attempt}: given up by its migration, "
+                "which submitted another; this one stops"
+            )
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
@@ -57,14 +77,21 @@ class ShardHeartbeat:
             self._thread.join()
 
     def _beat(self) -> None:
-        store = self._open_store()
+        try:
+            store = self._open_store()
+        finally:
+            self._first.set()  # a store that cannot be opened: the run finds out for itself
         runs = store.shard_runs
         try:
             while True:
                 try:
-                    runs.beat(*self._key, self.done, self.total)
+                    if not runs.beat(*self._key, self.done, self.total):
+                        self.replaced.set()
+                        break
                 except Exception:  # a store that hiccups: the next beat tries again
                     log.warning("shard heartbeat not written; trying again in %.0f s", self._beat_s)
+                finally:
+                    self._first.set()
                 if self._stop.wait(self._beat_s):
                     break
             if self._end is not None:
@@ -95,11 +122,13 @@ class BeatingRunner:
         self._heartbeat = heartbeat
 
     def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run one step, as the inner runner does."""
+        """Run one step, as the inner runner does (none once the run was replaced)."""
+        self._heartbeat.check()
         return self._inner.step(name, fn, *args)
 
     def progress(self, done: int, total: int) -> None:
-        """Rows done so far."""
+        """Rows done so far; ShardReplacedError once the run was replaced."""
+        self._heartbeat.check()
         self._heartbeat.progress(done, total)
         self._inner.progress(done, total)
 

@@ -217,12 +217,13 @@ def sync(server: SandboxProcess, tmp: Path, source: Path, name: str, *extra: str
     return result.returncode, report, read_csv(out / "mappings.csv"), result.stderr
 
 
-def on_server(server: SandboxProcess) -> list[dict[str, Any]]:
+def on_server(server: SandboxProcess, entity: str = "E1") -> list[dict[str, Any]]:
+    """The customers of ``entity`` the server holds."""
     customers: list[dict[str, Any]] = []
     with httpx.Client(base_url=server.url, auth=(USER, KEY), timeout=30) as client:
         for page in range(1, 100):
             response = client.get("/v2/customer", params={
-                "search": 'entity_id=="E1"', "page_size": 500, "page_number": page,
+                "search": f'entity_id=="{entity}"', "page_size": 500, "page_number": page,
             })  # fmt: skip
             batch = response.json()
             customers += batch

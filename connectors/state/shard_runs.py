@@ -48,14 +48,20 @@ class ShardRuns:
             (migration_id, shard, attempt),
         )
 
-    def beat(self, migration_id: str, shard: str, attempt: int, done: int, total: int) -> None:
-        """The shard's run is alive, ``done`` rows of ``total``."""
+    def beat(self, migration_id: str, shard: str, attempt: int, done: int, total: int) -> bool:
+        """The shard's run is alive, ``done`` rows of ``total``; False when this attempt is
+        no longer the shard's (its parent gave it up and submitted another)."""
         self._db.write(
             "UPDATE migration_shard SET beats = beats + 1, rows_done = ?, rows_total = ?,"
             " status = 'running' WHERE migration_id = ? AND shard = ? AND attempt = ?"
             " AND status IN ('submitted', 'running')",
             (done, total, migration_id, shard, attempt),
         )
+        row = self._db.execute(
+            "SELECT attempt FROM migration_shard WHERE migration_id = ? AND shard = ?",
+            (migration_id, shard),
+        ).fetchone()
+        return row is None or int(row[0]) == attempt
 
     def finish(
         self,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import CustsyncError, InputError
+from connectors.errors import CustsyncError, InputError, ShardReplacedError
 from connectors.state.store import StateStore
 from connectors.tuning import DEFAULTS
 from engine.config import ShardAssignment, SyncConfig
@@ -27,7 +27,17 @@ from engine.migrate import (
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
-from tests.helpers import HEADER, KEY, USER, export, people, person, read_csv, write
+from tests.helpers import (
+    HEADER,
+    KEY,
+    USER,
+    export,
+    on_server,
+    people,
+    person,
+    read_csv,
+    write,
+)  # fmt: skip
 
 TUNING = DEFAULTS.migration
 
@@ -187,6 +197,46 @@ def test_a_shard_whose_worker_died_starting_it_is_given_up_after_the_start_allow
     ]
     assert TUNING.start_s > TUNING.stale_s and clock.now > TUNING.start_s
     assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_taken_run_that_never_beats_is_given_up_after_twice_the_starts_seen(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    # Shard 2 was seen started (its first beat, 10 s after it was taken); then its worker
+    # died, and so did the worker taking shard 1 before its run beat. The start allowance is
+    # the migration's own starts twice over (20 s), not start_s: a worker killed while its
+    # runs started cost 90 s of the API's time. The replacements get twice that again.
+    clock = Clock()
+    pool = HerePool(dies={(1, 1)}, never_start={(0, 1)})
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0
+    assert sorted(pool.given_up) == [
+        f"no heartbeat for {TUNING.stale_s:.0f} s (its worker stopped)",
+        "taken by a worker but not started in 20 s (its worker stopped)",
+    ]
+    assert clock.now < TUNING.start_s
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_run_given_up_that_starts_after_all_sends_nothing(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    # Its start was only late: by then the parent had submitted attempt 2. Attempt 1 steps
+    # aside before it takes the shard's lock or sends a request; attempt 2 runs the shard.
+    shard = plan_migration(config, 1)[0]
+    runs = StateStore.open(config.state).shard_runs
+    runs.submit("m-late", shard.label, 1)
+    runs.submit("m-late", shard.label, 2)
+    late = ShardAssignment(shard=shard, migration_id="m-late", attempt=1)
+    before = len(on_server(sandbox_server, str(config.entity_id)))
+    with pytest.raises(ShardReplacedError):
+        run_sync(config.model_copy(update={"out": tmp_path / "a1"}), assignment=late)
+    assert len(on_server(sandbox_server, str(config.entity_id))) == before == 0
+    current = ShardAssignment(shard=shard, migration_id="m-late", attempt=2)
+    outcome = run_sync(config.model_copy(update={"out": tmp_path / "a2"}), assignment=current)
+    assert outcome.exit_code == 0 and outcome.report.created == 60
+    assert runs.read("m-late")[shard.label].status == "ok"
 
 
 def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(

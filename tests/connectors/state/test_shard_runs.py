@@ -9,13 +9,14 @@ def test_a_shard_beats_then_ends_and_only_its_latest_attempt_is_heard(location: 
     store = StateStore.open(location)
     runs = store.shard_runs
     runs.submit("m1", "E1 1/2", 1)
-    runs.beat("m1", "E1 1/2", 1, 10, 100)
-    runs.beat("m1", "E1 1/2", 1, 40, 100)
+    assert runs.beat("m1", "E1 1/2", 1, 10, 100)
+    assert runs.beat("m1", "E1 1/2", 1, 40, 100)
     seen = runs.read("m1")["E1 1/2"]
     assert (seen.attempt, seen.beats, seen.rows_done, seen.rows_total, seen.status) == (
         1, 2, 40, 100, "running")  # fmt: skip
     runs.submit("m1", "E1 1/2", 2)  # the first attempt's worker is gone
-    runs.beat("m1", "E1 1/2", 1, 99, 100)  # ...or not quite: what it says now is not heard
+    # ...or not quite: what it says now is not heard, and it is told it was replaced
+    assert not runs.beat("m1", "E1 1/2", 1, 99, 100)
     runs.finish("m1", "E1 1/2", 1, "ok", {"created": 99}, None)
     seen = runs.read("m1")["E1 1/2"]
     assert (seen.attempt, seen.beats, seen.status, seen.report) == (2, 0, "submitted", None)
