@@ -11,6 +11,8 @@ sandbox on loopback; shards = 2 per worker.
     bash .ci/start-postgres   # or any PostgreSQL
     uv run python bench/migrate_workers.py --postgres postgresql://custsync@127.0.0.1:54329/postgres
     uv run python bench/migrate_workers.py --postgres ... --kill [--kill-rows 6000]
+    uv run python bench/migrate_workers.py --postgres ... --kill --kill-at 0.02
+      (killed as the first rows are written: the others' runs may still be starting)
 """
 
 from __future__ import annotations
@@ -109,10 +111,11 @@ def one_migration(
 
 
 def killed_worker(
-    env: dict[str, str], tmp: Path, postgres: str, rows: int, limit: float = 100.0
-) -> dict[str, Any]:
+    env: dict[str, str], tmp: Path, postgres: str, rows: int, limit: float = 100.0,
+    kill_at: float = 1 / 3,
+) -> dict[str, Any]:  # fmt: skip
     """Three workers (two runs each), six shards, the limit not told; one worker and all under
-    it killed once a third of the rows are created."""
+    it killed once ``kill_at`` of the rows are created."""
     pool = "bench-killed"
     with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=FaultSettings(rate_limit=limit)) as api:
         source = tmp / f"{pool}.csv"
@@ -132,7 +135,7 @@ def killed_worker(
             )  # fmt: skip
             killed_at = None
             while run.poll() is None:
-                if killed_at is None and api.stats()["writes"]["total"] >= rows // 3:
+                if killed_at is None and api.stats()["writes"]["total"] >= rows * kill_at:
                     kill_tree(workers[0].pid)
                     killed_at = time.perf_counter() - started
                 time.sleep(0.2)
@@ -196,13 +199,16 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--kill", action="store_true", help="the killed-worker run only")
     parser.add_argument("--kill-rows", type=int, default=6000)
+    parser.add_argument("--kill-at", type=float, default=1 / 3,
+                        help="the share of the rows created when the worker is killed")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch:
         tmp = Path(scratch)
         server, env = start_server(tmp)
         try:
             if args.kill:
-                result = killed_worker(env, tmp, args.postgres, args.kill_rows)
+                result = killed_worker(env, tmp, args.postgres, args.kill_rows,
+                                       kill_at=args.kill_at)  # fmt: skip
                 print(f"machine: {os.cpu_count()} cores; 3 workers (--limit 2), 6 shards, "
                       f"sandbox 100/s (not told); one worker killed -9 at "
                       f"{result['killed_at_s']} s")  # fmt: skip

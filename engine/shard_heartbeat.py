@@ -79,8 +79,9 @@ class ShardHeartbeat:
     def _beat(self) -> None:
         try:
             store = self._open_store()
-        finally:
+        except BaseException:
             self._first.set()  # a store that cannot be opened: the run finds out for itself
+            raise
         runs = store.shard_runs
         try:
             while True:
