@@ -80,6 +80,14 @@ class PacerTuning(BaseModel):
         default=2.0, gt=0, description="Seconds from a wall's fall to the next from which what "
         "got through in between sets the pace (a window longer than a second).",
     )  # fmt: skip
+    quick_cycles: int = Field(
+        default=3, ge=1, description="Walls in a row, each falling under min_short_cycle_s "
+        "after the last, from which what got through over them may set the pace.",
+    )  # fmt: skip
+    walled_pace: float = Field(
+        default=2.0, gt=1, description="Times what got through over quick walls the pace must "
+        "be for those walls to set it (under it, they are a window's end).",
+    )  # fmt: skip
     cycle_unsure: float = Field(
         default=0.25, gt=0, description="Of a cycle, the most its wall's fall may be unsure by "
         "for what got through over it to be a ceiling.",

@@ -109,6 +109,9 @@ class RequestPacer:
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
         self._cycle_from = (now, 0)
+        # The starts of the last cycles shorter than min_short_cycle_s, in a row (with what
+        # had got through by then): walls that fall and stand again at once, over and over.
+        self._quick_cycles: deque[tuple[float, int]] = deque(maxlen=self._t.quick_cycles)
         self._ceiling_held_until = now  # a cycle's ceiling stands a cycle long at least
         self._slack = self._t.slack
         self.decreases = 0
@@ -414,6 +417,11 @@ class RequestPacer:
         since, admitted_then = self._cycle_from
         self._cycle_from = (fell, self._admitted_total)
         cycle = fell - since
+        if cycle >= self._t.min_short_cycle_s:
+            self._quick_cycles.clear()
+        else:
+            self._quick_cycles.append((since, admitted_then))
+            self._walled_pace(now, fell)
         if cycle < self._t.min_cycle_s:
             return  # a window of a second or so: the per-second figures already tell it
         through = (self._admitted_total - admitted_then) / cycle
@@ -428,6 +436,27 @@ class RequestPacer:
                 # counts refusals stood past its window (a probe refused adds to it) until
                 # probes 2 s apart found it, and read 2 s windows of 50 as 33 a second.
                 self.ceiling = None
+
+    def _walled_pace(self, now: float, fell: float) -> None:
+        """Walls that fell and stood again within half a second, ``quick_cycles`` times in a
+        row: the gateway lets a trickle through (a sliding count still over its limit, which
+        counts the refusals too), and the walls, not the pace, hold the sends down. Nothing
+        else lowers that pace: the slowdown a refusal brings is skipped when hardly anything
+        was sent. A pace of 866/s stayed over a sliding count of 100/s that let 28/s through,
+        for 25 s, its walls refusing a fifth of what was sent. From what got through, with no
+        ceiling (the trickle is the gateway's recovery, not its limit): probed up quickly."""
+        if len(self._quick_cycles) < self._t.quick_cycles:
+            return
+        first, admitted_then = self._quick_cycles[0]
+        through = (self._admitted_total - admitted_then) / max(fell - first, 1e-3)
+        if self.rate <= self._t.walled_pace * through:
+            return
+        self._quick_cycles.clear()
+        self.slow_start = False
+        self.rate = max(self._t.min_rate, through)
+        self.ceiling = None
+        self._last_decrease = now
+        self.decreases += 1
 
     def _number(self, number: int | None) -> int:
         """An answer's request number: told, or (unnumbered) the next in arrival order."""

@@ -245,6 +245,34 @@ def test_a_run_of_refusals_is_counted_in_the_order_requests_were_sent() -> None:
     assert pacer.walls == 0
 
 
+def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through() -> None:
+    """A sliding count still over its limit, which counts refusals, lets a probe and a send
+    through now and then: each wall falls and stands again within half a second. The walls,
+    not the pace, held the sends down, and no refusal lowered a pace under which hardly
+    anything was sent: 866/s stayed over a gateway letting 28/s through, for 25 s."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 866.0
+    admitted_for(pacer, clock, 1.0, 800)  # the first window's burst
+
+    def burst() -> None:  # one admitted, then a run of refusals: a wall
+        first, *rest = numbered_sends(pacer, clock, 1 + TUNING.wall_run)
+        pacer.on_success(0.04, first)
+        for number in rest:
+            pacer.on_rate_limited(None, number=number)
+
+    burst()
+    walled_at = pacer.rate  # just under the burst's second, a refusal's slowdown
+    # The first wall's cycle is the run's first second; then quick_cycles of a tenth of one.
+    for _ in range(1 + TUNING.quick_cycles):
+        assert pacer.rate == walled_at > 700 and pacer.walls >= 1
+        (probe,) = numbered_sends(pacer, clock, 1)  # the wall's probe, admitted: it falls
+        pacer.on_success(0.04, probe)
+        burst()
+    assert pacer.rate < 30 and pacer.ceiling is None  # what got through, probed up quickly
+
+
 def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
     clock = Clock()
     pacer = walled(clock, None)
