@@ -14,18 +14,21 @@ SHARD_TAG = "custsync-migrate"
 
 
 def ensure_process_pool(name: str) -> bool:
-    """The work pool ``name`` (a process pool made if missing); True when it was made."""
+    """The work pool ``name`` (a process pool made if missing); True when it was made.
+
+    Made, or found made: a worker started at the same time as the migration makes the pool
+    it was told to poll when it does not exist yet, and a look before making it lost that
+    race (a traceback, exit 1) once in a few starts on a busy machine."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_work_pool(name)
-            return False
-        except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=name, type="process"))
             return True
+        except ObjectAlreadyExists:
+            return False
 
 
 class PrefectShardPool:

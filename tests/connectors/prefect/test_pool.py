@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from prefect import flow
 
@@ -22,6 +23,15 @@ def test_a_missing_pool_is_made_once(prefect_harness: None) -> None:
     name = f"pool-{uuid.uuid4().hex[:6]}"
     assert ensure_process_pool(name) is True
     assert ensure_process_pool(name) is False
+
+
+def test_a_pool_made_by_someone_else_meanwhile_is_no_error(prefect_harness: None) -> None:
+    # Workers started with the migration make the pool they poll if it is missing: whoever
+    # comes second finds it made, whichever way the calls interleave.
+    name = f"pool-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(8) as starting:
+        made = list(starting.map(lambda _: ensure_process_pool(name), range(8)))
+    assert sorted(made) == [False] * 7 + [True]
 
 
 def test_a_run_given_up_is_crashed_and_its_state_is_read(prefect_harness: None) -> None:
