@@ -13,12 +13,17 @@ from engine.runner import InlineRunner
 from engine.shard_heartbeat import BeatingRunner, ShardHeartbeat
 
 
-def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    state = str(tmp_path / "state.db")
+@pytest.fixture
+def state(tmp_path: Path) -> str:
+    """A store in which migration m1 submitted the first attempt of its shard E1 1/1."""
+    location = str(tmp_path / "state.db")
+    with StateStore.open(location) as store:
+        store.shard_runs.submit("m1", "E1 1/1", 1)
+    return location
+
+
+def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(state: str) -> None:
     runs = StateStore.open(state).shard_runs
-    runs.submit("m1", "E1 1/1", 1)
     seen: list[tuple[int, int]] = []
     with ShardHeartbeat(opener(state), "m1", "E1 1/1", 1, beat_s=0.05) as heartbeat:
         runner = BeatingRunner(
@@ -36,12 +41,8 @@ def test_beats_count_up_with_the_progress_even_while_the_run_is_busy(
     assert runs.read("m1")["E1 1/1"].beats == ended.beats  # no beat after the end
 
 
-def test_an_attempt_given_up_before_it_started_steps_aside_at_its_first_beat(
-    tmp_path: Path,
-) -> None:
-    state = str(tmp_path / "state.db")
+def test_an_attempt_given_up_before_it_started_steps_aside_at_its_first_beat(state: str) -> None:
     runs = StateStore.open(state).shard_runs
-    runs.submit("m1", "E1 1/1", 1)
     runs.submit("m1", "E1 1/1", 2)  # its start was late: the parent submitted another
     heartbeat = ShardHeartbeat(opener(state), "m1", "E1 1/1", 1, beat_s=0.05)
     with pytest.raises(ShardReplacedError, match="E1 1/1 attempt 1: given up by its migration"):
@@ -49,12 +50,8 @@ def test_an_attempt_given_up_before_it_started_steps_aside_at_its_first_beat(
     assert runs.read("m1")["E1 1/1"].attempt == 2
 
 
-def test_an_attempt_replaced_while_it_runs_stops_at_its_next_step_or_progress(
-    tmp_path: Path,
-) -> None:
-    state = str(tmp_path / "state.db")
+def test_an_attempt_replaced_while_it_runs_stops_at_its_next_step_or_progress(state: str) -> None:
     runs = StateStore.open(state).shard_runs
-    runs.submit("m1", "E1 1/1", 1)
     with ShardHeartbeat(opener(state), "m1", "E1 1/1", 1, beat_s=0.05) as heartbeat:
         runner = BeatingRunner(InlineRunner(), heartbeat)
         assert runner.step("double", lambda x: 2 * x, 21) == 42
