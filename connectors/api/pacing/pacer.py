@@ -396,15 +396,17 @@ class RequestPacer:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _floor(self) -> float:
+        """The slowest pace: a known limit's floor, else min_rate."""
+        if self.allocation is not None and self.limit is not None:
+            return self._t.known_floor / self._t.known_share * self.allocation
+        return self._t.min_rate
+
     def _decrease(self, now: float, through: float) -> None:
         """Just under what got through; never under a known limit's floor."""
-        if self.allocation is not None and self.limit is not None:
-            floor = self._t.known_floor / self._t.known_share * self.allocation
-        else:
-            floor = self._t.min_rate
         self.ceiling = through if self.limit is None else None
         self._ceiling_held_until = now
-        self.rate = max(floor, min(self.rate, through) * self._t.backoff)
+        self.rate = max(self._floor(), min(self.rate, through) * self._t.backoff)
         self._last_decrease = now
         self.decreases += 1
 
@@ -453,7 +455,7 @@ class RequestPacer:
             return
         self._quick_cycles.clear()
         self.slow_start = False
-        self.rate = max(self._t.min_rate, through)
+        self.rate = max(self._floor(), through)
         self.ceiling = None
         self._last_decrease = now
         self.decreases += 1

@@ -245,16 +245,20 @@ def test_a_run_of_refusals_is_counted_in_the_order_requests_were_sent() -> None:
     assert pacer.walls == 0
 
 
-def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through() -> None:
+@pytest.mark.parametrize("limit", [None, 100.0], ids=["unknown", "known"])
+def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through(
+    limit: float | None,
+) -> None:
     """A sliding count still over its limit, which counts refusals, lets a probe and a send
     through now and then: each wall falls and stands again within half a second. The walls,
     not the pace, held the sends down, and no refusal lowered a pace under which hardly
-    anything was sent: 866/s stayed over a gateway letting 28/s through, for 25 s."""
+    anything was sent: 866/s stayed over a gateway letting 28/s through, for 25 s. A known
+    limit's pace goes no lower than its floor."""
     clock = Clock()
-    pacer = pacer_on(clock, None)
+    pacer = pacer_on(clock, limit)
     pacer.slow_start = False
-    pacer.rate = 866.0
-    admitted_for(pacer, clock, 1.0, 800)  # the first window's burst
+    pacer.rate = 866.0 if limit is None else pacer.rate
+    admitted_for(pacer, clock, 1.0, 800 if limit is None else 99)  # the first window
 
     def burst() -> None:  # one admitted, then a run of refusals: a wall
         first, *rest = numbered_sends(pacer, clock, 1 + TUNING.wall_run)
@@ -266,11 +270,15 @@ def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through() -> 
     walled_at = pacer.rate  # just under the burst's second, a refusal's slowdown
     # The first wall's cycle is the run's first second; then quick_cycles of a tenth of one.
     for _ in range(1 + TUNING.quick_cycles):
-        assert pacer.rate == walled_at > 700 and pacer.walls >= 1
+        assert pacer.rate == walled_at > 89 and pacer.walls >= 1
         (probe,) = numbered_sends(pacer, clock, 1)  # the wall's probe, admitted: it falls
         pacer.on_success(0.04, probe)
         burst()
-    assert pacer.rate < 30 and pacer.ceiling is None  # what got through, probed up quickly
+    assert pacer.ceiling is None  # what got through, probed up quickly
+    if limit is None:
+        assert pacer.rate < 30
+    else:
+        assert pacer.rate == pytest.approx(TUNING.known_floor * limit)
 
 
 def test_a_short_or_absent_retry_after_is_probed_one_request_at_a_time_at_doubling_waits() -> None:
