@@ -81,8 +81,8 @@ class PacerTuning(BaseModel):
         "got through in between sets the pace (a window longer than a second).",
     )  # fmt: skip
     quick_cycles: int = Field(
-        default=3, ge=1, description="Walls in a row, each falling under min_short_cycle_s "
-        "after the last, from which what got through over them may set the pace.",
+        default=3, ge=1, description="Walls in a row, each falling under min_cycle_s after "
+        "the last, from which what got through over them may set the pace.",
     )  # fmt: skip
     walled_pace: float = Field(
         default=2.0, gt=1, description="Times what got through over quick walls the pace must "

@@ -109,8 +109,8 @@ class RequestPacer:
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
         self._cycle_from = (now, 0)
-        # The starts of the last cycles shorter than min_short_cycle_s, in a row (with what
-        # had got through by then): walls that fall and stand again at once, over and over.
+        # The starts of the last cycles shorter than min_cycle_s, in a row (with what had got
+        # through by then): walls that fall and stand again soon, over and over.
         self._quick_cycles: deque[tuple[float, int]] = deque(maxlen=self._t.quick_cycles)
         self._ceiling_held_until = now  # a cycle's ceiling stands a cycle long at least
         self._slack = self._t.slack
@@ -419,13 +419,12 @@ class RequestPacer:
         since, admitted_then = self._cycle_from
         self._cycle_from = (fell, self._admitted_total)
         cycle = fell - since
-        if cycle >= self._t.min_short_cycle_s:
-            self._quick_cycles.clear()
-        else:
-            self._quick_cycles.append((since, admitted_then))
-            self._walled_pace(now, fell)
         if cycle < self._t.min_cycle_s:
+            if since != self._started:  # a cycle from a wall's fall (not the run's start)
+                self._quick_cycles.append((since, admitted_then))
+                self._walled_pace(now, fell)
             return  # a window of a second or so: the per-second figures already tell it
+        self._quick_cycles.clear()
         through = (self._admitted_total - admitted_then) / cycle
         if through < self.rate:
             self.slow_start = False
@@ -440,13 +439,16 @@ class RequestPacer:
                 self.ceiling = None
 
     def _walled_pace(self, now: float, fell: float) -> None:
-        """Walls that fell and stood again within half a second, ``quick_cycles`` times in a
-        row: the gateway lets a trickle through (a sliding count still over its limit, which
-        counts the refusals too), and the walls, not the pace, hold the sends down. Nothing
-        else lowers that pace: the slowdown a refusal brings is skipped when hardly anything
-        was sent. A pace of 866/s stayed over a sliding count of 100/s that let 28/s through,
-        for 25 s, its walls refusing a fifth of what was sent. From what got through, with no
-        ceiling (the trickle is the gateway's recovery, not its limit): probed up quickly."""
+        """Walls that fell and stood again within min_cycle_s, ``quick_cycles`` times in a
+        row, over a pace more than ``walled_pace`` times what got through over them: the
+        gateway lets a trickle through (a sliding count still over its limit, which counts
+        the refusals too), and the walls, not the pace, hold the sends down. Nothing else
+        lowers that pace: the slowdown a refusal brings is skipped when hardly anything was
+        sent, and cycles this short set none. Paces of 866/s and 432/s stayed over a sliding
+        count of 100/s that let 28/s and 11/s through, for 10-25 s, its walls refusing a fifth
+        to two fifths of what was sent. (Windows of a second wall each second too, at a pace
+        near what gets through: not these.) From what got through, with no ceiling (the
+        trickle is the gateway's recovery, not its limit): probed up quickly."""
         if len(self._quick_cycles) < self._t.quick_cycles:
             return
         first, admitted_then = self._quick_cycles[0]

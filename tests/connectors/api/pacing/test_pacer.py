@@ -245,15 +245,17 @@ def test_a_run_of_refusals_is_counted_in_the_order_requests_were_sent() -> None:
     assert pacer.walls == 0
 
 
+@pytest.mark.parametrize("refused_probes", [0, 2], ids=["probe-admitted", "third-probe"])
 @pytest.mark.parametrize("limit", [None, 100.0], ids=["unknown", "known"])
 def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through(
-    limit: float | None,
+    limit: float | None, refused_probes: int
 ) -> None:
     """A sliding count still over its limit, which counts refusals, lets a probe and a send
-    through now and then: each wall falls and stands again within half a second. The walls,
-    not the pace, held the sends down, and no refusal lowered a pace under which hardly
-    anything was sent: 866/s stayed over a gateway letting 28/s through, for 25 s. A known
-    limit's pace goes no lower than its floor."""
+    through now and then: each wall falls and stands again within a tenth of a second, or
+    (its first probes refused) within a second. The walls, not the pace, held the sends down,
+    and no refusal lowered a pace under which hardly anything was sent: 866/s stayed over a
+    gateway letting 28/s through for 25 s, and 432/s over 11/s for 10 s. A known limit's pace
+    goes no lower than its floor."""
     clock = Clock()
     pacer = pacer_on(clock, limit)
     pacer.slow_start = False
@@ -267,13 +269,16 @@ def test_walls_that_stand_again_at_once_set_the_pace_from_what_got_through(
             pacer.on_rate_limited(None, number=number)
 
     burst()
-    walled_at = pacer.rate  # just under the burst's second, a refusal's slowdown
-    # The first wall's cycle is the run's first second; then quick_cycles of a tenth of one.
-    for _ in range(1 + TUNING.quick_cycles):
-        assert pacer.rate == walled_at > 89 and pacer.walls >= 1
+    # The first wall's cycle is the run's first second; then quick_cycles short ones.
+    for cycle in range(1 + TUNING.quick_cycles):
+        assert pacer.walls >= 1 and (limit is not None or pacer.rate > 700)
+        for _ in range(refused_probes):  # the count still full: the wall stands longer
+            (probe,) = numbered_sends(pacer, clock, 1)
+            pacer.on_rate_limited(None, number=probe)
         (probe,) = numbered_sends(pacer, clock, 1)  # the wall's probe, admitted: it falls
         pacer.on_success(0.04, probe)
-        burst()
+        if cycle < TUNING.quick_cycles:
+            burst()
     assert pacer.ceiling is None  # what got through, probed up quickly
     if limit is None:
         assert pacer.rate < 30
