@@ -135,6 +135,7 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     }).raise_for_status()  # fmt: skip
     crm_env = {"HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN, "HUBSPOT_API_URL": api.root}
     # The pool does not exist yet: migrate makes it, and its deployment; workers come later.
+    # --verbose: each shard run's way (taken, first beat, given up) explains a stall below.
     args = ["--verbose", *migrate_args(api, source, state, out), "--mapping", str(mapping)]
     run = start_migrate(args, {**env, **crm_env})
     time.sleep(3)
@@ -176,12 +177,11 @@ def test_a_migration_in_four_shards_survives_a_killed_worker_with_each_customer_
     # And the dead worker cost seconds: from the first write to the last, no stretch of more
     # than 40 s with fewer than a tenth of the limit's writes a second (0-12 s on a quiet
     # machine, bench/RESULTS.md; the suite runs two at a time. Before: a 30 s give-up, a 10 s
-    # worker poll and a slow start, 45-60 s).
+    # worker poll and a slow start, 45-60 s; and 61-82 s in CI while a run taken but not yet
+    # started waited out 90 s).
     per_second = writes_each_second(customers)
     shard_lines = [line for line in stderr.splitlines() if "shard " in line and "attempt" in line]
-    timeline = f"{per_second}\n" + "\n".join(shard_lines)
-    print(timeline)
-    assert stall_s(per_second, 5) <= 40, timeline
+    assert stall_s(per_second, 5) <= 40, f"{per_second}\n" + "\n".join(shard_lines)
     assert "attempt 1:" in stderr, said  # the killed shards were seen and submitted again
     assert "shards:" in stderr and "Traceback" not in stderr
     stored = stored_on_prefect(env)
