@@ -91,6 +91,13 @@ def shapes() -> dict[str, FaultSettings]:
         "fw-10s-phase": shape(limiter=fw, window_s=10, window_phase=3.7),
         "fw-10s-none": shape(limiter=fw, window_s=10, retry_after="none"),
         "fw-10s-xrl": shape(limiter=fw, window_s=10, window_phase=3.7, limit_headers="x-ratelimit"),
+        # Nothing said when refusing; the IETF draft's single field, -07's and -08's shapes.
+        "fw-10s-none-dict": shape(
+            limiter=fw, window_s=10, window_phase=3.7, retry_after="none", limit_headers="ietf-dict"
+        ),
+        "fw-10s-none-list": shape(
+            limiter=fw, window_s=10, window_phase=3.7, retry_after="none", limit_headers="ietf-list"
+        ),
         "fw-60s": shape(limiter=fw, window_s=60),
         "sliding-1s": shape(limiter=sl, window_s=1),
         "sliding-1s-date": shape(limiter=sl, window_s=1, retry_after="date"),

@@ -19,9 +19,11 @@ def knob(default: Any, help: str, **extra: Any) -> Any:
 
 
 RETRY_AFTER_FORMS = ("seconds", "date", "none")
-# Rate-limit headers on every answer: none; the IETF draft's RateLimit-Limit/-Remaining/-Reset;
+# Rate-limit headers on every answer: none; the IETF draft's RateLimit-Limit/-Remaining/-Reset
+# (to -06); its -07 Dictionary (RateLimit: limit=, remaining=, reset=); its -08-on List of
+# policies (RateLimit: "name";r=;t=, with a daily one beside that never binds here);
 # X-RateLimit-Limit/-Remaining/-Reset as Kong, GitHub and others send them (Reset: seconds).
-LIMIT_HEADER_FORMS = ("none", "ietf", "x-ratelimit")
+LIMIT_HEADER_FORMS = ("none", "ietf", "ietf-dict", "ietf-list", "x-ratelimit")
 
 
 @dataclass
@@ -179,9 +181,14 @@ class FaultInjector:
         if form == "none" or self.limiter is None:
             return {}
         limit, remaining, reset = self.limiter.quota()
+        left, whole = max(0, remaining), max(0, math.ceil(reset))
+        if form == "ietf-dict":
+            return {"RateLimit": f"limit={limit}, remaining={left}, reset={whole}"}
+        if form == "ietf-list":
+            return {"RateLimit": f'"per-window";r={left};t={whole}, "daily";r=86000;t=40000'}
         prefix = "RateLimit-" if form == "ietf" else "X-RateLimit-"
-        return {f"{prefix}Limit": str(limit), f"{prefix}Remaining": str(max(0, remaining)),
-                f"{prefix}Reset": str(max(0, math.ceil(reset)))}  # fmt: skip
+        return {f"{prefix}Limit": str(limit), f"{prefix}Remaining": str(left),
+                f"{prefix}Reset": str(whole)}  # fmt: skip
 
     def rate_limit_wait(self) -> float:
         """0.0 when the request may go on, else seconds until it could."""

@@ -298,7 +298,9 @@ class CustomerApi:
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
         quota = read_quota(response.headers)
         if quota is not None:
-            self._pacer.on_quota(quota.remaining, quota.reset_s)
+            # Those still out take what remains first: on a busy machine, a slow start's
+            # volley in flight when the count reached 0 was a dozen refusals more.
+            self._pacer.on_quota(quota.remaining, quota.reset_s, self._out)
         limited = status == 429 or (status == 503 and self._in_a_run_of_503s())
         cap_found = False
         if out_at_send and self._cap.observe(out_at_send, limited, time.monotonic()):

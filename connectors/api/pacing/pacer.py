@@ -95,6 +95,7 @@ class RequestPacer:
         self._unnumbered = -2  # answers told without their number: numbered as they arrive
         self._refused: set[int] = set()  # the numbers of recent refused requests
         self._wall_until: float | None = None  # set while a wall stands
+        self._told_until = now  # the latest end of a wall a gateway's quota headers told
         self._wall_probe_s = self._t.first_probe_s
         self._probe_out = False
         self._probe_sent_at = now
@@ -302,17 +303,18 @@ class RequestPacer:
             if second_look:
                 self.ceiling = None  # still the start's figure: probe quickly from it
 
-    def on_quota(self, remaining: int, reset_s: float) -> None:
-        """The gateway's headers told what remains of its quota (``limit_headers.py``): none
-        left is a wall until the quota is whole again, probed from up to a second early (a
-        reset in whole seconds is rounded up), instead of a volley of refusals finding it."""
-        if remaining > 0:
+    def on_quota(self, remaining: int, reset_s: float, out: int = 0) -> None:
+        """The gateway's headers told what remains of its quota (``limit_headers.py``), with
+        ``out`` of this run's requests still unanswered: no more left than those will take is
+        a wall until the quota is whole again, probed from up to a second early (a reset in
+        whole seconds is rounded up), instead of a volley of refusals finding it."""
+        if remaining > out:
             return
         now = self._clock()
         reset_s = min(reset_s, self._t.max_wall_s)
         until = now + (reset_s - 1.0 if reset_s >= 1.0 else reset_s)
         if until > now and (self._wall_until is None or until > self._wall_until):
-            self._wall_until = self._wall_stood_at = until
+            self._wall_until = self._wall_stood_at = self._told_until = until
             self._wall_probe_s = self._t.first_probe_s
 
     # -- what other runs on the same target say (shared_budget.py) ---------------------------
@@ -509,4 +511,7 @@ class RequestPacer:
             # sliding log frees its first slot before the last: probe from a second early.
             wait = max(wait, min(retry_after_s, self._t.max_wall_s) - 1.0)
             self._wall_stood_at = now + wait  # told, not probed: it turns after that
-        self._wall_until = now + wait
+        # A refusal of a request already out when the headers told the quota spent (more of
+        # them the busier the machine) says nothing sooner: a probe's wait in its place had
+        # the run probe a 10 s window by the second, 21 refusals instead of 2-5.
+        self._wall_until = max(now + wait, self._told_until)

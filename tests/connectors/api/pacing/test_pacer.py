@@ -343,6 +343,20 @@ def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() 
     assert pacer.wall_until == pytest.approx(clock.now + 0.4)
 
 
+def test_what_remains_goes_to_the_requests_out_and_their_refusals_keep_the_told_wall() -> None:
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    pacer.on_quota(3, 5.0, out=2)  # more left than is out: go on
+    assert pacer.wall_until is None
+    pacer.on_quota(3, 5.0, out=3)  # the three out take the rest
+    assert pacer.wall_until == pytest.approx(4.0)
+    clock.now += 0.2
+    for _ in range(3):  # more out than the count said: refused, and no sooner for it
+        pacer.on_rate_limited(None)
+    assert pacer.wall_until == pytest.approx(4.0)
+    assert send_times(pacer, clock, 1)[0] == pytest.approx(4.0, abs=0.01)
+
+
 def against_fixed_windows(
     pacer: RequestPacer,
     clock: Clock,

@@ -70,3 +70,22 @@ def test_every_shape_is_used_without_a_429_storm(shape: str, known: bool) -> Non
     if settings.rate_limit:
         windows = 4.0 / settings.window_s + 1 if settings.limiter != "token-bucket" else 1
         assert done <= LIMIT * 4.0 + LIMIT * settings.window_s * windows  # the limit held
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["ietf", "ietf-dict", "ietf-list", "x-ratelimit"])
+def test_a_gateways_limit_headers_stand_in_for_probes(form: str) -> None:
+    """A window of 10 s that says nothing when refusing (no Retry-After), but tells what is
+    left and when it is whole again, in each header form: the run waits for the window to
+    turn instead of probing for it. Without the headers the same 10 s draw 18-19 refusals
+    (probes a few seconds apart, into the wall); with them 2-5, the requests still in
+    flight when the count reached 0 and the probes of the last second (``bench/RESULTS.md``)."""
+    settings = FaultSettings(
+        rate_limit=LIMIT, limiter="fixed-window", window_s=10, retry_after="none",
+        limit_headers=form,
+    )  # fmt: skip
+    with SandboxProcess(users={USER: KEY}, faults=settings) as server:
+        done, failed, _ = asyncio.run(creates(server.url, None, 10.0))
+        stats = server.stats()
+    assert failed == 0 and stats["writes"]["create"] == done > 0
+    assert stats["rate_limited"] <= 8, stats
