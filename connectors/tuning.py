@@ -152,6 +152,10 @@ class BudgetTuning(BaseModel):
         default=30.0, ge=0, description="Seconds runs started from a kept finding stay under "
         "kept_most of it before probing quickly (the limit rose since).",
     )  # fmt: skip
+    probe_over: float = Field(
+        default=1.10, gt=1, description="Past a confirmed finding, the runs together send at "
+        "most this much more than the finding or than what got through, whichever is more.",
+    )  # fmt: skip
 
 
 class MigrationTuning(BaseModel):

@@ -312,8 +312,11 @@ class RequestPacer:
             return
         now = self._clock()
         reset_s = min(reset_s, self._t.max_wall_s)
-        until = now + (reset_s - 1.0 if reset_s >= 1.0 else reset_s)
-        if until > now and (self._wall_until is None or until > self._wall_until):
+        # At least a first probe's wait: a reset of 1 (anything up to a second, rounded up)
+        # less the second was no wall at all, and a slow start sent 8 more into the spent
+        # window before its refusals came back.
+        until = now + max(reset_s - 1.0 if reset_s >= 1.0 else reset_s, self._t.first_probe_s)
+        if self._wall_until is None or until > self._wall_until:
             self._wall_until = self._wall_stood_at = self._told_until = until
             self._wall_probe_s = self._t.first_probe_s
 

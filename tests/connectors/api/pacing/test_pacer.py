@@ -341,6 +341,9 @@ def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() 
     assert pacer.wall_until is None
     pacer.on_quota(0, 0.4)  # under a second: believed as it is
     assert pacer.wall_until == pytest.approx(clock.now + 0.4)
+    clock.now += 1.0
+    pacer.on_quota(0, 1.0)  # up to a second, rounded up: spent now, probed at once
+    assert pacer.wall_until == pytest.approx(clock.now + DEFAULTS.pacer.first_probe_s)
 
 
 def test_what_remains_goes_to_the_requests_out_and_their_refusals_keep_the_told_wall() -> None:

@@ -249,10 +249,44 @@ def test_runs_started_from_a_kept_finding_stay_just_under_it_until_a_429_says_mo
         most = max(most, sum(run.pacer.rate for run in runs))
         clock.now += 1.0
     assert 100 * DEFAULTS.pacer.backoff <= most <= 100 * DEFAULTS.budget.kept_most + 0.01
-    for _ in range(10):  # then no 429 for long: the limit rose since, probed quickly
+    for _ in range(4):  # then no 429 for long, but nothing more got through: no further
         beat_all(runs)
         clock.now += 1.0
+    assert sum(run.pacer.rate for run in runs) <= 100 * DEFAULTS.budget.probe_over + 0.01
+    for _ in range(10):  # all of it gets through: the limit rose since, probed quickly
+        getting_through(clock, runs)
     assert sum(run.pacer.rate for run in runs) > 100 * DEFAULTS.budget.kept_most * 1.2
+
+
+def getting_through(clock: Clock, runs: list[SharedBudget], share: float = 1.0) -> None:
+    """Half a second on: ``share`` of each run's pace got through over the last second."""
+    clock.now += 0.5
+    for run in runs:
+        run.pacer._admitted.clear()
+        admitted = max(1, int(run.pacer.rate * share))
+        for n in reversed(range(admitted)):
+            run.pacer._admitted.append(clock.now - (n + 0.5) / admitted)
+    beat_all(runs)
+
+
+def test_a_confirmed_finding_is_probed_past_by_what_gets_through_not_by_the_clock(
+    tmp_path: Path,
+) -> None:
+    """Runs that send under a confirmed finding (shards searching, one ending) let a token
+    bucket fill: probes timed from the finding then drew seconds of 1.2-1.7x the limit from
+    it, and slow start at twice the finding."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    first_429(clock, [a, b], 50)  # confirmed: 100/s
+    most = 0.0
+    for _ in range(80):  # 40 s, no 429, a third of the pace getting through
+        getting_through(clock, [a, b], share=0.3)
+        most = max(most, a.pacer.rate + b.pacer.rate)
+        assert not a.pacer.slow_start and not b.pacer.slow_start
+    assert most <= 100 * DEFAULTS.budget.probe_over + 0.01
+    for _ in range(10):  # now all of it gets through, and more would: followed up
+        getting_through(clock, [a, b])
+    assert a.pacer.rate + b.pacer.rate > 100 * DEFAULTS.budget.probe_over * 1.5
 
 
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
