@@ -131,10 +131,6 @@ class BudgetTuning(BaseModel):
     found_every_s: float = Field(
         default=1.0, gt=0, description="Seconds one finding of a limit spans."
     )
-    gentle_s: float = Field(
-        default=15.0, ge=0, description="Seconds a confirmed finding is probed gently (from "
-        "0.97 of it at 1% a second: to 1.13x).",
-    )  # fmt: skip
     stale_found: float = Field(default=2.0, gt=1, description="Past a finding by this, it is gone.")
     quick_probe: float = Field(default=1.25, gt=1, description="Factor of each quick probe.")
     settled: float = Field(
@@ -150,7 +146,7 @@ class BudgetTuning(BaseModel):
     )  # fmt: skip
     kept_gentle_s: float = Field(
         default=30.0, ge=0, description="Seconds runs started from a kept finding stay under "
-        "kept_most of it before probing quickly (the limit rose since).",
+        "kept_most of it before probing gently as from a confirmed one (the limit rose since).",
     )  # fmt: skip
     probe_over: float = Field(
         default=1.10, gt=1, description="Past a confirmed finding, the runs together send at "

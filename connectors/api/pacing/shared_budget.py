@@ -15,7 +15,7 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
   divide it like a known limit, just under it (``backoff``), probing up together until the
   next 429 finds it again: a rough finding (the first, or one far from the last) quickly, a
-  confirmed one gently, past it by a tenth before quickly (``found_pace``). So a 429 one run draws
+  confirmed one gently and never far past it (``found_pace``). So a 429 one run draws
   reaches the others at the next beat, a run that joins gets its fair part at its first beat,
   and one that leaves hands its part to the others at theirs, not after seconds of probing.
   A wall (a spent window) one run found holds the others too.
@@ -47,7 +47,7 @@ log = logging.getLogger("custsync.budget")
 
 # Its values (connectors/tuning.py's BudgetTuning): a beat each half second; a volley of 429s
 # from requests already in flight is one finding (found_every_s); a finding this close to the
-# last one confirms it (settled); a confirmed finding is probed gently for gentle_s.
+# last one confirms it (settled); a confirmed finding is probed gently (found_pace).
 
 
 def budget_key(base_url: str, credentials: Credentials) -> str:
@@ -79,38 +79,35 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
 
 
 def found_pace(
-    found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False, rough: bool = False
-) -> float | None:
-    """What all the runs together may send ``age_s`` after they found the limit at ``found``:
-    just under it, probing up gently (1% a second) for ``gentle_s``, then quickly (25% each
-    half second: the limit rose); None at twice the finding without a 429 (each run probes on
-    its own again). A ``rough`` finding (the first, read while the runs were still speeding
-    up, or one far from the last) is probed quickly at once.
+    found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False,
+    rough: bool = False, through: float = 0.0,
+) -> float | None:  # fmt: skip
+    """What all the runs together may send ``age_s`` after they found the limit at ``found``,
+    having got ``through`` a second together lately. A ``rough`` finding (the first, read while
+    the runs were still speeding up, or one far from the last) is probed quickly (25% each half
+    second), and forgotten (None) at twice it without a 429: each run probes on its own again.
 
-    Gently until past the finding by a tenth: what got through over the second of a 429 reads
-    the limit a few percent low, and probed quickly after 4 s (at 0.99 of it), three runs on a
-    token bucket passed it by half each fifth second, and the refusals that drew held a run
-    under a cap in flight it read from them (``bench/RESULTS.md``).
+    A confirmed one is the limit: just under it, probing up gently (1% a second), never more
+    than ``probe_over`` past it or past what got through, whichever is more. Probed by the
+    clock instead (quickly after 15 s), runs that had sent under it for a while (a shard
+    searching, one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x
+    the limit from it; with the cap alone, what got through grew with each probe while the
+    bucket drained (seconds of 116, 131, 146 of 100: ``bench/RESULTS.md``). A limit that rose
+    is followed at 1% a second, and a 429 then makes a new finding.
 
     A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
-    limit a while ago, not a rough first reading: no more than ``kept_most`` of it for
-    ``kept_gentle_s``, then quick probes from there. Probed quickly after 4 s, replacements
-    sent 1.38x the limit for a second, which a gateway's bucket, full after the stall,
-    admitted; and a gentle probe alone reaches 1.14x before a full bucket of a second's burst
-    is spent and says so."""
+    limit a while ago: no more than ``kept_most`` of it for ``kept_gentle_s`` (replacements
+    probed quickly sent 1.38x the limit for a second, which a gateway's bucket, full after the
+    stall, admitted), then as a confirmed one."""
     pacer, budget = tuning.pacer, tuning.budget
     age_s = max(0.0, age_s)
-    if kept:
-        most = found * budget.kept_most
-        if age_s <= budget.kept_gentle_s:
-            return min(most, found * pacer.backoff * float(pacer.slow_probe**age_s))
-        pace = most * budget.quick_probe ** ((age_s - budget.kept_gentle_s) / pacer.fast_probe_s)
+    if rough:
+        pace = found * pacer.backoff * budget.quick_probe ** (age_s / pacer.fast_probe_s)
         return None if pace > budget.stale_found * found else pace
-    gentle_s = 0.0 if rough else budget.gentle_s
-    pace = found * pacer.backoff * pacer.slow_probe ** min(age_s, gentle_s)
-    if age_s > gentle_s:
-        pace *= budget.quick_probe ** ((age_s - gentle_s) / pacer.fast_probe_s)
-    return None if pace > budget.stale_found * found else pace
+    pace = found * pacer.backoff * float(pacer.slow_probe**age_s)
+    if kept and age_s <= budget.kept_gentle_s:
+        pace = min(pace, found * budget.kept_most)
+    return min(pace, max(found, through) * budget.probe_over)
 
 
 class SharedBudget:
@@ -286,18 +283,9 @@ class SharedBudget:
                 self._tuning,
                 self._found_kept,
                 self._found_rough,
+                through=sum(lease.admitted for lease in everyone),
             )
         )
-        if self._found is not None and not self._found_rough:
-            # A confirmed finding is probed past by what gets through, not by the clock: a
-            # gateway's bucket fills while the runs send under its rate (a shard searching,
-            # one ending), and probes timed from the finding, 25% each half second after
-            # 15 s, then slow start at twice it, let a second of 118-168 through a limit of
-            # 100 (bench/RESULTS.md). A limit that rose is followed as fast as what gets
-            # through grows, 10% a beat.
-            through = sum(lease.admitted for lease in everyone)
-            most = max(self._found[0], through) * self._tuning.budget.probe_over
-            pace = most if pace is None else min(pace, most)
         if pace is not None and (len(everyone) > 1 or self._found_kept):
             # (A run alone on a kept finding too: its own probes would pass it by 15%.)
             shares = allocate(pace, [lease.wants for lease in everyone])
