@@ -131,8 +131,12 @@ class BudgetTuning(BaseModel):
     found_every_s: float = Field(
         default=1.0, gt=0, description="Seconds one finding of a limit spans."
     )
-    stale_found: float = Field(default=2.0, gt=1, description="Past a finding by this, it is gone.")
-    quick_probe: float = Field(default=1.25, gt=1, description="Factor of each quick probe.")
+    stale_found: float = Field(
+        default=2.0, gt=1, description="Past a rough finding by this, it is gone."
+    )
+    quick_probe: float = Field(
+        default=1.25, gt=1, description="Factor of each quick probe of a rough finding."
+    )
     settled: float = Field(
         default=0.10, gt=0, description="Findings this close confirm each other."
     )

@@ -94,7 +94,8 @@ def _structured(field: str) -> tuple[float, float] | None:
 
 def read_quota(headers: Mapping[str, str], now: float | None = None) -> Quota | None:
     """The quota an answer's headers tell (None: they tell none, or not both halves)."""
-    if not any("ratelimit" in name.lower() or "rate-limit" in name.lower() for name in headers):
+    names = " ".join(headers).lower()
+    if "ratelimit" not in names and "rate-limit" not in names:
         return None  # most answers: one look at the names, not many lookups (5 -> 1 µs)
     moment = time.time() if now is None else now
     for prefix in _PREFIXES:
