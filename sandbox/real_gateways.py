@@ -162,14 +162,29 @@ proxy_set_header Host {self.upstream};
 
 class HaproxyGateway(Gateway):
     """HAProxy tracking each client in a stick table: past ``limit`` requests in ``period_s``
-    (``http_req_rate``, refused requests counted too), denied with ``status``."""
+    (``http_req_rate``, refused requests counted too), denied with ``status``; with
+    ``headers``, telling what is left of the count on every answer."""
 
     program = "haproxy"
 
     def __init__(self, upstream_root: str, limit: int, period_s: int = 10,
-                 status: int = 429) -> None:  # fmt: skip
+                 status: int = 429, headers: bool = False) -> None:  # fmt: skip
         super().__init__(upstream_root)
         self.limit, self.period_s, self.status = limit, period_s, status
+        self.headers = headers
+
+    def _header_rules(self) -> str:
+        """With ``headers``: the IETF draft's RateLimit-Limit/-Remaining/-Reset on every
+        answer, refusals too (``http-after-response``, HAProxy 2.2 on): what is left of the
+        count, and the period as the reset (the count falls under the limit within it)."""
+        if not self.headers:
+            return ""
+        return f"""
+    http-request set-var(txn.rate) sc_http_req_rate(0)
+    http-after-response set-header RateLimit-Limit {self.limit}
+    http-after-response set-header RateLimit-Remaining %[int({self.limit}),sub(txn.rate)] if {{ var(txn.rate) -m int le {self.limit} }}
+    http-after-response set-header RateLimit-Remaining 0 if {{ var(txn.rate) -m int gt {self.limit} }}
+    http-after-response set-header RateLimit-Reset {self.period_s}"""  # noqa: E501
 
     def config(self) -> str:
         """haproxy.cfg: one frontend with the stick table, one backend (the sandbox)."""
@@ -184,7 +199,7 @@ defaults
 frontend api
     bind 127.0.0.1:{self.port}
     stick-table type ip size 100k expire {self.period_s * 3}s store http_req_rate({self.period_s}s)
-    http-request track-sc0 src
+    http-request track-sc0 src{self._header_rules()}
     http-request deny deny_status {self.status} if {{ sc_http_req_rate(0) gt {self.limit} }}
     default_backend sandbox
 backend sandbox
