@@ -52,6 +52,29 @@ class PacerTuning(BaseModel):
     fast_probe_s: float = Field(default=0.5, gt=0, description="Seconds between fast probes.")
     slow_probe: float = Field(default=1.01, gt=1, description="Factor a probe near the ceiling.")
     near_ceiling: float = Field(default=0.97, gt=0, le=1, description="Of the ceiling, 'near' it.")
+    ceiling_agree: float = Field(
+        default=0.10, gt=0, description="Readings of the ceiling this close confirm each other."
+    )
+    lone_drop: float = Field(
+        default=0.5, gt=0, le=1, description="Of the pace that drew it, a reading of the "
+        "ceiling under which it is lone until a second agrees.",
+    )  # fmt: skip
+    lone_ceiling_s: float = Field(
+        default=3.0, ge=0, description="Seconds a lone reading of the ceiling (far under its "
+        "pace, no second one agreeing) is probed gently before quickly.",
+    )  # fmt: skip
+    cycle_paced: float = Field(
+        default=0.9, gt=0, description="Of what got through over a cycle, the slowest pace "
+        "of its sends for that to be the gateway's figure (unless walled long).",
+    )  # fmt: skip
+    cycle_walled: float = Field(
+        default=0.25, gt=0, le=1, description="Of a cycle, the wall that ends it standing this "
+        "long makes what got through over it the gateway's figure, whatever the pace.",
+    )  # fmt: skip
+    used_share: float = Field(
+        default=0.8, gt=0, le=1, description="Of the pace, sent over the last second for a "
+        "probe to raise it (under it, the pace is not what holds the sends).",
+    )  # fmt: skip
     stale_margin: float = Field(
         default=1.15, gt=1, description="Past the ceiling by this, it is gone."
     )

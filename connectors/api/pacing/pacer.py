@@ -41,7 +41,10 @@ The pace:
   second: a volley from requests already in flight is one signal) sets the pace just under
   what the API admitted over the last second and remembers that as the ceiling; after a calm
   spell the pace probes up, quickly (+10% each 0.5 s) far under the ceiling, gently (+1%/s)
-  near it, and forgets a ceiling it has passed by 15% without a 429 (the limit rose).
+  near it, and forgets a ceiling what got through has passed by 15% without a 429 (the limit
+  rose). A reading far under the pace that drew it (a gateway draining a burst of ours) is
+  probed gently only for a few seconds, until a second reading agrees. The pace rises only
+  while the sends keep up with it (a gateway's queue holds them otherwise, unrefused).
 
 Every value it is tuned with (``connectors/tuning.py``'s ``PacerTuning``) is a field of one
 typed object, with its unit and bounds.
@@ -81,6 +84,14 @@ class RequestPacer:
         self.rate: float = rate * self._t.known_share if rate is not None else self._t.start_rate
         self.slow_start = rate is None
         self.ceiling: float | None = None  # unknown limit: what got through at the last 429
+        # Probed gently near it for good: read by a window's cycle, near the pace that drew
+        # it, or agreed on by two readings. One far under its pace (a gateway still draining
+        # a burst of ours: a sliding count that counts refusals read 60/s of its 100 from a
+        # pace of 290, and 1% a second took 25 s to climb back) only for lone_ceiling_s, then
+        # quickly. (Every lone reading so: nginx's queue took a pace past a right one unrefused
+        # for 3 s, then refused 45 in a second.)
+        self.ceiling_sure = False
+        self._ceiling_at = now
         self._next_at = now
         self._gate = asyncio.Lock()
         self._admitted: deque[float] = deque()
@@ -110,6 +121,7 @@ class RequestPacer:
         # over the window (a limit over 2 s, 10 s or a minute, spent in a burst, then walled).
         self._admitted_total = 0
         self._cycle_from = (now, 0)
+        self._cycle_slowest = self.rate  # the slowest pace of a cycle's sends
         # The starts of the last cycles shorter than min_cycle_s, in a row (with what had got
         # through by then): walls that fall and stand again soon, over and over.
         self._quick_cycles: deque[tuple[float, int]] = deque(maxlen=self._t.quick_cycles)
@@ -156,6 +168,7 @@ class RequestPacer:
                 await self._sleep(wait - self._t.spin_s if wait > self._t.spin_s else 0)
             self._sent.append(now)
             interval = 1.0 / self.rate
+            self._cycle_slowest = min(self._cycle_slowest, self.rate)
             # From the schedule, not from now: a late wake-up does not slow the pace; but
             # never more than self._t.slack of an interval early relative to this send.
             self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
@@ -220,6 +233,7 @@ class RequestPacer:
             # and each window's end refused a tenth. (A lone short wall is no window's end: a
             # sliding count that counts refusals walls once, briefly, then admits less.)
             self._end_cycle(now, fell, unsure)
+            self._cycle_slowest = self.rate
         self._probe_out = False
         if self.slow_start:
             self._grow_slow_start(now)
@@ -232,12 +246,27 @@ class RequestPacer:
             # a minute says nothing sooner. Forgotten after 15 s, its second window was spent
             # in 28 s by quick probes and walled for the other 32.
             cap = min(cap, self._t.stale_margin * self.ceiling)
-        elif self.ceiling is not None and self.rate > self._t.stale_margin * self.ceiling:
-            self.ceiling = None
-        near = self.ceiling is not None and self.rate >= self._t.near_ceiling * self.ceiling
+        near = (
+            self.ceiling is not None
+            and self.rate >= self._t.near_ceiling * self.ceiling
+            and (self.ceiling_sure or now - self._ceiling_at < self._t.lone_ceiling_s)
+        )
         if now - self._last_probe < (1.0 if near else self._t.fast_probe_s):
             return
+        if self._sent_rate(now) < self._t.used_share * self.rate:
+            # Sends do not keep up with the pace (a gateway's queue holds the requests out,
+            # or the export is slow): a faster one says nothing, and would pass the ceiling
+            # unheard. nginx's queue let a pace of 145 stand over 100/s, its ceiling
+            # forgotten, until the queue was full and refused 45 in a second.
+            return
         self._last_probe = now
+        if (
+            self.ceiling is not None
+            and now >= self._ceiling_held_until
+            and self.admitted_rate(now) > self._t.stale_margin * self.ceiling
+        ):
+            self.ceiling = None  # what got through passed it by 15% with no 429: it rose
+            near = False
         self.rate = min(cap, self.rate * (self._t.slow_probe if near else self._t.fast_probe))
 
     def on_no_answer(self) -> None:
@@ -408,8 +437,20 @@ class RequestPacer:
         return self._t.min_rate
 
     def _decrease(self, now: float, through: float) -> None:
-        """Just under what got through; never under a known limit's floor."""
+        """Just under what got through; never under a known limit's floor. The ceiling is
+        sure unless it is far under the pace that drew it (``lone_drop``): then only when
+        the one before agrees with it, or was sure and is not passed by it."""
+        last, was_sure = self.ceiling, self.ceiling_sure
         self.ceiling = through if self.limit is None else None
+        agree = self._t.ceiling_agree
+        self.ceiling_sure = through >= self._t.lone_drop * self.rate or (
+            last is not None
+            and (
+                (1 - agree) * last <= through <= (1 + agree) * last
+                or (was_sure and through <= last)
+            )
+        )
+        self._ceiling_at = now
         self._ceiling_held_until = now
         self.rate = max(self._floor(), min(self.rate, through) * self._t.backoff)
         self._last_decrease = now
@@ -431,17 +472,29 @@ class RequestPacer:
             return  # a window of a second or so: the per-second figures already tell it
         self._quick_cycles.clear()
         through = (self._admitted_total - admitted_then) / cycle
+        walled = (fell - self._wall_up_at) / cycle
+        if self._cycle_slowest < self._t.cycle_paced * through and walled < self._t.cycle_walled:
+            # The pace, not the gateway, held what got through: it was under it for part of
+            # the cycle and the wall stood for a moment at the end. A pace climbing 30 to 85/s read
+            # its own mean, 49/s, as the limit (a sliding count of 100 that was still
+            # draining our first burst): the last second's reading stands.
+            return
         if through < self.rate:
             self.slow_start = False
             # And the ceiling: probed past quickly, the next window was spent in half of it
             # and walled for the rest, its in-flight requests refused, each window.
             self._decrease(now, max(through, self._t.min_rate))
             self._ceiling_held_until = fell + cycle
+            self.ceiling_sure = True  # a window's worth, not a second's
             if unsure > self._t.cycle_unsure * cycle:
                 # Not a ceiling when its fall is known only roughly: a sliding count that
                 # counts refusals stood past its window (a probe refused adds to it) until
-                # probes 2 s apart found it, and read 2 s windows of 50 as 33 a second.
-                self.ceiling = None
+                # probes 2 s apart found it, and read 2 s windows of 50 as 33 a second. Nor
+                # a pace: it drained our first burst behind a wall its refused probes kept
+                # up, and only they got through (3.6/s; probed up by 10%, 25 s to 100/s).
+                # Found again as at the start, doubling from there until a refusal.
+                self.ceiling, self.ceiling_sure = None, False
+                self.slow_start = True
 
     def _walled_pace(self, now: float, fell: float) -> None:
         """Walls that fell and stood again within min_cycle_s, ``quick_cycles`` times in a

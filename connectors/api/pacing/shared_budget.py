@@ -208,6 +208,7 @@ class SharedBudget:
             self.pacer.slow_start = False
             self.pacer.rate = found * self._tuning.pacer.backoff
             self.pacer.ceiling = found
+            self.pacer.ceiling_sure = True  # kept: confirmed by the runs before
 
     def _lease(self) -> Lease:
         admitted, wants, last_429 = self.pacer.snapshot()
@@ -300,6 +301,7 @@ class SharedBudget:
             if pace is not None and self._found is not None:
                 self.pacer.rate = max(self.pacer.rate, pace)
                 self.pacer.ceiling = self._found[0]
+                self.pacer.ceiling_sure = not self._found_rough
             elif self._found is not None and len(everyone) > 1:
                 # Passed twice the finding without a 429: it was read too early (the runs
                 # still starting, peers' leases a beat old) or the limit rose. Nothing is

@@ -54,6 +54,15 @@ def admitted_for(pacer: RequestPacer, clock: Clock, seconds: float, per_s: float
         pacer.on_success()
 
 
+def paced_for(pacer: RequestPacer, clock: Clock, seconds: float) -> None:
+    """Requests sent at the pacer's pace, whatever it becomes, and admitted, for ``seconds``."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += 1.0 / pacer.rate
+        pacer._sent.append(clock.now)
+        pacer.on_success()
+
+
 def test_a_known_limit_is_paced_evenly_just_under_it_without_a_burst() -> None:
     clock = Clock()
     pacer = pacer_on(clock, 100)
@@ -183,17 +192,72 @@ def test_probing_is_quick_far_under_the_ceiling_gentle_near_it_and_a_stale_one_i
     pacer.slow_start = False
     admitted_for(pacer, clock, 1.0, 100)
     pacer.on_rate_limited(None)
+    admitted_for(pacer, clock, 1.5, 100)
+    pacer.on_rate_limited(None)  # a second reading agrees: the ceiling is sure
     assert pacer.ceiling == pytest.approx(100, rel=0.02)
+    assert pacer.ceiling_sure
     pacer.rate = 50.0
-    admitted_for(pacer, clock, 5.0, 50)
+    paced_for(pacer, clock, 5.0)
     assert pacer.rate > 50 * 1.1**3  # quick, far under
     pacer.rate = 98.0
-    admitted_for(pacer, clock, 5.0, 98)
+    paced_for(pacer, clock, 5.0)
     assert pacer.rate < 98 * 1.011**5  # gentle, near the ceiling
-    admitted_for(pacer, clock, 30.0, 100)
-    assert pacer.ceiling is None  # passed by 15% with no 429: the limit rose
-    admitted_for(pacer, clock, 5.0, 100)
+    paced_for(pacer, clock, 30.0)
+    assert pacer.ceiling is None  # what got through passed it by 15% with no 429: it rose
+    paced_for(pacer, clock, 5.0)
     assert pacer.rate > 150
+
+
+def test_a_pace_the_sends_do_not_keep_up_with_is_not_raised_past_the_ceiling() -> None:
+    """nginx's ``limit_req`` without ``nodelay`` queues what passes its rate: sends slow to
+    what it lets through, and the answers still come. A pace raised on those answers stood at
+    145 over 100 a second, its ceiling forgotten as passed, until the queue was full and
+    refused 45 in a second. The pace rises only while the sends keep up with it, and a
+    ceiling is passed only by what gets through."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    admitted_for(pacer, clock, 1.0, 100)
+    pacer.on_rate_limited(None)
+    assert pacer.ceiling == pytest.approx(100, rel=0.02) and pacer.ceiling_sure
+    admitted_for(pacer, clock, 20.0, 100)  # the queue lets 100 a second through
+    assert pacer.rate < 100 / TUNING.used_share * TUNING.fast_probe
+    assert pacer.ceiling == pytest.approx(100, rel=0.02)
+
+
+def test_a_lone_reading_of_the_ceiling_is_probed_gently_for_seconds_then_quickly() -> None:
+    """A sliding count that counts refusals, still draining slow start's burst, admitted 60 a
+    second of its 100 for a few seconds: read once, that was a ceiling probed at 1% a second,
+    25 s to climb back. A lone reading is probed gently for a few seconds (a real limit draws
+    the second reading that confirms it by then), then quickly; a second reading that agrees
+    makes it sure, and one under a sure ceiling keeps it so. (One near the pace that drew
+    it is sure at once, as the test of nginx's queue below shows.)"""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 200.0  # (probed up to 240 while 60 got through)
+    admitted_for(pacer, clock, 1.01, 60)
+    pacer.on_rate_limited(None)
+    assert pacer.ceiling == pytest.approx(60, rel=0.02) and not pacer.ceiling_sure
+    admitted_for(pacer, clock, TUNING.lone_ceiling_s - 0.5, 60)
+    gentle = pacer.rate
+    assert gentle < 60 * 1.011**TUNING.lone_ceiling_s  # gentle at first
+    admitted_for(pacer, clock, 4.0, 70)
+    assert pacer.rate > 1.3 * gentle  # then quickly: the reading was the gateway's drain
+    clock.now += 1.0
+    pacer.rate = 230.0
+    admitted_for(pacer, clock, 1.0, 100)
+    pacer.on_rate_limited(None)
+    assert not pacer.ceiling_sure  # 100 far under 230, and against 60: no agreement
+    pacer.rate = 230.0
+    admitted_for(pacer, clock, 1.5, 104)
+    pacer.on_rate_limited(None)
+    assert pacer.ceiling_sure  # 104 against 100
+    admitted_for(pacer, clock, 1.5, 90)
+    pacer.on_rate_limited(None)
+    assert pacer.ceiling_sure  # under a sure one: the limit is no higher
+    admitted_for(pacer, clock, 10.0, pacer.rate)
+    assert pacer.rate < 90 * 1.011**10  # gentle for good
 
 
 def walled(clock: Clock, retry_after: float | None) -> RequestPacer:
