@@ -453,6 +453,70 @@ def against_fixed_windows(
     return used, refused_at
 
 
+def test_a_cycle_the_pace_held_under_what_got_through_is_no_reading_of_the_gateway() -> None:
+    """A gateway that admits everything but two spells of 0.3 s, at 2 s and at 8 s. After the
+    first the pace climbs from 30 a second (no ceiling, as walls letting a trickle through leave
+    it) to about 70: over the cycle from one wall's fall to the next, 45 a second got through,
+    the pace's own mean. Read as the gateway's figure, that was the pace and a sure ceiling (a
+    sliding count of 100 still draining our first burst read 49/s so, and held the run there
+    for 20 s). The reading at the second wall stands."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 30.0
+
+    def through(until: float) -> None:
+        async def run() -> None:
+            while clock.now < until:
+                await pacer.acquire()
+                if 2.0 <= clock.now < 2.3 or 8.0 <= clock.now < 8.3:
+                    pacer.on_rate_limited(None)
+                else:
+                    pacer.on_success(0.04)
+
+        asyncio.run(run())
+
+    through(2.6)
+    assert pacer.walls == 1 and pacer.wall_until is None
+    pacer.rate, pacer.ceiling = 30.0, None
+    through(9.0)
+    assert pacer.walls == 2 and pacer.wall_until is None
+    assert pacer.ceiling is not None and pacer.ceiling > 60  # the mean was 45
+    assert pacer.rate > 58
+
+
+def test_a_cycle_whose_fall_was_found_roughly_starts_slow_start_again() -> None:
+    """A count that counts refusals stands past its window while its probes, ever further
+    apart, are refused and add to it: it falls somewhere in the last 2 s between probes. Only
+    the probes got through over that cycle, 3.6 a second of a gateway of 100, which was the
+    pace, probed up by 10% each half second: 25 s back to 100. The pace is found again as at
+    the start, doubling from what got through."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    pacer.rate = 200.0
+
+    async def run() -> None:
+        while pacer.walls == 0 or pacer.wall_until is not None:
+            await pacer.acquire()
+            if 1.0 <= clock.now < 5.5:
+                pacer.on_rate_limited(None)
+            else:
+                pacer.on_success(0.04)
+
+    asyncio.run(run())
+    assert pacer.ceiling is None and pacer.slow_start
+    fell, until = pacer.rate, clock.now + 1.0
+
+    async def on() -> None:
+        while clock.now < until:
+            await pacer.acquire()
+            pacer.on_success(0.04)
+
+    asyncio.run(on())
+    assert pacer.rate >= 4 * fell  # doubling, not 10% each half second
+
+
 def test_windows_of_ten_seconds_are_spent_evenly_after_the_first() -> None:
     """A fixed window of 1,000 each 10 s, no Retry-After: the slow start spends the first in a
     second, and the wall stands until it turns. What got through over the cycle (wall's fall
