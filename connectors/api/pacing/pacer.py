@@ -340,6 +340,16 @@ class RequestPacer:
         if remaining > out:
             return
         now = self._clock()
+        if (
+            self.known
+            and reset_s <= 1.0
+            and (self.refusals == 0 or now - self._last_429 >= self._t.calm_s)
+        ):
+            # A known pace that draws no refusals fits the gateway's windows of a second: it
+            # ends each one with little left, and a wall there (a probe's wait at least, a
+            # reset of 1 being anything up to a second) cost 7% of the limit on a 1 s window
+            # telling its count. Once it is refused (a limit set too high), the walls are back.
+            return
         reset_s = min(reset_s, self._t.max_wall_s)
         # At least a first probe's wait: a reset of 1 (anything up to a second, rounded up)
         # less the second was no wall at all, and a slow start sent 8 more into the spent

@@ -403,10 +403,27 @@ def test_a_quota_told_spent_is_a_wall_until_it_is_whole_probed_a_second_early() 
     assert first == pytest.approx(2.0, abs=0.01)  # one probe, no volley into the wall
     pacer.on_success()
     assert pacer.wall_until is None
+    pacer = pacer_on(clock, None)
     pacer.on_quota(0, 0.4)  # under a second: believed as it is
     assert pacer.wall_until == pytest.approx(clock.now + 0.4)
     clock.now += 1.0
     pacer.on_quota(0, 1.0)  # up to a second, rounded up: spent now, probed at once
+    assert pacer.wall_until == pytest.approx(clock.now + DEFAULTS.pacer.first_probe_s)
+
+
+def test_a_known_pace_that_is_not_refused_ends_windows_of_a_second_without_a_wall() -> None:
+    """A known pace of 99 a second into windows of 100 that tell their count ends each with
+    little left: walled there a probe's wait at least, it got 92% of the limit, where the same
+    windows untold give 99%. Once it is refused (the limit set too high), the walls are back."""
+    clock = Clock()
+    pacer = pacer_on(clock, 100)
+    pacer.on_quota(0, 1.0, out=3)
+    assert pacer.wall_until is None
+    pacer.on_quota(0, 4.0, out=3)  # a longer quota spent (another client's share): a wall
+    assert pacer.wall_until == pytest.approx(clock.now + 3.0)
+    pacer = pacer_on(clock, 100)
+    pacer.on_rate_limited(None)
+    pacer.on_quota(0, 1.0, out=3)
     assert pacer.wall_until == pytest.approx(clock.now + DEFAULTS.pacer.first_probe_s)
 
 
