@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from connectors.api.pacing.pacer import RequestPacer
 from connectors.api.targets import Credentials
@@ -142,6 +143,9 @@ class SharedBudget:
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
         self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
+        # This beat's 429 making a finding: the finding before it, whether it was rough and
+        # kept, and the 429.
+        self._publishing: tuple[tuple[float, float] | None, bool, bool, float] | None = None
         self._kept: float | None = None  # the finding this run last kept in the store
         pacer.on_refusal = self._news.set  # a 429: tell the others now, not at the next beat
 
@@ -180,6 +184,17 @@ class SharedBudget:
         loop = loop or asyncio.get_running_loop()
         lease = self._lease()
         leases, kept = await loop.run_in_executor(self._thread, self._beat, lease)
+        if self._publishing is not None:
+            # A finding is what every run got through at the 429, and the peers' figures this
+            # run held were up to a beat old. In a volley (every run refused at once, each
+            # beating at once) the first to beat read its starting peers' leases, 0, and the
+            # newest finding, 20 of a limit of 100, drew a slow start again (seconds of 166).
+            # Read again from the leases just read: one more beat, only when a finding is made.
+            fresh = self._finding(lease.admitted, leases, self._publishing)
+            self._publishing = None
+            if fresh != lease.found:
+                lease = replace(lease, found=fresh, found_rough=self._found_rough)
+                leases, _ = await loop.run_in_executor(self._thread, self._beat, lease)
         if kept is not None:
             self._start_from(kept, lease.heartbeat, leases)
         self.apply(leases, lease)
@@ -221,21 +236,39 @@ class SharedBudget:
             and wall is None  # behind a wall nothing got through: no news about the limit
         ):
             self._published_429 = own_429
-            through = max(1.0, admitted + self._peer_admitted)
-            # A finding near the last is the limit: probe up from it gently. Any other (the
-            # first, read while the runs are still speeding up and from peers' leases up to a
-            # beat old, or a limit that moved) is rough: probe quickly at once.
-            settled = (
-                self._found is not None
-                and abs(through / self._found[0] - 1.0) < self._tuning.budget.settled
-            )
-            self._found = (through, own_429)
-            self._found_rough = not settled
-            self._found_kept = False
+            self._publishing = (self._found, self._found_rough, self._found_kept, own_429)
+            self._finding(admitted, None, self._publishing)
         found, found_at = self._found if self._found is not None else (None, None)
         return Lease(self.run_id, now, admitted, wants, own_429,
                      None if wall is None else now + (wall - mono), found, found_at,
                      self._found_rough)  # fmt: skip
+
+    def _finding(
+        self, admitted: float, leases: list[Lease] | None,
+        publishing: tuple[tuple[float, float] | None, bool, bool, float],
+    ) -> float:  # fmt: skip
+        """Make this run's 429 a finding: what every run got through a second (the peers'
+        ``leases`` as just read, or as this run last read them), rough or confirmed."""
+        last, last_rough, last_kept, own_429 = publishing
+        peers = self._peer_admitted if leases is None else sum(
+            lease.admitted for lease in leases if lease.run_id != self.run_id)  # fmt: skip
+        through = max(1.0, admitted + peers)
+        # A finding near the last is the limit: probe up from it gently. Any other (the first,
+        # read while the runs are still speeding up, or a limit that moved) is rough: probe
+        # quickly at once. One of the same volley (a peer's 429 within found_every_s, read from
+        # the same moment) confirms nothing: it is that finding read again.
+        same_volley = (
+            last is not None and not last_kept
+            and own_429 - last[1] < self._tuning.budget.found_every_s
+        )  # fmt: skip
+        if same_volley:
+            rough = last_rough
+        else:
+            rough = last is None or abs(through / last[0] - 1.0) >= self._tuning.budget.settled
+        self._found = (through, own_429)
+        self._found_rough = rough
+        self._found_kept = False
+        return through
 
     def apply(self, leases: list[Lease], own: Lease) -> None:
         """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
@@ -299,6 +332,14 @@ class SharedBudget:
             self.pacer.allot(None)
             self.pacer.ceiling = None
             if pace is not None and self._found is not None:
+                if not self._found_rough:
+                    # The runs' cap (probe_over past the finding) is no pace: it grew by the
+                    # clock while they sent less (shards ending), the gateway's bucket filled,
+                    # and the last run, given all of it, drew 118-122 a second of a limit of
+                    # 100 for 4 s. From just under the finding, or what they got through, on:
+                    # the pacer probes past it gently by itself, as it sends.
+                    through = sum(lease.admitted for lease in everyone)
+                    pace = min(pace, max(self._found[0] * self._tuning.pacer.backoff, through))
                 self.pacer.rate = max(self.pacer.rate, pace)
                 self.pacer.ceiling = self._found[0]
                 self.pacer.ceiling_sure = not self._found_rough

@@ -185,6 +185,73 @@ def test_a_newer_rough_finding_replaces_a_confirmed_one_for_every_run(tmp_path: 
     assert a.pacer.allocation == pytest.approx(b.pacer.allocation)
 
 
+def admitting(clock: Clock, run: SharedBudget, admitted: int) -> None:
+    """``admitted`` of this run's sends got through evenly over the last half second (told
+    to no lease yet)."""
+    run.pacer.slow_start = False
+    run.pacer._admitted.clear()
+    for n in reversed(range(admitted)):
+        run.pacer._admitted.append(clock.now - (n + 0.5) / admitted / 2)
+        run.pacer._sent.append(clock.now - (n + 0.5) / admitted / 2)
+
+
+def test_a_volley_of_429s_reads_what_every_run_got_through_at_that_moment(
+    tmp_path: Path,
+) -> None:
+    """Every run refused at once, each beating at once: the first to beat read its peers'
+    leases from before they sent (0), and the newest finding, 20 of a limit of 100, drew a
+    slow start again that sent 166 in a second. A finding reads the leases as they are."""
+    clock, runs = budgets(str(tmp_path / "state.db"), None, 3)
+    beat_all(runs)  # all just started: each lease says 0 got through
+    clock.now += 0.4
+    for run in runs:
+        admitting(clock, run, 20)  # 40/s each, 120/s together
+    for run in runs:  # each refused, each beating at once, in turn
+        run.pacer.on_rate_limited(1.0)
+        beat_all([run])
+        clock.now += 0.01
+    beat_all(runs)
+    found = [run._found[0] for run in runs if run._found is not None]
+    assert found == [pytest.approx(120, rel=0.05)] * 3
+    assert all(run._found_rough for run in runs)
+    total = sum(run.pacer.allocation or 0.0 for run in runs)
+    assert total == pytest.approx(found_pace(120, 0.0, rough=True), rel=0.05)
+
+
+def test_a_finding_read_again_in_the_same_volley_confirms_nothing(tmp_path: Path) -> None:
+    """Two runs refused a tenth of a second apart read the same moment: only a finding a
+    volley later, near it, makes it the limit (probed gently, never far past)."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    sending(clock, [a, b], 60.0, 50)
+    a.pacer.on_rate_limited(1.0)
+    beat_all([a, b])
+    clock.now += 0.1
+    admitting(clock, b, 25)  # still 50/s
+    b.pacer.on_rate_limited(1.0)
+    beat_all([b, a])
+    assert a._found_rough and b._found_rough
+    first_429(clock, [a, b], 50)  # a volley later, near it: confirmed
+    assert not a._found_rough and not b._found_rough
+
+
+def test_the_last_run_left_takes_the_finding_not_the_runs_cap_grown_while_they_idled(
+    tmp_path: Path,
+) -> None:
+    """Shards ending send little: a token bucket fills while the runs' cap (probe_over past a
+    confirmed finding) still stands. The last run, given all of that cap at once, drew 118-122
+    a second of a limit of 100 for 4 s."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    first_429(clock, [a, b], 50)  # confirmed: 100/s
+    for _ in range(30):  # 15 s of a fifth of the pace getting through
+        getting_through(clock, [a, b], share=0.2)
+    asyncio.run(a.stop())
+    getting_through(clock, [b], share=0.2)
+    assert b.pacer.allocation is None  # alone: paced as a run alone
+    assert b.pacer.rate <= 100 * DEFAULTS.pacer.backoff + 0.01
+    assert b.pacer.ceiling == pytest.approx(100) and b.pacer.ceiling_sure
+
+
 def found_then_ended(location: str) -> Clock:
     """Two runs found the limit (100/s together) and ended: only the store's kept finding
     is left."""
