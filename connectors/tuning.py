@@ -177,7 +177,8 @@ class BudgetTuning(BaseModel):
     )  # fmt: skip
     probe_over: float = Field(
         default=1.10, gt=1, description="Past a confirmed finding, the runs together send at "
-        "most this much more than the finding or than what got through, whichever is more.",
+        "most this much more than just under it (backoff) or than what got through, whichever "
+        "is more.",
     )  # fmt: skip
 
 

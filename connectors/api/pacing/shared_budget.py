@@ -89,7 +89,9 @@ def found_pace(
     second), and forgotten (None) at twice it without a 429: each run probes on its own again.
 
     A confirmed one is the limit: just under it, probing up gently (1% a second), never more
-    than ``probe_over`` past it or past what got through, whichever is more. Probed by the
+    than ``probe_over`` past just under it, or past what got through, whichever is more (a
+    token bucket's 429 reads the pace that drained it, a little over its rate: ``probe_over``
+    past the finding itself drew seconds of 112-117 of a limit of 100). Probed by the
     clock instead (quickly after 15 s), runs that had sent under it for a while (a shard
     searching, one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x
     the limit from it; with the cap alone, what got through grew with each probe while the
@@ -108,7 +110,7 @@ def found_pace(
     pace = found * pacer.backoff * float(pacer.slow_probe**age_s)
     if kept and age_s <= budget.kept_gentle_s:
         pace = min(pace, found * budget.kept_most)
-    return min(pace, max(found, through) * budget.probe_over)
+    return min(pace, max(found * pacer.backoff, through) * budget.probe_over)
 
 
 class SharedBudget:

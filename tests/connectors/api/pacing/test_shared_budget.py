@@ -168,7 +168,7 @@ def test_a_confirmed_finding_is_probed_gently_past_it_and_a_rough_one_quickly() 
     assert found_pace(100, 0.0) == pytest.approx(100 * DEFAULTS.pacer.backoff)
     assert 100 < (found_pace(100, 5.0) or 0) < 105  # gently past it
     # Never far past it however long no 429 comes, unless more gets through: the limit rose.
-    assert found_pace(100, 600.0, through=60) == pytest.approx(100 * over)
+    assert found_pace(100, 600.0, through=60) == pytest.approx(100 * DEFAULTS.pacer.backoff * over)
     assert found_pace(100, 600.0, through=150) == pytest.approx(150 * over)
     assert (found_pace(100, 1.0, rough=True) or 0) > 150  # read while speeding up: quickly
     assert found_pace(100, 4.0, rough=True) is None  # past twice it: forgotten
