@@ -7,7 +7,7 @@ Each cell creates customers for a while against a sandbox of that shape (limit 1
 of requests refused (429s, and 503s a limit answered), the highest refused share over any 5 s
 of the run ("worst 5 s", windows of at least 20 requests), the share over the run's second
 half ("last half": the pace it settled at), and the seconds until the client first held 90% of
-the limit over two seconds ("settle"). Window shapes run for at least three windows. Caps on
+the limit over two seconds ("settle"). Window shapes, and real gateways counting over a period, run for at least three. Caps on
 requests in flight without a rate are read against cap / mean latency, beside the ideal
 sender that keeps exactly the cap out.
 
@@ -121,6 +121,7 @@ class RealGateway:
 
     make: Callable[[str], Gateway]
     admits: float  # requests a second it lets through, at most
+    window_s: float | None = None  # a count over a period: run three of them at least
 
 
 def real_gateways() -> dict[str, RealGateway]:
@@ -137,9 +138,9 @@ def real_gateways() -> dict[str, RealGateway]:
         "nginx-conn-8": RealGateway(
             lambda r: NginxGateway(r, connections=8), 8 * 1000 / LATENCY_MS),
         "haproxy-10s": RealGateway(
-            lambda r: HaproxyGateway(r, limit=int(LIMIT * 10), period_s=10), LIMIT),
+            lambda r: HaproxyGateway(r, limit=int(LIMIT * 10), period_s=10), LIMIT, 10.0),
         "haproxy-1s-503": RealGateway(
-            lambda r: HaproxyGateway(r, limit=int(LIMIT), period_s=1, status=503), LIMIT),
+            lambda r: HaproxyGateway(r, limit=int(LIMIT), period_s=1, status=503), LIMIT, 1.0),
     }  # fmt: skip
 
 
@@ -310,8 +311,9 @@ def main() -> None:
         if wanted and name not in wanted:
             continue
         seconds = args.seconds
-        if settings.limiter != "token-bucket":  # whole windows, at least three
-            seconds = settings.window_s * max(3, math.ceil(args.seconds / settings.window_s))
+        window_s = settings.window_s if gateway is None else gateway.window_s
+        if window_s is not None and (gateway is not None or settings.limiter != "token-bucket"):
+            seconds = window_s * max(3, math.ceil(args.seconds / window_s))  # three at least
         cap = settings.max_in_flight if gateway is None else (8 if "conn-8" in name else None)
         cell_modes = dict(modes)
         if settings.rate_limit is None and cap is not None:
