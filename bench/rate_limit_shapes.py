@@ -7,9 +7,9 @@ Each cell creates customers for a while against a sandbox of that shape (limit 1
 of requests refused (429s, and 503s a limit answered), the highest refused share over any 5 s
 of the run ("worst 5 s", windows of at least 20 requests), the share over the run's second
 half ("last half": the pace it settled at), and the seconds until the client first held 90% of
-the limit over two seconds ("settle"). Window shapes, and real gateways counting over a period, run for at least three. Caps on
-requests in flight without a rate are read against cap / mean latency, beside the ideal
-sender that keeps exactly the cap out.
+the limit over two seconds ("settle"). Window shapes, and real gateways counting over a
+period, run for three of them at least. Caps on requests in flight without a rate are read
+against cap / mean latency, beside the ideal sender that keeps exactly the cap out.
 
     uv run python bench/rate_limit_shapes.py [--seconds 30] [--only tb-burst-1,fw-60s]
         [--no-naive] [--repeat 3] [--unknown-only]
