@@ -141,7 +141,6 @@ class SharedBudget:
         self._news = asyncio.Event()
         self._seen_429 = wall_clock()  # the latest peer 429 acted upon (epoch)
         self._published_429 = 0.0  # this run's latest 429 that made a finding (epoch)
-        self._peer_admitted = 0.0  # what the others got through a second, at the last beat
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
         self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
@@ -191,12 +190,13 @@ class SharedBudget:
             # run held were up to a beat old. In a volley (every run refused at once, each
             # beating at once) the first to beat read its starting peers' leases, 0, and the
             # newest finding, 20 of a limit of 100, drew a slow start again (seconds of 166).
-            # Read again from the leases just read: one more beat, only when a finding is made.
-            fresh = self._finding(lease.admitted, leases, self._publishing)
+            # So the beat that renews the lease does not carry it (a peer reading it between
+            # two writes kept 36 where 206 followed, at the same time); it is read from the
+            # leases just read, and written by one more beat, only when a finding is made.
+            self._finding(lease.admitted, leases, self._publishing)
             self._publishing = None
-            if fresh != lease.found:
-                lease = replace(lease, found=fresh, found_rough=self._found_rough)
-                leases, _ = await loop.run_in_executor(self._thread, self._beat, lease)
+            lease = self._with_found(lease)
+            leases, _ = await loop.run_in_executor(self._thread, self._beat, lease)
         if kept is not None:
             self._start_from(kept, lease.heartbeat, leases)
         self.apply(leases, lease)
@@ -239,21 +239,30 @@ class SharedBudget:
         ):
             self._published_429 = own_429
             self._publishing = (self._found, self._found_rough, self._found_kept, own_429)
-            self._finding(admitted, None, self._publishing)
+        return self._with_found(Lease(self.run_id, now, admitted, wants, own_429,
+                                      None if wall is None else now + (wall - mono)))  # fmt: skip
+
+    def _with_found(self, lease: Lease) -> Lease:
         found, found_at = self._found if self._found is not None else (None, None)
-        return Lease(self.run_id, now, admitted, wants, own_429,
-                     None if wall is None else now + (wall - mono), found, found_at,
-                     self._found_rough)  # fmt: skip
+        return replace(lease, found=found, found_at=found_at, found_rough=self._found_rough)
 
     def _finding(
-        self, admitted: float, leases: list[Lease] | None,
+        self, admitted: float, leases: list[Lease],
         publishing: tuple[tuple[float, float] | None, bool, bool, float],
-    ) -> float:  # fmt: skip
+    ) -> None:  # fmt: skip
         """Make this run's 429 a finding: what every run got through a second (the peers'
-        ``leases`` as just read, or as this run last read them), rough or confirmed."""
+        ``leases`` as just read), rough or confirmed."""
         last, last_rough, last_kept, own_429 = publishing
-        peers = self._peer_admitted if leases is None else sum(
-            lease.admitted for lease in leases if lease.run_id != self.run_id)  # fmt: skip
+        for lease in leases:  # a peer's finding this run has not applied yet
+            if (lease.run_id != self.run_id and lease.found is not None
+                    and lease.found_at is not None and lease.found_at <= own_429
+                    and (last is None or lease.found_at > last[1])):  # fmt: skip
+                last, last_rough, last_kept = (
+                    (lease.found, lease.found_at),
+                    lease.found_rough,
+                    False,
+                )
+        peers = sum(lease.admitted for lease in leases if lease.run_id != self.run_id)
         through = max(1.0, admitted + peers)
         # A finding near the last is the limit: probe up from it gently. Any other (the first,
         # read while the runs are still speeding up, or a limit that moved) is rough: probe
@@ -270,14 +279,12 @@ class SharedBudget:
         self._found = (through, own_429)
         self._found_rough = rough
         self._found_kept = False
-        return through
 
     def apply(self, leases: list[Lease], own: Lease) -> None:
         """Set this run's allocation from the live leases; follow a peer's 429 or wall."""
         others = [lease for lease in leases if lease.run_id != self.run_id]
         everyone = [own, *others]
         now, mono = own.heartbeat, self.pacer.now()
-        self._peer_admitted = sum(lease.admitted for lease in others)
         for lease in others:
             if lease.found is None or lease.found_at is None:
                 continue
