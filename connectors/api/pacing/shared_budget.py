@@ -144,6 +144,7 @@ class SharedBudget:
         self._found: tuple[float, float] | None = None  # the newest finding: (found, epoch)
         self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
+        self._beats = 0  # beats applied: the first one's share waits for the others to see it
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
         self._publishing: tuple[tuple[float, float] | None, bool, bool, float] | None = None
@@ -297,12 +298,12 @@ class SharedBudget:
                 self._found_rough = lease.found_rough
         limit = self.pacer.limit
         if limit is not None:
-            shares = allocate(
-                limit * self._tuning.pacer.known_share, [lease.wants for lease in everyone]
-            )
-            self.pacer.allot(shares[0])
+            total = limit * self._tuning.pacer.known_share
+            shares = allocate(total, [lease.wants for lease in everyone])
+            self.pacer.allot(self._joining(shares[0], total, others))
         else:
             self._share_found(now, everyone, left=len(others) + 1 < self.peers)
+        self._beats += 1
         self.peers = len(others) + 1
         for lease in others:
             if lease.last_429 is not None and lease.last_429 > self._seen_429:
@@ -314,6 +315,17 @@ class SharedBudget:
                     self.pacer.on_peer_rate_limited(own.admitted)
             if lease.wall_until is not None and lease.wall_until > now:
                 self.pacer.hold_until(mono + (lease.wall_until - now))
+
+    def _joining(self, share: float, total: float, others: list[Lease]) -> float:
+        """This run's share, or at its first beat only what the others leave unused: they
+        learn of it at their next beats, up to ``beat_s`` later, and meanwhile still send
+        their old shares. Shards joining one by one each added a share for that long (seconds
+        of 115-121 of a limit of 100 as a migration's runs started, 116-138 as a killed
+        worker's replacements joined the live shards)."""
+        if self._beats or not others:
+            return share
+        unused = total - sum(lease.admitted for lease in others)
+        return max(self._tuning.pacer.min_rate, min(share, unused))
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
@@ -333,7 +345,7 @@ class SharedBudget:
             # (A run alone on a kept finding too: its own probes would pass it by 15%.)
             shares = allocate(pace, [lease.wants for lease in everyone])
             self.pacer.slow_start = False
-            self.pacer.allot(shares[0])
+            self.pacer.allot(self._joining(shares[0], pace, everyone[1:]))
             return
         if self.pacer.allocation is not None or left:
             # Alone now (or the finding went stale): pace as a run alone does, from all of

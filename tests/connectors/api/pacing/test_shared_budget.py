@@ -151,6 +151,33 @@ def test_a_run_that_joins_or_leaves_moves_the_parts_at_once(tmp_path: Path) -> N
     assert b.pacer.ceiling == pytest.approx(100)
 
 
+@pytest.mark.parametrize("rate", [90.0, None])
+def test_a_run_that_joins_takes_what_the_others_leave_until_they_have_seen_it(
+    tmp_path: Path, rate: float | None
+) -> None:
+    """The others learn of a new run at their next beats, up to half a second later, and
+    meanwhile send their old shares: shards joining one by one each added a share for that
+    long, and the API saw seconds of 115-138 of a limit of 100."""
+    location = str(tmp_path / "state.db")
+    clock, (a, b) = budgets(location, rate, 2)
+    if rate is None:
+        first_429(clock, [a, b], 50)
+        first_429(clock, [a, b], 50)  # confirmed: 100/s
+    else:
+        sending(clock, [a, b], 45.0, 45)
+    total = (a.pacer.allocation or 0) + (b.pacer.allocation or 0)
+    late = SharedBudget(
+        opener(location), "key", "run-late", RequestPacer(rate, clock), wall_clock=clock
+    )
+    beat_all([late])  # a and b have not seen it: they still send their shares
+    used = a.pacer.allocation or 0
+    assert late.pacer.rate <= max(DEFAULTS.pacer.min_rate, total - 2 * 45) + 0.01
+    beat_all([a, b, late])  # now they have
+    assert late.pacer.allocation == pytest.approx(a.pacer.allocation, rel=0.05)
+    assert (a.pacer.allocation or 0) < used
+    assert sum(x.pacer.allocation or 0 for x in (a, b, late)) == pytest.approx(total, rel=0.05)
+
+
 def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Path) -> None:
     clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
     first_429(clock, [a, b], 50)
