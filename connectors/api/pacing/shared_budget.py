@@ -215,9 +215,13 @@ class SharedBudget:
             for lease in leases
             if lease.run_id != self.run_id and lease.found is not None and lease.found_at
         ]
-        if any(lease.found != found for lease in leases if lease.found is not None
-               and lease.run_id != self.run_id):  # fmt: skip
-            return  # a finding of the live runs' own, newer: apply() takes it
+        if any(lease.found != found or lease.found_at == found_at for lease in leases
+               if lease.found is not None and lease.run_id != self.run_id):  # fmt: skip
+            # A finding of the live runs' own, newer, or the very one kept (a shard that
+            # started before the others found it): apply() takes it, rough or not. Taken as
+            # kept (confirmed), a rough one a run alone had long probed past held the newcomer
+            # to its share while the first paced alone at all of it (seconds of 121-130).
+            return
         # Alone, or beside runs started from the same kept finding (a killed worker's other
         # shards): as they do, and from the newest start among them.
         self._found = (found, max(live, default=now))
@@ -343,6 +347,23 @@ class SharedBudget:
         )
         if pace is not None and (len(everyone) > 1 or self._found_kept):
             # (A run alone on a kept finding too: its own probes would pass it by 15%.)
+            shares = allocate(pace, [lease.wants for lease in everyone])
+            self.pacer.slow_start = False
+            self.pacer.allot(self._joining(shares[0], pace, everyone[1:]))
+            return
+        alone_before = self.pacer.allocation is None and not self.pacer.slow_start
+        if (pace is None and self._found is not None and len(everyone) > 1
+                and (alone_before or not self._beats)):  # fmt: skip
+            # A run paced alone, past a rough finding gone stale, and now has company (this
+            # run, or the one that joins it): what they get through now is the finding they
+            # share, rough (probed quickly, and newer than any other: the others take it at
+            # their next beat). Each pacing alone instead, the newcomer's slow start came on
+            # top of the first's whole pace.
+            through = sum(lease.admitted for lease in everyone)
+            self._found = (max(1.0, through, self.pacer.rate), now)
+            self._found_rough, self._found_kept = True, False
+            pace = found_pace(self._found[0], 0.0, self._tuning, rough=True)
+            assert pace is not None
             shares = allocate(pace, [lease.wants for lease in everyone])
             self.pacer.slow_start = False
             self.pacer.allot(self._joining(shares[0], pace, everyone[1:]))

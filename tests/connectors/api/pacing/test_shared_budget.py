@@ -178,6 +178,34 @@ def test_a_run_that_joins_takes_what_the_others_leave_until_they_have_seen_it(
     assert sum(x.pacer.allocation or 0 for x in (a, b, late)) == pytest.approx(total, rel=0.05)
 
 
+def test_a_run_that_joins_one_pacing_alone_past_its_first_finding_shares_its_pace(
+    tmp_path: Path,
+) -> None:
+    """A shard that started first found the limit alone (rough: the first finding) and went
+    on pacing alone past it. The next took the store's copy of that finding as a kept,
+    confirmed one and its share of it, while the first still sent all of it: 121-130 a
+    second of a limit of 100. Nor may the newcomer slow-start on top of the first."""
+    location = str(tmp_path / "state.db")
+    clock, (a,) = budgets(location, None, 1)
+    first_429(clock, [a], 100)  # alone: a rough finding of 100/s
+    for _ in range(6):  # 3 s alone, past it: each finds nothing shared to keep to
+        getting_through(clock, [a], share=0.98)
+    a.pacer.rate = 98.0
+    assert a.pacer.allocation is None
+    b = SharedBudget(opener(location), "key", "run-b", RequestPacer(None, clock), wall_clock=clock)
+    beat_all([b])
+    assert not b._found_kept and not b.pacer.slow_start
+    assert b.pacer.rate <= DEFAULTS.pacer.min_rate + 0.01  # a has not seen it yet
+    for run in (a, b, a, b):  # each at its next two beats
+        clock.now += 0.1
+        beat_all([run])
+    total = (a.pacer.allocation or 0) + (b.pacer.allocation or 0)
+    assert a.pacer.allocation is not None and b.pacer.allocation is not None
+    # One pace between them, probed up quickly from what got through (98/s): not a's 98 and
+    # b's share on top.
+    assert total <= (found_pace(98, 0.4, rough=True) or 0) * 1.01
+
+
 def test_a_finding_is_probed_past_and_forgotten_when_the_limit_rose(tmp_path: Path) -> None:
     clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
     first_429(clock, [a, b], 50)
