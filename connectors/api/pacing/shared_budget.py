@@ -16,8 +16,9 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   divide it like a known limit, just under it (``backoff``), probing up together until the
   next 429 finds it again: a rough finding (the first, or one far from the last) quickly, a
   confirmed one gently and never far past it (``found_pace``). So a 429 one run draws
-  reaches the others at the next beat, a run that joins gets its fair part at its first beat,
-  and one that leaves hands its part to the others at theirs, not after seconds of probing.
+  reaches the others at the next beat, a run that joins gets what the others leave at its
+  first beat and its fair part at its second (they learn of it at theirs, in between), and
+  one that leaves hands its part to the others at theirs, not after seconds of probing.
   A wall (a spent window) one run found holds the others too.
 - A run that stops gives its share back at once; one that is killed, when its lease lapses
   (``connectors/state/budget.py``: 3 s).
