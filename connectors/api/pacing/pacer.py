@@ -142,6 +142,10 @@ class RequestPacer:
             while True:
                 now = self._clock()
                 if self._wall_until is not None:
+                    # Held back, by the wall: it could use more than it gets (told a shared
+                    # budget as "hungry"; a run behind a wall that admitted nothing said it
+                    # wanted 1/s, and was given that while another took all of the finding).
+                    self._held_since_snapshot = True
                     if now < self._wall_until:
                         await self._sleep(self._wall_until - now)
                         continue

@@ -278,6 +278,19 @@ def test_a_run_of_429s_is_a_wall_and_a_long_retry_after_is_believed() -> None:
     assert clock.now - raised_at == pytest.approx(41.0, abs=0.01)  # a second early: rounding
 
 
+def test_a_run_behind_a_wall_tells_a_shared_budget_it_could_use_more() -> None:
+    """A run that admitted nothing behind a wall said it wanted 1/s (what it got through,
+    and a little), and a shared budget gave it that while another run took all the rest."""
+    clock = Clock()
+    pacer = walled(clock, 42.0)
+    pacer._started = clock.now - 10.0  # long past its start
+    pacer.snapshot()  # the wall's own refusals told
+    clock.now += 5.0
+    send_times(pacer, clock, 1)  # a request waits for the wall
+    _, wants, _ = pacer.snapshot()
+    assert wants is None  # held back: more than it has
+
+
 def numbered_sends(pacer: RequestPacer, clock: Clock, count: int) -> list[int]:
     async def run() -> list[int]:
         return [await pacer.acquire() for _ in range(count)]

@@ -289,6 +289,26 @@ def test_a_finding_read_again_in_the_same_volley_confirms_nothing(tmp_path: Path
     assert not a._found_rough and not b._found_rough
 
 
+def test_a_finding_far_from_the_last_is_rough_even_within_a_second_of_it(
+    tmp_path: Path,
+) -> None:
+    """A full bucket's burst read 298 of a limit of 100 and was confirmed by another such
+    reading; 0.7 s later, its wall's refusals read 60, which kept that confirmation as one of
+    the same volley. Far from the last, a finding is rough whenever it comes."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 150)
+    first_429(clock, [a, b], 150)  # 300/s twice: confirmed
+    assert not a._found_rough
+    clock.now += 0.5
+    for run in (a, b):
+        admitting(clock, run, 15)  # 30/s each now
+    beat_all([a])  # a's lease says so
+    b.pacer.on_rate_limited(1.0)  # b's first 429: a finding
+    beat_all([b, a])
+    assert a._found is not None and a._found[0] == pytest.approx(60, rel=0.1)
+    assert a._found_rough and b._found_rough
+
+
 def test_the_last_run_left_takes_the_finding_not_the_runs_cap_grown_while_they_idled(
     tmp_path: Path,
 ) -> None:
