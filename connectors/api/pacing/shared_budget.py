@@ -334,6 +334,7 @@ class SharedBudget:
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
+        through = sum(lease.admitted for lease in everyone)
         pace = (
             None
             if self._found is None
@@ -343,15 +344,9 @@ class SharedBudget:
                 self._tuning,
                 self._found_kept,
                 self._found_rough,
-                through=sum(lease.admitted for lease in everyone),
+                through=through,
             )
         )
-        if pace is not None and (len(everyone) > 1 or self._found_kept):
-            # (A run alone on a kept finding too: its own probes would pass it by 15%.)
-            shares = allocate(pace, [lease.wants for lease in everyone])
-            self.pacer.slow_start = False
-            self.pacer.allot(self._joining(shares[0], pace, everyone[1:]))
-            return
         alone_before = self.pacer.allocation is None and not self.pacer.slow_start
         if (pace is None and self._found is not None and len(everyone) > 1
                 and (alone_before or not self._beats)):  # fmt: skip
@@ -360,11 +355,11 @@ class SharedBudget:
             # share, rough (probed quickly, and newer than any other: the others take it at
             # their next beat). Each pacing alone instead, the newcomer's slow start came on
             # top of the first's whole pace.
-            through = sum(lease.admitted for lease in everyone)
             self._found = (max(1.0, through, self.pacer.rate), now)
             self._found_rough, self._found_kept = True, False
             pace = found_pace(self._found[0], 0.0, self._tuning, rough=True)
-            assert pace is not None
+        if pace is not None and (len(everyone) > 1 or self._found_kept):
+            # (A run alone on a kept finding too: its own probes would pass it by 15%.)
             shares = allocate(pace, [lease.wants for lease in everyone])
             self.pacer.slow_start = False
             self.pacer.allot(self._joining(shares[0], pace, everyone[1:]))
@@ -381,7 +376,6 @@ class SharedBudget:
                     # and the last run, given all of it, drew 118-122 a second of a limit of
                     # 100 for 4 s. From just under the finding, or what they got through, on:
                     # the pacer probes past it gently by itself, as it sends.
-                    through = sum(lease.admitted for lease in everyone)
                     pace = min(pace, max(self._found[0] * self._tuning.pacer.backoff, through))
                 self.pacer.rate = max(self.pacer.rate, pace)
                 self.pacer.ceiling = self._found[0]
