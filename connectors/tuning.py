@@ -82,6 +82,12 @@ class PacerTuning(BaseModel):
         default=0.25, ge=0, lt=1, description="Of an interval a late send may gain."
     )
     spin_s: float = Field(default=0.0012, ge=0, description="Seconds of a wait yielded, not slept.")
+    recheck_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="Seconds a wait for a slot sleeps at most (a pace "
+        "raised meanwhile is taken at once).",
+    )
     wall_run: int = Field(default=4, ge=1, description="429s in a row, none admitted: a wall.")
     first_probe_s: float = Field(default=0.1, gt=0, description="Seconds to a wall's first probe.")
     max_probe_s: float = Field(

@@ -101,6 +101,8 @@ class RequestPacer:
         self._fastest: float | None = None  # the fastest answer: the API's own latency
         self._held_back = 0  # acquires that waited for their slot since the last growth
         self._held_since_snapshot = False
+        self._waiting = 0  # requests waiting for their slot now
+        self._last_slot = float("-inf")  # when the last request was handed its slot
         self._started = now
         self._sends = 0  # requests handed a slot, numbered in that order
         self._unnumbered = -2  # answers told without their number: numbered as they arrive
@@ -138,6 +140,13 @@ class RequestPacer:
     async def acquire(self) -> int:
         """Wait until one more request may be sent; its number in the order sent, to tell
         with its answer."""
+        self._waiting += 1
+        try:
+            return await self._slot()
+        finally:
+            self._waiting -= 1
+
+    async def _slot(self) -> int:
         async with self._gate:  # FIFO: one waiter at a time holds the next slot
             while True:
                 now = self._clock()
@@ -155,12 +164,18 @@ class RequestPacer:
                     self._probe_out = True
                     self._probe_sent_at = now
                     self._next_at = now + 1.0 / self.rate
+                    self._last_slot = now
                     self._sent.append(now)
                     self._sends += 1
                     return self._sends
-                if now >= self._next_at:
+                # A pace raised while this request waited (a shared budget's share, say) is
+                # the pace from the last send on: the slot set at the old pace (a second at
+                # 1/s) held a shard to a request a second for 35 s of a migration.
+                due = min(self._next_at, self._last_slot + 1.0 / self.rate)
+                if now >= due:
                     if self._first_sent is None:
                         self._first_sent = now
+                    self._next_at = due
                     break
                 self._held_back += 1
                 self._held_since_snapshot = True
@@ -168,14 +183,18 @@ class RequestPacer:
                 # is half a millisecond late on average, 5% of the pace, and lateness varies
                 # enough to put two sends under a burst-1 bucket's interval. The last stretch
                 # is yielded in zero-length sleeps instead (other tasks still run).
-                wait = self._next_at - now
-                await self._sleep(wait - self._t.spin_s if wait > self._t.spin_s else 0)
+                wait = due - now
+                # In steps of recheck_s at most: the pace may be raised meanwhile.
+                await self._sleep(
+                    min(wait - self._t.spin_s, self._t.recheck_s) if wait > self._t.spin_s else 0
+                )
             self._sent.append(now)
             interval = 1.0 / self.rate
             self._cycle_slowest = min(self._cycle_slowest, self.rate)
             # From the schedule, not from now: a late wake-up does not slow the pace; but
             # never more than self._t.slack of an interval early relative to this send.
             self._next_at = max(self._next_at + interval, now + interval * (1.0 - self._slack))
+            self._last_slot = now
             self._sends += 1
             return self._sends
 
@@ -411,7 +430,9 @@ class RequestPacer:
         # Over half a second: while the runs speed up, a second's count lags far behind.
         admitted = self.admitted_rate(now, 2 * self._t.doubling_s)
         # Held back, just started or still starting: it could use more than it has.
-        hungry = self._held_since_snapshot or self.slow_start or now - self._started < 1.0
+        # (A request waiting now is held back whether or not it woke since the last beat.)
+        hungry = (self._held_since_snapshot or self._waiting > 0 or self.slow_start
+                  or now - self._started < 1.0)  # fmt: skip
         self._held_since_snapshot = False
         wants = None if hungry else admitted * 1.25 + 1.0
         return admitted, wants, self._last_429 if self.refusals else None

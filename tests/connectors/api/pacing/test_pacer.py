@@ -291,6 +291,47 @@ def test_a_run_behind_a_wall_tells_a_shared_budget_it_could_use_more() -> None:
     assert wants is None  # held back: more than it has
 
 
+def test_a_run_given_a_trickle_says_it_is_held_and_takes_a_raised_share_at_once() -> None:
+    """A shard that joined when the others used the whole budget was given 1/s. Its next
+    request then slept one long sleep to its slot: the beats in that second saw nothing held
+    back (it wanted 1/s again), and a share raised meanwhile waited for the old slot. It sent
+    about one request a second for 35 s of a migration while the others took the rest."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    clock.now = 10.0  # long past its start and any 429
+    pacer.allot(1.0)
+    slot = send_times(pacer, clock, 2)[-1] + 1.0  # the next request's slot at 1/s
+    seen: dict[str, object] = {}
+
+    async def beats() -> None:
+        # The shared budget's beats, every half second of the pacer's clock.
+        while clock.now < slot - 0.7:
+            await asyncio.sleep(0)
+        pacer.snapshot()
+        while clock.now < slot - 0.4:
+            await asyncio.sleep(0)
+        seen["wants"] = pacer.snapshot()[1]
+        seen["raised_at"] = clock.now
+        pacer.allot(20.0)  # the others left some: its share is raised
+
+    async def run() -> list[float]:
+        beat = asyncio.create_task(beats())
+        await asyncio.sleep(0)
+        times = []
+        for _ in range(2):
+            await pacer.acquire()
+            times.append(clock.now)
+        await beat
+        return times
+
+    waited, next_one = asyncio.run(run())
+    assert seen["wants"] is None  # a request waiting for its slot: held back
+    # The raised share is the pace from then on, not after the 1 s slot it replaced.
+    assert waited < slot - 0.3
+    assert next_one - waited <= 1.0 / 20.0 + 0.01
+
+
 def numbered_sends(pacer: RequestPacer, clock: Clock, count: int) -> list[int]:
     async def run() -> list[int]:
         return [await pacer.acquire() for _ in range(count)]
