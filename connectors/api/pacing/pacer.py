@@ -389,9 +389,11 @@ class RequestPacer:
         self.allocation = allocation
         if allocation is None:
             return
-        if allocation < self.rate or self._clock() - self._last_429 >= self._t.calm_s:
+        calm = not self.refusals or self._clock() - self._last_429 >= self._t.calm_s
+        if allocation < self.rate or calm:
             # A known share is taken at once, up or down (a peer left or came): no 429 says
-            # it is too much, and probing up to it would waste seconds of the limit.
+            # it is too much, and probing up to it would waste seconds of the limit. (Nor
+            # at a run's start: a joiner given a trickle at its first beat waited calm_s.)
             self.rate = allocation
 
     def on_peer_rate_limited(self, share_through: float) -> None:

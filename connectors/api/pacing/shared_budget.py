@@ -87,7 +87,8 @@ def found_pace(
     """What all the runs together may send ``age_s`` after they found the limit at ``found``,
     having got ``through`` a second together lately. A ``rough`` finding (the first, read while
     the runs were still speeding up, or one far from the last) is probed quickly (25% each half
-    second), and forgotten (None) at twice it without a 429: each run probes on its own again.
+    second) past what gets through, and forgotten (None) at twice it without a 429: each run
+    probes on its own again.
 
     A confirmed one is the limit: just under it, probing up gently (1% a second), never more
     than ``probe_over`` past just under it, or past what got through, whichever is more (a
@@ -107,6 +108,10 @@ def found_pace(
     age_s = max(0.0, age_s)
     if rough:
         pace = found * pacer.backoff * budget.quick_probe ** (age_s / pacer.fast_probe_s)
+        # Past what got through by one probe at most: runs behind a wall send nothing, and a
+        # pace grown by the clock meanwhile forgot the finding (twice it, "passed") and
+        # slow-started six runs at once into the gateway's refilled bucket (197 a second).
+        pace = min(pace, max(found * pacer.backoff, through) * budget.quick_probe)
         return None if pace > budget.stale_found * found else pace
     pace = found * pacer.backoff * float(pacer.slow_probe**age_s)
     if kept and age_s <= budget.kept_gentle_s:
@@ -326,10 +331,18 @@ class SharedBudget:
         learn of it at their next beats, up to ``beat_s`` later, and meanwhile still send
         their old shares. Shards joining one by one each added a share for that long (seconds
         of 115-121 of a limit of 100 as a migration's runs started, 116-138 as a killed
-        worker's replacements joined the live shards)."""
+        worker's replacements joined the live shards).
+
+        What a run leaves is what it said it wants less than its share; one held back by its
+        share (wants None) uses all of it, whatever it got through lately: two shards joining
+        runs in a dip (26 a second of shares of 35.8) took that gap on top of the shares, and
+        the API saw 160 in a second of a limit of 100."""
         if self._beats or not others:
             return share
-        unused = total - sum(lease.admitted for lease in others)
+        if any(lease.wants is None for lease in others):
+            unused = 0.0
+        else:
+            unused = total - sum(max(lease.admitted, lease.wants or 0.0) for lease in others)
         return max(self._tuning.pacer.min_rate, min(share, unused))
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
