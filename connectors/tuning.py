@@ -181,8 +181,13 @@ class BudgetTuning(BaseModel):
         default=30.0, ge=0, description="Seconds runs started from a kept finding stay under "
         "kept_most of it before probing gently as from a confirmed one (the limit rose since).",
     )  # fmt: skip
+    risen_after_s: float = Field(
+        default=30.0, gt=0, description="Seconds the runs must get all of a confirmed "
+        "finding through, without a 429, before what gets through raises their cap (a "
+        "gateway's bucket, filled in a dip, is drained meanwhile).",
+    )  # fmt: skip
     probe_over: float = Field(
-        default=1.10, gt=1, description="Past a confirmed finding, the runs together send at "
+        default=1.050, gt=1, description="Past a confirmed finding, the runs together send at "
         "most this much more than just under it (backoff) or than what got through, whichever "
         "is more.",
     )  # fmt: skip

@@ -82,7 +82,7 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
 
 def found_pace(
     found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False,
-    rough: bool = False, through: float = 0.0,
+    rough: bool = False, through: float = 0.0, full_s: float = 0.0,
 ) -> float | None:  # fmt: skip
     """What all the runs together may send ``age_s`` after they found the limit at ``found``,
     having got ``through`` a second together lately. A ``rough`` finding (the first, read while
@@ -93,7 +93,9 @@ def found_pace(
     A confirmed one is the limit: just under it, probing up gently (1% a second), never more
     than ``probe_over`` past just under it, or past what got through, whichever is more (a
     token bucket's 429 reads the pace that drained it, a little over its rate: ``probe_over``
-    past the finding itself drew seconds of 112-117 of a limit of 100). Probed by the
+    past the finding itself drew seconds of 112-117 of a limit of 100). What got through
+    counts only once the runs have got all of it through for ``full_s`` >= ``risen_after_s``
+    (a bucket filled in a dip is drained by then). Probed by the
     clock instead (quickly after 15 s), runs that had sent under it for a while (a shard
     searching, one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x
     the limit from it; with the cap alone, what got through grew with each probe while the
@@ -116,6 +118,12 @@ def found_pace(
     pace = found * pacer.backoff * float(pacer.slow_probe**age_s)
     if kept and age_s <= budget.kept_gentle_s:
         pace = min(pace, found * budget.kept_most)
+    if full_s < budget.risen_after_s:
+        # Not yet what got through: a bucket filled while the runs sent under the finding (a
+        # worker killed, shards searching) admits a pace past the limit until it is drained,
+        # and the cap, raised by what got through, let the clock's probe climb on through
+        # it: seconds of 111-118 of a limit of 100 for 10 s after every dip.
+        through = 0.0
     return min(pace, max(found * pacer.backoff, through) * budget.probe_over)
 
 
@@ -151,6 +159,7 @@ class SharedBudget:
         self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
         self._beats = 0  # beats applied: the first one's share waits for the others to see it
+        self._full_since = wall_clock()  # since when the runs got all of the finding through
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
         self._publishing: tuple[tuple[float, float] | None, bool, bool, float] | None = None
@@ -348,6 +357,8 @@ class SharedBudget:
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
         through = sum(lease.admitted for lease in everyone)
+        if self._found is None or through < self._found[0] * self._tuning.pacer.backoff * 0.95:
+            self._full_since = now  # a dip: a gateway's bucket fills
         pace = (
             None
             if self._found is None
@@ -358,6 +369,7 @@ class SharedBudget:
                 self._found_kept,
                 self._found_rough,
                 through=through,
+                full_s=min(now - self._full_since, now - self._found[1]),
             )
         )
         alone_before = self.pacer.allocation is None and not self.pacer.slow_start

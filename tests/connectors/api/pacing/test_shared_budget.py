@@ -249,7 +249,11 @@ def test_a_confirmed_finding_is_probed_gently_past_it_and_a_rough_one_quickly() 
     assert 100 < (found_pace(100, 5.0) or 0) < 105  # gently past it
     # Never far past it however long no 429 comes, unless more gets through: the limit rose.
     assert found_pace(100, 600.0, through=60) == pytest.approx(100 * DEFAULTS.pacer.backoff * over)
-    assert found_pace(100, 600.0, through=150) == pytest.approx(150 * over)
+    assert found_pace(100, 600.0, through=150, full_s=600) == pytest.approx(150 * over)
+    # What got through since a dip is a bucket filled in it, drained: not yet a risen limit.
+    assert found_pace(100, 600.0, through=150, full_s=10) == pytest.approx(
+        100 * DEFAULTS.pacer.backoff * over
+    )
     # Read while speeding up: quickly, as far as what gets through goes.
     assert (found_pace(100, 1.0, rough=True, through=140) or 0) > 150
     assert found_pace(100, 4.0, rough=True, through=190) is None  # past twice it: forgotten
@@ -427,7 +431,9 @@ def test_runs_started_from_a_kept_finding_stay_just_under_it_until_a_429_says_mo
         beat_all(runs)
         clock.now += 1.0
     assert sum(run.pacer.rate for run in runs) <= 100 * DEFAULTS.budget.probe_over + 0.01
-    for _ in range(10):  # all of it gets through: the limit rose since, probed quickly
+    # All of it gets through: the limit rose since, probed quickly once it has for
+    # risen_after_s (a bucket filled in the stall is drained by then).
+    for _ in range(int(DEFAULTS.budget.risen_after_s / DEFAULTS.budget.beat_s) + 10):
         getting_through(clock, runs)
     assert sum(run.pacer.rate for run in runs) > 100 * DEFAULTS.budget.kept_most * 1.2
 
@@ -459,9 +465,31 @@ def test_a_confirmed_finding_is_probed_past_by_what_gets_through_not_by_the_cloc
         most = max(most, a.pacer.rate + b.pacer.rate)
         assert not a.pacer.slow_start and not b.pacer.slow_start
     assert most <= 100 * DEFAULTS.budget.probe_over + 0.01
-    for _ in range(10):  # now all of it gets through, and more would: followed up
+    # Now all of it gets through, and more would: followed up once it has for risen_after_s
+    # (a bucket filled meanwhile is drained by then).
+    for _ in range(int(DEFAULTS.budget.risen_after_s / DEFAULTS.budget.beat_s) + 10):
         getting_through(clock, [a, b])
     assert a.pacer.rate + b.pacer.rate > 100 * DEFAULTS.budget.probe_over * 1.25
+
+
+def test_after_a_dip_the_runs_probe_no_further_than_the_cap_while_a_bucket_drains(
+    tmp_path: Path,
+) -> None:
+    """A worker killed: the live runs sent 70 of 100 for 3 s while its leases lapsed, the
+    gateway's bucket filled, and it admitted all they sent after. Their cap, raised by what
+    got through, let the finding's probe (1% a second) climb to 1.18x: seconds of 111-118."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)
+    first_429(clock, [a, b], 50)  # confirmed: 100/s
+    for _ in range(6):  # 3 s of a dip
+        getting_through(clock, [a, b], share=0.7)
+    most = 0.0
+    for _ in range(40):  # 20 s: all gets through, the bucket draining
+        getting_through(clock, [a, b])
+        most = max(most, a.pacer.rate + b.pacer.rate)
+    # (Shares computed at different beats from wants that moved meanwhile sum to a little
+    # more than the pace for a beat: 3% here. Before, the climb reached 1.18x.)
+    assert most <= 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.probe_over * 1.03
 
 
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
