@@ -168,14 +168,9 @@ class RequestPacer:
                     self._sent.append(now)
                     self._sends += 1
                     return self._sends
-                # A pace raised while this request waited (a shared budget's share, say) is
-                # the pace from the last send on: the slot set at the old pace (a second at
-                # 1/s) held a shard to a request a second for 35 s of a migration.
-                due = min(self._next_at, self._last_slot + 1.0 / self.rate)
-                if now >= due:
+                if now >= self._next_at:
                     if self._first_sent is None:
                         self._first_sent = now
-                    self._next_at = due
                     break
                 self._held_back += 1
                 self._held_since_snapshot = True
@@ -183,8 +178,8 @@ class RequestPacer:
                 # is half a millisecond late on average, 5% of the pace, and lateness varies
                 # enough to put two sends under a burst-1 bucket's interval. The last stretch
                 # is yielded in zero-length sleeps instead (other tasks still run).
-                wait = due - now
-                # In steps of recheck_s at most: the pace may be raised meanwhile.
+                wait = self._next_at - now
+                # In steps of recheck_s at most: a share raised meanwhile moves the slot.
                 await self._sleep(
                     min(wait - self._t.spin_s, self._t.recheck_s) if wait > self._t.spin_s else 0
                 )
@@ -394,6 +389,13 @@ class RequestPacer:
             # A known share is taken at once, up or down (a peer left or came): no 429 says
             # it is too much, and probing up to it would waste seconds of the limit. (Nor
             # at a run's start: a joiner given a trickle at its first beat waited calm_s.)
+            if allocation > self.rate:
+                # The next slot too, from the last send on: the slot set at the old share (a
+                # second on at 1/s) held a shard to a request a second for 35 s of a
+                # migration. (Only a share: the pacer's own raises, a wall's fall or a probe,
+                # keep their slot; moved too, a sliding count that counts refusals was held
+                # at 58% of its limit.)
+                self._next_at = min(self._next_at, self._last_slot + 1.0 / allocation)
             self.rate = allocation
 
     def on_peer_rate_limited(self, share_through: float) -> None:
