@@ -393,8 +393,7 @@ class RequestPacer:
                 # The next slot too, from the last send on: the slot set at the old share (a
                 # second on at 1/s) held a shard to a request a second for 35 s of a
                 # migration. (Only a share: the pacer's own raises, a wall's fall or a probe,
-                # keep their slot; moved too, a sliding count that counts refusals was held
-                # at 58% of its limit.)
+                # keep their slot, and a run alone is paced as it was measured.)
                 self._next_at = min(self._next_at, self._last_slot + 1.0 / allocation)
             self.rate = allocation
 
