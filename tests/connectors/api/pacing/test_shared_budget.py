@@ -112,8 +112,8 @@ def test_a_429_drawn_by_one_run_slows_the_others_to_their_part_of_the_limit(
     assert first is not None and first < 100 * 1.01
     assert b.pacer.rate == pytest.approx(first / 2)
     assert a.pacer.allocation == pytest.approx(first / 2)
-    clock.now += 1.0
-    beat_all([a, b])
+    for _ in range(3):  # as fast as what gets through says
+        getting_through(clock, [a, b])
     assert b.pacer.rate > 100 / 2 * 1.2
     # A second finding near the first confirms it: just under it from there, gently.
     first_429(clock, [a, b], 52)
@@ -257,10 +257,15 @@ def test_a_confirmed_finding_is_probed_gently_past_it_and_a_rough_one_quickly() 
     # Read while speeding up: quickly, as far as what gets through goes.
     assert (found_pace(100, 1.0, rough=True, through=140) or 0) > 150
     assert found_pace(100, 4.0, rough=True, through=190) is None  # past twice it: forgotten
-    # Behind a wall nothing gets through: the clock alone passes nothing. (Grown by it, six
-    # runs forgot the finding and slow-started at once into a refilled bucket: 197 a second.)
-    quick = 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.quick_probe
-    assert found_pace(100, 4.0, rough=True) == pytest.approx(quick)
+    # Behind a wall nothing gets through: the clock alone passes nothing, and the pace stays
+    # just under the finding. (Grown by the clock, six runs forgot the finding and
+    # slow-started at once into a refilled bucket: 197 a second.)
+    assert found_pace(100, 4.0, rough=True) == pytest.approx(100 * DEFAULTS.pacer.backoff)
+    # A little getting through (a rough finding read in a slow start holds a bucket's burst):
+    # still just under it, not a probe past it.
+    assert found_pace(100, 4.0, rough=True, through=40) == pytest.approx(
+        100 * DEFAULTS.pacer.backoff
+    )
 
 
 def test_a_newer_rough_finding_replaces_a_confirmed_one_for_every_run(tmp_path: Path) -> None:
