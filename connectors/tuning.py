@@ -187,7 +187,7 @@ class BudgetTuning(BaseModel):
         "gateway's bucket, filled in a dip, is drained meanwhile).",
     )  # fmt: skip
     probe_over: float = Field(
-        default=1.050, gt=1, description="Past a confirmed finding, the runs together send at "
+        default=1.05, gt=1, description="Past a confirmed finding, the runs together send at "
         "most this much more than just under it (backoff) or than what got through, whichever "
         "is more.",
     )  # fmt: skip

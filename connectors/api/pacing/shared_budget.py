@@ -350,10 +350,8 @@ class SharedBudget:
         the API saw 160 in a second of a limit of 100."""
         if self._beats or not others:
             return share
-        if any(lease.wants is None for lease in others):
-            unused = 0.0
-        else:
-            unused = total - sum(max(lease.admitted, lease.wants or 0.0) for lease in others)
+        wanted = [lease.wants for lease in others]  # (a run wants more than it got through)
+        unused = 0.0 if None in wanted else total - sum(w for w in wanted if w is not None)
         return max(self._tuning.pacer.min_rate, min(share, unused))
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
