@@ -249,13 +249,24 @@ def test_a_confirmed_finding_is_probed_gently_past_it_and_a_rough_one_quickly() 
     assert 100 < (found_pace(100, 5.0) or 0) < 105  # gently past it
     # Never far past it however long no 429 comes, unless more gets through: the limit rose.
     assert found_pace(100, 600.0, through=60) == pytest.approx(100 * DEFAULTS.pacer.backoff * over)
-    assert found_pace(100, 600.0, through=150, full_s=600) == pytest.approx(150 * over)
-    # What got through since a dip is a bucket filled in it, drained: not yet a risen limit.
-    assert found_pace(100, 600.0, through=150, full_s=10) == pytest.approx(
+    assert found_pace(100, 600.0, through=150) == pytest.approx(150 * over)
+    # What gets through while a gateway holds what it saved in a dip is that being drained:
+    # not yet a risen limit.
+    assert found_pace(100, 600.0, through=150, banked=50) == pytest.approx(
         100 * DEFAULTS.pacer.backoff * over
     )
     # Read while speeding up: quickly, as far as what gets through goes.
     assert (found_pace(100, 1.0, rough=True, through=140) or 0) > 150
+    # ... unless a gateway may hold saved requests: then gently, as a confirmed one (the quick
+    # probe climbed on the drain 25% a beat, seconds of 128-191 of a limit of 100).
+    assert found_pace(100, 4.0, rough=True, through=140, banked=50) == pytest.approx(
+        100 * DEFAULTS.pacer.backoff * float(DEFAULTS.pacer.slow_probe**4.0)
+    )
+    assert found_pace(100, 60.0, rough=True, through=140, banked=50) == pytest.approx(
+        100 * DEFAULTS.pacer.backoff * over
+    )
+    # (A bank under one second of the probe past the finding is noise: quickly still.)
+    assert (found_pace(100, 1.0, rough=True, through=140, banked=4) or 0) > 150
     assert found_pace(100, 4.0, rough=True, through=190) is None  # past twice it: forgotten
     # Behind a wall nothing gets through: the clock alone passes nothing, and the pace stays
     # just under the finding. (Grown by the clock, six runs forgot the finding and
@@ -436,9 +447,10 @@ def test_runs_started_from_a_kept_finding_stay_just_under_it_until_a_429_says_mo
         beat_all(runs)
         clock.now += 1.0
     assert sum(run.pacer.rate for run in runs) <= 100 * DEFAULTS.budget.probe_over + 0.01
-    # All of it gets through: the limit rose since, probed quickly once it has for
-    # risen_after_s (a bucket filled in the stall is drained by then).
-    for _ in range(int(DEFAULTS.budget.risen_after_s / DEFAULTS.budget.beat_s) + 10):
+    # All of it gets through: the limit rose since. Once the runs have sent past the finding
+    # what a bucket filled in the stall held (at most a second of it, at the cap's 2% past
+    # it), what gets through lifts the cap, 1% a second from there.
+    for _ in range(200):
         getting_through(clock, runs)
     assert sum(run.pacer.rate for run in runs) > 100 * DEFAULTS.budget.kept_most * 1.2
 
@@ -448,7 +460,7 @@ def getting_through(clock: Clock, runs: list[SharedBudget], share: float = 1.0) 
     clock.now += 0.5
     for run in runs:
         run.pacer._admitted.clear()
-        admitted = max(1, int(run.pacer.rate * share))
+        admitted = max(1, round(run.pacer.rate * share))
         for n in reversed(range(admitted)):
             run.pacer._admitted.append(clock.now - (n + 0.5) / admitted)
     beat_all(runs)
@@ -470,9 +482,9 @@ def test_a_confirmed_finding_is_probed_past_by_what_gets_through_not_by_the_cloc
         most = max(most, a.pacer.rate + b.pacer.rate)
         assert not a.pacer.slow_start and not b.pacer.slow_start
     assert most <= 100 * DEFAULTS.budget.probe_over + 0.01
-    # Now all of it gets through, and more would: followed up once it has for risen_after_s
-    # (a bucket filled meanwhile is drained by then).
-    for _ in range(int(DEFAULTS.budget.risen_after_s / DEFAULTS.budget.beat_s) + 10):
+    # Now all of it gets through, and more would: followed up, 1% a second, once the runs
+    # have sent past the finding what a bucket filled meanwhile held.
+    for _ in range(200):
         getting_through(clock, [a, b])
     assert a.pacer.rate + b.pacer.rate > 100 * DEFAULTS.budget.probe_over * 1.25
 
@@ -494,7 +506,36 @@ def test_after_a_dip_the_runs_probe_no_further_than_the_cap_while_a_bucket_drain
         most = max(most, a.pacer.rate + b.pacer.rate)
     # (Shares computed at different beats from wants that moved meanwhile sum to a little
     # more than the pace for a beat: 3% here. Before, the climb reached 1.18x.)
-    assert most <= 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.probe_over * 1.03
+    cap = 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.probe_over
+    assert most <= cap * 1.03
+    # Drained, it climbs from the cap 1% a second, not 5% a beat up to where the clock stood
+    # since the finding (seconds of 105-118 of a limit of 100).
+    for beat in range(1, 161):
+        getting_through(clock, [a, b])
+        assert a.pacer.rate + b.pacer.rate <= cap * 1.03 * DEFAULTS.pacer.slow_probe ** (beat / 2)
+    assert a.pacer.rate + b.pacer.rate > cap * 1.05  # (and it does climb)
+
+
+def test_a_rough_finding_is_probed_gently_while_a_bucket_filled_in_a_dip_drains(
+    tmp_path: Path,
+) -> None:
+    """Shards starting one by one on a busy machine sent 57-90 of 100 for 5 s under a rough
+    finding; the gateway's bucket filled, and what got through as it drained fed the quick
+    probe 25% a beat: seconds of 128 and 191. Once the runs have sent past the finding what
+    the bucket could hold, a limit that rose is probed quickly again."""
+    clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
+    first_429(clock, [a, b], 50)  # rough: 100/s
+    for _ in range(10):  # 5 s of a dip
+        getting_through(clock, [a, b], share=0.7)
+    getting_through(clock, [a, b])  # (a beat of shares read from wants that moved: 5% over)
+    most = 0.0
+    for _ in range(20):  # 10 s: all gets through, the bucket draining
+        getting_through(clock, [a, b])
+        most = max(most, a.pacer.rate + b.pacer.rate)
+    assert most <= 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.probe_over * 1.001
+    for _ in range(60):  # sent past the finding all a bucket of a second held: quickly again
+        getting_through(clock, [a, b])
+    assert a.pacer.rate + b.pacer.rate > 150
 
 
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
