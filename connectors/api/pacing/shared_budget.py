@@ -178,6 +178,7 @@ class SharedBudget:
         # as of _bank_at, for the finding made at _bank_for.
         self._bank, self._bank_at, self._bank_for = 0.0, wall_clock(), 0.0
         self._saved_at = 0.0  # the last beat at which the bank was worth waiting for (epoch)
+        self._first_beat: float | None = None  # when this run first applied the leases (epoch)
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
         self._publishing: tuple[tuple[float, float] | None, bool, bool, float] | None = None
@@ -340,6 +341,8 @@ class SharedBudget:
             self.pacer.allot(self._joining(shares[0], total, others))
         else:
             self._share_found(now, everyone, left=len(others) + 1 < self.peers)
+        if self._first_beat is None:
+            self._first_beat = now
         self._beats += 1
         self.peers = len(others) + 1
         for lease in others:
@@ -441,13 +444,16 @@ class SharedBudget:
         (drained at what they sent past just under it, a dip's bank under a finding of 98
         was spent in 3 s while the gateway's limit, 100, kept its bucket full, and the cap
         climbed on what got through: 105-118 a second). None at a 429 (the bucket is empty then);
-        all of it at a kept finding (the runs were not sending)."""
+        all of it at a kept finding (the runs were not sending), or at one made before this run
+        was there to see what got through since: shards that joined with none probed quickly
+        beside runs that had seen the dip, 140 a second together."""
         assert self._found is not None
         found, found_at = self._found
         most = found * self._tuning.budget.banked_s
         if found_at != self._bank_for:
             self._bank_for, self._bank_at = found_at, max(found_at, min(now, self._bank_at))
-            self._bank = most if self._found_kept else 0.0
+            seen = self._first_beat is not None and found_at >= self._first_beat
+            self._bank = 0.0 if seen and not self._found_kept else most
         seconds = min(max(0.0, now - self._bank_at), 2 * self._beat_s)  # (a beat missed)
         self._bank_at = max(self._bank_at, now)
         if through < found * self._tuning.pacer.backoff * 0.95:  # a dip, past noise

@@ -538,6 +538,31 @@ def test_a_rough_finding_is_probed_gently_while_a_bucket_filled_in_a_dip_drains(
     assert a.pacer.rate + b.pacer.rate > 150
 
 
+def test_a_run_that_joins_after_a_finding_takes_a_gateway_to_hold_what_it_could_save(
+    tmp_path: Path,
+) -> None:
+    """Shards joining runs that had seen a dip knew nothing of it, probed quickly beside them,
+    and together they sent 140 a second of a limit of 100 into the bucket filled meanwhile."""
+    location = str(tmp_path / "state.db")
+    clock, (a, b) = budgets(location, None, 2)
+    first_429(clock, [a, b], 50)  # rough: 100/s
+    for _ in range(6):  # 3 s of a dip
+        getting_through(clock, [a, b], share=0.7)
+    late = [
+        SharedBudget(opener(location), "key", f"late-{n}", RequestPacer(None, clock),
+                     wall_clock=clock)
+        for n in range(2)
+    ]  # fmt: skip
+    runs = [a, b, *late]
+    beat_all(runs)
+    getting_through(clock, runs)  # (a beat of shares read from wants that moved)
+    most = 0.0
+    for _ in range(20):  # 10 s: all gets through, the bucket draining
+        getting_through(clock, runs)
+        most = max(most, sum(run.pacer.rate for run in runs))
+    assert most <= 100 * DEFAULTS.pacer.backoff * DEFAULTS.budget.probe_over * 1.03
+
+
 def test_a_wall_found_by_one_run_holds_the_others(tmp_path: Path) -> None:
     clock, (a, b) = budgets(str(tmp_path / "state.db"), None, 2)
     beat_all([a, b])
