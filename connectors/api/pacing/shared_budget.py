@@ -440,13 +440,14 @@ class SharedBudget:
     def _banked(self, now: float, through: float) -> float:
         """What a gateway may hold saved up past its rate, as the runs got ``through`` a second
         together: a token bucket (or a window) fills while they send under the finding, up to
-        ``banked_s`` of it, and is taken to drain only as they send past the finding itself
-        (drained at what they sent past just under it, a dip's bank under a finding of 98
-        was spent in 3 s while the gateway's limit, 100, kept its bucket full, and the cap
-        climbed on what got through: 105-118 a second). None at a 429 (the bucket is empty then);
-        all of it at a kept finding (the runs were not sending), or at one made before this run
-        was there to see what got through since: shards that joined with none probed quickly
-        beside runs that had seen the dip, 140 a second together."""
+        ``banked_s`` of it, and drains as they send past just under it. (Drained only past the
+        finding itself, a rough finding read 11% low was never probed past: the runs, capped
+        just past it, sent 0.71 of the limit for a whole migration. Past just under it, a
+        finding a little under the limit reads the bucket drained while it is still full:
+        the cap's climb after, 1% a second, keeps that gentle.) None at a 429 (the bucket is
+        empty then); all of it at a kept finding (the runs were not sending), or at one made
+        before this run was there to see what got through since: shards that joined with none
+        probed quickly beside runs that had seen the dip, 140 a second together."""
         assert self._found is not None
         found, found_at = self._found
         most = found * self._tuning.budget.banked_s
@@ -456,10 +457,11 @@ class SharedBudget:
             self._bank = 0.0 if seen and not self._found_kept else most
         seconds = min(max(0.0, now - self._bank_at), 2 * self._beat_s)  # (a beat missed)
         self._bank_at = max(self._bank_at, now)
-        if through < found * self._tuning.pacer.backoff * 0.95:  # a dip, past noise
+        just_under = found * self._tuning.pacer.backoff
+        if through < just_under * 0.95:  # a dip, past noise
             self._bank = min(most, self._bank + (found - through) * seconds)
         else:
-            self._bank = max(0.0, self._bank - max(0.0, through - found) * seconds)
+            self._bank = max(0.0, self._bank - max(0.0, through - just_under) * seconds)
         return self._bank
 
     def _beat(self, lease: Lease) -> tuple[list[Lease], tuple[float, float] | None]:
