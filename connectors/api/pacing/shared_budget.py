@@ -15,10 +15,12 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
   divide it like a known limit, just under it (``backoff``), probing up together until the
   next 429 finds it again: a rough finding (the first, or one far from the last) quickly, a
-  confirmed one gently and never far past it (``found_pace``). So a 429 one run draws
-  reaches the others at the next beat, a run that joins gets what the others leave at its
-  first beat and its fair part at its second (they learn of it at theirs, in between), and
-  one that leaves hands its part to the others at theirs, not after seconds of probing.
+  confirmed one, or a rough one held through a dip, gently and never far past it
+  (``found_pace``; what a gateway saved up in a dip is drained first: ``_banked``). So a
+  429 one run draws reaches the others at the next beat, a run that joins gets what the
+  others leave at its first beat and its fair part at its second (they learn of it at
+  theirs, in between), and one that leaves hands its part to the others at theirs, not
+  after seconds of probing.
   A wall (a spent window) one run found holds the others too.
 - A run that stops gives its share back at once; one that is killed, when its lease lapses
   (``connectors/state/budget.py``: 3 s).
@@ -110,10 +112,10 @@ def found_pace(
     it since): it admits a pace past the limit until that is drained. Counted, it raised the
     confirmed cap as the bucket drained (seconds of 111-118 of a limit of 100 for 10 s after a
     dip), and a rough finding's quick probe climbed on it 25% a beat (128-191). Meanwhile a
-    rough finding is probed gently, as a confirmed one. Once nothing saved is left (``free_s``
-    ago) a confirmed one's probe by the clock starts again from that cap: from the finding's
-    age, the cap let what got through lift it 5% a beat up to where the clock (1% a second
-    for 25 s) already stood: 105-118 a second.
+    rough finding is probed as a confirmed one (and the runs keep it so: ``SharedBudget``).
+    Once nothing saved is left (``free_s`` ago) a confirmed one's probe by the clock starts
+    again from that cap: from the finding's age, the cap let what got through lift it 5% a
+    beat up to where the clock (1% a second for 25 s) already stood: 105-118 a second.
 
     A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
     limit a while ago: no more than ``kept_most`` of it for ``kept_gentle_s`` (replacements
@@ -387,6 +389,12 @@ class SharedBudget:
             banked = self._banked(now, through)
             if holds_saved(found, banked, self._tuning):
                 self._saved_at = now
+                # A rough finding is probed quickly only while a gateway holds nothing saved
+                # (its 429 emptied the bucket). Held through a dip, it is the limit: probed
+                # quickly once the bank read drained, a bucket full all along (the limit a
+                # little past it) admitted 143, 164, then the finding, passed twice, was
+                # forgotten and a slow start sent 222 in a second.
+                self._found_rough = False
             pace = found_pace(
                 found,
                 now - found_at,
