@@ -180,6 +180,8 @@ class SharedBudget:
         # as of _bank_at, for the finding made at _bank_for.
         self._bank, self._bank_at, self._bank_for = 0.0, wall_clock(), 0.0
         self._saved_at = 0.0  # the last beat at which the bank was worth waiting for (epoch)
+        self._saved_from = 0.0  # the first beat of that dip (epoch)
+        self._saved_at_before = 0.0  # the beat before this one (epoch)
         self._first_beat: float | None = None  # when this run first applied the leases (epoch)
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
@@ -388,13 +390,18 @@ class SharedBudget:
             found, found_at = self._found
             banked = self._banked(now, through)
             if holds_saved(found, banked, self._tuning):
+                if self._saved_at < max(found_at, self._saved_at_before):
+                    self._saved_from = now  # a dip begins (or the first since this finding)
                 self._saved_at = now
-                # A rough finding is probed quickly only while a gateway holds nothing saved
-                # (its 429 emptied the bucket). Held through a dip, it is the limit: probed
-                # quickly once the bank read drained, a bucket full all along (the limit a
-                # little past it) admitted 143, 164, then the finding, passed twice, was
-                # forgotten and a slow start sent 222 in a second.
-                self._found_rough = False
+                if self._saved_from - found_at >= self._tuning.budget.rough_held_s:
+                    # A rough finding that had stood when a dip came is the limit: probed
+                    # quickly once the bank read drained, a bucket full all along (the limit a
+                    # little past a finding 40 s old) admitted 143, 164, then the finding,
+                    # passed twice, was forgotten and a slow start sent 222 in a second. (A
+                    # young one may be a slow start's misreading: the first of three runs
+                    # read 60 of 100.)
+                    self._found_rough = False
+            self._saved_at_before = now
             pace = found_pace(
                 found,
                 now - found_at,
