@@ -187,11 +187,6 @@ class BudgetTuning(BaseModel):
         "Until the runs have sent that much past just under the finding, what gets through "
         "is not taken for a risen limit, and a rough finding is probed gently.",
     )  # fmt: skip
-    rough_held_s: float = Field(
-        default=10.0, ge=0, description="Seconds a rough finding must have stood before one "
-        "held through a dip is taken for the limit (probed gently from then on): younger, it "
-        "may be a slow start's misreading, probed past quickly once the dip's bank is drained.",
-    )  # fmt: skip
     probe_over: float = Field(
         default=1.05, gt=1, description="Past a confirmed finding, the runs together send at "
         "most this much more than just under it (backoff) or than what got through, whichever "

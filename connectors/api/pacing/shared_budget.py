@@ -180,8 +180,7 @@ class SharedBudget:
         # as of _bank_at, for the finding made at _bank_for.
         self._bank, self._bank_at, self._bank_for = 0.0, wall_clock(), 0.0
         self._saved_at = 0.0  # the last beat at which the bank was worth waiting for (epoch)
-        self._saved_from = 0.0  # the first beat of that dip (epoch)
-        self._saved_at_before = 0.0  # the beat before this one (epoch)
+        self._through_most = 0.0  # the most the runs got through since, outside dips
         self._first_beat: float | None = None  # when this run first applied the leases (epoch)
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
@@ -389,19 +388,18 @@ class SharedBudget:
         if self._found is not None:
             found, found_at = self._found
             banked = self._banked(now, through)
-            if holds_saved(found, banked, self._tuning):
-                if self._saved_at < max(found_at, self._saved_at_before):
-                    self._saved_from = now  # a dip begins (or the first since this finding)
+            if not holds_saved(found, banked, self._tuning):
+                self._through_most = max(self._through_most, through)
+            else:
                 self._saved_at = now
-                if self._saved_from - found_at >= self._tuning.budget.rough_held_s:
-                    # A rough finding that had stood when a dip came is the limit: probed
-                    # quickly once the bank read drained, a bucket full all along (the limit a
-                    # little past a finding 40 s old) admitted 143, 164, then the finding,
-                    # passed twice, was forgotten and a slow start sent 222 in a second. (A
-                    # young one may be a slow start's misreading: the first of three runs
-                    # read 60 of 100.)
+                if self._through_most <= found * (1.0 + self._tuning.budget.settled):
+                    # A rough finding the runs got no more than through, held through a dip,
+                    # is the limit: probed quickly once the bank read drained, a bucket full
+                    # all along (the limit a little past the finding) admitted 143, 164, then
+                    # the finding, passed twice, was forgotten and a slow start sent 222 in a
+                    # second. (One they got well past, a slow start's misreading of 60 of
+                    # 100, is probed quickly again after the dip.)
                     self._found_rough = False
-            self._saved_at_before = now
             pace = found_pace(
                 found,
                 now - found_at,
@@ -470,6 +468,7 @@ class SharedBudget:
             self._bank_for, self._bank_at = found_at, max(found_at, min(now, self._bank_at))
             seen = self._first_beat is not None and found_at >= self._first_beat
             self._bank = 0.0 if seen and not self._found_kept else most
+            self._through_most = 0.0
         seconds = min(max(0.0, now - self._bank_at), 2 * self._beat_s)  # (a beat missed)
         self._bank_at = max(self._bank_at, now)
         just_under = found * self._tuning.pacer.backoff
