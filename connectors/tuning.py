@@ -181,11 +181,10 @@ class BudgetTuning(BaseModel):
         default=30.0, ge=0, description="Seconds runs started from a kept finding stay under "
         "kept_most of it before probing gently as from a confirmed one (the limit rose since).",
     )  # fmt: skip
-    banked_s: float = Field(
-        default=1.0, gt=0, description="Of a finding, the most seconds' worth a gateway is "
-        "taken to save up while the runs send under it (a token bucket of a second's burst). "
-        "Until the runs have sent that much past just under the finding, what gets through "
-        "is not taken for a risen limit, and a rough finding is probed gently.",
+    risen_after_s: float = Field(
+        default=30.0, gt=0, description="Seconds the runs must get all of a confirmed "
+        "finding through, without a 429, before what gets through raises their cap (a "
+        "gateway's bucket, filled in a dip, is drained meanwhile).",
     )  # fmt: skip
     probe_over: float = Field(
         default=1.05, gt=1, description="Past a confirmed finding, the runs together send at "

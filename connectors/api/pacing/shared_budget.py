@@ -15,12 +15,10 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
   divide it like a known limit, just under it (``backoff``), probing up together until the
   next 429 finds it again: a rough finding (the first, or one far from the last) quickly, a
-  confirmed one, or a rough one held through a dip, gently and never far past it
-  (``found_pace``; what a gateway saved up in a dip is drained first: ``_banked``). So a
-  429 one run draws reaches the others at the next beat, a run that joins gets what the
-  others leave at its first beat and its fair part at its second (they learn of it at
-  theirs, in between), and one that leaves hands its part to the others at theirs, not
-  after seconds of probing.
+  confirmed one gently and never far past it (``found_pace``). So a 429 one run draws
+  reaches the others at the next beat, a run that joins gets what the others leave at its
+  first beat and its fair part at its second (they learn of it at theirs, in between), and
+  one that leaves hands its part to the others at theirs, not after seconds of probing.
   A wall (a spent window) one run found holds the others too.
 - A run that stops gives its share back at once; one that is killed, when its lease lapses
   (``connectors/state/budget.py``: 3 s).
@@ -82,16 +80,9 @@ def allocate(total: float, wants: list[float | None]) -> list[float]:
     return [share + remaining / len(shares) for share in shares]
 
 
-def holds_saved(found: float, banked: float, tuning: Tuning = DEFAULTS) -> bool:
-    """Whether a gateway may hold ``banked`` requests saved up past a limit found at ``found``
-    that are worth waiting for: more than one second of the probe past it would send."""
-    return banked > found * (tuning.budget.probe_over - 1.0)
-
-
 def found_pace(
     found: float, age_s: float, tuning: Tuning = DEFAULTS, kept: bool = False,
-    rough: bool = False, through: float = 0.0, banked: float = 0.0,
-    free_s: float | None = None,
+    rough: bool = False, through: float = 0.0, full_s: float = 0.0,
 ) -> float | None:  # fmt: skip
     """What all the runs together may send ``age_s`` after they found the limit at ``found``,
     having got ``through`` a second together lately. A ``rough`` finding (the first, read while
@@ -102,20 +93,14 @@ def found_pace(
     A confirmed one is the limit: just under it, probing up gently (1% a second), never more
     than ``probe_over`` past just under it, or past what got through, whichever is more (a
     token bucket's 429 reads the pace that drained it, a little over its rate: ``probe_over``
-    past the finding itself drew seconds of 112-117 of a limit of 100). Probed by the clock
-    instead (quickly after 15 s), runs that had sent under it for a while (a shard searching,
-    one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x the limit
-    from it. A limit that rose is followed at 1% a second, and a 429 then makes a new finding.
-
-    What got through is no news while a gateway may still hold what it saved up in a dip
-    (``banked``, requests: the runs sent under the finding, and have not sent that much past
-    it since): it admits a pace past the limit until that is drained. Counted, it raised the
-    confirmed cap as the bucket drained (seconds of 111-118 of a limit of 100 for 10 s after a
-    dip), and a rough finding's quick probe climbed on it 25% a beat (128-191). Meanwhile a
-    rough finding is probed as a confirmed one (and the runs keep it so: ``SharedBudget``).
-    Once nothing saved is left (``free_s`` ago) a confirmed one's probe by the clock starts
-    again from that cap: from the finding's age, the cap let what got through lift it 5% a
-    beat up to where the clock (1% a second for 25 s) already stood: 105-118 a second.
+    past the finding itself drew seconds of 112-117 of a limit of 100). What got through
+    counts only once the runs have got all of it through for ``full_s`` >= ``risen_after_s``
+    (a bucket filled in a dip is drained by then). Probed by the
+    clock instead (quickly after 15 s), runs that had sent under it for a while (a shard
+    searching, one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x
+    the limit from it; with the cap alone, what got through grew with each probe while the
+    bucket drained (seconds of 116, 131, 146 of 100: ``bench/RESULTS.md``). A limit that rose
+    is followed at 1% a second, and a 429 then makes a new finding.
 
     A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
     limit a while ago: no more than ``kept_most`` of it for ``kept_gentle_s`` (replacements
@@ -123,8 +108,7 @@ def found_pace(
     stall, admitted), then as a confirmed one."""
     pacer, budget = tuning.pacer, tuning.budget
     age_s = max(0.0, age_s)
-    saved = holds_saved(found, banked, tuning)
-    if rough and not saved:
+    if rough:
         pace = found * pacer.backoff * budget.quick_probe ** (age_s / pacer.fast_probe_s)
         # Past what got through by one probe at most: runs behind a wall send nothing, and a
         # pace grown by the clock meanwhile forgot the finding (twice it, "passed") and
@@ -136,11 +120,12 @@ def found_pace(
     pace = found * pacer.backoff * float(pacer.slow_probe**age_s)
     if kept and age_s <= budget.kept_gentle_s:
         pace = min(pace, found * budget.kept_most)
-    cap = found * pacer.backoff * budget.probe_over
-    if saved:
-        return min(pace, cap)
-    if free_s is not None:
-        pace = min(pace, cap * float(pacer.slow_probe ** max(0.0, free_s)))
+    if full_s < budget.risen_after_s:
+        # Not yet what got through: a bucket filled while the runs sent under the finding (a
+        # worker killed, shards searching) admits a pace past the limit until it is drained,
+        # and the cap, raised by what got through, let the clock's probe climb on through
+        # it: seconds of 111-118 of a limit of 100 for 10 s after every dip.
+        through = 0.0
     return min(pace, max(found * pacer.backoff, through) * budget.probe_over)
 
 
@@ -176,12 +161,7 @@ class SharedBudget:
         self._found_rough = False  # not confirmed by a second finding near it
         self._found_kept = False  # it is the store's kept finding, not one of this migration's
         self._beats = 0  # beats applied: the first one's share waits for the others to see it
-        # What a gateway may have saved up while the runs sent under the finding (requests),
-        # as of _bank_at, for the finding made at _bank_for.
-        self._bank, self._bank_at, self._bank_for = 0.0, wall_clock(), 0.0
-        self._saved_at = 0.0  # the last beat at which the bank was worth waiting for (epoch)
-        self._through_most = 0.0  # the most the runs got through since, outside dips
-        self._first_beat: float | None = None  # when this run first applied the leases (epoch)
+        self._full_since = wall_clock()  # since when the runs got all of the finding through
         # This beat's 429 making a finding: the finding before it, whether it was rough and
         # kept, and the 429.
         self._publishing: tuple[tuple[float, float] | None, bool, bool, float] | None = None
@@ -344,8 +324,6 @@ class SharedBudget:
             self.pacer.allot(self._joining(shares[0], total, others))
         else:
             self._share_found(now, everyone, left=len(others) + 1 < self.peers)
-        if self._first_beat is None:
-            self._first_beat = now
         self._beats += 1
         self.peers = len(others) + 1
         for lease in others:
@@ -378,38 +356,22 @@ class SharedBudget:
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
-        # What the runs got through, from the leases renewed lately: a killed run's lease says
-        # what it sent until it lapses (3 s), and the runs read 100 a second through a dip the
-        # gateway saw as 70. (A live run slow to beat seems a dip: the bank errs high.)
-        through = sum(
-            lease.admitted for lease in everyone if now - lease.heartbeat <= 3 * self._beat_s
-        )
-        pace = None
-        if self._found is not None:
-            found, found_at = self._found
-            banked = self._banked(now, through)
-            if not holds_saved(found, banked, self._tuning):
-                self._through_most = max(self._through_most, through)
-            else:
-                self._saved_at = now
-                if self._through_most <= found * (1.0 + self._tuning.budget.settled):
-                    # A rough finding the runs got no more than through, held through a dip,
-                    # is the limit: probed quickly once the bank read drained, a bucket full
-                    # all along (the limit a little past the finding) admitted 143, 164, then
-                    # the finding, passed twice, was forgotten and a slow start sent 222 in a
-                    # second. (One they got well past, a slow start's misreading of 60 of
-                    # 100, is probed quickly again after the dip.)
-                    self._found_rough = False
-            pace = found_pace(
-                found,
-                now - found_at,
+        through = sum(lease.admitted for lease in everyone)
+        if self._found is None or through < self._found[0] * self._tuning.pacer.backoff * 0.95:
+            self._full_since = now  # a dip: a gateway's bucket fills
+        pace = (
+            None
+            if self._found is None
+            else found_pace(
+                self._found[0],
+                now - self._found[1],
                 self._tuning,
                 self._found_kept,
                 self._found_rough,
                 through=through,
-                banked=banked,
-                free_s=now - self._saved_at if self._saved_at > found_at else None,
+                full_s=min(now - self._full_since, now - self._found[1]),
             )
+        )
         alone_before = self.pacer.allocation is None and not self.pacer.slow_start
         if (pace is None and self._found is not None and len(everyone) > 1
                 and (alone_before or not self._beats)):  # fmt: skip
@@ -449,34 +411,6 @@ class SharedBudget:
                 # known: find it as a run does at its start (doubling while held back), not
                 # by probes of 10% from a share of a low finding (seconds at half the limit).
                 self.pacer.slow_start = True
-
-    def _banked(self, now: float, through: float) -> float:
-        """What a gateway may hold saved up past its rate, as the runs got ``through`` a second
-        together: a token bucket (or a window) fills while they send under the finding, up to
-        ``banked_s`` of it, and drains as they send past just under it. (Drained only past the
-        finding itself, a rough finding read 11% low was never probed past: the runs, capped
-        just past it, sent 0.71 of the limit for a whole migration. Past just under it, a
-        finding a little under the limit reads the bucket drained while it is still full:
-        the cap's climb after, 1% a second, keeps that gentle.) None at a 429 (the bucket is
-        empty then); all of it at a kept finding (the runs were not sending), or at one made
-        before this run was there to see what got through since: shards that joined with none
-        probed quickly beside runs that had seen the dip, 140 a second together."""
-        assert self._found is not None
-        found, found_at = self._found
-        most = found * self._tuning.budget.banked_s
-        if found_at != self._bank_for:
-            self._bank_for, self._bank_at = found_at, max(found_at, min(now, self._bank_at))
-            seen = self._first_beat is not None and found_at >= self._first_beat
-            self._bank = 0.0 if seen and not self._found_kept else most
-            self._through_most = 0.0
-        seconds = min(max(0.0, now - self._bank_at), 2 * self._beat_s)  # (a beat missed)
-        self._bank_at = max(self._bank_at, now)
-        just_under = found * self._tuning.pacer.backoff
-        if through < just_under * 0.95:  # a dip, past noise
-            self._bank = min(most, self._bank + (found - through) * seconds)
-        else:
-            self._bank = max(0.0, self._bank - max(0.0, through - just_under) * seconds)
-        return self._bank
 
     def _beat(self, lease: Lease) -> tuple[list[Lease], tuple[float, float] | None]:
         """Renew the lease (keeping a new finding past it); the live leases, and at the first
