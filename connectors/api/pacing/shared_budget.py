@@ -95,12 +95,12 @@ def found_pace(
     token bucket's 429 reads the pace that drained it, a little over its rate: ``probe_over``
     past the finding itself drew seconds of 112-117 of a limit of 100). What got through
     counts only once the runs have got all of it through for ``full_s`` >= ``risen_after_s``
-    (a bucket filled in a dip is drained by then). Probed by the
-    clock instead (quickly after 15 s), runs that had sent under it for a while (a shard
-    searching, one ending) let a gateway's bucket fill, and the probes drew seconds of 1.2-1.7x
-    the limit from it; with the cap alone, what got through grew with each probe while the
-    bucket drained (seconds of 116, 131, 146 of 100: ``bench/RESULTS.md``). A limit that rose
-    is followed at 1% a second, and a 429 then makes a new finding.
+    (a bucket filled in a dip is drained by then). Probed by the clock instead (quickly after
+    15 s), runs that had sent under it for a while (a shard searching, one ending) let a
+    gateway's bucket fill, and the probes drew seconds of 1.2-1.7x the limit from it; with the
+    cap alone, what got through grew with each probe while the bucket drained (seconds of
+    116, 131, 146 of 100: ``bench/RESULTS.md``). A limit that rose is followed at 1% a
+    second, and a 429 then makes a new finding.
 
     A ``kept`` finding (the store's, started from by a killed shard's replacement) was the
     limit a while ago: no more than ``kept_most`` of it for ``kept_gentle_s`` (replacements
