@@ -13,6 +13,7 @@ PostgreSQL password out of ``sources`` and ``state``, a Prefect Secret block nam
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -228,6 +229,12 @@ class ShardAssignment(BaseModel):
     shard: Shard
     migration_id: str
     attempt: int = Field(ge=1)
+
+
+def shard_folder(shard: Shard, attempt: int) -> str:
+    """The folder one attempt of a shard writes its artefacts in, under its migration's."""
+    digest = hashlib.sha256(shard.entity.encode()).hexdigest()[:8]
+    return f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
 
 
 def _place(source: str) -> str:

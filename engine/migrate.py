@@ -18,7 +18,7 @@ the parent writes their files under ``DIR/shards/``, merges ``mappings.csv`` and
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import logging
 import shutil
 import time
@@ -40,7 +40,7 @@ from connectors.state.shard_files import SHARD_ARTEFACTS
 from connectors.state.shard_runs import ShardRun
 from connectors.state.store import StateStore
 from connectors.tuning import MigrationTuning, Tuning
-from engine.config import ShardAssignment, SyncConfig
+from engine.config import ShardAssignment, SyncConfig, shard_folder
 from engine.context import check_out_dir
 from engine.outcome import RunOutcome
 from engine.steps import TWINS, entities_held
@@ -80,6 +80,10 @@ class ShardPool(Protocol):
         """Mark a run that stopped beating as crashed (its worker is gone)."""
         ...
 
+    def withdraw(self, run_id: str, why: str) -> None:
+        """Cancel a run not needed any more (a live run took its attempt over)."""
+        ...
+
 
 @dataclass
 class ShardState:
@@ -97,6 +101,7 @@ class ShardState:
     submitted: float = 0.0  # monotonic: this attempt's submission
     report: dict[str, Any] | None = None
     reason: str | None = None
+    taken_by: str | None = None  # the live run that took this attempt over from its flow run
 
     @property
     def finished(self) -> bool:
@@ -121,9 +126,7 @@ class MigrationProgress:
 def shard_dir(out_dir: Path, migration_id: str, shard: Shard, attempt: int) -> Path:
     """Where one attempt of a shard of this migration writes its artefacts: a folder of the
     migration's own, so another migration with the same ``--out`` never merges them."""
-    digest = hashlib.sha256(shard.entity.encode()).hexdigest()[:8]
-    name = f"{digest}-{shard.index + 1:03d}-of-{shard.count}-a{attempt}"
-    return out_dir / "shards" / migration_id / name
+    return out_dir / "shards" / migration_id / shard_folder(shard, attempt)
 
 
 def credentials_parameters(
@@ -273,7 +276,9 @@ class Migration:
         state.beats, state.beat_seen, state.status = 0, self._clock(), "submitted"
         state.flow_state, state.submitted = "SCHEDULED", state.beat_seen
         state.done = state.total = 0
-        self.runs.submit(self.migration_id, state.shard.label, state.attempt)
+        state.taken_by = None
+        spec = dataclasses.asdict(state.shard)
+        self.runs.submit(self.migration_id, state.shard.label, state.attempt, spec)
         config = self.shard_config.model_copy(
             update={"out": shard_dir(self.out_dir, self.migration_id, state.shard, state.attempt)}
         )
@@ -308,6 +313,15 @@ class Migration:
         now: float,
     ) -> None:  # fmt: skip
         if row is not None and row.attempt == state.attempt:
+            if row.taken_by is not None and state.taken_by is None:
+                # A live run of another shard took this attempt before its flow run began:
+                # that flow run is not needed (it would step aside), and its state says
+                # nothing of this attempt any more; its beats do.
+                state.taken_by = row.taken_by
+                log.info("shard %s attempt %d: taken over by the run of shard %s, %.1f s after "
+                         "its submission", state.shard.label, state.attempt, row.taken_by,
+                         now - state.submitted)  # fmt: skip
+                self.pool.withdraw(state.run_id, f"taken over by the run of shard {row.taken_by}")
             state.done, state.total = row.rows_done, row.rows_total
             if row.status == "ok":
                 state.status, state.report = "ok", row.report
@@ -328,7 +342,9 @@ class Migration:
                     self.longest_beat_gap_s = max(self.longest_beat_gap_s, now - state.beat_seen)
                 state.beats, state.beat_seen = row.beats, now
                 state.status = "running"
-        if flow_state != state.flow_state:
+        if state.taken_by is not None:
+            flow_state = "RUNNING"  # its beats, from the run that took it, are what count
+        elif flow_state != state.flow_state:
             log.info("shard %s attempt %d: %s %.1f s after its submission", state.shard.label,
                      state.attempt, flow_state, now - state.submitted)  # fmt: skip
             state.flow_state = flow_state

@@ -43,10 +43,12 @@ class ShardHeartbeat:
         shard: str,
         attempt: int,
         beat_s: float = DEFAULTS.migration.beat_s,
+        taker: str = "",
     ) -> None:
         self._open_store = store
         self._beat_s = beat_s
         self._key = (migration_id, shard, attempt)
+        self._taker = taker  # "" for the attempt's own flow run, else the live run that took it
         self.done = self.total = 0
         self._end: tuple[str, dict[str, Any] | None, str | None] | None = None
         self._ended: BaseException | None = None
@@ -67,8 +69,8 @@ class ShardHeartbeat:
             self._stop.set()
             _, shard, attempt = self._key
             raise ShardReplacedError(
-                f"shard {shard} attempt {attempt}: given up by its migration, "
-                "which submitted another; this one stops"
+                f"shard {shard} attempt {attempt}: given up by its migration (which submitted "
+                "another), or taken over by a live run; this one stops"
             )
 
     def __exit__(self, *_: object) -> None:
@@ -86,7 +88,7 @@ class ShardHeartbeat:
         try:
             while True:
                 try:
-                    if not runs.beat(*self._key, self.done, self.total):
+                    if not runs.beat(*self._key, self.done, self.total, self._taker):
                         self.replaced.set()
                         break
                 except Exception:  # a store that hiccups: the next beat tries again
@@ -97,7 +99,7 @@ class ShardHeartbeat:
                     break
             if self._end is not None:
                 try:
-                    runs.finish(*self._key, *self._end)
+                    runs.finish(*self._key, *self._end, self._taker)
                 except Exception as exc:  # the parent then sees the run end unannounced
                     self._ended = exc
         finally:

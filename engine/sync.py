@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons
 from connectors.state.shard_files import SHARD_ARTEFACTS
 from connectors.state.store import StateStore, opener
 from engine import steps
-from engine.config import ShardAssignment, SyncConfig
+from engine.config import ShardAssignment, SyncConfig, shard_folder
 from engine.context import RunContext, new_run_id, open_run
 from engine.outcome import RunOutcome
 from engine.runner import InlineRunner, StepRunner
@@ -41,6 +42,7 @@ from schemas.outcomes import (
 )
 from schemas.plan import ACTION, KNOWN_ID, KNOWN_STATUS, PlanAction
 from schemas.report import SyncReport
+from schemas.shards import Shard
 from schemas.validation import FILE, ROW, ValidationResult
 
 log = logging.getLogger("custsync.sync")
@@ -67,9 +69,26 @@ def run_sync(
     if assignment is None:
         with open_run(config, runner, run_id, out_dir, on_start, credentials) as run:
             return _Sync(run).execute(started)
-    # A shard of a migration: its heartbeat, and its end, where the migration's parent looks.
+    outcome = _run_shard(config, run_id, out_dir, runner, credentials, assignment, started)
+    if outcome.exit_code == 0:
+        _take_over(config, out_dir, runner, credentials, assignment)
+    return outcome
+
+
+def _run_shard(
+    config: SyncConfig,
+    run_id: str,
+    out_dir: Path,
+    runner: StepRunner,
+    credentials: Credentials | None,
+    assignment: ShardAssignment,
+    started: float,
+    taker: str = "",
+) -> RunOutcome[SyncReport]:
+    """A shard of a migration: its heartbeat, and its end, where the migration's parent looks
+    (``taker``: the live run that took this attempt over, ``""`` the attempt's own flow run)."""
     key = (assignment.migration_id, assignment.shard.label, assignment.attempt)
-    with ShardHeartbeat(opener(config.state), *key) as heartbeat:
+    with ShardHeartbeat(opener(config.state), *key, taker=taker) as heartbeat:
         try:
             beating = BeatingRunner(runner, heartbeat)
             with open_run(config, beating, run_id, out_dir, None, credentials, assignment) as run:
@@ -84,6 +103,46 @@ def run_sync(
         _store_artefacts(config.state, key, out_dir)
         heartbeat.finish("failed" if reason else "ok", outcome.report.as_json(), reason)
         return outcome
+
+
+def _take_over(
+    config: SyncConfig,
+    out_dir: Path,
+    runner: StepRunner,
+    credentials: Credentials | None,
+    ended: ShardAssignment,
+) -> None:
+    """Run, here and now, the replacements of given-up shards of the same migration (and
+    entity: its credentials) that no worker has begun, one after another until none waits.
+
+    A replacement's flow run waits for a worker's free slot (a killed worker's shards wait for
+    the live ones to end), then for a new process to start: 6-11 s in which the API got
+    nothing from a migration whose live shards had all ended (``bench/RESULTS.md``). This
+    process is up, its store open, its pace found. A taken attempt that fails says why in its
+    row, and its parent submits it again, as for any attempt."""
+    taker = f"{ended.shard.label} a{ended.attempt} {uuid.uuid4().hex[:6]}"
+    while True:
+        with StateStore.open(config.state) as store:
+            runs = store.shard_runs
+            same = [w for w in runs.waiting(ended.migration_id)
+                    if w.spec.get("entity") == ended.shard.entity]  # fmt: skip
+            taken = next((w for w in same if runs.take(ended.migration_id, w.shard,
+                                                       w.attempt, taker)), None)  # fmt: skip
+        if taken is None:
+            return
+        shard = Shard(**taken.spec)
+        assignment = ShardAssignment(
+            shard=shard, migration_id=ended.migration_id, attempt=taken.attempt
+        )
+        log.info("shard %s attempt %d: taken over by this run, which ended shard %s",
+                 shard.label, taken.attempt, ended.shard.label)  # fmt: skip
+        there = out_dir.parent / shard_folder(shard, taken.attempt)
+        try:
+            _run_shard(config.model_copy(update={"out": there}), new_run_id(), there, runner,
+                       credentials, assignment, time.perf_counter(), taker)  # fmt: skip
+        except CustsyncError as exc:  # its row says why: its parent submits it again
+            log.warning("shard %s attempt %d, taken over: %s", shard.label, taken.attempt,
+                        exc.template)  # fmt: skip
 
 
 def _store_artefacts(state: str, key: tuple[str, str, int], out_dir: Path) -> None:

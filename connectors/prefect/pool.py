@@ -74,3 +74,12 @@ class PrefectShardPool:
 
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(uuid.UUID(run_id), Crashed(message=why), force=True)
+
+    def withdraw(self, run_id: str, why: str) -> None:
+        """The run is not needed (a live run took its attempt over): cancelled, so no worker
+        starts it; one that already did finds the attempt taken and steps aside."""
+        from prefect.client.orchestration import get_client
+        from prefect.states import Cancelled
+
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(uuid.UUID(run_id), Cancelled(message=why), force=True)

@@ -213,6 +213,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         # replaced: a limit that fell was not taken up by the runs sharing it.
         ("ALTER TABLE api_budget_leases ADD COLUMN found_rough INTEGER",),
     ),
+    Migration(
+        11,
+        "a migration's shard taken over by a live run of another",
+        # Which shard it is (a live run that ends may run it in its own process, saving a
+        # flow run's start), and which run took it, so the late flow run steps aside.
+        (
+            "ALTER TABLE migration_shard ADD COLUMN spec TEXT",
+            "ALTER TABLE migration_shard ADD COLUMN taken_by TEXT",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

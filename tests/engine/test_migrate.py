@@ -4,6 +4,7 @@ submitted again, the artefacts merged; what is checked before anything is submit
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import shutil
@@ -45,7 +46,9 @@ TUNING = DEFAULTS.migration
 class HerePool:
     """Runs each shard's sync when it is submitted (so its state is known at once); the
     attempts listed in ``dies`` never run: their run says RUNNING and never beats again; those
-    in ``never_start`` were taken by a worker that died starting them: PENDING, never a beat."""
+    in ``never_start`` were taken by a worker that died starting them: PENDING, never a beat;
+    those in ``waits`` wait for a worker's free slot: SCHEDULED until withdrawn; those in
+    ``runs_at`` run at that look of the parent's (a worker busy until then)."""
 
     def __init__(
         self,
@@ -53,8 +56,14 @@ class HerePool:
         never_start: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
         elsewhere: Path | None = None,
         worker_env: dict[str, str | None] | None = None,
+        waits: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+        runs_at: dict[tuple[int, int], int] | None = None,
     ) -> None:
-        self.dies, self.never_start = dies, never_start
+        self.dies, self.never_start, self.waits = dies, never_start, waits
+        self.runs_at = runs_at or {}
+        self.looks = 0
+        self.later: dict[int, list[tuple[str, Shard, dict[str, Any]]]] = {}
+        self.withdrawn: list[str] = []
         # The environment of the workers' machine, where it differs from the command's.
         self.worker_env = worker_env or {}
         # Each shard's files on a disk of its own, gone when it ends (another machine's).
@@ -79,6 +88,18 @@ class HerePool:
                 store.shard_runs.beat(assignment.migration_id, shard.label, attempt, 0, 0)
             self.ended[run_id] = ("RUNNING", None)
             return run_id
+        if (shard.index, attempt) in self.waits:
+            self.ended[run_id] = ("SCHEDULED", None)
+            return run_id
+        if (shard.index, attempt) in self.runs_at:
+            self.ended[run_id] = ("RUNNING", None)
+            look = self.runs_at[(shard.index, attempt)]
+            self.later.setdefault(look, []).append((run_id, shard, parameters))
+            return run_id
+        self._run(run_id, shard, parameters)
+        return run_id
+
+    def _run(self, run_id: str, shard: Shard, parameters: dict[str, Any]) -> None:
         config = SyncConfig.model_validate(parameters["config"])
         if self.elsewhere is not None:
             config = config.model_copy(update={"out": self.elsewhere / run_id})
@@ -93,18 +114,31 @@ class HerePool:
                 outcome = run_sync(config, assignment=assignment)
             except CustsyncError as exc:  # its flow run fails in one line
                 self.ended[run_id] = ("FAILED", str(exc))
-                return run_id
+                return
         self.ended[run_id] = ("COMPLETED" if outcome.exit_code == 0 else "FAILED", outcome.error)
         if self.elsewhere is not None:
             shutil.rmtree(self.elsewhere / run_id)
-        return run_id
 
     def states(self, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        self.looks += 1
+        assert self.looks < 100, "the migration never ends"  # a run that waits for ever
+        for run_id, shard, parameters in self.later.pop(self.looks, []):
+            self._run(run_id, shard, parameters)
+        for _, shard, parameters in itertools.chain(*self.later.values()):  # busy, alive
+            config = SyncConfig.model_validate(parameters["config"])
+            assignment = ShardAssignment.model_validate(parameters["assignment"])
+            with StateStore.open(config.state) as store:
+                key = (assignment.migration_id, shard.label, assignment.attempt)
+                store.shard_runs.beat(*key, 0, 0)
         return {r: self.ended[r] for r in run_ids}
 
     def give_up(self, run_id: str, why: str) -> None:
         self.given_up.append(why)
         self.ended[run_id] = ("CRASHED", why)
+
+    def withdraw(self, run_id: str, why: str) -> None:
+        self.withdrawn.append(why)
+        self.ended[run_id] = ("CANCELLED", why)
 
 
 @pytest.fixture
@@ -237,6 +271,58 @@ def test_a_run_given_up_that_starts_after_all_sends_nothing(
     outcome = run_sync(config.model_copy(update={"out": tmp_path / "a2"}), assignment=current)
     assert outcome.exit_code == 0 and outcome.report.created == 60
     assert runs.read("m-late")[shard.label].status == "ok"
+
+
+def test_a_live_run_that_ends_takes_over_a_replacement_no_worker_began(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    # Shard 2's worker died and its replacement waits for a worker's free slot: shard 1's
+    # run, once it ends, runs it in its own process (no flow run's start); the replacement's
+    # flow run, starting late, finds the attempt taken and sends nothing.
+    first, second = plan_migration(config, 2)
+    runs = StateStore.open(config.state).shard_runs
+    for shard in (first, second):
+        runs.submit("m-take", shard.label, 1, dataclasses.asdict(shard))
+    assert runs.beat("m-take", second.label, 1, 0, 0)  # ...then its worker was killed
+    runs.submit("m-take", second.label, 2, dataclasses.asdict(second))
+    mine = ShardAssignment(shard=first, migration_id="m-take", attempt=1)
+    outcome = run_sync(config.model_copy(update={"out": tmp_path / "s1"}), assignment=mine)
+    taken = runs.read("m-take")[second.label]
+    assert (taken.attempt, taken.status) == (2, "ok")
+    assert taken.taken_by is not None and taken.taken_by.startswith(f"{first.label} a1 ")
+    assert taken.report is not None
+    assert outcome.report.created + taken.report["created"] == 60
+    assert len(on_server(sandbox_server, str(config.entity_id))) == 60
+    with StateStore.open(config.state) as store:  # its files, where the parent merges them
+        merged = tmp_path / "merged.csv"
+        assert store.shard_files.write_out("m-take", second.label, 2, "mappings.csv", merged)
+    assert len(read_csv(merged)) == taken.report["created"] > 0
+    late = ShardAssignment(shard=second, migration_id="m-take", attempt=2)
+    with pytest.raises(ShardReplacedError, match="or taken over by a live run"):
+        run_sync(config.model_copy(update={"out": tmp_path / "late"}), assignment=late)
+    assert runs.read("m-take")[second.label] == taken
+    assert len(on_server(sandbox_server, str(config.entity_id))) == 60
+
+
+def test_the_parent_withdraws_a_replacement_taken_over_and_watches_its_taker_s_beats(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    # Shard 2's worker dies; its replacement waits for a slot that shard 1's run holds until
+    # the parent's eighth look, when shard 1 runs, ends, and takes the replacement over.
+    clock = Clock()
+    pool = HerePool(dies={(1, 1)}, waits={(1, 2)}, runs_at={(0, 1): 8})
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    [why] = pool.given_up  # (after three times the longest gap seen between beats: 10 s)
+    assert why == "no heartbeat for 30 s (its worker stopped)"
+    label = plan_migration(config, 2)[0].label
+    assert len(pool.withdrawn) == 1 and pool.withdrawn[0].startswith(
+        f"taken over by the run of shard {label} a1 "
+    )
+    assert pool.attempts == {0: 1, 1: 2}  # no third attempt: the taken one counted
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+    assert len(on_server(sandbox_server, str(config.entity_id))) == 60
 
 
 def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(
