@@ -212,6 +212,11 @@ class MigrationTuning(BaseModel):
         "stale_s).",
     )  # fmt: skip
     max_attempts: int = Field(default=4, ge=1, description="Attempts of a shard before it fails.")
+    linger_s: float = Field(
+        default=40.0, ge=0, description="Seconds a shard's run that ended stays, while another "
+        "shard of its migration has stopped beating, to take over its replacement "
+        "(engine/sync.py): up to four give-ups of stale_s; CUSTSYNC_SHARD_LINGER_S.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _start_covers_stale(self) -> MigrationTuning:
@@ -303,7 +308,8 @@ class Tuning(BaseModel):
 # The variables that set a tuned value: part -> (its model, field -> variable).
 ENVIRONMENT: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
     "migration": (MigrationTuning, {"stale_s": "CUSTSYNC_SHARD_STALE_S",
-                                    "start_s": "CUSTSYNC_SHARD_START_S"}),
+                                    "start_s": "CUSTSYNC_SHARD_START_S",
+                                    "linger_s": "CUSTSYNC_SHARD_LINGER_S"}),
     "crm": (CrmTuning, {"poll_first_s": "CUSTSYNC_CRM_POLL_S",
                         "attempts": "CUSTSYNC_CRM_ATTEMPTS",
                         "bulk_from": "CUSTSYNC_CRM_BULK_FROM"}),

@@ -21,7 +21,9 @@ from connectors.api.targets import Credentials
 from connectors.errors import CrmError, CustsyncError, InputError, RunLockedError
 from connectors.reports.artifacts import REJECT_HEADER, CsvAppender, top_reasons, write_report
 from connectors.state.shard_files import SHARD_ARTEFACTS
+from connectors.state.shard_runs import WaitingShard
 from connectors.state.store import StateStore, opener
+from connectors.tuning import Tuning
 from engine import steps
 from engine.config import ShardAssignment, SyncConfig, shard_folder
 from engine.context import RunContext, new_run_id, open_run
@@ -118,31 +120,55 @@ def _take_over(
     A replacement's flow run waits for a worker's free slot (a killed worker's shards wait for
     the live ones to end), then for a new process to start: 6-11 s in which the API got
     nothing from a migration whose live shards had all ended (``bench/RESULTS.md``). This
-    process is up, its store open, its pace found. A taken attempt that fails says why in its
-    row, and its parent submits it again, as for any attempt."""
+    process is up, its store open, its pace found. While another shard has stopped beating
+    (its worker may be dead, and its parent not have given it up yet), it stays to see,
+    looking every two beats, for ``linger_s`` at most. A taken attempt that fails
+    says why in its row, and its parent submits it again, as for any attempt."""
+    tuning = Tuning.from_environment().migration
     taker = f"{ended.shard.label} a{ended.attempt} {uuid.uuid4().hex[:6]}"
-    while True:
-        with StateStore.open(config.state) as store:
-            runs = store.shard_runs
-            same = [w for w in runs.waiting(ended.migration_id)
-                    if w.spec.get("entity") == ended.shard.entity]  # fmt: skip
-            taken = next((w for w in same if runs.take(ended.migration_id, w.shard,
-                                                       w.attempt, taker)), None)  # fmt: skip
-        if taken is None:
-            return
-        shard = Shard(**taken.spec)
-        assignment = ShardAssignment(
-            shard=shard, migration_id=ended.migration_id, attempt=taken.attempt
-        )
-        log.info("shard %s attempt %d: taken over by this run, which ended shard %s",
-                 shard.label, taken.attempt, ended.shard.label)  # fmt: skip
-        there = out_dir.parent / shard_folder(shard, taken.attempt)
-        try:
-            _run_shard(config.model_copy(update={"out": there}), new_run_id(), there, runner,
-                       credentials, assignment, time.perf_counter(), taker)  # fmt: skip
-        except CustsyncError as exc:  # its row says why: its parent submits it again
-            log.warning("shard %s attempt %d, taken over: %s", shard.label, taken.attempt,
-                        exc.template)  # fmt: skip
+    mid = ended.migration_id
+    with StateStore.open(config.state) as store:
+        runs = store.shard_runs
+        beats: dict[str, int] = {}  # each running shard's beats at the last look
+        until = time.monotonic() + tuning.linger_s
+        while True:
+            same = [w for w in runs.waiting(mid) if w.spec.get("entity") == ended.shard.entity]
+            taken = next((w for w in same if runs.take(mid, w.shard, w.attempt, taker)), None)
+            if taken is not None:
+                _run_taken(config, out_dir, runner, credentials, ended, taken, taker)
+                beats, until = {}, time.monotonic() + tuning.linger_s
+                continue
+            running = {r.shard: r.beats for r in runs.read(mid).values()
+                       if r.status == "running" and r.taken_by != taker}  # fmt: skip
+            stalled = [name for name, count in running.items() if beats.get(name) == count]
+            if not running or (beats and not stalled) or time.monotonic() > until:
+                return
+            beats = running
+            time.sleep(2 * tuning.beat_s)  # a live run beats at least once meanwhile
+
+
+def _run_taken(
+    config: SyncConfig,
+    out_dir: Path,
+    runner: StepRunner,
+    credentials: Credentials | None,
+    ended: ShardAssignment,
+    taken: WaitingShard,
+    taker: str,
+) -> None:
+    """One replacement taken over, run as its flow run would have (its own folder)."""
+    shard = Shard(**taken.spec)
+    assignment = ShardAssignment(shard=shard, migration_id=ended.migration_id,
+                                 attempt=taken.attempt)  # fmt: skip
+    log.info("shard %s attempt %d: taken over by this run, which ended shard %s",
+             shard.label, taken.attempt, ended.shard.label)  # fmt: skip
+    there = out_dir.parent / shard_folder(shard, taken.attempt)
+    try:
+        _run_shard(config.model_copy(update={"out": there}), new_run_id(), there, runner,
+                   credentials, assignment, time.perf_counter(), taker)  # fmt: skip
+    except CustsyncError as exc:  # its row says why: its parent submits it again
+        log.warning("shard %s attempt %d, taken over: %s", shard.label, taken.attempt,
+                    exc.template)  # fmt: skip
 
 
 def _store_artefacts(state: str, key: tuple[str, str, int], out_dir: Path) -> None:

@@ -8,6 +8,8 @@ import dataclasses
 import itertools
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from connectors.errors import CustsyncError, InputError, ShardReplacedError
-from connectors.state.store import StateStore
+from connectors.state.store import StateStore, opener
 from connectors.tuning import DEFAULTS
 from engine.config import ShardAssignment, SyncConfig
 from engine.migrate import (
@@ -25,6 +27,7 @@ from engine.migrate import (
     for_workers,
     plan_migration,
 )
+from engine.shard_heartbeat import ShardHeartbeat
 from engine.sync import run_sync
 from sandbox.process import SandboxProcess
 from schemas.shards import Shard
@@ -64,8 +67,10 @@ class HerePool:
         self.looks = 0
         self.later: dict[int, list[tuple[str, Shard, dict[str, Any]]]] = {}
         self.withdrawn: list[str] = []
-        # The environment of the workers' machine, where it differs from the command's.
-        self.worker_env = worker_env or {}
+        # The environment of the workers' machine, where it differs from the command's. A
+        # run that ended does not stay for a dead shard's replacement: here the parent cannot
+        # give that shard up while the run is being run (tests below run it beside one).
+        self.worker_env = {"CUSTSYNC_SHARD_LINGER_S": "0", **(worker_env or {})}
         # Each shard's files on a disk of its own, gone when it ends (another machine's).
         self.elsewhere = elsewhere
         self.ids = itertools.count()
@@ -302,6 +307,48 @@ def test_a_live_run_that_ends_takes_over_a_replacement_no_worker_began(
         run_sync(config.model_copy(update={"out": tmp_path / "late"}), assignment=late)
     assert runs.read("m-take")[second.label] == taken
     assert len(on_server(sandbox_server, str(config.entity_id))) == 60
+
+
+def test_a_run_that_ends_stays_while_a_shard_is_silent_and_takes_its_replacement(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    # Shard 2's worker died just before shard 1's run ended; its parent gives it up 3 s
+    # later: shard 1's run, seeing shard 2 silent, stayed, and takes the replacement over.
+    first, second = plan_migration(config, 2)
+    runs = StateStore.open(config.state).shard_runs
+    for shard in (first, second):
+        runs.submit("m-stay", shard.label, 1, dataclasses.asdict(shard))
+    assert runs.beat("m-stay", second.label, 1, 0, 0)
+
+    def give_up() -> None:  # the parent, in a process of its own
+        with StateStore.open(config.state) as store:
+            store.shard_runs.submit("m-stay", second.label, 2, dataclasses.asdict(second))
+
+    parent = threading.Timer(3.0, give_up)
+    parent.start()
+    mine = ShardAssignment(shard=first, migration_id="m-stay", attempt=1)
+    started = time.monotonic()
+    run_sync(config.model_copy(update={"out": tmp_path / "s1"}), assignment=mine)
+    parent.join()
+    taken = runs.read("m-stay")[second.label]
+    assert (taken.attempt, taken.status) == (2, "ok") and taken.taken_by is not None
+    assert len(on_server(sandbox_server, str(config.entity_id))) == 60
+    assert time.monotonic() - started < TUNING.linger_s
+
+
+def test_a_run_that_ends_while_every_other_shard_beats_does_not_stay(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    first, second = plan_migration(config, 2)
+    with StateStore.open(config.state) as store:
+        for shard in (first, second):
+            store.shard_runs.submit("m-go", shard.label, 1, dataclasses.asdict(shard))
+    mine = ShardAssignment(shard=first, migration_id="m-go", attempt=1)
+    with ShardHeartbeat(opener(config.state), "m-go", second.label, 1, beat_s=0.2):
+        started = time.monotonic()
+        run_sync(config.model_copy(update={"out": tmp_path / "s1"}), assignment=mine)
+        # Its own shard, then two looks two beats apart (a live run beat between them).
+        assert time.monotonic() - started < TUNING.linger_s / 4
 
 
 def test_the_parent_withdraws_a_replacement_taken_over_and_watches_its_taker_s_beats(
