@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from connectors.errors import CustsyncError, InputError, ShardReplacedError
+from connectors.state.shard_runs import ShardRuns
 from connectors.state.store import StateStore, opener
 from connectors.tuning import DEFAULTS
 from engine.config import ShardAssignment, SyncConfig
@@ -278,17 +279,23 @@ def test_a_run_given_up_that_starts_after_all_sends_nothing(
     assert runs.read("m-late")[shard.label].status == "ok"
 
 
+def second_one_killed(config: SyncConfig, migration_id: str) -> tuple[Shard, Shard, ShardRuns]:
+    """Two shards submitted; the second's run beat once, then its worker was killed."""
+    first, second = plan_migration(config, 2)
+    runs = StateStore.open(config.state).shard_runs
+    for shard in (first, second):
+        runs.submit(migration_id, shard.label, 1, dataclasses.asdict(shard))
+    assert runs.beat(migration_id, second.label, 1, 0, 0)
+    return first, second, runs
+
+
 def test_a_live_run_that_ends_takes_over_a_replacement_no_worker_began(
     tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
 ) -> None:
     # Shard 2's worker died and its replacement waits for a worker's free slot: shard 1's
     # run, once it ends, runs it in its own process (no flow run's start); the replacement's
     # flow run, starting late, finds the attempt taken and sends nothing.
-    first, second = plan_migration(config, 2)
-    runs = StateStore.open(config.state).shard_runs
-    for shard in (first, second):
-        runs.submit("m-take", shard.label, 1, dataclasses.asdict(shard))
-    assert runs.beat("m-take", second.label, 1, 0, 0)  # ...then its worker was killed
+    first, second, runs = second_one_killed(config, "m-take")
     runs.submit("m-take", second.label, 2, dataclasses.asdict(second))
     mine = ShardAssignment(shard=first, migration_id="m-take", attempt=1)
     outcome = run_sync(config.model_copy(update={"out": tmp_path / "s1"}), assignment=mine)
@@ -314,11 +321,7 @@ def test_a_run_that_ends_stays_while_a_shard_is_silent_and_takes_its_replacement
 ) -> None:
     # Shard 2's worker died just before shard 1's run ended; its parent gives it up 3 s
     # later: shard 1's run, seeing shard 2 silent, stayed, and takes the replacement over.
-    first, second = plan_migration(config, 2)
-    runs = StateStore.open(config.state).shard_runs
-    for shard in (first, second):
-        runs.submit("m-stay", shard.label, 1, dataclasses.asdict(shard))
-    assert runs.beat("m-stay", second.label, 1, 0, 0)
+    first, second, runs = second_one_killed(config, "m-stay")
 
     def give_up() -> None:  # the parent, in a process of its own
         with StateStore.open(config.state) as store:
