@@ -13,6 +13,8 @@ sandbox on loopback; shards = 2 per worker.
     uv run python bench/migrate_workers.py --postgres ... --kill [--kill-rows 6000]
     uv run python bench/migrate_workers.py --postgres ... --kill --kill-at 0.02
       (killed as the first rows are written: the others' runs may still be starting)
+    uv run python bench/migrate_workers.py --postgres ... --kill --warm-rows 3000
+      (another entity migrated first, on the same store and API: the limit found before)
 """
 
 from __future__ import annotations
@@ -112,10 +114,11 @@ def one_migration(
 
 def killed_worker(
     env: dict[str, str], tmp: Path, postgres: str, rows: int, limit: float = 100.0,
-    kill_at: float = 1 / 3,
+    kill_at: float = 1 / 3, warm_rows: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Three workers (two runs each), six shards, the limit not told; one worker and all under
-    it killed once ``kill_at`` of the rows are created."""
+    it killed once ``kill_at`` of the rows are created. ``warm_rows``: another entity's
+    migration of that many rows first, on the same store and API (the limit found before)."""
     pool = "bench-killed"
     with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=FaultSettings(rate_limit=limit)) as api:
         source = tmp / f"{pool}.csv"
@@ -124,15 +127,26 @@ def killed_worker(
         workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, start_new_session=True)
                    for _ in range(3)]  # fmt: skip
-        try:
-            out = tmp / f"out-{pool}"
-            started = time.perf_counter()
-            run = subprocess.Popen(
-                [sys.executable, "-m", "flows", "-v", "migrate", str(source), "--target", api.url,
-                 "--entity-id", "bench", "--state", fresh_schema(postgres), "--shards", "6",
+        state = fresh_schema(postgres)
+
+        def migrate(export: Path, entity: str, out: Path) -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "flows", "-v", "migrate", str(export), "--target", api.url,
+                 "--entity-id", entity, "--state", state, "--shards", "6",
                  "--work-pool", pool, "--out", str(out)],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
+
+        try:
+            if warm_rows:
+                warm = tmp / "warm.csv"
+                write_export(warm, warm_rows, "warm")
+                _, said = (first := migrate(warm, "warm", tmp / "out-warm")).communicate()
+                if first.returncode != 0:
+                    raise SystemExit(said[-3000:])
+            out = tmp / f"out-{pool}"
+            started = time.perf_counter()
+            run = migrate(source, "bench", out)
             killed_at = None
             while run.poll() is None:
                 if killed_at is None and api.stats()["writes"]["total"] >= rows * kill_at:
@@ -199,8 +213,15 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--kill", action="store_true", help="the killed-worker run only")
     parser.add_argument("--kill-rows", type=int, default=6000)
-    parser.add_argument("--kill-at", type=float, default=1 / 3,
-                        help="the share of the rows created when the worker is killed")  # fmt: skip
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=1 / 3,
+        help="the share of the rows created when the worker is killed",
+    )
+    parser.add_argument("--warm-rows", type=int, default=0,
+                        help="another entity's migration of that many rows first (the limit "
+                        "found before, kept in the store)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch:
         tmp = Path(scratch)
@@ -208,7 +229,7 @@ def main() -> None:
         try:
             if args.kill:
                 result = killed_worker(env, tmp, args.postgres, args.kill_rows,
-                                       kill_at=args.kill_at)  # fmt: skip
+                                       kill_at=args.kill_at, warm_rows=args.warm_rows)  # fmt: skip
                 print(f"machine: {os.cpu_count()} cores; 3 workers (--limit 2), 6 shards, "
                       f"sandbox 100/s (not told); one worker killed -9 at "
                       f"{result['killed_at_s']} s")  # fmt: skip
