@@ -145,11 +145,13 @@ def killed_worker(
                 if first.returncode != 0:
                     raise SystemExit(said[-3000:])
             out = tmp / f"out-{pool}"
+            before = api.stats()["writes"]["total"]  # the warm-up's
             started = time.perf_counter()
             run = migrate(source, "bench", out)
             killed_at = None
             while run.poll() is None:
-                if killed_at is None and api.stats()["writes"]["total"] >= rows * kill_at:
+                written = api.stats()["writes"]["total"] - before
+                if killed_at is None and written >= rows * kill_at:
                     kill_tree(workers[0].pid)
                     killed_at = time.perf_counter() - started
                 time.sleep(0.2)

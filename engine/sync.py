@@ -114,16 +114,18 @@ def _take_over(
     credentials: Credentials | None,
     ended: ShardAssignment,
 ) -> None:
-    """Run, here and now, the replacements of given-up shards of the same migration (and
-    entity: its credentials) that no worker has begun, one after another until none waits.
+    """Run, here and now, the shards of the same migration (and entity: its credentials) that
+    no run has begun, one after another until none waits: a given-up shard's replacement, a
+    shard whose worker died starting it, one waiting for a worker's slot.
 
     A replacement's flow run waits for a worker's free slot (a killed worker's shards wait for
     the live ones to end), then for a new process to start: 6-11 s in which the API got
     nothing from a migration whose live shards had all ended (``bench/RESULTS.md``). This
-    process is up, its store open, its pace found. While another shard has stopped beating
-    (its worker may be dead, and its parent not have given it up yet), it stays to see,
-    looking every two beats, for ``linger_s`` at most. A taken attempt that fails
-    says why in its row, and its parent submits it again, as for any attempt."""
+    process is up, its store open, its pace found. A shard whose run a dead worker took but
+    never started is taken at once, not after the parent's start allowance. While another
+    shard has stopped beating (its worker may be dead, and its parent not have given it up
+    yet), it stays to see, looking every two beats, for ``linger_s`` at most. A taken attempt
+    that fails says why in its row, and its parent submits it again, as for any attempt."""
     tuning = Tuning.from_environment().migration
     taker = f"{ended.shard.label} a{ended.attempt} {uuid.uuid4().hex[:6]}"
     mid = ended.migration_id

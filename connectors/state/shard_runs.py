@@ -89,11 +89,11 @@ class ShardRuns:
         return row is None or (int(row[0]) == attempt and row[1] == taker)
 
     def waiting(self, migration_id: str) -> list[WaitingShard]:
-        """The migration's replacement attempts that no run has begun (given-up shards whose
-        new flow run waits for a worker), oldest shard name first."""
+        """The migration's attempts that no run has begun (a flow run waiting for a worker's
+        slot, or taken by a worker that died starting it), by shard name."""
         rows = self._db.execute(
             "SELECT shard, attempt, spec FROM migration_shard WHERE migration_id = ?"
-            " AND status = 'submitted' AND beats = 0 AND taken_by IS NULL AND attempt > 1"
+            " AND status = 'submitted' AND beats = 0 AND taken_by IS NULL"
             " AND spec IS NOT NULL ORDER BY shard",
             (migration_id,),
         ).fetchall()

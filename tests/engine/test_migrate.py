@@ -226,9 +226,10 @@ def test_a_shard_whose_worker_died_starting_it_is_given_up_after_the_start_allow
     tmp_path: Path, config: SyncConfig
 ) -> None:
     # A run killed while PENDING stays PENDING on the server, and never beats: the start
-    # allowance (longer than the heartbeat's) is what gives it up, not the heartbeat's.
+    # allowance (longer than the heartbeat's) is what gives it up, not the heartbeat's. (The
+    # last shard: no live run ends after its submission, to take it over.)
     clock = Clock()
-    pool = HerePool(never_start={(0, 1)})
+    pool = HerePool(never_start={(1, 1)})
     outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
                         clock=clock, sleep=clock.sleep).run()  # fmt: skip
     assert outcome.exit_code == 0
@@ -237,6 +238,22 @@ def test_a_shard_whose_worker_died_starting_it_is_given_up_after_the_start_allow
     ]
     assert TUNING.start_s > TUNING.stale_s and clock.now > TUNING.start_s
     assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
+def test_a_shard_whose_worker_died_starting_it_is_taken_by_a_live_run_that_ends(
+    tmp_path: Path, config: SyncConfig, sandbox_server: SandboxProcess
+) -> None:
+    # Shard 1's worker died while its run was PENDING; shard 2's run ends before the start
+    # allowance is up, and runs shard 1 itself: nothing is given up, no second attempt.
+    clock = Clock()
+    pool = HerePool(never_start={(0, 1)})
+    outcome = Migration(config, plan_migration(config, 2), pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    assert pool.given_up == [] and pool.attempts == {0: 1, 1: 1}
+    assert len(pool.withdrawn) == 1 and clock.now <= TUNING.stale_s  # one look
+    assert len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+    assert len(on_server(sandbox_server, str(config.entity_id))) == 60
 
 
 def test_a_taken_run_that_never_beats_is_given_up_after_twice_the_starts_seen(

@@ -38,7 +38,10 @@ def test_a_waiting_replacement_is_taken_by_one_live_run_and_its_flow_run_is_refu
     runs.submit("m1", "E1 1/2", 1, {**spec, "index": 0})
     runs.submit("m1", "E1 2/2", 1, spec)
     runs.submit("m1", "E1 3/3", 1, {**spec, "index": 2, "count": 3})
-    assert runs.waiting("m1") == []  # first attempts wait for their own flow runs
+    assert [w.shard for w in runs.waiting("m1")] == ["E1 1/2", "E1 2/2", "E1 3/3"]
+    for name in ("E1 1/2", "E1 2/2", "E1 3/3"):
+        assert runs.beat("m1", name, 1, 0, 0)  # begun: not waiting
+    assert runs.waiting("m1") == []
     runs.submit("m1", "E1 2/2", 2, spec)  # its worker died: given up, submitted again
     runs.submit("m1", "E1 3/3", 2, {**spec, "index": 2, "count": 3})
     assert runs.beat("m1", "E1 3/3", 2, 0, 0)  # ...and this one's flow run began at once
