@@ -10,7 +10,9 @@ parent watches their heartbeats in the store (``ShardRuns``), not Prefect's run 
 a worker killed with ``kill -9`` leaves its flow run "Running" on the server forever (nothing
 is left to report the crash), while its heartbeat stops at once.
 A shard whose heartbeat stops counting for ``stale_s`` (``connectors/tuning.py``) is given up
-and submitted again; the journal makes the new attempt exactly-once. When every shard is done,
+and submitted again; the journal makes the new attempt exactly-once. A shard's run that ends
+takes over, in its own process, any attempt of the migration no run has begun (``engine/sync.py``):
+a dead worker's shards are not left waiting for a slot and a new process. When every shard is done,
 the parent writes their files under ``DIR/shards/``, merges ``mappings.csv`` and
 ``rejects.csv``, and writes one ``report.json``.
 """
@@ -356,7 +358,8 @@ class Migration:
             # A machine busier than ours beats less evenly: never under three times the
             # longest gap seen between a live run's beats.
             stale_s = max(self.tuning.stale_s, 3 * self.longest_beat_gap_s)
-            start_s = self.start_s(state.attempt)
+            # A taker beats the moment it takes the attempt: no process start to wait for.
+            start_s = self.start_s(state.attempt) if state.taken_by is None else stale_s
             if state.beats > 0 and now - state.beat_seen > stale_s:
                 why = f"no heartbeat for {stale_s:.0f} s (its worker stopped)"
             elif state.beats == 0 and now - state.beat_seen > start_s:

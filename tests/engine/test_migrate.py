@@ -392,6 +392,34 @@ def test_the_parent_withdraws_a_replacement_taken_over_and_watches_its_taker_s_b
     assert len(on_server(sandbox_server, str(config.entity_id))) == 60
 
 
+def test_a_taker_that_dies_before_its_first_beat_is_given_up_after_a_heartbeat_s_wait(
+    tmp_path: Path, config: SyncConfig
+) -> None:
+    # A taker beats the moment it takes an attempt; one that never does died in between: its
+    # shard waits out the heartbeat's 10 s, not the start allowance of a flow run's process.
+    clock = Clock()
+
+    class TakenAndDead(HerePool):
+        def states(self, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+            if self.looks == 0:
+                with StateStore.open(config.state) as store:
+                    [(mid,)] = store.db.execute("SELECT migration_id FROM migration_shard"
+                                                " GROUP BY migration_id").fetchall()  # fmt: skip
+                    assert store.shard_runs.take(mid, second.label, 1, "a run that died")
+            return super().states(run_ids)
+
+    first, second = plan_migration(config, 2)
+    pool = TakenAndDead(waits={(1, 1)})
+    outcome = Migration(config, [first, second], pool, tmp_path / "out",
+                        clock=clock, sleep=clock.sleep).run()  # fmt: skip
+    assert outcome.exit_code == 0, outcome.error
+    assert pool.withdrawn == ["taken over by the run of shard a run that died"]
+    assert pool.given_up == [
+        f"taken by a worker but not started in {TUNING.stale_s:.0f} s (its worker stopped)"
+    ]
+    assert pool.attempts == {0: 1, 1: 2} and len(read_csv(tmp_path / "out" / "mappings.csv")) == 60
+
+
 def test_a_shard_that_keeps_dying_fails_the_migration_after_the_others_finish(
     tmp_path: Path, config: SyncConfig
 ) -> None:
