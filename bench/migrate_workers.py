@@ -15,6 +15,8 @@ sandbox on loopback; shards = 2 per worker.
       (killed as the first rows are written: the others' runs may still be starting)
     uv run python bench/migrate_workers.py --postgres ... --kill --warm-rows 3000
       (another entity migrated first, on the same store and API: the limit found before)
+    uv run python bench/migrate_workers.py --postgres ... --kill --told
+      (the migration is given the limit: --rate-limit 100)
 """
 
 from __future__ import annotations
@@ -114,11 +116,12 @@ def one_migration(
 
 def killed_worker(
     env: dict[str, str], tmp: Path, postgres: str, rows: int, limit: float = 100.0,
-    kill_at: float = 1 / 3, warm_rows: int = 0,
+    kill_at: float = 1 / 3, warm_rows: int = 0, told: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Three workers (two runs each), six shards, the limit not told; one worker and all under
     it killed once ``kill_at`` of the rows are created. ``warm_rows``: another entity's
-    migration of that many rows first, on the same store and API (the limit found before)."""
+    migration of that many rows first, on the same store and API (the limit found before);
+    ``told``: the migrations are given the limit (``--rate-limit``)."""
     pool = "bench-killed"
     with SandboxProcess(users={AUTH[0]: AUTH[1]}, faults=FaultSettings(rate_limit=limit)) as api:
         source = tmp / f"{pool}.csv"
@@ -133,7 +136,8 @@ def killed_worker(
             return subprocess.Popen(
                 [sys.executable, "-m", "flows", "-v", "migrate", str(export), "--target", api.url,
                  "--entity-id", entity, "--state", state, "--shards", "6",
-                 "--work-pool", pool, "--out", str(out)],
+                 "--work-pool", pool, "--out", str(out),
+                 *(["--rate-limit", str(limit)] if told else [])],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
 
@@ -221,9 +225,15 @@ def main() -> None:
         default=1 / 3,
         help="the share of the rows created when the worker is killed",
     )
-    parser.add_argument("--warm-rows", type=int, default=0,
-                        help="another entity's migration of that many rows first (the limit "
-                        "found before, kept in the store)")  # fmt: skip
+    parser.add_argument(
+        "--warm-rows",
+        type=int,
+        default=0,
+        help="another entity's migration of that many rows first (the limit "
+        "found before, kept in the store)",
+    )
+    parser.add_argument("--told", action="store_true",
+                        help="the migrations are given the limit (--rate-limit 100)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch:
         tmp = Path(scratch)
@@ -231,9 +241,11 @@ def main() -> None:
         try:
             if args.kill:
                 result = killed_worker(env, tmp, args.postgres, args.kill_rows,
-                                       kill_at=args.kill_at, warm_rows=args.warm_rows)  # fmt: skip
+                                       kill_at=args.kill_at, warm_rows=args.warm_rows,
+                                       told=args.told)  # fmt: skip
+                told = "told: --rate-limit 100" if args.told else "not told"
                 print(f"machine: {os.cpu_count()} cores; 3 workers (--limit 2), 6 shards, "
-                      f"sandbox 100/s (not told); one worker killed -9 at "
+                      f"sandbox 100/s ({told}); one worker killed -9 at "
                       f"{result['killed_at_s']} s")  # fmt: skip
                 print(json.dumps({k: v for k, v in result.items() if k != "per_second"}))
                 print(
