@@ -31,6 +31,7 @@ class Lease:
     found: float | None = None
     found_at: float | None = None
     found_rough: bool = False
+    allotted: float | None = None  # known limit: the share it paces at now (None: not told)
 
 
 class BudgetLeases:
@@ -44,16 +45,16 @@ class BudgetLeases:
         """Renew this run's lease; every live lease of the target (this one included)."""
         self._db.execute(
             "INSERT INTO api_budget_leases (budget_key, run_id, heartbeat, admitted, wants,"
-            " last_429, wall_until, found, found_at, found_rough)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " last_429, wall_until, found, found_at, found_rough, allotted)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (budget_key, run_id) DO UPDATE SET heartbeat = excluded.heartbeat,"
             " admitted = excluded.admitted, wants = excluded.wants,"
             " last_429 = excluded.last_429, wall_until = excluded.wall_until,"
             " found = excluded.found, found_at = excluded.found_at,"
-            " found_rough = excluded.found_rough",
+            " found_rough = excluded.found_rough, allotted = excluded.allotted",
             (budget_key, lease.run_id, lease.heartbeat, lease.admitted, lease.wants,
              lease.last_429, lease.wall_until, lease.found, lease.found_at,
-             int(lease.found_rough)),
+             int(lease.found_rough), lease.allotted),
         )  # fmt: skip
         self._db.execute(
             "DELETE FROM api_budget_leases WHERE heartbeat < ?",
@@ -61,7 +62,7 @@ class BudgetLeases:
         )
         rows = self._db.execute(
             "SELECT run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at,"
-            " found_rough FROM api_budget_leases"
+            " found_rough, allotted FROM api_budget_leases"
             " WHERE budget_key = ? AND heartbeat >= ? ORDER BY run_id",
             (budget_key, lease.heartbeat - self._tuning.lease_s),
         ).fetchall()
@@ -95,7 +96,6 @@ class BudgetLeases:
 
 
 def _lease(row: tuple[Any, ...]) -> Lease:
-    run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at, rough = row
-    return Lease(
-        run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at, bool(rough)
-    )
+    run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at, rough, held = row
+    return Lease(run_id, heartbeat, admitted, wants, last_429, wall_until, found, found_at,
+                 bool(rough), None if held is None else float(held))  # fmt: skip

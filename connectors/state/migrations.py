@@ -223,6 +223,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE migration_shard ADD COLUMN taken_by TEXT",
         ),
     ),
+    Migration(
+        12,
+        "the share each run of a known limit holds",
+        # A run grows its share only into what the others hold no more: a lease's wants read
+        # before a run sent anything let a newcomer take half while the first kept it all.
+        ("ALTER TABLE api_budget_leases ADD COLUMN allotted DOUBLE PRECISION",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -261,8 +261,14 @@ class SharedBudget:
         ):
             self._published_429 = own_429
             self._publishing = (self._found, self._found_rough, self._found_kept, own_429)
+        # Known limit: the share this run paces at, for the others to grow only into what it
+        # no longer holds (None before its first share: it holds the whole limit's pace).
+        held = self.pacer.allocation if self.pacer.limit is not None else None
+        if self.pacer.limit is not None and held is None:
+            held = self.pacer.rate
         return self._with_found(Lease(self.run_id, now, admitted, wants, own_429,
-                                      None if wall is None else now + (wall - mono)))  # fmt: skip
+                                      None if wall is None else now + (wall - mono),
+                                      allotted=held))  # fmt: skip
 
     def _with_found(self, lease: Lease) -> Lease:
         found, found_at = self._found if self._found is not None else (None, None)
@@ -321,7 +327,8 @@ class SharedBudget:
         if limit is not None:
             total = limit * self._tuning.pacer.known_share
             shares = allocate(total, [lease.wants for lease in everyone])
-            self.pacer.allot(self._joining(shares[0], total, others))
+            self.pacer.allot(self._held_by_others(self._joining(shares[0], total, others),
+                                                  total, others))  # fmt: skip
         else:
             self._share_found(now, everyone, left=len(others) + 1 < self.peers)
         self._beats += 1
@@ -353,6 +360,19 @@ class SharedBudget:
         wanted = [lease.wants for lease in others]  # (a run wants more than it got through)
         unused = 0.0 if None in wanted else total - sum(w for w in wanted if w is not None)
         return max(self._tuning.pacer.min_rate, min(share, unused))
+
+    def _held_by_others(self, share: float, total: float, others: list[Lease]) -> float:
+        """Known limit: a share grows only into what the others no longer hold (their leases'
+        shares), a decrease is taken at once. Shares are set from leases up to a beat old:
+        the first shard's run said it wanted 1 before it sent anything, the next read that
+        and took half while the first still paced at all of it (130 in a second of 100).
+        A joiner's share so comes in two or three beats, as the others publish theirs."""
+        held = [lease.allotted for lease in others]
+        if not others or None in held:  # a custsync before leases told their shares
+            return share
+        room = total - sum(h for h in held if h is not None)
+        now = (self.pacer.allocation or 0.0) if self._beats else 0.0  # none yet of its own
+        return max(self._tuning.pacer.min_rate, min(share, max(room, now)))
 
     def _share_found(self, now: float, everyone: list[Lease], left: bool) -> None:
         """Unknown limit: this run's part of the limit the runs found together."""
