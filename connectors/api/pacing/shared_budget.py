@@ -10,6 +10,9 @@ to, and every request waits for one (``bench/shared_budget.py`` measures both).
 
 - **Known limit** (``--rate-limit R``, the total for the target): R is divided among the live
   runs, max-min fair by what each can use (a run that needs little leaves the rest to others).
+  Each lease says the share its run paces at; a run's share grows only into what the others'
+  leases leave (a decrease at once), so runs that read each other a beat apart never add up
+  to more than R.
 - **Unknown limit**: until the first 429 each run finds the limit as it would alone. The run
   that draws a 429 publishes, in its lease, what all the runs together got through a second
   at that moment (read from the leases): the target's limit, *found*. From then on the runs
