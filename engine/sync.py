@@ -158,7 +158,7 @@ def _run_taken(
     taken: WaitingShard,
     taker: str,
 ) -> None:
-    """One replacement taken over, run as its flow run would have (its own folder)."""
+    """One attempt taken over, run as its own flow run would have (in its own folder)."""
     shard = Shard(**taken.spec)
     assignment = ShardAssignment(shard=shard, migration_id=ended.migration_id,
                                  attempt=taken.attempt)  # fmt: skip

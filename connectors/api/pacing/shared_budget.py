@@ -265,10 +265,8 @@ class SharedBudget:
             self._published_429 = own_429
             self._publishing = (self._found, self._found_rough, self._found_kept, own_429)
         # Known limit: the share this run paces at, for the others to grow only into what it
-        # no longer holds (None before its first share: it holds the whole limit's pace).
-        held = self.pacer.allocation if self.pacer.limit is not None else None
-        if self.pacer.limit is not None and held is None:
-            held = self.pacer.rate
+        # no longer holds (before its first share, the pace it started at: the whole limit's).
+        held = None if self.pacer.limit is None else (self.pacer.allocation or self.pacer.rate)
         return self._with_found(Lease(self.run_id, now, admitted, wants, own_429,
                                       None if wall is None else now + (wall - mono),
                                       allotted=held))  # fmt: skip
