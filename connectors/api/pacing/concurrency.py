@@ -27,7 +27,8 @@ class InFlightCap:
     cap (``bench/RESULTS.md``, in-flight-8-jitter). Once the cap is
     known the run keeps at most that many out, and the pacer, refused no more, probes up until
     the cap is what holds it. A cap that held sends back with no refusal for ``cap_relax_s``
-    is raised by one, so a cap read too low (or one the gateway raised) is outgrown.
+    is raised by one, so a cap read too low (or one the gateway raised) is outgrown; refused
+    at that one more before it has held as long, it is back where it was.
 
     A rate limit's refusals come with bunched sends, which also put more out: runs sharing a
     token bucket read caps of 1 and 2 from them, and one held to 24/s of its 35. A cap under
@@ -42,6 +43,7 @@ class InFlightCap:
         self._bound = False
         self._pending = 0  # answers left to read a refusal's cap again from
         self._contradicted = 0  # refusals under the cap since it was read
+        self._relaxed_from: int | None = None  # the cap before it last grew by one
 
     def allows(self, out: int) -> bool:
         """Whether one more may be sent with ``out`` requests in flight."""
@@ -57,6 +59,12 @@ class InFlightCap:
         self._seen.append((out_at_send, refused))
         if refused:
             self._calm_since = now
+            if self._relaxed_from is not None and out_at_send > self._relaxed_from:
+                # The one more it grew by was refused: the cap was right, and is again.
+                # (Counted as a refusal under the cap, two of them forgot a cap of 8 read
+                # right, and the requests it held went out at once.)
+                self.limit, self._relaxed_from, self._bound = self._relaxed_from, None, False
+                return True
             self._pending = self._t.cap_window  # read again as answers come, if not yet
             if self._learn():
                 return True
@@ -64,6 +72,7 @@ class InFlightCap:
                 self._contradicted += 1
                 if self._contradicted >= self._t.cap_contradicted:
                     self.limit, self._bound, self._pending = None, False, 0
+                    self._relaxed_from = None
                     self._seen.clear()
             return False
         if self._pending:
@@ -72,7 +81,11 @@ class InFlightCap:
             if self._pending % 20 == 0 and self._learn():
                 self._pending = 0
                 return True
-        if self.limit is not None and self._bound and now - self._calm_since >= self._t.cap_relax_s:
+        calm = now - self._calm_since >= self._t.cap_relax_s
+        if calm:
+            self._relaxed_from = None  # the one more held unrefused: it is the cap now
+        if self.limit is not None and self._bound and calm:
+            self._relaxed_from = self.limit
             self.limit += 1
             self._calm_since = now
             self._bound = False
@@ -106,7 +119,7 @@ class InFlightCap:
             r_from -= refused[n]
             a_from -= admitted[n]
         if found is not None and (self.limit is None or found < self.limit):
-            self.limit = found
+            self.limit, self._relaxed_from = found, None
             self._contradicted = 0
             return True
         return False

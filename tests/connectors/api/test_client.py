@@ -4,6 +4,7 @@ answering what gateways, proxies and portals answer."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -260,3 +261,41 @@ def test_a_limit_answered_with_503s_slows_the_pacer_with_no_storm() -> None:
     # without that, one refused for every two sent (a storm: issue 28).
     assert limited > 0 and refusals > 0
     assert refused < 0.10 * requests, (refused, requests)
+
+
+def test_requests_a_cap_in_flight_holds_back_hold_no_slot_and_go_at_the_pace_when_it_goes() -> None:
+    """A request waits for a place under a learnt cap before it takes its pacer's slot. Taken
+    the other way round, the requests a cap held had their slots handed out at the pace, and
+    when the cap was forgotten (refusals under it: a rate limit's) they all went out at once:
+    50 refused in 20 ms behind a cap of 8 (issue 28)."""
+    from connectors.api.pacing.concurrency import InFlightCap
+    from sandbox.faults import FaultSettings
+
+    cap = InFlightCap()
+    now = time.monotonic()  # the client's clock, which tells the cap when it answers
+    for _ in range(150):  # one out at a time, all admitted; then a send with two out refused
+        cap.observe(1, False, now)
+    cap.observe(2, True, now)
+    assert cap.limit == 1
+    with SandboxProcess(users={"u": "k"}, faults=FaultSettings(latency_ms=50)) as server:
+
+        async def go() -> tuple[int, int]:
+            pacer = RequestPacer(40.0)
+            async with CustomerApi(server.url, CREDENTIALS, pacer=pacer, cap=cap,
+                                   concurrency=16) as api:  # fmt: skip
+                tasks = [asyncio.ensure_future(api.get(str(uuid.uuid4()))) for _ in range(60)]
+                await asyncio.sleep(1.0)  # one out at a time: 20 answered a second at most
+                held = server.stats()["peak_concurrency"]
+                # Refusals under it: it was no cap, and is forgotten.
+                cap.observe(1, True, time.monotonic())
+                cap.observe(1, True, time.monotonic())
+                assert cap.limit is None
+                await asyncio.gather(*tasks)
+                return held, api.counters.requests
+
+        held, requests = asyncio.run(go())
+        peak = server.stats()["peak_concurrency"]
+    assert held == 1 and requests == 60
+    # At the pace (39/s, answers in 50 ms): two or three out. The 15 requests that had waited
+    # on the cap holding their slots went out at once before.
+    assert peak <= 6, peak

@@ -83,3 +83,43 @@ def test_a_cap_under_which_sends_are_still_refused_was_no_cap() -> None:
         now += 0.03
         cap.observe(1 + i % 2, i % 25 == 24, now)  # the rate limit refuses under it too
     assert cap.limit is None and cap.allows(64)
+
+
+def test_a_cap_grown_by_one_and_refused_there_is_back_where_it_was_not_forgotten() -> None:
+    """Refusals at the one more a calm cap grew by are the cap's own: two of them, counted as
+    refusals under it, forgot a cap of 8 read right, and the requests it held went at once."""
+    cap = InFlightCap()
+    now = 0.0
+    for i in range(150):  # up to three out, all admitted; one send with four out refused
+        now += 0.01
+        cap.observe(1 + i % 3, False, now)
+    cap.observe(4, True, now)
+    assert cap.limit == 3 and not cap.allows(3)
+    now += DEFAULTS.pacer.cap_relax_s + 0.1
+    cap.observe(2, False, now)
+    assert cap.limit == 4
+    for _ in range(6):  # four out now and then, admitted: the gateway's count lags ours
+        now += 0.01
+        cap.observe(4, False, now)
+    assert cap.observe(4, True, now + 0.01)  # the one more, refused: a cap told
+    assert cap.limit == 3
+    cap.observe(4, True, now + 0.02)  # sent under the grown cap, answered after
+    assert cap.limit == 3 and not cap.allows(3)
+
+
+def test_a_grown_cap_that_held_unrefused_is_the_cap() -> None:
+    cap = InFlightCap()
+    now = 0.0
+    for _ in range(40):
+        for out in range(1, 6):
+            now += 0.01
+            cap.observe(out, out > 3, now)
+    assert not cap.allows(3)  # it holds a send back
+    relax = DEFAULTS.pacer.cap_relax_s
+    now += relax + 0.1
+    cap.observe(2, False, now)
+    assert cap.limit == 4
+    for i in range(200):  # four out, held a relax's while, nothing refused
+        cap.observe(3 + i % 2, False, now + (i + 1) * relax / 100)
+    cap.observe(4, True, now + 2 * relax + 0.1)  # a refusal at it now: no way back to three
+    assert cap.limit == 4
