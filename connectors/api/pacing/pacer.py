@@ -416,6 +416,14 @@ class RequestPacer:
         cap is what holds the run."""
         self.ceiling = None
 
+    def on_cap_lost(self) -> None:
+        """The cap on requests in flight was no cap after all (``concurrency.py``). While it
+        held the run, slots were handed out faster than it let requests go, and the pace,
+        its sends seemingly keeping up, was probed past what got through (290/s over a cap
+        that let 185/s through): from what got through, probed up quickly."""
+        now = self._clock()
+        self.rate = max(self._floor(), min(self.rate, self.admitted_rate(now)))
+
     def hold_until(self, moment: float) -> None:
         """Another run found a wall standing until ``moment`` (this pacer's clock)."""
         if moment > self._clock() and (self._wall_until is None or moment > self._wall_until):

@@ -263,11 +263,11 @@ def test_a_limit_answered_with_503s_slows_the_pacer_with_no_storm() -> None:
     assert refused < 0.10 * requests, (refused, requests)
 
 
-def test_requests_a_cap_in_flight_holds_back_hold_no_slot_and_go_at_the_pace_when_it_goes() -> None:
-    """A request waits for a place under a learnt cap before it takes its pacer's slot. Taken
-    the other way round, the requests a cap held had their slots handed out at the pace, and
-    when the cap was forgotten (refusals under it: a rate limit's) they all went out at once:
-    50 refused in 20 ms behind a cap of 8 (issue 28)."""
+def test_requests_a_cap_in_flight_held_back_go_at_the_pace_when_it_is_forgotten() -> None:
+    """Requests wait on a learnt cap with their pacer's slots taken (to go the moment a place
+    frees); when the cap is forgotten (refusals under it: a rate limit's) those slots are
+    long past. Sent on them, they went out at once: 50 refused in 20 ms behind a cap of 8
+    (issue 28)."""
     from connectors.api.pacing.concurrency import InFlightCap
     from sandbox.faults import FaultSettings
 

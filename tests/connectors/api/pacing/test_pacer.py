@@ -670,3 +670,17 @@ def test_a_window_of_a_minute_holds_its_ceiling_a_minute() -> None:
         spent = [t for t in refused_at if window * 60 <= t < (window + 1) * 60]
         assert not spent or min(spent) - window * 60 >= 45, (window, spent[:3])
         assert used[window] >= 0.9 * 6000
+
+
+def test_a_cap_in_flight_found_to_be_none_takes_the_pace_back_to_what_got_through() -> None:
+    """While a cap held the run, slots went out faster than requests did, and the pace was
+    probed far past what got through; the cap forgotten, the pace is what got through."""
+    clock = Clock()
+    pacer = pacer_on(clock, None)
+    pacer.slow_start = False
+    admitted_for(pacer, clock, 2.0, 185)  # what the cap let through
+    pacer.rate = 290.0  # probed on while the cap held the sends
+    pacer.on_cap_lost()
+    assert 170 <= pacer.rate <= 190
+    pacer.on_cap_lost()  # never raised by it
+    assert pacer.rate <= 190
