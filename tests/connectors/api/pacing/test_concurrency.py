@@ -37,7 +37,8 @@ def test_a_walls_probes_refused_one_at_a_time_are_no_cap() -> None:
     assert cap.limit is None
 
 
-def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
+def cap_of_three() -> tuple[InFlightCap, float]:
+    """A cap read as 3 (sends with 4 and 5 out refused), holding a send back; and the time."""
     cap = InFlightCap()
     now = 0.0
     for _ in range(40):
@@ -46,6 +47,11 @@ def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
             cap.observe(out, out > 3, now)
     assert cap.limit == 3
     assert not cap.allows(3)  # it holds a send back
+    return cap, now
+
+
+def test_a_cap_that_held_sends_back_unrefused_grows_by_one() -> None:
+    cap, now = cap_of_three()
     relax = DEFAULTS.pacer.cap_relax_s
     cap.observe(2, False, now + relax / 2)
     assert cap.limit == 3  # not calm long enough
@@ -108,13 +114,7 @@ def test_a_cap_grown_by_one_and_refused_there_is_back_where_it_was_not_forgotten
 
 
 def test_a_grown_cap_that_held_unrefused_is_the_cap() -> None:
-    cap = InFlightCap()
-    now = 0.0
-    for _ in range(40):
-        for out in range(1, 6):
-            now += 0.01
-            cap.observe(out, out > 3, now)
-    assert not cap.allows(3)  # it holds a send back
+    cap, now = cap_of_three()
     relax = DEFAULTS.pacer.cap_relax_s
     now += relax + 0.1
     cap.observe(2, False, now)
