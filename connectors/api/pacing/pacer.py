@@ -420,7 +420,7 @@ class RequestPacer:
         """The cap on requests in flight was no cap after all (``concurrency.py``). While it
         held the run, slots were handed out faster than it let requests go, and the pace,
         its sends seemingly keeping up, was probed past what got through (290/s over a cap
-        that let 185/s through): from what got through, probed up quickly."""
+        that let 185/s through): back to what got through."""
         now = self._clock()
         self.rate = max(self._floor(), min(self.rate, self.admitted_rate(now)))
 
